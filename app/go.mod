@@ -1,0 +1,3 @@
+module appstack/app
+
+go 1.26

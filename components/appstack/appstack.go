@@ -1,0 +1,267 @@
+// Package appstack is the top-level component: from a validated stack configuration it builds and pushes the
+// services' images, creates their tables and secrets, and runs them on one EC2 host behind an Elastic IP.
+// Another Go Pulumi program deploys a whole app with one call to New.
+package appstack
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/pulumi/pulumi-aws/sdk/v7/go/aws/cloudwatch"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"appstack/components/host"
+	"appstack/components/identity"
+	"appstack/components/image"
+	"appstack/components/network"
+	"appstack/components/registry"
+	"appstack/components/secrets"
+	"appstack/components/table"
+	"appstack/components/tags"
+	"appstack/stacks"
+)
+
+// Type is the component's type token. It never changes once deployed.
+const Type = "appstack:components:App"
+
+// Args configures an App.
+type Args struct {
+	// Config is the stack's configuration, from stacks.Load or built in code. Required; validated again here.
+	Config *stacks.Config
+	// Secrets holds the value of every name in Config.SecretNames, as a secret output. Required with secrets.
+	Secrets pulumi.StringMapInput
+	// ProjectDir is where build contexts are read from. Default ".".
+	ProjectDir string
+}
+
+// App is one deployed application.
+type App struct {
+	pulumi.ResourceState
+
+	// ServiceURLs maps each service to http://<elastic ip>:<port>/.
+	ServiceURLs pulumi.StringMapOutput
+	// PublicIP is the Elastic IP, the app's stable address.
+	PublicIP pulumi.StringOutput
+	// InstanceID is the host serving the address.
+	InstanceID pulumi.IDOutput
+	// RepositoryURLs maps each built service to its ECR repository.
+	RepositoryURLs pulumi.StringMapOutput
+	// ImageDigests maps each service to the image reference the host runs (<repository>@sha256:...).
+	ImageDigests pulumi.StringMapOutput
+	// TableNames and TableArns map each table to its physical name and ARN.
+	TableNames, TableArns pulumi.StringMapOutput
+	// LogGroupName is where the containers log.
+	LogGroupName pulumi.StringOutput
+}
+
+// New deploys the app described by args.Config.
+func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*App, error) {
+	if args == nil || args.Config == nil {
+		return nil, fmt.Errorf("appstack %q: Config is required", name)
+	}
+	cfg, dir := args.Config, args.ProjectDir
+	if dir == "" {
+		dir = "."
+	}
+	if err := cfg.Validate(dir); err != nil {
+		return nil, fmt.Errorf("appstack %q: %w", name, err)
+	}
+	if len(cfg.SecretNames) > 0 && args.Secrets == nil {
+		return nil, fmt.Errorf("appstack %q: Secrets is required when Config.SecretNames is set", name)
+	}
+	c := &App{}
+	if err := ctx.RegisterComponentResource(Type, name, c, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(c)
+	tagSet := map[string]string{
+		"app":         ctx.Project(),
+		"environment": string(cfg.Environment),
+		"stack":       ctx.Stack(),
+		"managed-by":  "appstack",
+	}
+	// Fixed names carry project, stack and component name, so that ephemeral stacks and a second App in one
+	// program never collide.
+	path := fmt.Sprintf("/%s/%s/%s", ctx.Project(), ctx.Stack(), name)
+
+	logs, err := cloudwatch.NewLogGroup(ctx, name+"-logs", &cloudwatch.LogGroupArgs{
+		RetentionInDays: pulumi.Int(cfg.LogRetentionDays),
+		Tags:            tags.With(tagSet, name),
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	deletionWindow := 30
+	if cfg.Environment == stacks.Ephemeral {
+		deletionWindow = 7
+	}
+	sec, err := secrets.New(ctx, name+"-secrets", &secrets.Args{
+		Path:               path + "/secrets",
+		Names:              cfg.SecretNames,
+		Values:             args.Secrets,
+		DeletionWindowDays: deletionWindow,
+		Tags:               tagSet,
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+
+	tableNames, tableArns := pulumi.StringMap{}, pulumi.StringMap{}
+	var tableArnList pulumi.StringArray
+	for _, t := range cfg.Tables {
+		tbl, err := table.New(ctx, name+"-"+t.Name, &table.Args{
+			HashKey:      t.HashKey,
+			HashKeyType:  t.HashKeyType,
+			RangeKey:     t.RangeKey,
+			RangeKeyType: t.RangeKeyType,
+			TTLAttribute: t.TTLAttribute,
+			KmsKeyArn:    sec.KeyArn,
+			Protect:      cfg.Protect,
+			Tags:         tagSet,
+		}, parent)
+		if err != nil {
+			return nil, err
+		}
+		tableNames[t.Name] = tbl.Name
+		tableArns[t.Name] = tbl.Arn
+		tableArnList = append(tableArnList, tbl.Arn)
+	}
+
+	repoURLs, digests := pulumi.StringMap{}, pulumi.StringMap{}
+	var repoArns pulumi.StringArray
+	var hostServices []host.Service
+	var ports []int
+	for _, s := range cfg.Services {
+		var ref pulumi.StringInput = pulumi.String(s.Image)
+		if s.Build != nil {
+			repo, err := registry.New(ctx, name+"-"+s.Name, &registry.Args{
+				KeepImages:  cfg.KeepImages,
+				ForceDelete: cfg.ForceDelete,
+				Tags:        tagSet,
+			}, parent)
+			if err != nil {
+				return nil, err
+			}
+			img, err := image.New(ctx, name+"-"+s.Name, &image.Args{
+				Context:       s.Build.Context,
+				Dockerfile:    s.Build.Dockerfile,
+				BuildArgs:     s.Build.Args,
+				Platform:      cfg.Instance.Arch.Platform(),
+				ProjectDir:    dir,
+				RepositoryURL: repo.RepositoryURL,
+				RegistryID:    repo.RegistryID,
+			}, parent)
+			if err != nil {
+				return nil, err
+			}
+			repoURLs[s.Name] = repo.RepositoryURL
+			repoArns = append(repoArns, repo.RepositoryArn)
+			ref = img.RepoDigest
+		}
+		digests[s.Name] = ref
+		ports = append(ports, s.Port)
+		hostServices = append(hostServices, host.Service{
+			Name:       s.Name,
+			Port:       s.Port,
+			HealthPath: s.HealthPath,
+			ReadyPath:  s.ReadyPath,
+			Image:      ref,
+			Env:        serviceEnv(s, tableNames),
+			Secrets:    secretEnv(s, sec.ParameterNames),
+		})
+	}
+
+	id, err := identity.New(ctx, name+"-identity", &identity.Args{
+		RepositoryArns: repoArns,
+		TableArns:      tableArnList,
+		ParameterArns:  sec.ParameterArns,
+		KmsKeyArn:      sec.KeyArn,
+		LogGroupArn:    logs.Arn,
+		Tags:           tagSet,
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	net, err := network.New(ctx, name+"-network", &network.Args{
+		VpcID:               cfg.VpcID,
+		Ports:               ports,
+		IngressCidrs:        cfg.IngressCidrs,
+		PublicIngressReason: cfg.PublicIngressReason,
+		Tags:                tagSet,
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	h, err := host.New(ctx, name+"-host", &host.Args{
+		Services:            hostServices,
+		InstanceType:        cfg.Instance.Type,
+		Arch:                string(cfg.Instance.Arch),
+		RootVolumeGiB:       cfg.Instance.RootVolumeGiB,
+		DetailedMonitoring:  cfg.Instance.DetailedMonitoring,
+		SubnetID:            cfg.SubnetID,
+		SecurityGroupIDs:    pulumi.StringArray{net.SecurityGroupID},
+		InstanceProfileName: id.InstanceProfileName,
+		LogGroupName:        logs.Name,
+		Region:              cfg.Region,
+		ProtectAddress:      cfg.Protect,
+		Tags:                tagSet,
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+
+	urls := pulumi.StringMap{}
+	for _, s := range cfg.Services {
+		urls[s.Name] = pulumi.Sprintf("http://%s:%d/", h.PublicIP, s.Port)
+	}
+	c.ServiceURLs = urls.ToStringMapOutput()
+	c.PublicIP = h.PublicIP
+	c.InstanceID = h.InstanceID
+	c.RepositoryURLs = repoURLs.ToStringMapOutput()
+	c.ImageDigests = digests.ToStringMapOutput()
+	c.TableNames = tableNames.ToStringMapOutput()
+	c.TableArns = tableArns.ToStringMapOutput()
+	c.LogGroupName = logs.Name
+	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{
+		"serviceUrls":    c.ServiceURLs,
+		"publicIp":       c.PublicIP,
+		"instanceId":     c.InstanceID,
+		"repositoryUrls": c.RepositoryURLs,
+		"imageDigests":   c.ImageDigests,
+		"tableNames":     c.TableNames,
+		"tableArns":      c.TableArns,
+		"logGroupName":   c.LogGroupName,
+	}); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// serviceEnv is a service's plain environment plus what appstack tells every service: its name, its port
+// and the physical name of every table.
+func serviceEnv(s stacks.Service, tableNames pulumi.StringMap) pulumi.StringMap {
+	env := pulumi.StringMap{}
+	for k, v := range s.Env {
+		env[k] = pulumi.String(v)
+	}
+	env["PORT"] = pulumi.String(fmt.Sprint(s.Port))
+	env[stacks.ReservedEnvPrefix+"SERVICE"] = pulumi.String(s.Name)
+	for name, physical := range tableNames {
+		env[TableEnvVar(name)] = physical
+	}
+	return env
+}
+
+// TableEnvVar is the variable that carries a table's physical name: events -> APPSTACK_TABLE_EVENTS.
+func TableEnvVar(table string) string {
+	return stacks.ReservedEnvPrefix + "TABLE_" + strings.ToUpper(strings.ReplaceAll(table, "-", "_"))
+}
+
+// secretEnv maps each secret a service receives to its parameter's name.
+func secretEnv(s stacks.Service, parameters map[string]string) map[string]string {
+	out := map[string]string{}
+	for _, n := range s.Secrets {
+		out[n] = parameters[n]
+	}
+	return out
+}

@@ -1,0 +1,109 @@
+package host
+
+import (
+	_ "embed"
+	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"strings"
+	"text/template"
+
+	"mvdan.cc/sh/v3/syntax"
+
+	"appstack/internal/imageref"
+)
+
+// MaxUserData is EC2's limit on user-data, before base64.
+const MaxUserData = 16 * 1024
+
+//go:embed boot.sh.tmpl
+var bootTemplate string
+
+// ecrHostRE is an ECR registry host; its images need a login with the instance role.
+var ecrHostRE = regexp.MustCompile(`^\d{12}\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$`)
+
+var boot = template.Must(template.New("boot").Funcs(template.FuncMap{"q": quote}).Parse(bootTemplate))
+
+// BootSpec is everything the boot script needs, resolved to plain values.
+type BootSpec struct {
+	// Region is the host's AWS region.
+	Region string
+	// LogGroup is the CloudWatch log group the containers log to.
+	LogGroup string
+	// Services are the containers to run.
+	Services []BootService
+}
+
+// BootService is one container as the boot script runs it.
+type BootService struct {
+	Name       string
+	Image      string
+	Port       int
+	HealthPath string
+	ReadyPath  string
+	// Env is plain environment, NAME to value.
+	Env map[string]string
+	// Secrets maps an environment variable to the SSM parameter that holds its value.
+	Secrets map[string]string
+}
+
+type registry struct{ Host, Region string }
+
+type bootService struct {
+	BootService
+	Env     []string
+	Secrets []struct{ Env, Parameter string }
+}
+
+// CheckDigest rejects an image reference that is not <repository>@sha256:<64 hex>.
+func CheckDigest(service, ref string) error {
+	if !imageref.Pinned(ref) {
+		return fmt.Errorf("service %q: image reference %q is not pinned by digest (want <repository>@sha256:<64 "+
+			"hex>); the registry did not report the pushed image's digest (see pulumi-docker #1015), so the host "+
+			"is not changed", service, ref)
+	}
+	return nil
+}
+
+// RenderBootScript renders the user-data for spec. It fails on an image not pinned by digest and on a script
+// larger than EC2 accepts.
+func RenderBootScript(spec BootSpec) (string, error) {
+	data := struct {
+		Region, LogGroup string
+		Registries       []registry
+		Services         []bootService
+	}{Region: spec.Region, LogGroup: spec.LogGroup}
+	seen := map[string]bool{}
+	for _, s := range spec.Services {
+		if err := CheckDigest(s.Name, s.Image); err != nil {
+			return "", err
+		}
+		host, _, _ := strings.Cut(s.Image, "/")
+		if m := ecrHostRE.FindStringSubmatch(host); m != nil && !seen[host] {
+			seen[host] = true
+			data.Registries = append(data.Registries, registry{host, m[1]})
+		}
+		bs := bootService{BootService: s}
+		for _, k := range slices.Sorted(maps.Keys(s.Env)) {
+			bs.Env = append(bs.Env, k+"="+s.Env[k])
+		}
+		for _, k := range slices.Sorted(maps.Keys(s.Secrets)) {
+			bs.Secrets = append(bs.Secrets, struct{ Env, Parameter string }{k, s.Secrets[k]})
+		}
+		data.Services = append(data.Services, bs)
+	}
+	var b strings.Builder
+	if err := boot.Execute(&b, data); err != nil {
+		return "", fmt.Errorf("rendering the boot script: %w", err)
+	}
+	if b.Len() > MaxUserData {
+		return "", fmt.Errorf("the boot script is %d bytes; EC2 user-data allows %d", b.Len(), MaxUserData)
+	}
+	return b.String(), nil
+}
+
+// quote makes s one bash word, whatever it holds.
+func quote(s string) (string, error) {
+	return syntax.Quote(s, syntax.LangBash)
+}

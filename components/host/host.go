@@ -1,0 +1,221 @@
+// Package host is the component that owns the EC2 instance, its boot script and its Elastic IP.
+package host
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/pulumi/pulumi-aws/sdk/v7/go/aws/ec2"
+	"github.com/pulumi/pulumi-aws/sdk/v7/go/aws/ssm"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"appstack/components/tags"
+)
+
+// Type is the component's type token. It never changes once deployed.
+const Type = "appstack:components:Host"
+
+// amiParameters are the public SSM parameters that name the newest Amazon Linux 2023 AMI per architecture.
+var amiParameters = map[string]string{
+	"x86_64": "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64",
+	"arm64":  "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64",
+}
+
+// Service is one container the host runs.
+type Service struct {
+	// Name names the systemd unit and log stream. Required.
+	Name string
+	// Port is the TCP port the container listens on with host networking. Required.
+	Port int
+	// HealthPath and ReadyPath are polled on 127.0.0.1:Port before the boot counts as done. Required.
+	HealthPath, ReadyPath string
+	// Image is the reference to run; it must resolve to <repository>@sha256:<digest>. Required.
+	Image pulumi.StringInput
+	// Env is plain environment; values may come from other resources (table names). Optional.
+	Env pulumi.StringMapInput
+	// Secrets maps an environment variable to the SSM SecureString parameter holding its value. Optional.
+	Secrets map[string]string
+}
+
+// Args configures a Host.
+type Args struct {
+	// Services are the containers to run. Required, at least one.
+	Services []Service
+	// InstanceType is the EC2 instance type. Required.
+	InstanceType string
+	// Arch is x86_64 or arm64 and picks the AMI. Required.
+	Arch string
+	// RootVolumeGiB is the encrypted gp3 root volume's size. Default 20.
+	RootVolumeGiB int
+	// DetailedMonitoring turns on 1-minute CloudWatch metrics. Default false.
+	DetailedMonitoring bool
+	// SubnetID places the host. Optional: a default subnet.
+	SubnetID string
+	// SecurityGroupIDs are the host's security groups. Required.
+	SecurityGroupIDs pulumi.StringArrayInput
+	// InstanceProfileName is the host's IAM instance profile. Required.
+	InstanceProfileName pulumi.StringInput
+	// LogGroupName is the CloudWatch log group the containers log to. Required.
+	LogGroupName pulumi.StringInput
+	// Region is the AWS region, for the AWS CLI on the host. Required.
+	Region string
+	// ProtectAddress protects the Elastic IP so that no destroy or mistake changes the public address.
+	// Default false; on in production.
+	ProtectAddress bool
+	// Tags go on the instance, its volume and the Elastic IP. Optional.
+	Tags map[string]string
+}
+
+// Host is an EC2 instance that boots the services, with an Elastic IP as its stable address.
+type Host struct {
+	pulumi.ResourceState
+
+	// InstanceID is the running instance's id.
+	InstanceID pulumi.IDOutput
+	// PublicIP is the Elastic IP's address.
+	PublicIP pulumi.StringOutput
+	// UserData is the rendered boot script (it holds no secret values).
+	UserData pulumi.StringOutput
+}
+
+func (a *Args) withDefaults() Args {
+	out := *a
+	if out.RootVolumeGiB == 0 {
+		out.RootVolumeGiB = 20
+	}
+	return out
+}
+
+func (a *Args) validate(name string) error {
+	switch {
+	case len(a.Services) == 0:
+		return fmt.Errorf("host %q: at least one service is required", name)
+	case amiParameters[a.Arch] == "":
+		return fmt.Errorf("host %q: Arch %q: want x86_64 or arm64", name, a.Arch)
+	case a.InstanceType == "" || a.Region == "":
+		return fmt.Errorf("host %q: InstanceType and Region are required", name)
+	case a.SecurityGroupIDs == nil || a.InstanceProfileName == nil || a.LogGroupName == nil:
+		return fmt.Errorf("host %q: SecurityGroupIDs, InstanceProfileName and LogGroupName are required", name)
+	}
+	for _, s := range a.Services {
+		if s.Image == nil || s.Name == "" || s.Port == 0 {
+			return fmt.Errorf("host %q: every service needs Name, Port and Image", name)
+		}
+		if !strings.HasPrefix(s.HealthPath, "/") || !strings.HasPrefix(s.ReadyPath, "/") {
+			return fmt.Errorf("host %q: service %q: HealthPath and ReadyPath must start with /", name, s.Name)
+		}
+	}
+	return nil
+}
+
+// New creates the instance, its Elastic IP and the association between them.
+func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*Host, error) {
+	a := args.withDefaults()
+	if err := a.validate(name); err != nil {
+		return nil, err
+	}
+	c := &Host{}
+	if err := ctx.RegisterComponentResource(Type, name, c, opts...); err != nil {
+		return nil, err
+	}
+	ami := ssm.LookupParameterOutput(ctx, ssm.LookupParameterOutputArgs{
+		Name: pulumi.String(amiParameters[a.Arch]),
+	}, pulumi.Parent(c)).Value()
+
+	c.UserData = a.userData(name)
+	instanceArgs := &ec2.InstanceArgs{
+		Ami:                      ami,
+		InstanceType:             pulumi.String(a.InstanceType),
+		IamInstanceProfile:       a.InstanceProfileName,
+		VpcSecurityGroupIds:      a.SecurityGroupIDs,
+		AssociatePublicIpAddress: pulumi.Bool(true),
+		UserData:                 c.UserData,
+		// What the host runs is fixed at boot: a change makes a new host rather than editing a live one.
+		UserDataReplaceOnChange: pulumi.Bool(true),
+		// IMDSv2 only, one hop: containers use host networking, so they still reach the role's credentials,
+		// while anything behind a further hop (a bridged container, a proxy) cannot.
+		MetadataOptions: &ec2.InstanceMetadataOptionsArgs{
+			HttpEndpoint:            pulumi.String("enabled"),
+			HttpTokens:              pulumi.String("required"),
+			HttpPutResponseHopLimit: pulumi.Int(1),
+		},
+		RootBlockDevice: &ec2.InstanceRootBlockDeviceArgs{
+			VolumeType:          pulumi.String("gp3"),
+			VolumeSize:          pulumi.Int(a.RootVolumeGiB),
+			Encrypted:           pulumi.Bool(true),
+			DeleteOnTermination: pulumi.Bool(true),
+			Tags:                tags.With(a.Tags, name),
+		},
+		Monitoring:   pulumi.Bool(a.DetailedMonitoring),
+		EbsOptimized: pulumi.Bool(true),
+		Tags:         tags.With(a.Tags, name),
+	}
+	if a.SubnetID != "" {
+		instanceArgs.SubnetId = pulumi.String(a.SubnetID)
+	}
+	instance, err := ec2.NewInstance(ctx, name+"-instance", instanceArgs, pulumi.Parent(c),
+		// A newer AMI alone never replaces a running host; the next host built picks it up.
+		pulumi.IgnoreChanges([]string{"ami"}))
+	if err != nil {
+		return nil, err
+	}
+	eipOpts := []pulumi.ResourceOption{pulumi.Parent(c)}
+	if a.ProtectAddress {
+		eipOpts = append(eipOpts, pulumi.Protect(true))
+	}
+	eip, err := ec2.NewEip(ctx, name+"-eip", &ec2.EipArgs{
+		Domain: pulumi.String("vpc"),
+		Tags:   tags.With(a.Tags, name),
+	}, eipOpts...)
+	if err != nil {
+		return nil, err
+	}
+	// A separate association moves the address between hosts without ever replacing the address itself.
+	_, err = ec2.NewEipAssociation(ctx, name+"-eip-assoc", &ec2.EipAssociationArgs{
+		AllocationId: eip.AllocationId,
+		InstanceId:   instance.ID(),
+	}, pulumi.Parent(c))
+	if err != nil {
+		return nil, err
+	}
+	c.InstanceID = instance.ID()
+	c.PublicIP = eip.PublicIp
+	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{
+		"instanceId": instance.ID(),
+		"publicIp":   eip.PublicIp,
+	}); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// userData resolves every service's image and environment and renders the boot script.
+func (a *Args) userData(name string) pulumi.StringOutput {
+	inputs := []any{a.LogGroupName}
+	for _, s := range a.Services {
+		env := s.Env
+		if env == nil {
+			env = pulumi.StringMap{}
+		}
+		inputs = append(inputs, s.Image, env)
+	}
+	return pulumi.All(inputs...).ApplyT(func(v []any) (string, error) {
+		spec := BootSpec{Region: a.Region, LogGroup: v[0].(string)}
+		for i, s := range a.Services {
+			spec.Services = append(spec.Services, BootService{
+				Name:       s.Name,
+				Image:      v[1+2*i].(string),
+				Port:       s.Port,
+				HealthPath: s.HealthPath,
+				ReadyPath:  s.ReadyPath,
+				Env:        v[2+2*i].(map[string]string),
+				Secrets:    s.Secrets,
+			})
+		}
+		script, err := RenderBootScript(spec)
+		if err != nil {
+			return "", fmt.Errorf("host %q: %w", name, err)
+		}
+		return script, nil
+	}).(pulumi.StringOutput)
+}

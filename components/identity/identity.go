@@ -1,0 +1,140 @@
+// Package identity is the component that owns the host's IAM role, its instance profile and its policies.
+package identity
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/pulumi/pulumi-aws/sdk/v7/go/aws/iam"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"appstack/components/tags"
+)
+
+// Type is the component's type token. It never changes once deployed.
+const Type = "appstack:components:Identity"
+
+// Args configures an Identity. Every ARN list scopes one statement of the inline policy; an empty list
+// leaves that statement out.
+type Args struct {
+	// RepositoryArns are the ECR repositories the host pulls from. Optional.
+	RepositoryArns pulumi.StringArrayInput
+	// TableArns are the DynamoDB tables the services read and write (their indexes too). Optional.
+	TableArns pulumi.StringArrayInput
+	// ParameterArns are the SSM parameters the host reads at boot (the services' secrets). Optional.
+	ParameterArns pulumi.StringArrayInput
+	// KmsKeyArn is the key that encrypts the parameters and tables. Optional.
+	KmsKeyArn pulumi.StringInput
+	// LogGroupArn is the log group the host and its containers write to. Required.
+	LogGroupArn pulumi.StringInput
+	// Tags go on the role and the instance profile. Optional.
+	Tags map[string]string
+}
+
+// Identity is the role the EC2 host assumes.
+type Identity struct {
+	pulumi.ResourceState
+
+	// RoleArn is the role's ARN.
+	RoleArn pulumi.StringOutput
+	// InstanceProfileName is what the instance's iamInstanceProfile takes.
+	InstanceProfileName pulumi.StringOutput
+}
+
+// Grants are the resolved ARNs the inline policy is built from.
+type Grants struct {
+	RepositoryArns []string
+	TableArns      []string
+	ParameterArns  []string
+	KmsKeyArn      string
+	LogGroupArn    string
+}
+
+// AssumeRolePolicy trusts only the EC2 service.
+const AssumeRolePolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow",` +
+	`"Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
+
+// New creates the role, its inline policy, the SSM core attachment and the instance profile.
+func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*Identity, error) {
+	if args.LogGroupArn == nil {
+		return nil, fmt.Errorf("identity %q: LogGroupArn is required", name)
+	}
+	c := &Identity{}
+	if err := ctx.RegisterComponentResource(Type, name, c, opts...); err != nil {
+		return nil, err
+	}
+	role, err := iam.NewRole(ctx, name+"-role", &iam.RoleArgs{
+		Description:      pulumi.String("appstack host role"),
+		AssumeRolePolicy: pulumi.String(AssumeRolePolicy),
+		Tags:             tags.With(args.Tags, name),
+	}, pulumi.Parent(c))
+	if err != nil {
+		return nil, err
+	}
+	policy := pulumi.All(orEmpty(args.RepositoryArns), orEmpty(args.TableArns), orEmpty(args.ParameterArns),
+		orEmptyString(args.KmsKeyArn), args.LogGroupArn).ApplyT(func(v []any) (string, error) {
+		return PolicyDocument(Grants{
+			RepositoryArns: v[0].([]string),
+			TableArns:      v[1].([]string),
+			ParameterArns:  v[2].([]string),
+			KmsKeyArn:      v[3].(string),
+			LogGroupArn:    v[4].(string),
+		})
+	}).(pulumi.StringOutput)
+	_, err = iam.NewRolePolicy(ctx, name+"-policy", &iam.RolePolicyArgs{
+		Role:   role.Name,
+		Policy: policy,
+	}, pulumi.Parent(c))
+	if err != nil {
+		return nil, err
+	}
+	// Session Manager replaces SSH: no port 22, no key pairs, every session audited.
+	_, err = iam.NewRolePolicyAttachment(ctx, name+"-ssm-core", &iam.RolePolicyAttachmentArgs{
+		Role: role.Name,
+		PolicyArn: role.Arn.ApplyT(func(arn string) string {
+			return "arn:" + partition(arn) + ":iam::aws:policy/AmazonSSMManagedInstanceCore"
+		}).(pulumi.StringOutput),
+	}, pulumi.Parent(c))
+	if err != nil {
+		return nil, err
+	}
+	profile, err := iam.NewInstanceProfile(ctx, name+"-profile", &iam.InstanceProfileArgs{
+		Role: role.Name,
+		Tags: tags.With(args.Tags, name),
+	}, pulumi.Parent(c))
+	if err != nil {
+		return nil, err
+	}
+	c.RoleArn = role.Arn
+	c.InstanceProfileName = profile.Name
+	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{
+		"roleArn":             role.Arn,
+		"instanceProfileName": profile.Name,
+	}); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func orEmpty(in pulumi.StringArrayInput) pulumi.StringArrayInput {
+	if in == nil {
+		return pulumi.StringArray{}
+	}
+	return in
+}
+
+func orEmptyString(in pulumi.StringInput) pulumi.StringInput {
+	if in == nil {
+		return pulumi.String("")
+	}
+	return in
+}
+
+// partition reads the partition (aws, aws-cn, aws-us-gov) out of an ARN.
+func partition(arn string) string {
+	parts := strings.SplitN(arn, ":", 3)
+	if len(parts) < 3 || parts[1] == "" {
+		return "aws"
+	}
+	return parts[1]
+}

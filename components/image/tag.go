@@ -1,0 +1,64 @@
+package image
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+)
+
+// ContentTag hashes everything a build reads: every file under the context (path, executable bit, bytes),
+// the Dockerfile, the build arguments and the platform. It ignores .dockerignore on purpose: a file that the
+// build would skip can only cause a spare rebuild, never a stale image. Only .git is skipped.
+func ContentTag(projectDir, context, dockerfile string, buildArgs map[string]string, platform string) (string, error) {
+	h := sha256.New()
+	root := filepath.Join(projectDir, context)
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && d.Name() == ".git" {
+			return filepath.SkipDir
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		rel, err := filepath.Rel(root, path)
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(h, "file %s %t\n", filepath.ToSlash(rel), info.Mode()&0o111 != 0)
+		return hashFile(h, path)
+	})
+	if err != nil {
+		return "", fmt.Errorf("reading build context %q: %w", context, err)
+	}
+	fmt.Fprintf(h, "dockerfile %s\n", dockerfile)
+	if err := hashFile(h, filepath.Join(projectDir, dockerfile)); err != nil {
+		return "", fmt.Errorf("reading Dockerfile %q: %w", dockerfile, err)
+	}
+	for _, k := range slices.Sorted(maps.Keys(buildArgs)) {
+		fmt.Fprintf(h, "arg %q=%q\n", k, buildArgs[k])
+	}
+	fmt.Fprintf(h, "platform %s\n", platform)
+	return "c-" + hex.EncodeToString(h.Sum(nil))[:24], nil
+}
+
+func hashFile(w io.Writer, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(w, f)
+	return err
+}

@@ -1,0 +1,136 @@
+// Package network is the component that owns the host's security group and its rules.
+package network
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/pulumi/pulumi-aws/sdk/v7/go/aws/ec2"
+	"github.com/pulumi/pulumi-aws/sdk/v7/go/aws/vpc"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"appstack/components/tags"
+)
+
+// Type is the component's type token. It never changes once deployed.
+const Type = "appstack:components:Network"
+
+// shellPorts are never opened: shell access goes through SSM Session Manager.
+var shellPorts = map[int]string{22: "SSH", 3389: "RDP"}
+
+// Args configures a Network.
+type Args struct {
+	// VpcID is the VPC the group belongs to. Optional: the region's default VPC.
+	VpcID string
+	// Ports are the TCP ports opened to IngressCidrs. Required; never 22 or 3389.
+	Ports []int
+	// IngressCidrs may reach Ports. Required.
+	IngressCidrs []string
+	// PublicIngressReason must be set for a whole-internet CIDR in IngressCidrs. Optional.
+	PublicIngressReason string
+	// Tags go on the group and every rule. Optional.
+	Tags map[string]string
+}
+
+// Network is a security group that admits only service ports from chosen CIDRs and lets out only HTTPS.
+type Network struct {
+	pulumi.ResourceState
+
+	// SecurityGroupID is the group's id, for vpcSecurityGroupIds.
+	SecurityGroupID pulumi.IDOutput
+}
+
+func (a *Args) validate(name string) error {
+	if len(a.Ports) == 0 || len(a.IngressCidrs) == 0 {
+		return fmt.Errorf("network %q: Ports and IngressCidrs are required", name)
+	}
+	for _, p := range a.Ports {
+		if p < 1 || p > 65535 {
+			return fmt.Errorf("network %q: %d is not a TCP port", name, p)
+		}
+		if what := shellPorts[p]; what != "" {
+			return fmt.Errorf("network %q: port %d (%s) is never opened; use SSM Session Manager", name, p, what)
+		}
+	}
+	for _, c := range a.IngressCidrs {
+		p, err := netip.ParsePrefix(c)
+		if err != nil {
+			return fmt.Errorf("network %q: %q is not a CIDR block", name, c)
+		}
+		if p.Bits() == 0 && strings.TrimSpace(a.PublicIngressReason) == "" {
+			return fmt.Errorf("network %q: %q opens the ports to the whole internet and needs PublicIngressReason",
+				name, c)
+		}
+	}
+	return nil
+}
+
+// New creates the security group and one standalone rule per port and CIDR.
+func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*Network, error) {
+	if err := args.validate(name); err != nil {
+		return nil, err
+	}
+	c := &Network{}
+	if err := ctx.RegisterComponentResource(Type, name, c, opts...); err != nil {
+		return nil, err
+	}
+	sgArgs := &ec2.SecurityGroupArgs{
+		Description: pulumi.String("appstack host: service ports in, HTTPS out"),
+		// Rules are standalone resources below; AWS's default allow-all egress rule is removed on create.
+		RevokeRulesOnDelete: pulumi.Bool(true),
+		Tags:                tags.With(args.Tags, name),
+	}
+	if args.VpcID != "" {
+		sgArgs.VpcId = pulumi.String(args.VpcID)
+	}
+	sg, err := ec2.NewSecurityGroup(ctx, name+"-sg", sgArgs, pulumi.Parent(c))
+	if err != nil {
+		return nil, err
+	}
+	for _, port := range args.Ports {
+		for _, cidr := range args.IngressCidrs {
+			rule := &vpc.SecurityGroupIngressRuleArgs{
+				SecurityGroupId: sg.ID(),
+				IpProtocol:      pulumi.String("tcp"),
+				FromPort:        pulumi.Int(port),
+				ToPort:          pulumi.Int(port),
+				Description:     pulumi.Sprintf("service port %d from %s", port, cidr),
+				Tags:            tags.With(args.Tags, name),
+			}
+			if strings.Contains(cidr, ":") {
+				rule.CidrIpv6 = pulumi.String(cidr)
+			} else {
+				rule.CidrIpv4 = pulumi.String(cidr)
+			}
+			ruleName := fmt.Sprintf("%s-in-%d-%s", name, port, slug(cidr))
+			if _, err := vpc.NewSecurityGroupIngressRule(ctx, ruleName, rule, pulumi.Parent(c)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	// The host needs only HTTPS out: ECR, S3 (image layers), SSM, CloudWatch Logs and the AL2023 package
+	// mirrors. DNS, NTP and instance metadata use link-local addresses that security groups do not filter.
+	_, err = vpc.NewSecurityGroupEgressRule(ctx, name+"-out-https", &vpc.SecurityGroupEgressRuleArgs{
+		SecurityGroupId: sg.ID(),
+		IpProtocol:      pulumi.String("tcp"),
+		FromPort:        pulumi.Int(443),
+		ToPort:          pulumi.Int(443),
+		CidrIpv4:        pulumi.String("0.0.0.0/0"),
+		Description:     pulumi.String("HTTPS to AWS APIs and package mirrors"),
+		Tags:            tags.With(args.Tags, name),
+	}, pulumi.Parent(c))
+	if err != nil {
+		return nil, err
+	}
+	c.SecurityGroupID = sg.ID()
+	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{"securityGroupId": sg.ID()}); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// slug turns a CIDR into a name fragment: 203.0.113.0/24 -> 203-0-113-0-24.
+func slug(cidr string) string {
+	return strings.NewReplacer(".", "-", "/", "-", ":", "-").Replace(cidr)
+}

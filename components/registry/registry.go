@@ -1,0 +1,119 @@
+// Package registry is the component that owns one service's ECR repository and its lifecycle policy.
+package registry
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/pulumi/pulumi-aws/sdk/v7/go/aws/ecr"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"appstack/components/tags"
+)
+
+// Type is the component's type token. It never changes once deployed.
+const Type = "appstack:components:Registry"
+
+// Args configures a Registry.
+type Args struct {
+	// KeepImages is how many images the lifecycle policy keeps, for rollbacks. Default 10.
+	KeepImages int
+	// ForceDelete lets destroy delete the repository while it holds images. Default false; only for
+	// throw-away stacks, whose images are not worth keeping.
+	ForceDelete bool
+	// KmsKeyArn encrypts images with this key. Optional: the AWS-managed ECR key (still KMS).
+	KmsKeyArn pulumi.StringInput
+	// Tags go on the repository. Optional.
+	Tags map[string]string
+}
+
+// Registry is an ECR repository with immutable tags, scan on push, KMS encryption and a lifecycle policy.
+type Registry struct {
+	pulumi.ResourceState
+
+	// RepositoryURL is where images are pushed: <account>.dkr.ecr.<region>.amazonaws.com/<name>.
+	RepositoryURL pulumi.StringOutput
+	// RepositoryArn scopes the host's pull permission.
+	RepositoryArn pulumi.StringOutput
+	// RegistryID is the account that owns the repository, for the login token.
+	RegistryID pulumi.StringOutput
+}
+
+func (a *Args) withDefaults() Args {
+	out := *a
+	if out.KeepImages == 0 {
+		out.KeepImages = 10
+	}
+	return out
+}
+
+// New creates the repository and its lifecycle policy.
+func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*Registry, error) {
+	a := args.withDefaults()
+	if a.KeepImages < 1 {
+		return nil, fmt.Errorf("registry %q: KeepImages %d: want at least 1", name, a.KeepImages)
+	}
+	c := &Registry{}
+	if err := ctx.RegisterComponentResource(Type, name, c, opts...); err != nil {
+		return nil, err
+	}
+	encryption := ecr.RepositoryEncryptionConfigurationArgs{EncryptionType: pulumi.String("KMS")}
+	if a.KmsKeyArn != nil {
+		encryption.KmsKey = a.KmsKeyArn
+	}
+	repo, err := ecr.NewRepository(ctx, name+"-repo", &ecr.RepositoryArgs{
+		// Immutable tags: a tag always means one image, so a deploy is reproducible and a rollback exact.
+		ImageTagMutability:         pulumi.String("IMMUTABLE"),
+		ImageScanningConfiguration: &ecr.RepositoryImageScanningConfigurationArgs{ScanOnPush: pulumi.Bool(true)},
+		EncryptionConfigurations:   ecr.RepositoryEncryptionConfigurationArray{encryption},
+		ForceDelete:                pulumi.Bool(a.ForceDelete),
+		Tags:                       tags.With(a.Tags, name),
+	}, pulumi.Parent(c))
+	if err != nil {
+		return nil, err
+	}
+	policy, err := LifecyclePolicy(a.KeepImages)
+	if err != nil {
+		return nil, fmt.Errorf("registry %q: %w", name, err)
+	}
+	_, err = ecr.NewLifecyclePolicy(ctx, name+"-lifecycle", &ecr.LifecyclePolicyArgs{
+		Repository: repo.Name,
+		Policy:     pulumi.String(policy),
+	}, pulumi.Parent(c))
+	if err != nil {
+		return nil, err
+	}
+	c.RepositoryURL = repo.RepositoryUrl
+	c.RepositoryArn = repo.Arn
+	c.RegistryID = repo.RegistryId
+	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{
+		"repositoryUrl": repo.RepositoryUrl,
+		"repositoryArn": repo.Arn,
+	}); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// LifecyclePolicy expires untagged images after a day and keeps the newest keep images of any tag.
+func LifecyclePolicy(keep int) (string, error) {
+	type selection struct {
+		TagStatus   string `json:"tagStatus"`
+		CountType   string `json:"countType"`
+		CountUnit   string `json:"countUnit,omitempty"`
+		CountNumber int    `json:"countNumber"`
+	}
+	type rule struct {
+		RulePriority int               `json:"rulePriority"`
+		Description  string            `json:"description"`
+		Selection    selection         `json:"selection"`
+		Action       map[string]string `json:"action"`
+	}
+	expire := map[string]string{"type": "expire"}
+	out, err := json.Marshal(map[string][]rule{"rules": {
+		{1, "expire untagged images after 1 day", selection{"untagged", "sinceImagePushed", "days", 1}, expire},
+		// ECR requires the "any" rule to have the lowest priority (the highest number).
+		{2, fmt.Sprintf("keep the newest %d images", keep), selection{"any", "imageCountMoreThan", "", keep}, expire},
+	}})
+	return string(out), err
+}

@@ -1,0 +1,127 @@
+// Package table is the component that owns one DynamoDB table.
+package table
+
+import (
+	"fmt"
+
+	"github.com/pulumi/pulumi-aws/sdk/v7/go/aws/dynamodb"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"appstack/components/tags"
+)
+
+// Type is the component's type token. It never changes once deployed.
+const Type = "appstack:components:Table"
+
+// Args configures a Table.
+type Args struct {
+	// HashKey is the partition key attribute. Required.
+	HashKey string
+	// HashKeyType is S, N or B. Default S.
+	HashKeyType string
+	// RangeKey is the sort key attribute. Optional.
+	RangeKey string
+	// RangeKeyType is S, N or B. Default S when RangeKey is set.
+	RangeKeyType string
+	// TTLAttribute turns on time to live on this non-key attribute. Optional.
+	TTLAttribute string
+	// KmsKeyArn encrypts the table with this customer-managed key. Optional: the AWS-managed DynamoDB key.
+	KmsKeyArn pulumi.StringInput
+	// Protect turns on deletion protection, pulumi protect and retain-on-delete: for production data.
+	// Default false.
+	Protect bool
+	// Tags go on the table. Optional.
+	Tags map[string]string
+}
+
+// Table is an on-demand DynamoDB table with point-in-time recovery and KMS encryption.
+type Table struct {
+	pulumi.ResourceState
+
+	// Name is the table's physical name (generated, so that stacks never collide).
+	Name pulumi.StringOutput
+	// Arn scopes the host's permissions.
+	Arn pulumi.StringOutput
+}
+
+func (a *Args) withDefaults() Args {
+	out := *a
+	if out.HashKeyType == "" {
+		out.HashKeyType = "S"
+	}
+	if out.RangeKey != "" && out.RangeKeyType == "" {
+		out.RangeKeyType = "S"
+	}
+	return out
+}
+
+func (a *Args) validate(name string) error {
+	if a.HashKey == "" {
+		return fmt.Errorf("table %q: HashKey is required", name)
+	}
+	for _, t := range []string{a.HashKeyType, a.RangeKeyType} {
+		if t != "" && t != "S" && t != "N" && t != "B" {
+			return fmt.Errorf("table %q: key type %q: want S, N or B", name, t)
+		}
+	}
+	if a.RangeKey == a.HashKey {
+		return fmt.Errorf("table %q: RangeKey %q is also the HashKey", name, a.RangeKey)
+	}
+	if a.TTLAttribute != "" && (a.TTLAttribute == a.HashKey || a.TTLAttribute == a.RangeKey) {
+		return fmt.Errorf("table %q: TTLAttribute %q is a key attribute", name, a.TTLAttribute)
+	}
+	return nil
+}
+
+// New creates the table.
+func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*Table, error) {
+	a := args.withDefaults()
+	if err := a.validate(name); err != nil {
+		return nil, err
+	}
+	c := &Table{}
+	if err := ctx.RegisterComponentResource(Type, name, c, opts...); err != nil {
+		return nil, err
+	}
+	// Only key attributes are declared: DynamoDB rejects attribute definitions that no key or index uses.
+	attributes := dynamodb.TableAttributeArray{
+		dynamodb.TableAttributeArgs{Name: pulumi.String(a.HashKey), Type: pulumi.String(a.HashKeyType)},
+	}
+	tableArgs := &dynamodb.TableArgs{
+		BillingMode:               pulumi.String("PAY_PER_REQUEST"),
+		HashKey:                   pulumi.String(a.HashKey),
+		Attributes:                attributes,
+		PointInTimeRecovery:       &dynamodb.TablePointInTimeRecoveryArgs{Enabled: pulumi.Bool(true)},
+		ServerSideEncryption:      &dynamodb.TableServerSideEncryptionArgs{Enabled: pulumi.Bool(true)},
+		DeletionProtectionEnabled: pulumi.Bool(a.Protect),
+		Tags:                      tags.With(a.Tags, name),
+	}
+	if a.KmsKeyArn != nil {
+		tableArgs.ServerSideEncryption = &dynamodb.TableServerSideEncryptionArgs{
+			Enabled: pulumi.Bool(true), KmsKeyArn: a.KmsKeyArn,
+		}
+	}
+	if a.RangeKey != "" {
+		tableArgs.RangeKey = pulumi.String(a.RangeKey)
+		tableArgs.Attributes = append(attributes,
+			dynamodb.TableAttributeArgs{Name: pulumi.String(a.RangeKey), Type: pulumi.String(a.RangeKeyType)})
+	}
+	if a.TTLAttribute != "" {
+		tableArgs.Ttl = &dynamodb.TableTtlArgs{AttributeName: pulumi.String(a.TTLAttribute), Enabled: pulumi.Bool(true)}
+	}
+	childOpts := []pulumi.ResourceOption{pulumi.Parent(c)}
+	if a.Protect {
+		// Data outlives a mistaken destroy: pulumi refuses to delete it, and if forced, AWS keeps it.
+		childOpts = append(childOpts, pulumi.Protect(true), pulumi.RetainOnDelete(true))
+	}
+	tbl, err := dynamodb.NewTable(ctx, name+"-table", tableArgs, childOpts...)
+	if err != nil {
+		return nil, err
+	}
+	c.Name = tbl.Name
+	c.Arn = tbl.Arn
+	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{"name": tbl.Name, "arn": tbl.Arn}); err != nil {
+		return nil, err
+	}
+	return c, nil
+}

@@ -1,0 +1,193 @@
+// Package stacks holds appstack's typed stack configuration: the environment profiles that supply defaults, the
+// loader that reads the `appstack:` config namespace, and the validation that rejects bad input before any
+// resource is registered.
+package stacks
+
+import "fmt"
+
+// Namespace is the Pulumi config namespace every appstack key lives in.
+const Namespace = "appstack"
+
+// Environment names a profile of defaults. Behaviour follows this field, never the stack's name.
+type Environment string
+
+// The environments a stack may declare in `appstack:environment`.
+const (
+	Staging    Environment = "staging"
+	Production Environment = "production"
+	// Ephemeral is for throw-away stacks, such as one per pull request: small, unprotected, force-deletable.
+	Ephemeral Environment = "ephemeral"
+)
+
+// Environments lists every valid environment, in the order the docs present them.
+var Environments = []Environment{Staging, Production, Ephemeral}
+
+// Config is one stack's complete, validated configuration. Secret values are never held here: only their names.
+type Config struct {
+	// Environment picks the profile of defaults. Required.
+	Environment Environment `json:"environment"`
+	// Region is the AWS region (`aws:region`). Required.
+	Region string `json:"-"`
+	// Services are the containers the host runs. At least one.
+	Services []Service `json:"services"`
+	// Tables are the DynamoDB tables the services use. May be empty.
+	Tables []Table `json:"tables"`
+	// Instance is the EC2 host's shape. Defaults come from the profile.
+	Instance Instance `json:"instance"`
+	// IngressCidrs may reach the service ports. Required: there is no default audience.
+	IngressCidrs []string `json:"ingressCidrs"`
+	// PublicIngressReason must be set to allow a whole-internet CIDR (0.0.0.0/0 or ::/0) in IngressCidrs.
+	PublicIngressReason string `json:"publicIngressReason"`
+	// VpcID places the host in this VPC. Optional (default VPC); required together with SubnetID.
+	VpcID string `json:"vpcId"`
+	// SubnetID places the host in this subnet. Optional (default subnet); required together with VpcID.
+	SubnetID string `json:"subnetId"`
+	// KeepImages is how many images each ECR repository keeps for rollbacks. Default 10.
+	KeepImages int `json:"keepImages"`
+	// LogRetentionDays is how long the stack's CloudWatch log group keeps logs. Default from the profile.
+	LogRetentionDays int `json:"logRetentionDays"`
+	// Protect marks data and the stable address (tables, the Elastic IP) protected and retained on delete.
+	// Set by the profile only: on in production.
+	Protect bool `json:"-"`
+	// ForceDelete lets `pulumi destroy` delete ECR repositories that still hold images. Only ephemeral stacks.
+	ForceDelete bool `json:"-"`
+	// SecretNames are the names set in `appstack:secrets`, sorted. The values stay in Pulumi's secret config.
+	SecretNames []string `json:"-"`
+}
+
+// Service is one container the host runs.
+type Service struct {
+	// Name identifies the service in resource names, unit names and outputs. Required, lower-case, unique.
+	Name string `json:"name"`
+	// Port is the TCP port the container listens on (host networking). Required, 1024-65535, unique.
+	Port int `json:"port"`
+	// HealthPath answers liveness. Default /health.
+	HealthPath string `json:"healthPath"`
+	// ReadyPath answers readiness. Default /ready.
+	ReadyPath string `json:"readyPath"`
+	// Build builds the image from a Dockerfile and pushes it to the service's ECR repository. One of Build, Image.
+	Build *Build `json:"build,omitempty"`
+	// Image is a prebuilt image pinned by digest (`name@sha256:...`). One of Build, Image.
+	Image string `json:"image,omitempty"`
+	// Env is plain environment for the container. Never put secrets here: use Secrets.
+	Env map[string]string `json:"env,omitempty"`
+	// Secrets names entries of `appstack:secrets` the container receives as environment variables.
+	Secrets []string `json:"secrets,omitempty"`
+}
+
+// Build says how to build a service's image.
+type Build struct {
+	// Context is the build context directory, relative to the project. Required.
+	Context string `json:"context"`
+	// Dockerfile is the Dockerfile's path, relative to the project. Default `<context>/Dockerfile`.
+	Dockerfile string `json:"dockerfile,omitempty"`
+	// Args are docker build arguments. Not for secrets: they are stored in the image's history.
+	Args map[string]string `json:"args,omitempty"`
+}
+
+// Table is one DynamoDB table.
+type Table struct {
+	// Name identifies the table in resource names and outputs (the physical name is generated). Required.
+	Name string `json:"name"`
+	// HashKey is the partition key attribute. Required.
+	HashKey string `json:"hashKey"`
+	// HashKeyType is S, N or B. Default S.
+	HashKeyType string `json:"hashKeyType,omitempty"`
+	// RangeKey is the optional sort key attribute.
+	RangeKey string `json:"rangeKey,omitempty"`
+	// RangeKeyType is S, N or B. Default S when RangeKey is set.
+	RangeKeyType string `json:"rangeKeyType,omitempty"`
+	// TTLAttribute turns on time to live on this (non-key, Number) attribute. Optional.
+	TTLAttribute string `json:"ttlAttribute,omitempty"`
+}
+
+// Arch is an EC2 CPU architecture.
+type Arch string
+
+// The architectures appstack deploys to.
+const (
+	X86_64 Arch = "x86_64"
+	ARM64  Arch = "arm64"
+)
+
+// Instance is the EC2 host's shape.
+type Instance struct {
+	// Type is the EC2 instance type, such as t3.small. Default from the profile.
+	Type string `json:"type"`
+	// Arch is x86_64 or arm64 and must match Type. Default x86_64.
+	Arch Arch `json:"arch"`
+	// RootVolumeGiB is the encrypted gp3 root volume's size. Default from the profile.
+	RootVolumeGiB int `json:"rootVolumeGiB"`
+	// DetailedMonitoring turns on 1-minute CloudWatch metrics. Default: on in production.
+	DetailedMonitoring bool `json:"detailedMonitoring"`
+}
+
+// Platform is the docker platform images are built for.
+func (a Arch) Platform() string {
+	if a == ARM64 {
+		return "linux/arm64"
+	}
+	return "linux/amd64"
+}
+
+// Defaults returns the profile of defaults for env. The caller validates env; an unknown one gets staging's.
+func Defaults(env Environment) Config {
+	c := Config{
+		Environment:      env,
+		Instance:         Instance{Type: "t3.small", Arch: X86_64, RootVolumeGiB: 20},
+		KeepImages:       10,
+		LogRetentionDays: 14,
+	}
+	switch env {
+	case Production:
+		c.Instance.Type = "t3.medium"
+		c.Instance.RootVolumeGiB = 30
+		c.Instance.DetailedMonitoring = true
+		c.LogRetentionDays = 90
+		c.Protect = true
+	case Ephemeral:
+		c.Instance.Type = "t3.micro"
+		c.LogRetentionDays = 3
+		c.ForceDelete = true
+	}
+	return c
+}
+
+// applyDefaults fills a service's unset optional fields.
+func (s *Service) applyDefaults() {
+	if s.HealthPath == "" {
+		s.HealthPath = "/health"
+	}
+	if s.ReadyPath == "" {
+		s.ReadyPath = "/ready"
+	}
+	if s.Build != nil && s.Build.Dockerfile == "" && s.Build.Context != "" {
+		s.Build.Dockerfile = s.Build.Context + "/Dockerfile"
+	}
+}
+
+func (t *Table) applyDefaults() {
+	if t.HashKeyType == "" {
+		t.HashKeyType = "S"
+	}
+	if t.RangeKey != "" && t.RangeKeyType == "" {
+		t.RangeKeyType = "S"
+	}
+}
+
+// key names a config key for error messages: key("services", 1, "port") = "appstack:services[1].port".
+func key(path ...any) string {
+	out := Namespace + ":"
+	for i, p := range path {
+		switch v := p.(type) {
+		case int:
+			out += fmt.Sprintf("[%d]", v)
+		default:
+			if i > 0 {
+				out += "."
+			}
+			out += fmt.Sprint(v)
+		}
+	}
+	return out
+}

@@ -1,0 +1,354 @@
+package stacks
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// RegionKey is the AWS provider's region key, which appstack requires and reads.
+const RegionKey = "aws:region"
+
+// Source is where Load reads a stack's configuration: the Pulumi context in a real run, a stack file offline.
+type Source struct {
+	// Get returns a key's value as Pulumi passes it to programs (objects and lists as JSON). Required.
+	Get func(key string) (string, bool)
+	// IsSecret reports whether a key was set with --secret. Required.
+	IsSecret func(key string) bool
+	// Keys lists every key set on the stack, when known, so that a misspelled key is an error. Optional.
+	Keys []string
+	// Dir is the project directory that build contexts are relative to. Default ".".
+	Dir string
+}
+
+type keysContextKey struct{}
+
+// WithKeys hands a program the stack's full list of config keys, for runs where the environment does not carry
+// them (the offline preview, tests, Automation API inline programs).
+func WithKeys(ctx *pulumi.Context, keys []string) *pulumi.Context {
+	return ctx.WithValue(keysContextKey{}, slices.Clone(keys))
+}
+
+// FromContext reads configuration from a running Pulumi program. The full key list, used to reject misspelled
+// keys, comes from WithKeys or else from the environment the Pulumi language host sets (PULUMI_CONFIG); where
+// neither has it only the known keys are read.
+func FromContext(ctx *pulumi.Context) Source {
+	src := Source{Get: ctx.GetConfig, IsSecret: ctx.IsConfigSecret, Dir: ctx.RootDirectory()}
+	if keys, ok := ctx.Value(keysContextKey{}).([]string); ok {
+		src.Keys = keys
+		return src
+	}
+	var all map[string]any
+	if raw := os.Getenv(pulumi.EnvConfig); raw != "" && json.Unmarshal([]byte(raw), &all) == nil {
+		for k := range all {
+			src.Keys = append(src.Keys, k)
+		}
+	}
+	return src
+}
+
+// Error is every problem found in a stack's configuration, each naming its key.
+type Error struct {
+	Problems []string
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("invalid stack configuration (%d problem(s)):\n  %s", len(e.Problems),
+		strings.Join(e.Problems, "\n  "))
+}
+
+// Load reads, defaults and validates a stack's configuration. Every problem is reported at once in an *Error.
+func Load(src Source) (*Config, error) {
+	if src.Dir == "" {
+		src.Dir = "."
+	}
+	l := loader{src: src}
+	cfg := l.read()
+	if len(l.problems) == 0 {
+		l.problems = append(l.problems, cfg.problems(src.Dir)...)
+	}
+	if len(l.problems) > 0 {
+		return nil, &Error{Problems: l.problems}
+	}
+	return cfg, nil
+}
+
+// Validate checks a configuration built in code (another program using the appstack component) the same way
+// Load checks one read from a stack. Build contexts are checked relative to dir.
+func (c *Config) Validate(dir string) error {
+	if p := c.problems(dir); len(p) > 0 {
+		return &Error{Problems: p}
+	}
+	return nil
+}
+
+type loader struct {
+	src      Source
+	problems []string
+}
+
+func (l *loader) addf(k, format string, args ...any) {
+	l.problems = append(l.problems, k+": "+fmt.Sprintf(format, args...))
+}
+
+// topLevelKeys are the keys of the appstack namespace, from the json tags of Config plus secrets.
+func topLevelKeys() []string {
+	return append(jsonKeys(reflect.TypeFor[Config]()), "secrets")
+}
+
+func (l *loader) read() *Config {
+	l.checkUnknownKeys()
+
+	env := Environment(l.str("environment"))
+	switch {
+	case env == "":
+		l.addf(key("environment"), "not set; want one of %s", joinEnvs())
+	case !isEnvironment(env):
+		l.addf(key("environment"), "%q is not an environment; want one of %s", env, joinEnvs())
+	}
+	cfg := Defaults(env)
+	if region, ok := l.src.Get(RegionKey); ok {
+		cfg.Region = region
+	} else {
+		l.addf(RegionKey, "not set (pulumi config set aws:region ap-southeast-1)")
+	}
+
+	decodeList(l, "services", &cfg.Services, true)
+	decodeList(l, "tables", &cfg.Tables, false)
+	if raw, ok := l.src.Get(key("instance")); ok {
+		l.decodeStrict(key("instance"), raw, &cfg.Instance, reflect.TypeFor[Instance]())
+	}
+	if raw, ok := l.src.Get(key("ingressCidrs")); ok {
+		l.decodeStrict(key("ingressCidrs"), raw, &cfg.IngressCidrs, nil)
+	}
+	cfg.PublicIngressReason = l.str("publicIngressReason")
+	cfg.VpcID = l.str("vpcId")
+	cfg.SubnetID = l.str("subnetId")
+	l.integer("keepImages", &cfg.KeepImages)
+	l.integer("logRetentionDays", &cfg.LogRetentionDays)
+	cfg.SecretNames = l.secretNames()
+
+	for i := range cfg.Services {
+		cfg.Services[i].applyDefaults()
+	}
+	for i := range cfg.Tables {
+		cfg.Tables[i].applyDefaults()
+	}
+	return &cfg
+}
+
+func (l *loader) checkUnknownKeys() {
+	known := topLevelKeys()
+	sort.Strings(l.src.Keys)
+	for _, k := range l.src.Keys {
+		ns, name, ok := strings.Cut(k, ":")
+		if !ok || ns != Namespace || slices.Contains(known, name) {
+			continue
+		}
+		l.addf(k, "unknown key%s", suggest(name, known))
+	}
+}
+
+func (l *loader) str(name string) string {
+	v, _ := l.src.Get(key(name))
+	return v
+}
+
+func (l *loader) integer(name string, into *int) {
+	raw, ok := l.src.Get(key(name))
+	if !ok {
+		return
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(raw))
+	if err != nil {
+		l.addf(key(name), "%q is not a whole number", raw)
+		return
+	}
+	*into = n
+}
+
+// decodeList decodes a JSON list element by element, so that a problem names the element's index.
+func decodeList[T any](l *loader, name string, into *[]T, required bool) {
+	k := key(name)
+	raw, ok := l.src.Get(k)
+	if !ok {
+		if required {
+			l.addf(k, "not set; at least one is required")
+		}
+		return
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal([]byte(raw), &items); err != nil {
+		l.addf(k, "want a list, got %s", abbreviate(raw))
+		return
+	}
+	for i, item := range items {
+		var v T
+		if l.decodeStrict(fmt.Sprintf("%s[%d]", k, i), string(item), &v, reflect.TypeFor[T]()) {
+			*into = append(*into, v)
+		}
+	}
+}
+
+// decodeStrict decodes raw over into, rejecting unknown keys. typ, when set, supplies the known keys for a
+// "did you mean" hint. It reports whether decoding succeeded.
+func (l *loader) decodeStrict(k, raw string, into any, typ reflect.Type) bool {
+	dec := json.NewDecoder(strings.NewReader(raw))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(into)
+	if err == nil {
+		return true
+	}
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &typeErr) && typeErr.Field != "":
+		l.addf(k+"."+typeErr.Field, "want a %s, got a JSON %s", describeKind(typeErr.Type), typeErr.Value)
+	case errors.As(err, &typeErr):
+		l.addf(k, "want a %s, got a JSON %s", describeKind(typeErr.Type), typeErr.Value)
+	case errors.As(err, &syntaxErr):
+		l.addf(k, "not valid structured config (%v): %s", syntaxErr, abbreviate(raw))
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
+		var known []string
+		if typ != nil {
+			known = nestedJSONKeys(typ)
+		}
+		l.addf(k, "unknown key %q%s", field, suggest(field, known))
+	default:
+		l.addf(k, "%v", err)
+	}
+	return false
+}
+
+// secretNames returns the names in appstack:secrets. The values are read only to learn the names and are
+// dropped here; the program reads them again as secret outputs.
+func (l *loader) secretNames() []string {
+	k := key("secrets")
+	raw, ok := l.src.Get(k)
+	if !ok {
+		return nil
+	}
+	if !l.src.IsSecret(k) {
+		l.addf(k, "must be set with --secret: pulumi config set --secret --path '%s.NAME' VALUE", k)
+		return nil
+	}
+	var values map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(raw), &values); err != nil {
+		l.addf(k, "want a map of NAME to secret value")
+		return nil
+	}
+	names := make([]string, 0, len(values))
+	for name, v := range values {
+		var s string
+		if json.Unmarshal(v, &s) != nil {
+			l.addf(k+"."+name, "want a string value")
+			continue
+		}
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func isEnvironment(e Environment) bool { return slices.Contains(Environments, e) }
+
+func joinEnvs() string {
+	s := make([]string, len(Environments))
+	for i, e := range Environments {
+		s[i] = string(e)
+	}
+	return strings.Join(s, ", ")
+}
+
+func describeKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Int, reflect.Int64:
+		return "whole number"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Slice:
+		return "list"
+	case reflect.Map, reflect.Struct:
+		return "map"
+	default:
+		return t.Kind().String()
+	}
+}
+
+// jsonKeys lists the json names of a struct's fields.
+func jsonKeys(t reflect.Type) []string {
+	var keys []string
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if name != "" && name != "-" {
+			keys = append(keys, name)
+		}
+	}
+	return keys
+}
+
+// nestedJSONKeys lists the json names of a struct's fields and of the structs it holds.
+func nestedJSONKeys(t reflect.Type) []string {
+	keys := jsonKeys(t)
+	for i := range t.NumField() {
+		ft := t.Field(i).Type
+		for ft.Kind() == reflect.Pointer || ft.Kind() == reflect.Slice {
+			ft = ft.Elem()
+		}
+		if ft.Kind() == reflect.Struct {
+			keys = append(keys, jsonKeys(ft)...)
+		}
+	}
+	return keys
+}
+
+// suggest returns ` (did you mean "x"?)` for the known key closest to a misspelled one, or "".
+func suggest(got string, known []string) string {
+	best, bestDist := "", 3
+	for _, k := range known {
+		if d := editDistance(strings.ToLower(got), strings.ToLower(k)); d < bestDist {
+			best, bestDist = k, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}
+
+func abbreviate(s string) string {
+	if len(s) > 60 {
+		s = s[:57] + "..."
+	}
+	return strconv.Quote(s)
+}

@@ -1,0 +1,310 @@
+package stacks
+
+import (
+	"fmt"
+	"maps"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+
+	"appstack/internal/imageref"
+)
+
+var (
+	serviceNameRE  = regexp.MustCompile(`^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$`)
+	envNameRE      = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	secretNameRE   = regexp.MustCompile(`^[A-Z_][A-Z0-9_]*$`)
+	attributeRE    = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,255}$`)
+	regionRE       = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
+	vpcIDRE        = regexp.MustCompile(`^vpc-[0-9a-f]{8,17}$`)
+	subnetIDRE     = regexp.MustCompile(`^subnet-[0-9a-f]{8,17}$`)
+	instanceTypeRE = regexp.MustCompile(`^([a-z]+)(\d+)([a-z0-9-]*)\.(nano|micro|small|medium|large|xlarge|\d+xlarge|metal(-\d+xl)?)$`)
+)
+
+// logRetentionDays are the retention periods CloudWatch Logs accepts.
+var logRetentionDays = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
+	2557, 2922, 3288, 3653}
+
+// reservedPorts may never be service ports: opening them would open remote shell access (SSH, RDP).
+var reservedPorts = map[int]string{22: "SSH", 3389: "RDP"}
+
+// ReservedEnvPrefix starts the environment variables appstack sets itself; services may not set them.
+const ReservedEnvPrefix = "APPSTACK_"
+
+// problems returns every problem in c, each naming its key. dir resolves build contexts.
+func (c *Config) problems(dir string) []string {
+	v := validator{}
+	if !isEnvironment(c.Environment) {
+		v.addf(key("environment"), "%q is not an environment; want one of %s", c.Environment, joinEnvs())
+	}
+	if !regionRE.MatchString(c.Region) {
+		v.addf(RegionKey, "%q is not an AWS region", c.Region)
+	}
+	v.secrets(c.SecretNames)
+	v.services(c, dir)
+	v.tables(c.Tables)
+	v.instance(c.Instance)
+	v.ingress(c.IngressCidrs, c.PublicIngressReason)
+	v.placement(c.VpcID, c.SubnetID)
+	if c.KeepImages < 1 || c.KeepImages > 1000 {
+		v.addf(key("keepImages"), "%d is out of range; want 1 to 1000", c.KeepImages)
+	}
+	if !slices.Contains(logRetentionDays, c.LogRetentionDays) {
+		v.addf(key("logRetentionDays"), "%d is not a CloudWatch Logs retention period; want one of %v",
+			c.LogRetentionDays, logRetentionDays)
+	}
+	return v.problems
+}
+
+type validator struct {
+	problems []string
+}
+
+func (v *validator) addf(k, format string, args ...any) {
+	v.problems = append(v.problems, k+": "+fmt.Sprintf(format, args...))
+}
+
+func (v *validator) secrets(names []string) {
+	for _, n := range names {
+		switch {
+		case !secretNameRE.MatchString(n):
+			v.addf(key("secrets", n), "secret names become environment variables; want upper case, digits and _")
+		case strings.HasPrefix(n, ReservedEnvPrefix):
+			v.addf(key("secrets", n), "the %s prefix is reserved for variables appstack sets", ReservedEnvPrefix)
+		}
+	}
+}
+
+func (v *validator) services(c *Config, dir string) {
+	if len(c.Services) == 0 {
+		v.addf(key("services"), "at least one service is required")
+	}
+	names := map[string]int{}
+	ports := map[int]int{}
+	for i, s := range c.Services {
+		switch {
+		case !serviceNameRE.MatchString(s.Name):
+			v.addf(key("services", i, "name"), "%q: want 1-32 lower-case letters, digits and -, starting with a "+
+				"letter", s.Name)
+		case names[s.Name] > 0:
+			v.addf(key("services", i, "name"), "%q is already the name of services[%d]", s.Name, names[s.Name]-1)
+		default:
+			names[s.Name] = i + 1
+		}
+		v.port(i, s.Port, ports)
+		v.path(key("services", i, "healthPath"), s.HealthPath)
+		v.path(key("services", i, "readyPath"), s.ReadyPath)
+		v.source(i, s, dir)
+		v.env(i, s)
+		for j, ref := range s.Secrets {
+			k := key("services", i, "secrets", j)
+			switch {
+			case !slices.Contains(c.SecretNames, ref):
+				v.addf(k, "%s is not set in appstack:secrets (pulumi config set --secret --path "+
+					"'appstack:secrets.%s' VALUE)", ref, ref)
+			case slices.Index(s.Secrets, ref) != j:
+				v.addf(k, "%s is listed twice", ref)
+			}
+		}
+	}
+}
+
+func (v *validator) port(i, port int, seen map[int]int) {
+	k := key("services", i, "port")
+	switch {
+	case port < 1 || port > 65535:
+		v.addf(k, "%d is not a TCP port", port)
+	case reservedPorts[port] != "":
+		v.addf(k, "%d is the %s port: remote shell access is never opened (use SSM Session Manager)", port,
+			reservedPorts[port])
+	case port < 1024:
+		v.addf(k, "%d is a privileged port that a non-root container cannot bind; want 1024-65535", port)
+	case seen[port] > 0:
+		v.addf(k, "%d is already the port of services[%d]", port, seen[port]-1)
+	default:
+		seen[port] = i + 1
+	}
+}
+
+func (v *validator) path(k, p string) {
+	switch {
+	case !strings.HasPrefix(p, "/"):
+		v.addf(k, "%q must start with /", p)
+	case len(p) > 256:
+		v.addf(k, "longer than 256 characters")
+	case strings.ContainsFunc(p, func(r rune) bool { return r <= ' ' || r == 0x7f }):
+		v.addf(k, "%q contains a space or control character", p)
+	}
+}
+
+func (v *validator) source(i int, s Service, dir string) {
+	switch {
+	case s.Build == nil && s.Image == "":
+		v.addf(key("services", i), "set build (a Dockerfile to build) or image (a prebuilt image)")
+	case s.Build != nil && s.Image != "":
+		v.addf(key("services", i), "set build or image, not both")
+	case s.Image != "":
+		if !imageref.Pinned(s.Image) {
+			v.addf(key("services", i, "image"), "%q is not pinned by digest; want name@sha256:<64 hex> so that "+
+				"every host runs the same image (docker buildx imagetools inspect prints the digest)", s.Image)
+		}
+	default:
+		v.build(i, s.Build, dir)
+	}
+}
+
+func (v *validator) build(i int, b *Build, dir string) {
+	if b.Context == "" {
+		v.addf(key("services", i, "build", "context"), "not set")
+		return
+	}
+	if filepath.IsAbs(b.Context) || filepath.IsAbs(b.Dockerfile) {
+		v.addf(key("services", i, "build"), "paths must be relative to the project so that every machine "+
+			"builds the same inputs")
+		return
+	}
+	if st, err := os.Stat(filepath.Join(dir, b.Context)); err != nil || !st.IsDir() {
+		v.addf(key("services", i, "build", "context"), "%q is not a directory in the project", b.Context)
+	} else if st, err := os.Stat(filepath.Join(dir, b.Dockerfile)); err != nil || st.IsDir() {
+		v.addf(key("services", i, "build", "dockerfile"), "%q is not a file in the project", b.Dockerfile)
+	}
+	for _, name := range slices.Sorted(maps.Keys(b.Args)) {
+		if !envNameRE.MatchString(name) {
+			v.addf(key("services", i, "build", "args", name), "not a valid build argument name")
+		}
+	}
+}
+
+func (v *validator) env(i int, s Service) {
+	for _, name := range slices.Sorted(maps.Keys(s.Env)) {
+		k := key("services", i, "env", name)
+		switch {
+		case !envNameRE.MatchString(name):
+			v.addf(k, "not a valid environment variable name")
+		case strings.HasPrefix(name, ReservedEnvPrefix) || name == "PORT":
+			v.addf(k, "%s is set by appstack", name)
+		case slices.Contains(s.Secrets, name):
+			v.addf(k, "%s is also one of the service's secrets", name)
+		case strings.ContainsAny(s.Env[name], "\n\r\x00"):
+			v.addf(k, "values cannot contain line breaks or NUL")
+		}
+	}
+}
+
+func (v *validator) tables(tables []Table) {
+	names := map[string]int{}
+	for i, t := range tables {
+		switch {
+		case !serviceNameRE.MatchString(t.Name):
+			v.addf(key("tables", i, "name"), "%q: want 1-32 lower-case letters, digits and -, starting with a "+
+				"letter", t.Name)
+		case names[t.Name] > 0:
+			v.addf(key("tables", i, "name"), "%q is already the name of tables[%d]", t.Name, names[t.Name]-1)
+		default:
+			names[t.Name] = i + 1
+		}
+		v.attribute(key("tables", i, "hashKey"), t.HashKey, true)
+		v.keyType(key("tables", i, "hashKeyType"), t.HashKeyType)
+		if t.RangeKey != "" {
+			v.attribute(key("tables", i, "rangeKey"), t.RangeKey, true)
+			v.keyType(key("tables", i, "rangeKeyType"), t.RangeKeyType)
+			if t.RangeKey == t.HashKey {
+				v.addf(key("tables", i, "rangeKey"), "%q is also the hash key", t.RangeKey)
+			}
+		} else if t.RangeKeyType != "" {
+			v.addf(key("tables", i, "rangeKeyType"), "set without rangeKey")
+		}
+		if t.TTLAttribute != "" {
+			v.attribute(key("tables", i, "ttlAttribute"), t.TTLAttribute, false)
+			if t.TTLAttribute == t.HashKey || t.TTLAttribute == t.RangeKey {
+				v.addf(key("tables", i, "ttlAttribute"), "%q is a key attribute; TTL needs a non-key Number "+
+					"attribute", t.TTLAttribute)
+			}
+		}
+	}
+}
+
+func (v *validator) attribute(k, name string, required bool) {
+	if name == "" {
+		if required {
+			v.addf(k, "not set")
+		}
+		return
+	}
+	if !attributeRE.MatchString(name) {
+		v.addf(k, "%q: want 1-255 letters, digits, _, - and .", name)
+	}
+}
+
+func (v *validator) keyType(k, t string) {
+	if t != "S" && t != "N" && t != "B" {
+		v.addf(k, "%q: want S (string), N (number) or B (binary)", t)
+	}
+}
+
+func (v *validator) instance(in Instance) {
+	m := instanceTypeRE.FindStringSubmatch(in.Type)
+	switch {
+	case m == nil && instanceTypeRE.MatchString(strings.Replace(in.Type, "-", ".", 1)):
+		v.addf(key("instance", "type"), "%q is not an EC2 instance type (did you mean %q?)", in.Type,
+			strings.Replace(in.Type, "-", ".", 1))
+	case m == nil:
+		v.addf(key("instance", "type"), "%q is not an EC2 instance type (such as t3.small or t4g.small)", in.Type)
+	case in.Arch != X86_64 && in.Arch != ARM64:
+		v.addf(key("instance", "arch"), "%q: want x86_64 or arm64", in.Arch)
+	case isGraviton(m[1], m[2], m[3]) != (in.Arch == ARM64):
+		want := X86_64
+		if isGraviton(m[1], m[2], m[3]) {
+			want = ARM64
+		}
+		v.addf(key("instance", "arch"), "%s does not match instance type %s, which is %s", in.Arch, in.Type, want)
+	}
+	if in.RootVolumeGiB < 8 || in.RootVolumeGiB > 16384 {
+		v.addf(key("instance", "rootVolumeGiB"), "%d: want 8 to 16384 (the AMI's snapshot needs 8)",
+			in.RootVolumeGiB)
+	}
+}
+
+// isGraviton reports whether an instance family is arm64: a "g" after the generation (t4g, c7gd, im4gn) or
+// the first-generation a1.
+func isGraviton(prefix, generation, suffix string) bool {
+	return strings.Contains(suffix, "g") || (prefix == "a" && generation == "1")
+}
+
+func (v *validator) ingress(cidrs []string, publicReason string) {
+	if len(cidrs) == 0 {
+		v.addf(key("ingressCidrs"), "not set: list who may reach the service ports (there is no default)")
+	}
+	seen := map[netip.Prefix]bool{}
+	for i, c := range cidrs {
+		k := key("ingressCidrs", i)
+		p, err := netip.ParsePrefix(c)
+		switch {
+		case err != nil:
+			v.addf(k, "%q is not a CIDR block", c)
+		case p.Masked() != p:
+			v.addf(k, "%q has host bits set (did you mean %q?)", c, p.Masked().String())
+		case seen[p]:
+			v.addf(k, "%q is listed twice", c)
+		case p.Bits() == 0 && strings.TrimSpace(publicReason) == "":
+			v.addf(k, "%q opens the service ports to the whole internet; set appstack:publicIngressReason to "+
+				"say why", c)
+		default:
+			seen[p] = true
+		}
+	}
+}
+
+func (v *validator) placement(vpcID, subnetID string) {
+	switch {
+	case (vpcID == "") != (subnetID == ""):
+		v.addf(key("vpcId"), "vpcId and subnetId go together: set both, or neither for the default VPC")
+	case vpcID != "" && !vpcIDRE.MatchString(vpcID):
+		v.addf(key("vpcId"), "%q is not a VPC id", vpcID)
+	case subnetID != "" && !subnetIDRE.MatchString(subnetID):
+		v.addf(key("subnetId"), "%q is not a subnet id", subnetID)
+	}
+}
