@@ -72,8 +72,16 @@ func Load(src Source) (*Config, error) {
 	}
 	l := loader{src: src}
 	cfg := l.read()
-	if len(l.problems) == 0 {
-		l.problems = append(l.problems, cfg.problems(src.Dir)...)
+	// Validation runs even after a read problem, so that every problem is reported at once; it skips only the
+	// keys that could not be read, whose values would be misleading (a list with an element missing).
+	unread := map[string]bool{}
+	for _, p := range l.problems {
+		unread[topKey(p)] = true
+	}
+	for _, p := range cfg.problems(src.Dir) {
+		if !unread[topKey(p)] {
+			l.problems = append(l.problems, p)
+		}
 	}
 	if len(l.problems) > 0 {
 		return nil, &Error{Problems: l.problems}
@@ -88,6 +96,16 @@ func (c *Config) Validate(dir string) error {
 		return &Error{Problems: p}
 	}
 	return nil
+}
+
+// topKey is the top-level key a problem names: "appstack:services[1].port: ..." -> "appstack:services".
+func topKey(problem string) string {
+	k, _, _ := strings.Cut(problem, ": ")
+	ns, rest, _ := strings.Cut(k, ":")
+	if i := strings.IndexAny(rest, "[."); i >= 0 {
+		rest = rest[:i]
+	}
+	return ns + ":" + rest
 }
 
 type loader struct {

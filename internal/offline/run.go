@@ -38,7 +38,7 @@ type Result struct {
 }
 
 // Run evaluates program against the mocks. The configuration's full key list is handed to the program, so
-// that a misspelled key fails as it does in a real run.
+// that a misspelled key fails as it does in a real run. On an error the result still lists what was registered.
 func Run(program pulumi.RunFunc, opts Options) (*Result, error) {
 	if opts.Project == "" {
 		opts.Project = "appstack"
@@ -77,10 +77,11 @@ func Run(program pulumi.RunFunc, opts Options) (*Result, error) {
 		info.ConfigSecretKeys = opts.SecretKeys
 		info.DryRun = opts.DryRun
 	})
-	if err != nil {
-		return nil, err
-	}
 	res := &Result{Stack: opts.Stack, Resources: mocks.Resources(), Invokes: mocks.Invokes(), Exports: exports}
+	if err != nil {
+		// The record still says what was registered before the failure.
+		return res, err
+	}
 	for name, out := range outputs {
 		if pulumi.IsSecret(out) {
 			res.SecretExports = append(res.SecretExports, name)

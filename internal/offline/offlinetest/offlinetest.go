@@ -1,0 +1,68 @@
+// Package offlinetest runs programs and components against the offline mocks from tests.
+package offlinetest
+
+import (
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/stretchr/testify/require"
+
+	"appstack/internal/offline"
+)
+
+// Region is the region component tests run in.
+const Region = "ap-southeast-1"
+
+// Run evaluates program in a stack named "test" and fails the test on an error.
+func Run(t testing.TB, program pulumi.RunFunc) *offline.Result {
+	t.Helper()
+	res, err := RunErr(program)
+	require.NoError(t, err)
+	return res
+}
+
+// RunErr evaluates program in a stack named "test" and returns its error.
+func RunErr(program pulumi.RunFunc) (*offline.Result, error) {
+	return offline.Run(program, offline.Options{Stack: "test", Config: map[string]string{"aws:region": Region}})
+}
+
+// One returns the only resource of a type, failing the test if there is not exactly one.
+func One(t testing.TB, res *offline.Result, typ string) offline.Resource {
+	t.Helper()
+	list := res.OfType(typ)
+	require.Len(t, list, 1, "resources of type %s", typ)
+	return list[0]
+}
+
+// Prop returns the input at path, failing the test if it is absent.
+func Prop(t testing.TB, r offline.Resource, path string) resource.PropertyValue {
+	t.Helper()
+	v, ok := offline.Lookup(r.Inputs, path)
+	require.True(t, ok, "%s %s has no input %s", r.Type, r.Name, path)
+	return v
+}
+
+// Str, Num and Bool read an input of that kind.
+func Str(t testing.TB, r offline.Resource, path string) string {
+	t.Helper()
+	v := Prop(t, r, path)
+	require.True(t, v.IsString(), "%s is %v, not a string", path, v)
+	return v.StringValue()
+}
+
+// Num reads a number input.
+func Num(t testing.TB, r offline.Resource, path string) float64 {
+	t.Helper()
+	v := Prop(t, r, path)
+	require.True(t, v.IsNumber(), "%s is %v, not a number", path, v)
+	return v.NumberValue()
+}
+
+// Bool reads a bool input.
+func Bool(t testing.TB, r offline.Resource, path string) bool {
+	t.Helper()
+	v := Prop(t, r, path)
+	require.True(t, v.IsBool(), "%s is %v, not a bool", path, v)
+	return v.BoolValue()
+}

@@ -1,0 +1,159 @@
+// Package policy holds appstack's security and safety rules, evaluated over the resources a stack declares
+// (type, name, inputs, resource options). Each rule carries the ids of the public rules it mirrors (checkov
+// CKV_AWS_*, trivy AVD-AWS-*, Pulumi AWSGuard), so a security team can map a finding to the rule they know.
+package policy
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+
+	"appstack/internal/offline"
+)
+
+// Severity ranks a finding.
+type Severity string
+
+// Severities, from most to least urgent.
+const (
+	Critical Severity = "critical"
+	High     Severity = "high"
+	Medium   Severity = "medium"
+	Low      Severity = "low"
+)
+
+// Rule is one check.
+type Rule struct {
+	// ID is appstack's id for the rule.
+	ID string
+	// Mirrors are the public rule ids this rule enforces.
+	Mirrors []string
+	Severity
+	// Title says what must hold.
+	Title string
+	// Fix says how to make a failing resource pass.
+	Fix string
+	// Types are the resource types the rule looks at.
+	Types []string
+	// Check returns one message per problem with r. s is the whole stack, for rules that need context.
+	Check func(r offline.Resource, s *Stack) []string
+}
+
+// Finding is one rule failing on one resource.
+type Finding struct {
+	Rule     string
+	Mirrors  []string
+	Severity Severity
+	Type     string
+	Name     string
+	URN      string
+	Message  string
+	Fix      string
+}
+
+func (f Finding) String() string {
+	return fmt.Sprintf("[%s] %s (%s) %s %s: %s. Fix: %s", f.Severity, f.Rule, strings.Join(f.Mirrors, ", "),
+		f.Type, f.Name, f.Message, f.Fix)
+}
+
+// Stack is the set of resources under evaluation, with lookups the rules share.
+type Stack struct {
+	Resources []offline.Resource
+	// secrets are the plaintext of every secret input, for the no-plaintext-secret rules.
+	secrets []string
+}
+
+// NewStack indexes resources for evaluation.
+func NewStack(resources []offline.Resource) *Stack {
+	s := &Stack{Resources: resources}
+	for _, r := range resources {
+		walk(resource.NewObjectProperty(r.Inputs), false, func(v resource.PropertyValue, secret bool) {
+			if secret && v.IsString() && len(v.StringValue()) >= 4 {
+				s.secrets = append(s.secrets, v.StringValue())
+			}
+		})
+	}
+	return s
+}
+
+// Evaluate runs every rule over every resource and returns the findings, in a stable order.
+func Evaluate(resources []offline.Resource) []Finding {
+	s := NewStack(resources)
+	var out []Finding
+	for _, rule := range Rules {
+		for _, r := range resources {
+			if !slices.Contains(rule.Types, r.Type) {
+				continue
+			}
+			for _, msg := range rule.Check(r, s) {
+				out = append(out, Finding{
+					Rule: rule.ID, Mirrors: rule.Mirrors, Severity: rule.Severity, Type: r.Type, Name: r.Name,
+					URN: r.URN, Message: msg, Fix: rule.Fix,
+				})
+			}
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Finding) int {
+		return strings.Compare(a.Rule+a.URN+a.Message, b.Rule+b.URN+b.Message)
+	})
+	return out
+}
+
+// walk visits every leaf value, saying whether it sits inside a secret.
+func walk(v resource.PropertyValue, secret bool, visit func(resource.PropertyValue, bool)) {
+	switch {
+	case v.IsSecret():
+		walk(v.SecretValue().Element, true, visit)
+	case v.IsObject():
+		for _, x := range v.ObjectValue() {
+			walk(x, secret, visit)
+		}
+	case v.IsArray():
+		for _, x := range v.ArrayValue() {
+			walk(x, secret, visit)
+		}
+	default:
+		visit(v, secret)
+	}
+}
+
+// input reads an input by path, looking through secrets.
+func input(r offline.Resource, path string) (resource.PropertyValue, bool) {
+	v, ok := offline.Lookup(r.Inputs, path)
+	if ok && v.IsSecret() {
+		v = v.SecretValue().Element
+	}
+	return v, ok
+}
+
+func str(r offline.Resource, path string) string {
+	if v, ok := input(r, path); ok && v.IsString() {
+		return v.StringValue()
+	}
+	return ""
+}
+
+func num(r offline.Resource, path string) (float64, bool) {
+	if v, ok := input(r, path); ok && v.IsNumber() {
+		return v.NumberValue(), true
+	}
+	return 0, false
+}
+
+func boolean(r offline.Resource, path string) bool {
+	v, ok := input(r, path)
+	return ok && v.IsBool() && v.BoolValue()
+}
+
+// environment is the appstack environment a resource was declared for, from its tags.
+func environment(r offline.Resource) string { return str(r, "tags.environment") }
+
+// when returns msg if failed, for one-condition rules.
+func when(failed bool, msg string, args ...any) []string {
+	if failed {
+		return []string{fmt.Sprintf(msg, args...)}
+	}
+	return nil
+}

@@ -1,0 +1,238 @@
+package policy_test
+
+import (
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"appstack/infra"
+	"appstack/internal/offline"
+	"appstack/policy"
+)
+
+var root string
+
+func TestMain(m *testing.M) {
+	dir, err := filepath.Abs("..")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	root = dir
+	os.Exit(m.Run())
+}
+
+// evaluate runs the program on a committed stack file, optionally with config changes.
+func evaluate(t *testing.T, stack string, changes map[string]string, secretKeys ...string) []offline.Resource {
+	t.Helper()
+	t.Chdir(root)
+	f, err := offline.ReadStackFile(filepath.Join(root, "Pulumi."+stack+".yaml"))
+	require.NoError(t, err)
+	cfg := maps.Clone(f.Config)
+	maps.Copy(cfg, changes)
+	res, err := offline.Run(infra.Program, offline.Options{Stack: stack, Config: cfg,
+		SecretKeys: append(f.SecretKeys, secretKeys...)})
+	require.NoError(t, err)
+	return res.Resources
+}
+
+func TestCommittedStacksHaveNoFindings(t *testing.T) {
+	for _, stack := range []string{"staging", "production"} {
+		t.Run(stack, func(t *testing.T) {
+			findings := policy.Evaluate(evaluate(t, stack, nil))
+			assert.Empty(t, findings)
+		})
+	}
+	t.Run("ephemeral profile", func(t *testing.T) {
+		assert.Empty(t, policy.Evaluate(evaluate(t, "staging", map[string]string{"appstack:environment": "ephemeral"})))
+	})
+}
+
+// fixture breaks one property of a good stack.
+type fixture struct {
+	rule  string
+	stack string
+	// breakIt changes the first resource of typ.
+	typ     string
+	breakIt func(r *offline.Resource)
+	// add appends a resource instead.
+	add *offline.Resource
+}
+
+func setInput(path string, v any) func(r *offline.Resource) {
+	return func(r *offline.Resource) { r.Inputs = set(r.Inputs, strings.Split(path, "."), v) }
+}
+
+func deleteInput(key string) func(r *offline.Resource) {
+	return func(r *offline.Resource) {
+		r.Inputs = r.Inputs.Copy()
+		delete(r.Inputs, resource.PropertyKey(key))
+	}
+}
+
+// set returns a copy of pm with path set to v; "a[0]" indexes an array. Nothing shared with pm is changed.
+func set(pm resource.PropertyMap, path []string, v any) resource.PropertyMap {
+	out := pm.Copy()
+	name, index, hasIndex := strings.Cut(path[0], "[")
+	key := resource.PropertyKey(name)
+	if len(path) == 1 && !hasIndex {
+		if pv, ok := v.(resource.PropertyValue); ok {
+			out[key] = pv
+		} else {
+			out[key] = resource.NewPropertyValue(v)
+		}
+		return out
+	}
+	if hasIndex {
+		i, _ := strconv.Atoi(strings.TrimSuffix(index, "]"))
+		arr := append([]resource.PropertyValue(nil), out[key].ArrayValue()...)
+		arr[i] = resource.NewObjectProperty(set(arr[i].ObjectValue(), path[1:], v))
+		out[key] = resource.NewArrayProperty(arr)
+		return out
+	}
+	inner := resource.PropertyMap{}
+	if cur, ok := out[key]; ok && cur.IsObject() {
+		inner = cur.ObjectValue()
+	}
+	out[key] = resource.NewObjectProperty(set(inner, path[1:], v))
+	return out
+}
+
+func policyDoc(statement string) string {
+	return `{"Version":"2012-10-17","Statement":[` + statement + `]}`
+}
+
+var fixtures = []fixture{
+	{rule: "APPSTACK-EC2-001", typ: policy.Instance, breakIt: setInput("metadataOptions.httpTokens", "optional")},
+	{rule: "APPSTACK-EC2-002", typ: policy.Instance, breakIt: setInput("metadataOptions.httpPutResponseHopLimit", 2)},
+	{rule: "APPSTACK-EC2-003", typ: policy.Instance, breakIt: setInput("rootBlockDevice.encrypted", false)},
+	{rule: "APPSTACK-EC2-004", typ: policy.Instance,
+		breakIt: setInput("userData", "#!/bin/bash\nexport AWS_ACCESS_KEY_ID=AKIAABCDEFGHIJKLMNOP\n")},
+	{rule: "APPSTACK-EC2-005", typ: policy.Instance, breakIt: deleteInput("iamInstanceProfile")},
+	{rule: "APPSTACK-EC2-006", stack: "production", typ: policy.Instance, breakIt: setInput("monitoring", false)},
+	{rule: "APPSTACK-EC2-007", typ: policy.Instance, breakIt: setInput("ebsOptimized", false)},
+	{rule: "APPSTACK-EC2-008", typ: policy.Instance, breakIt: setInput("securityGroups", []any{"default"})},
+	{rule: "APPSTACK-EC2-009", typ: policy.Instance, breakIt: setInput("rootBlockDevice.volumeType", "gp2")},
+	{rule: "APPSTACK-NET-001", typ: policy.IngressRule, breakIt: func(r *offline.Resource) {
+		setInput("fromPort", 22)(r)
+		setInput("toPort", 22)(r)
+	}},
+	{rule: "APPSTACK-NET-002", typ: policy.IngressRule, breakIt: func(r *offline.Resource) {
+		setInput("fromPort", 3000)(r)
+		setInput("toPort", 4000)(r)
+	}},
+	{rule: "APPSTACK-NET-003", typ: policy.IngressRule, breakIt: setInput("ipProtocol", "-1")},
+	{rule: "APPSTACK-NET-004", typ: policy.EgressRule, breakIt: setInput("ipProtocol", "-1")},
+	{rule: "APPSTACK-NET-005", typ: policy.EgressRule, breakIt: setInput("description", " ")},
+	{rule: "APPSTACK-NET-006", typ: policy.SecurityGroup, breakIt: setInput("ingress", []any{map[string]any{
+		"fromPort": 8080, "toPort": 8080, "protocol": "tcp"}})},
+	{rule: "APPSTACK-IAM-001", typ: policy.Role, breakIt: setInput("assumeRolePolicy", policyDoc(
+		`{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRole"}`))},
+	{rule: "APPSTACK-IAM-002", typ: policy.RolePolicy, breakIt: setInput("policy", policyDoc(
+		`{"Sid":"S3","Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::b"}`))},
+	{rule: "APPSTACK-IAM-003", typ: policy.RolePolicy, breakIt: setInput("policy", policyDoc(
+		`{"Sid":"Tables","Effect":"Allow","Action":["dynamodb:GetItem"],"Resource":"*"}`))},
+	{rule: "APPSTACK-ECR-001", typ: policy.Repository, breakIt: setInput("imageTagMutability", "MUTABLE")},
+	{rule: "APPSTACK-ECR-002", typ: policy.Repository,
+		breakIt: setInput("imageScanningConfiguration.scanOnPush", false)},
+	{rule: "APPSTACK-ECR-003", typ: policy.Repository,
+		breakIt: setInput("encryptionConfigurations[0].encryptionType", "AES256")},
+	{rule: "APPSTACK-ECR-004", add: &offline.Resource{Type: policy.RepoPolicy, Name: "public",
+		Inputs: resource.NewPropertyMapFromMap(map[string]any{"policy": policyDoc(
+			`{"Effect":"Allow","Principal":"*","Action":"ecr:BatchGetImage"}`)})}},
+	{rule: "APPSTACK-ECR-005", typ: policy.Repository, breakIt: setInput("forceDelete", true)},
+	{rule: "APPSTACK-ECR-006", typ: policy.Lifecycle, breakIt: setInput("repository", "another-repository")},
+	{rule: "APPSTACK-DDB-001", typ: policy.Table, breakIt: setInput("pointInTimeRecovery.enabled", false)},
+	{rule: "APPSTACK-DDB-002", typ: policy.Table, breakIt: setInput("serverSideEncryption.kmsKeyArn", "")},
+	{rule: "APPSTACK-DDB-003", stack: "production", typ: policy.Table,
+		breakIt: func(r *offline.Resource) { r.RetainOnDelete = false }},
+	{rule: "APPSTACK-KMS-001", typ: policy.Key, breakIt: setInput("enableKeyRotation", false)},
+	{rule: "APPSTACK-SSM-001", typ: policy.Parameter, breakIt: setInput("type", "String")},
+	{rule: "APPSTACK-SEC-001", typ: policy.Instance, breakIt: setInput("tags.note", "canary-secret-value")},
+	{rule: "APPSTACK-LOG-001", typ: policy.LogGroup, breakIt: deleteInput("retentionInDays")},
+	{rule: "APPSTACK-EIP-001", stack: "production", typ: policy.Eip,
+		breakIt: func(r *offline.Resource) { r.Protect = false }},
+	{rule: "APPSTACK-TAG-001", typ: policy.Table, breakIt: setInput("tags.managed-by", "")},
+}
+
+// withSecret is the staging config plus one secret, so the secret rules have a value to look for.
+var withSecret = map[string]string{
+	"appstack:secrets":  `{"JWT_SECRET":"canary-secret-value"}`,
+	"appstack:services": `[{"name":"web","port":8080,"build":{"context":"app"},"secrets":["JWT_SECRET"]}]`,
+}
+
+func TestEveryRuleHasAFixtureThatMakesItFail(t *testing.T) {
+	covered := map[string]bool{}
+	for _, f := range fixtures {
+		covered[f.rule] = true
+		t.Run(f.rule, func(t *testing.T) {
+			stack := f.stack
+			if stack == "" {
+				stack = "staging"
+			}
+			resources := evaluate(t, stack, withSecret, "appstack:secrets")
+			require.Empty(t, policy.Evaluate(resources), "the fixture starts from a passing stack")
+			if f.add != nil {
+				resources = append(resources, *f.add)
+			} else {
+				i := indexOf(resources, f.typ)
+				require.GreaterOrEqual(t, i, 0, "no %s to break", f.typ)
+				f.breakIt(&resources[i])
+			}
+			findings := policy.Evaluate(resources)
+			require.NotEmpty(t, findings)
+			var rules []string
+			for _, fd := range findings {
+				rules = append(rules, fd.Rule)
+				assert.NotEmpty(t, fd.Message)
+				assert.NotEmpty(t, fd.Fix)
+			}
+			assert.Contains(t, rules, f.rule, "findings: %v", findings)
+		})
+	}
+	for _, r := range policy.Rules {
+		assert.True(t, covered[r.ID], "rule %s has no failing fixture", r.ID)
+	}
+}
+
+func TestRulesAreWellFormed(t *testing.T) {
+	ids := map[string]bool{}
+	for _, r := range policy.Rules {
+		assert.False(t, ids[r.ID], "duplicate id %s", r.ID)
+		ids[r.ID] = true
+		assert.NotEmpty(t, r.Mirrors, r.ID)
+		assert.NotEmpty(t, r.Title, r.ID)
+		assert.NotEmpty(t, r.Fix, r.ID)
+		assert.NotEmpty(t, r.Types, r.ID)
+		assert.Contains(t, []policy.Severity{policy.Critical, policy.High, policy.Medium, policy.Low}, r.Severity)
+	}
+	assert.GreaterOrEqual(t, len(policy.Rules), 30)
+}
+
+func TestFindingNamesTheResourceAndTheFix(t *testing.T) {
+	resources := evaluate(t, "staging", nil)
+	i := indexOf(resources, policy.Instance)
+	setInput("metadataOptions.httpTokens", "optional")(&resources[i])
+	findings := policy.Evaluate(resources)
+	require.Len(t, findings, 1)
+	assert.Equal(t, "[high] APPSTACK-EC2-001 (CKV_AWS_79, AVD-AWS-0028) aws:ec2/instance:Instance app-host-instance: "+
+		`httpTokens is "optional", not required. Fix: metadataOptions.httpTokens = required (components/host sets it)`,
+		findings[0].String())
+}
+
+func indexOf(resources []offline.Resource, typ string) int {
+	for i, r := range resources {
+		if r.Type == typ {
+			return i
+		}
+	}
+	return -1
+}

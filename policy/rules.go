@@ -1,0 +1,414 @@
+package policy
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+
+	"appstack/components/tags"
+	"appstack/internal/offline"
+)
+
+// Resource type tokens the rules look at.
+const (
+	Instance       = "aws:ec2/instance:Instance"
+	Eip            = "aws:ec2/eip:Eip"
+	SecurityGroup  = "aws:ec2/securityGroup:SecurityGroup"
+	IngressRule    = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+	EgressRule     = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
+	LegacySGRule   = "aws:ec2/securityGroupRule:SecurityGroupRule"
+	Role           = "aws:iam/role:Role"
+	RolePolicy     = "aws:iam/rolePolicy:RolePolicy"
+	IamPolicy      = "aws:iam/policy:Policy"
+	Repository     = "aws:ecr/repository:Repository"
+	RepoPolicy     = "aws:ecr/repositoryPolicy:RepositoryPolicy"
+	Lifecycle      = "aws:ecr/lifecyclePolicy:LifecyclePolicy"
+	Table          = "aws:dynamodb/table:Table"
+	Key            = "aws:kms/key:Key"
+	Parameter      = "aws:ssm/parameter:Parameter"
+	LogGroup       = "aws:cloudwatch/logGroup:LogGroup"
+	DockerImage    = "docker:index/image:Image"
+	productionEnv  = "production"
+	ephemeralEnv   = "ephemeral"
+	shellPortsNote = "shell access is SSM Session Manager"
+)
+
+// taggable are the types that accept tags; every one must carry tags.Required.
+var taggable = []string{Instance, Eip, SecurityGroup, IngressRule, EgressRule, Role, Repository, Table, Key,
+	Parameter, LogGroup}
+
+// credentialRE finds credentials pasted into plain text (the patterns checkov's CKV_AWS_46 looks for).
+var credentialRE = regexp.MustCompile(`(AKIA|ASIA)[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY-----|` +
+	`(?i)aws_secret_access_key\s*=`)
+
+// Rules are every rule, in id order.
+var Rules = []Rule{
+	{ID: "APPSTACK-EC2-001", Mirrors: []string{"CKV_AWS_79", "AVD-AWS-0028"}, Severity: High,
+		Title: "instance metadata requires IMDSv2 tokens", Types: []string{Instance},
+		Fix: "metadataOptions.httpTokens = required (components/host sets it)",
+		Check: func(r offline.Resource, _ *Stack) []string {
+			return when(str(r, "metadataOptions.httpTokens") != "required", "httpTokens is %q, not required",
+				str(r, "metadataOptions.httpTokens"))
+		}},
+	{ID: "APPSTACK-EC2-002", Mirrors: []string{"CKV_AWS_341"}, Severity: Medium,
+		Title: "instance metadata answers one network hop only", Types: []string{Instance},
+		Fix: "metadataOptions.httpPutResponseHopLimit = 1; containers use host networking",
+		Check: func(r offline.Resource, _ *Stack) []string {
+			hops, ok := num(r, "metadataOptions.httpPutResponseHopLimit")
+			return when(!ok || hops != 1, "hop limit is %v, not 1", hops)
+		}},
+	{ID: "APPSTACK-EC2-003", Mirrors: []string{"CKV_AWS_8", "AVD-AWS-0131"}, Severity: High,
+		Title: "the root volume is encrypted", Types: []string{Instance},
+		Fix: "rootBlockDevice.encrypted = true",
+		Check: func(r offline.Resource, _ *Stack) []string {
+			return when(!boolean(r, "rootBlockDevice.encrypted"), "root volume is not encrypted")
+		}},
+	{ID: "APPSTACK-EC2-004", Mirrors: []string{"CKV_AWS_46", "AVD-AWS-0029"}, Severity: Critical,
+		Title: "user-data holds no secret", Types: []string{Instance},
+		Fix: "store secrets in appstack:secrets; the host reads them from SSM Parameter Store at boot",
+		Check: func(r offline.Resource, s *Stack) []string {
+			ud := str(r, "userData")
+			if credentialRE.MatchString(ud) {
+				return []string{"user-data contains a credential"}
+			}
+			return when(s.leaks(ud), "user-data contains the value of a secret input")
+		}},
+	{ID: "APPSTACK-EC2-005", Mirrors: []string{"CKV2_AWS_41"}, Severity: Medium,
+		Title: "the instance has an IAM instance profile", Types: []string{Instance},
+		Fix: "set iamInstanceProfile (components/identity makes one)",
+		Check: func(r offline.Resource, _ *Stack) []string {
+			return when(str(r, "iamInstanceProfile") == "", "no instance profile")
+		}},
+	{ID: "APPSTACK-EC2-006", Mirrors: []string{"CKV_AWS_126"}, Severity: Low,
+		Title: "production instances have detailed monitoring", Types: []string{Instance},
+		Fix: "monitoring = true (the production profile sets instance.detailedMonitoring)",
+		Check: func(r offline.Resource, _ *Stack) []string {
+			return when(environment(r) == productionEnv && !boolean(r, "monitoring"), "detailed monitoring is off")
+		}},
+	{ID: "APPSTACK-EC2-007", Mirrors: []string{"CKV_AWS_135"}, Severity: Low,
+		Title: "the instance is EBS-optimized", Types: []string{Instance},
+		Fix: "ebsOptimized = true",
+		Check: func(r offline.Resource, _ *Stack) []string {
+			return when(!boolean(r, "ebsOptimized"), "not EBS-optimized")
+		}},
+	{ID: "APPSTACK-EC2-008", Mirrors: []string{"pulumi-aws#744"}, Severity: Medium,
+		Title: "security groups are attached by id", Types: []string{Instance},
+		Fix: "use vpcSecurityGroupIds, never securityGroups (which forces a replacement in a VPC)",
+		Check: func(r offline.Resource, _ *Stack) []string {
+			_, names := input(r, "securityGroups")
+			_, ids := input(r, "vpcSecurityGroupIds")
+			return when(names || !ids, "security groups not attached through vpcSecurityGroupIds")
+		}},
+	{ID: "APPSTACK-EC2-009", Mirrors: []string{"AVD-AWS-0131"}, Severity: Low,
+		Title: "the root volume is gp3", Types: []string{Instance},
+		Fix: "rootBlockDevice.volumeType = gp3",
+		Check: func(r offline.Resource, _ *Stack) []string {
+			return when(str(r, "rootBlockDevice.volumeType") != "gp3", "root volume type is %q",
+				str(r, "rootBlockDevice.volumeType"))
+		}},
+	{ID: "APPSTACK-NET-001", Mirrors: []string{"CKV_AWS_24", "AVD-AWS-0107"}, Severity: Critical,
+		Title: "SSH (22) is never open", Types: []string{IngressRule, LegacySGRule},
+		Fix: "remove the rule; " + shellPortsNote,
+		Check: func(r offline.Resource, _ *Stack) []string {
+			return when(ingress(r) && coversPort(r, 22), "ingress covers port 22")
+		}},
+	{ID: "APPSTACK-NET-002", Mirrors: []string{"CKV_AWS_25", "AVD-AWS-0107"}, Severity: Critical,
+		Title: "RDP (3389) is never open", Types: []string{IngressRule, LegacySGRule},
+		Fix: "remove the rule; " + shellPortsNote,
+		Check: func(r offline.Resource, _ *Stack) []string {
+			return when(ingress(r) && coversPort(r, 3389), "ingress covers port 3389")
+		}},
+	{ID: "APPSTACK-NET-003", Mirrors: []string{"CKV_AWS_277", "AVD-AWS-0107"}, Severity: Critical,
+		Title: "no ingress of every port from the internet", Types: []string{IngressRule, LegacySGRule},
+		Fix: "open single service ports only",
+		Check: func(r offline.Resource, _ *Stack) []string {
+			return when(ingress(r) && allPorts(r) && fromWorld(r), "all ports open to the internet")
+		}},
+	{ID: "APPSTACK-NET-004", Mirrors: []string{"CKV_AWS_382", "AVD-AWS-0104"}, Severity: High,
+		Title: "egress is not unrestricted", Types: []string{EgressRule, LegacySGRule},
+		Fix: "allow only the ports the host needs (HTTPS, 443)",
+		Check: func(r offline.Resource, _ *Stack) []string {
+			return when(!ingress(r) && allPorts(r) && fromWorld(r), "all ports open to the internet outbound")
+		}},
+	{ID: "APPSTACK-NET-005", Mirrors: []string{"CKV_AWS_23"}, Severity: Low,
+		Title: "security groups and rules have descriptions",
+		Types: []string{SecurityGroup, IngressRule, EgressRule, LegacySGRule},
+		Fix:   "set description",
+		Check: func(r offline.Resource, _ *Stack) []string {
+			return when(strings.TrimSpace(str(r, "description")) == "", "no description")
+		}},
+	{ID: "APPSTACK-NET-006", Mirrors: []string{"awsguard:security-group-no-inline-rules"}, Severity: Medium,
+		Title: "security groups do not mix inline and standalone rules", Types: []string{SecurityGroup},
+		Fix: "declare every rule as a standalone rule resource",
+		Check: func(r offline.Resource, _ *Stack) []string {
+			var out []string
+			for _, k := range []string{"ingress", "egress"} {
+				if v, ok := input(r, k); ok && v.IsArray() && len(v.ArrayValue()) > 0 {
+					out = append(out, "inline "+k+" rules")
+				}
+			}
+			return out
+		}},
+	{ID: "APPSTACK-IAM-001", Mirrors: []string{"CKV_AWS_60", "CKV_AWS_61"}, Severity: High,
+		Title: "roles are trusted only by named services", Types: []string{Role},
+		Fix: "trust only ec2.amazonaws.com",
+		Check: func(r offline.Resource, _ *Stack) []string {
+			var out []string
+			for _, st := range statements(str(r, "assumeRolePolicy")) {
+				p, _ := json.Marshal(st.Principal)
+				if st.Principal == nil || strings.Contains(string(p), `"*"`) || strings.Contains(string(p), `"AWS"`) {
+					out = append(out, "trusts "+string(p))
+				}
+			}
+			return out
+		}},
+	{ID: "APPSTACK-IAM-002", Mirrors: []string{"CKV_AWS_62", "CKV_AWS_63", "CKV_AWS_49", "CKV_AWS_274"},
+		Severity: Critical, Title: "no policy grants a wildcard action", Types: []string{RolePolicy, IamPolicy},
+		Fix: "list the actions the service needs",
+		Check: func(r offline.Resource, _ *Stack) []string {
+			var out []string
+			for _, st := range statements(str(r, "policy")) {
+				for _, a := range st.Actions() {
+					if strings.Contains(a, "*") {
+						out = append(out, fmt.Sprintf("statement %q allows %s", st.Sid, a))
+					}
+				}
+			}
+			return out
+		}},
+	{ID: "APPSTACK-IAM-003", Mirrors: []string{"CKV_AWS_355", "CKV_AWS_356"}, Severity: High,
+		Title: `no "*" resource for actions that can be scoped`, Types: []string{RolePolicy, IamPolicy},
+		Fix: "name the stack's resources; only ecr:GetAuthorizationToken takes *",
+		Check: func(r offline.Resource, _ *Stack) []string {
+			var out []string
+			for _, st := range statements(str(r, "policy")) {
+				for _, a := range st.Actions() {
+					if slices.Contains(st.Resources(), "*") && a != "ecr:GetAuthorizationToken" {
+						out = append(out, fmt.Sprintf("statement %q allows %s on *", st.Sid, a))
+					}
+				}
+			}
+			return out
+		}},
+	{ID: "APPSTACK-ECR-001", Mirrors: []string{"CKV_AWS_51", "AVD-AWS-0031"}, Severity: High,
+		Title: "image tags are immutable", Types: []string{Repository},
+		Fix: "imageTagMutability = IMMUTABLE",
+		Check: func(r offline.Resource, _ *Stack) []string {
+			return when(str(r, "imageTagMutability") != "IMMUTABLE", "tags are mutable")
+		}},
+	{ID: "APPSTACK-ECR-002", Mirrors: []string{"CKV_AWS_163", "AVD-AWS-0030"}, Severity: Medium,
+		Title: "images are scanned on push", Types: []string{Repository},
+		Fix: "imageScanningConfiguration.scanOnPush = true",
+		Check: func(r offline.Resource, _ *Stack) []string {
+			return when(!boolean(r, "imageScanningConfiguration.scanOnPush"), "scan on push is off")
+		}},
+	{ID: "APPSTACK-ECR-003", Mirrors: []string{"CKV_AWS_136", "AVD-AWS-0033"}, Severity: Medium,
+		Title: "images are encrypted with KMS", Types: []string{Repository},
+		Fix: "encryptionConfigurations[0].encryptionType = KMS",
+		Check: func(r offline.Resource, _ *Stack) []string {
+			return when(str(r, "encryptionConfigurations[0].encryptionType") != "KMS", "not KMS-encrypted")
+		}},
+	{ID: "APPSTACK-ECR-004", Mirrors: []string{"CKV_AWS_32", "AVD-AWS-0032"}, Severity: Critical,
+		Title: "repositories are not public", Types: []string{RepoPolicy},
+		Fix: "remove the wildcard principal from the repository policy",
+		Check: func(r offline.Resource, _ *Stack) []string {
+			var out []string
+			for _, st := range statements(str(r, "policy")) {
+				if p, _ := json.Marshal(st.Principal); strings.Contains(string(p), `"*"`) {
+					out = append(out, "the repository policy allows any principal")
+				}
+			}
+			return out
+		}},
+	{ID: "APPSTACK-ECR-005", Mirrors: []string{"appstack"}, Severity: High,
+		Title: "force-delete only in ephemeral stacks", Types: []string{Repository},
+		Fix: "forceDelete = false outside the ephemeral profile, so a destroy never loses rollback images",
+		Check: func(r offline.Resource, _ *Stack) []string {
+			return when(boolean(r, "forceDelete") && environment(r) != ephemeralEnv,
+				"forceDelete in a %q stack", environment(r))
+		}},
+	{ID: "APPSTACK-ECR-006", Mirrors: []string{"appstack"}, Severity: Medium,
+		Title: "every repository has a lifecycle policy", Types: []string{Repository},
+		Fix: "add an ecr.LifecyclePolicy (components/registry keeps the last N images)",
+		Check: func(r offline.Resource, s *Stack) []string {
+			name, _ := r.Outputs["name"]
+			for _, lp := range s.Resources {
+				if lp.Type == Lifecycle && name.IsString() && str(lp, "repository") == name.StringValue() {
+					return nil
+				}
+			}
+			return []string{"no lifecycle policy: images pile up and rollbacks are not bounded"}
+		}},
+	{ID: "APPSTACK-DDB-001", Mirrors: []string{"CKV_AWS_28", "AVD-AWS-0024"}, Severity: High,
+		Title: "tables have point-in-time recovery", Types: []string{Table},
+		Fix: "pointInTimeRecovery.enabled = true",
+		Check: func(r offline.Resource, _ *Stack) []string {
+			return when(!boolean(r, "pointInTimeRecovery.enabled"), "point-in-time recovery is off")
+		}},
+	{ID: "APPSTACK-DDB-002", Mirrors: []string{"CKV_AWS_119", "AVD-AWS-0025"}, Severity: Medium,
+		Title: "tables are encrypted with a customer-managed key", Types: []string{Table},
+		Fix: "serverSideEncryption {enabled: true, kmsKeyArn: the stack's key}",
+		Check: func(r offline.Resource, _ *Stack) []string {
+			return when(!boolean(r, "serverSideEncryption.enabled") || str(r, "serverSideEncryption.kmsKeyArn") == "",
+				"not encrypted with a customer-managed key")
+		}},
+	{ID: "APPSTACK-DDB-003", Mirrors: []string{"awsguard:dynamodb-table-deletion-protection"}, Severity: Critical,
+		Title: "production tables are protected and retained", Types: []string{Table},
+		Fix: "deletionProtectionEnabled, pulumi.Protect and RetainOnDelete (the production profile sets them)",
+		Check: func(r offline.Resource, _ *Stack) []string {
+			if environment(r) != productionEnv {
+				return nil
+			}
+			return when(!boolean(r, "deletionProtectionEnabled") || !r.Protect || !r.RetainOnDelete,
+				"deletionProtection=%t protect=%t retainOnDelete=%t", boolean(r, "deletionProtectionEnabled"),
+				r.Protect, r.RetainOnDelete)
+		}},
+	{ID: "APPSTACK-KMS-001", Mirrors: []string{"CKV_AWS_7", "AVD-AWS-0065"}, Severity: Medium,
+		Title: "KMS keys rotate", Types: []string{Key},
+		Fix: "enableKeyRotation = true",
+		Check: func(r offline.Resource, _ *Stack) []string {
+			return when(!boolean(r, "enableKeyRotation"), "rotation is off")
+		}},
+	{ID: "APPSTACK-SSM-001", Mirrors: []string{"appstack"}, Severity: Critical,
+		Title: "parameters are SecureStrings under the stack's key, with secret values", Types: []string{Parameter},
+		Fix: "type = SecureString, keyId = the stack's key, value from config.RequireSecret",
+		Check: func(r offline.Resource, _ *Stack) []string {
+			v, _ := offline.Lookup(r.Inputs, "value")
+			return when(str(r, "type") != "SecureString" || str(r, "keyId") == "" || !v.IsSecret(),
+				"type=%s keyId=%q secret=%t", str(r, "type"), str(r, "keyId"), v.IsSecret())
+		}},
+	{ID: "APPSTACK-SEC-001", Mirrors: []string{"CKV_AWS_46"}, Severity: Critical,
+		Title: "no secret value appears in a plain input",
+		Types: []string{Instance, Eip, SecurityGroup, IngressRule, EgressRule, Role, RolePolicy, Repository,
+			Lifecycle, Table, Key, Parameter, LogGroup, DockerImage},
+		Fix: "pass secrets as secret outputs end to end",
+		Check: func(r offline.Resource, s *Stack) []string {
+			var out []string
+			for k, v := range r.Inputs {
+				walk(v, false, func(leaf resource.PropertyValue, secret bool) {
+					if !secret && leaf.IsString() && s.leaks(leaf.StringValue()) {
+						out = append(out, fmt.Sprintf("input %s holds a secret value in plain text", k))
+					}
+				})
+			}
+			slices.Sort(out)
+			return slices.Compact(out)
+		}},
+	{ID: "APPSTACK-LOG-001", Mirrors: []string{"CKV_AWS_66"}, Severity: Low,
+		Title: "log groups have a retention period", Types: []string{LogGroup},
+		Fix: "retentionInDays (the profile sets it)",
+		Check: func(r offline.Resource, _ *Stack) []string {
+			days, ok := num(r, "retentionInDays")
+			return when(!ok || days <= 0, "logs are kept forever")
+		}},
+	{ID: "APPSTACK-EIP-001", Mirrors: []string{"appstack"}, Severity: High,
+		Title: "the production address is protected", Types: []string{Eip},
+		Fix: "pulumi.Protect on the Elastic IP (the production profile sets it)",
+		Check: func(r offline.Resource, _ *Stack) []string {
+			return when(environment(r) == productionEnv && !r.Protect, "the production Elastic IP is not protected")
+		}},
+	{ID: "APPSTACK-TAG-001", Mirrors: []string{"awsguard:required-tags"}, Severity: Low,
+		Title: "taggable resources carry the app, environment, stack and managed-by tags", Types: taggable,
+		Fix: "pass the stack's tags to every taggable resource",
+		Check: func(r offline.Resource, _ *Stack) []string {
+			var missing []string
+			for _, k := range tags.Required {
+				if str(r, "tags."+k) == "" {
+					missing = append(missing, k)
+				}
+			}
+			return when(len(missing) > 0, "missing tags %s", strings.Join(missing, ", "))
+		}},
+}
+
+// leaks reports whether text contains the plaintext of any secret input.
+func (s *Stack) leaks(text string) bool {
+	for _, secret := range s.secrets {
+		if strings.Contains(text, secret) {
+			return true
+		}
+	}
+	return false
+}
+
+func ingress(r offline.Resource) bool {
+	return r.Type == IngressRule || (r.Type == LegacySGRule && str(r, "type") == "ingress")
+}
+
+func ports(r offline.Resource) (from, to float64, all bool) {
+	proto := str(r, "ipProtocol")
+	if r.Type == LegacySGRule {
+		proto = str(r, "protocol")
+	}
+	if proto == "-1" || proto == "all" {
+		return 0, 65535, true
+	}
+	from, _ = num(r, "fromPort")
+	to, _ = num(r, "toPort")
+	return from, to, from <= 1 && to >= 65535
+}
+
+func coversPort(r offline.Resource, port float64) bool {
+	from, to, _ := ports(r)
+	return from <= port && port <= to
+}
+
+func allPorts(r offline.Resource) bool {
+	_, _, all := ports(r)
+	return all
+}
+
+func fromWorld(r offline.Resource) bool {
+	cidrs := []string{str(r, "cidrIpv4"), str(r, "cidrIpv6")}
+	if v, ok := input(r, "cidrBlocks"); ok && v.IsArray() {
+		for _, c := range v.ArrayValue() {
+			if c.IsString() {
+				cidrs = append(cidrs, c.StringValue())
+			}
+		}
+	}
+	for _, c := range cidrs {
+		if p, err := netip.ParsePrefix(c); err == nil && p.Bits() == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// statement is one IAM statement with its one-or-many fields left raw.
+type statement struct {
+	Sid       string
+	Principal any
+	Action    any
+	Resource  any
+}
+
+func (s statement) Actions() []string   { return oneOrMany(s.Action) }
+func (s statement) Resources() []string { return oneOrMany(s.Resource) }
+
+func oneOrMany(v any) []string {
+	switch t := v.(type) {
+	case string:
+		return []string{t}
+	case []any:
+		var out []string
+		for _, x := range t {
+			out = append(out, fmt.Sprint(x))
+		}
+		return out
+	}
+	return nil
+}
+
+func statements(doc string) []statement {
+	var p struct{ Statement []statement }
+	if json.Unmarshal([]byte(doc), &p) != nil {
+		return nil
+	}
+	return p.Statement
+}
