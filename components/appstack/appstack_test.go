@@ -1,0 +1,54 @@
+package appstack
+
+import (
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/stretchr/testify/assert"
+
+	"appstack/internal/offline/offlinetest"
+	"appstack/stacks"
+)
+
+func TestArgsAreChecked(t *testing.T) {
+	pinned := "public.ecr.aws/x/y@sha256:" + "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	good := stacks.Defaults(stacks.Staging)
+	good.Region = offlinetest.Region
+	good.IngressCidrs = []string{"10.0.0.0/8"}
+	good.Services = []stacks.Service{{Name: "web", Port: 8080, HealthPath: "/health", ReadyPath: "/ready",
+		Image: pinned}}
+	withSecret := good
+	withSecret.SecretNames = []string{"TOKEN"}
+	badPort := good
+	badPort.Services = []stacks.Service{{Name: "web", Port: 22, HealthPath: "/h", ReadyPath: "/r", Image: pinned}}
+
+	for _, tc := range []struct {
+		name string
+		args *Args
+		want string
+	}{
+		{"config is required", &Args{}, `appstack "app": Config is required`},
+		{"config built in code is validated", &Args{Config: &badPort},
+			`appstack:services[0].port: 22 is the SSH port`},
+		{"secret values are required for secret names", &Args{Config: &withSecret},
+			`Secrets is required when Config.SecretNames is set`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := offlinetest.RunErr(func(ctx *pulumi.Context) error {
+				_, err := New(ctx, "app", tc.args)
+				return err
+			})
+			assert.ErrorContains(t, err, tc.want)
+			assert.Empty(t, res.Resources)
+		})
+	}
+	res := offlinetest.Run(t, func(ctx *pulumi.Context) error {
+		_, err := New(ctx, "app", &Args{Config: &good})
+		return err
+	})
+	assert.NotEmpty(t, res.Resources)
+}
+
+func TestTableEnvVar(t *testing.T) {
+	assert.Equal(t, "APPSTACK_TABLE_TRADING_DATA", TableEnvVar("trading-data"))
+}
