@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -17,6 +15,7 @@ import (
 	"appstack/components/appstack"
 	"appstack/components/tags"
 	"appstack/internal/offline"
+	"appstack/internal/offline/offlinetest"
 	"appstack/policy"
 	"appstack/stacks"
 )
@@ -32,23 +31,15 @@ const (
 	parameterType = "aws:ssm/parameter:Parameter"
 )
 
-// root is the repository root, where the stack files and the sample app live; set by TestMain.
-var root string
-
-func projectDir(*testing.T) string { return root }
-
 func stackFile(t *testing.T, stack string) *offline.StackFile {
 	t.Helper()
-	f, err := offline.ReadStackFile(filepath.Join(projectDir(t), "Pulumi."+stack+".yaml"))
-	require.NoError(t, err)
-	return f
+	return offlinetest.StackConfig(t, stack, nil)
 }
 
 // run evaluates the program from the project directory with a config.
 func run(t *testing.T, stack string, cfg map[string]string, secretKeys ...string) (*offline.Result, error) {
 	t.Helper()
-	t.Chdir(projectDir(t))
-	return offline.Run(Program, offline.Options{Stack: stack, Config: cfg, SecretKeys: secretKeys})
+	return offlinetest.RunStack(t, Program, stack, cfg, secretKeys...)
 }
 
 func mustRun(t *testing.T, stack string, cfg map[string]string, secretKeys ...string) *offline.Result {
@@ -264,7 +255,7 @@ func TestFourStreamlitAppsOnOneHost(t *testing.T) {
 }
 
 func TestTwoAppsInOneProgramDoNotCollide(t *testing.T) {
-	t.Chdir(projectDir(t))
+	t.Chdir(offlinetest.Root())
 	res, err := offline.Run(func(ctx *pulumi.Context) error {
 		cfg, err := stacks.Load(stacks.FromContext(ctx))
 		if err != nil {
@@ -301,7 +292,7 @@ func TestProgramReadsSecretsFromTheEnvironmentTheCLISets(t *testing.T) {
 	raw, err := json.Marshal(cfg)
 	require.NoError(t, err)
 	t.Setenv(pulumi.EnvConfig, string(raw))
-	t.Chdir(projectDir(t))
+	t.Chdir(offlinetest.Root())
 	// No WithKeys here: the key list comes from PULUMI_CONFIG, as under `pulumi up`.
 	err = pulumi.RunErr(Program, pulumi.WithMocks("appstack", "staging", &offline.Mocks{Region: "ap-southeast-1"}))
 	require.Error(t, err)
@@ -330,15 +321,4 @@ func boolInput(t *testing.T, r offline.Resource, path string) bool {
 	v, ok := offline.Lookup(r.Inputs, path)
 	require.True(t, ok, "%s has no %s", r.Name, path)
 	return v.BoolValue()
-}
-
-func TestMain(m *testing.M) {
-	// The offline runs read the sample app's build context relative to the project directory.
-	dir, err := filepath.Abs("..")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	root = dir
-	os.Exit(m.Run())
 }

@@ -1,10 +1,6 @@
 package policy_test
 
 import (
-	"fmt"
-	"maps"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,31 +11,15 @@ import (
 
 	"appstack/infra"
 	"appstack/internal/offline"
+	"appstack/internal/offline/offlinetest"
 	"appstack/policy"
 )
-
-var root string
-
-func TestMain(m *testing.M) {
-	dir, err := filepath.Abs("..")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	root = dir
-	os.Exit(m.Run())
-}
 
 // evaluate runs the program on a committed stack file, optionally with config changes.
 func evaluate(t *testing.T, stack string, changes map[string]string, secretKeys ...string) []offline.Resource {
 	t.Helper()
-	t.Chdir(root)
-	f, err := offline.ReadStackFile(filepath.Join(root, "Pulumi."+stack+".yaml"))
-	require.NoError(t, err)
-	cfg := maps.Clone(f.Config)
-	maps.Copy(cfg, changes)
-	res, err := offline.Run(infra.Program, offline.Options{Stack: stack, Config: cfg,
-		SecretKeys: append(f.SecretKeys, secretKeys...)})
+	f := offlinetest.StackConfig(t, stack, changes)
+	res, err := offlinetest.RunStack(t, infra.Program, stack, f.Config, append(f.SecretKeys, secretKeys...)...)
 	require.NoError(t, err)
 	return res.Resources
 }

@@ -1,17 +1,17 @@
 package main
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"appstack/internal/offline/offlinetest"
 )
 
 func TestPreviewPrintsTheTreeAndOutputs(t *testing.T) {
-	root, err := filepath.Abs("../..")
-	require.NoError(t, err)
+	root := offlinetest.Root()
 	for _, stack := range []string{"staging", "production"} {
 		t.Run(stack, func(t *testing.T) {
 			t.Chdir(root)
@@ -29,9 +29,8 @@ func TestPreviewPrintsTheTreeAndOutputs(t *testing.T) {
 }
 
 func TestPreviewNamesAMissingStackFile(t *testing.T) {
-	root, err := filepath.Abs("../..")
-	require.NoError(t, err)
+	root := offlinetest.Root()
 	t.Chdir(root)
-	err = run(&strings.Builder{}, root, "nope")
+	err := run(&strings.Builder{}, root, "nope")
 	assert.ErrorContains(t, err, "Pulumi.nope.yaml: no such file or directory")
 }

@@ -2,6 +2,8 @@
 package offlinetest
 
 import (
+	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
@@ -65,4 +67,34 @@ func Bool(t testing.TB, r offline.Resource, path string) bool {
 	v := Prop(t, r, path)
 	require.True(t, v.IsBool(), "%s is %v, not a bool", path, v)
 	return v.BoolValue()
+}
+
+// Root is the project directory (where Pulumi.yaml, the stack files and the sample app are), found from this
+// file's own location so that tests in any package agree on it.
+func Root() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "..")
+}
+
+// StackConfig reads Pulumi.<stack>.yaml from the project and applies changes (an empty value deletes a key).
+func StackConfig(t testing.TB, stack string, changes map[string]string) *offline.StackFile {
+	t.Helper()
+	f, err := offline.ReadStackFile(filepath.Join(Root(), "Pulumi."+stack+".yaml"))
+	require.NoError(t, err)
+	for k, v := range changes {
+		if v == "" {
+			delete(f.Config, k)
+		} else {
+			f.Config[k] = v
+		}
+	}
+	return f
+}
+
+// RunStack evaluates program from the project directory as stack, with cfg and its secret keys.
+func RunStack(t *testing.T, program pulumi.RunFunc, stack string, cfg map[string]string,
+	secretKeys ...string) (*offline.Result, error) {
+	t.Helper()
+	t.Chdir(Root())
+	return offline.Run(program, offline.Options{Stack: stack, Config: cfg, SecretKeys: secretKeys})
 }
