@@ -136,6 +136,7 @@ var fixtures = []fixture{
 		breakIt: func(r *offline.Resource) { r.RetainOnDelete = false }},
 	{rule: "APPSTACK-KMS-001", typ: policy.Key, breakIt: setInput("enableKeyRotation", false)},
 	{rule: "APPSTACK-SSM-001", typ: policy.Parameter, breakIt: setInput("type", "String")},
+	{rule: "APPSTACK-SNS-001", typ: policy.Topic, breakIt: deleteInput("kmsMasterKeyId")},
 	{rule: "APPSTACK-SEC-001", typ: policy.Instance, breakIt: setInput("tags.note", "canary-secret-value")},
 	{rule: "APPSTACK-LOG-001", typ: policy.LogGroup, breakIt: deleteInput("retentionInDays")},
 	{rule: "APPSTACK-EIP-001", stack: "production", typ: policy.Eip,
@@ -143,10 +144,12 @@ var fixtures = []fixture{
 	{rule: "APPSTACK-TAG-001", typ: policy.Table, breakIt: setInput("tags.managed-by", "")},
 }
 
-// withSecret is the staging config plus one secret, so the secret rules have a value to look for.
+// withSecret is the staging config plus one secret, so the secret rules have a value to look for, and an alarm
+// e-mail, so the topic rules have a topic.
 var withSecret = map[string]string{
-	"appstack:secrets":  `{"JWT_SECRET":"canary-secret-value"}`,
-	"appstack:services": `[{"name":"web","port":8080,"build":{"context":"app"},"secrets":["JWT_SECRET"]}]`,
+	"appstack:alarmEmail": "oncall@example.com",
+	"appstack:secrets":    `{"JWT_SECRET":"canary-secret-value"}`,
+	"appstack:services":   `[{"name":"web","port":8080,"build":{"context":"app"},"secrets":["JWT_SECRET"]}]`,
 }
 
 func TestEveryRuleHasAFixtureThatMakesItFail(t *testing.T) {

@@ -33,6 +33,8 @@ const (
 	Parameter      = "aws:ssm/parameter:Parameter"
 	LogGroup       = "aws:cloudwatch/logGroup:LogGroup"
 	DockerImage    = "docker:index/image:Image"
+	Topic          = "aws:sns/topic:Topic"
+	Alarm          = "aws:cloudwatch/metricAlarm:MetricAlarm"
 	productionEnv  = "production"
 	ephemeralEnv   = "ephemeral"
 	shellPortsNote = "shell access is SSM Session Manager"
@@ -40,7 +42,7 @@ const (
 
 // taggable are the types that accept tags; every one must carry tags.Required.
 var taggable = []string{Instance, Eip, SecurityGroup, IngressRule, EgressRule, Role, Repository, Table, Key,
-	Parameter, LogGroup}
+	Parameter, LogGroup, Topic, Alarm}
 
 // credentialRE finds credentials pasted into plain text (the patterns checkov's CKV_AWS_46 looks for).
 var credentialRE = regexp.MustCompile(`(AKIA|ASIA)[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY-----|` +
@@ -282,10 +284,16 @@ var Rules = []Rule{
 			return when(str(r, "type") != "SecureString" || str(r, "keyId") == "" || !v.IsSecret(),
 				"type=%s keyId=%q secret=%t", str(r, "type"), str(r, "keyId"), v.IsSecret())
 		}},
+	{ID: "APPSTACK-SNS-001", Mirrors: []string{"CKV_AWS_26", "AVD-AWS-0095"}, Severity: Medium,
+		Title: "alarm topics are encrypted", Types: []string{Topic},
+		Fix: "kmsMasterKeyId = the stack's key (whose policy lets CloudWatch use it)",
+		Check: func(r offline.Resource, _ *Stack) []string {
+			return when(str(r, "kmsMasterKeyId") == "", "the topic is not encrypted")
+		}},
 	{ID: "APPSTACK-SEC-001", Mirrors: []string{"CKV_AWS_46"}, Severity: Critical,
 		Title: "no secret value appears in a plain input",
 		Types: []string{Instance, Eip, SecurityGroup, IngressRule, EgressRule, Role, RolePolicy, Repository,
-			Lifecycle, Table, Key, Parameter, LogGroup, DockerImage},
+			Lifecycle, Table, Key, Parameter, LogGroup, DockerImage, Topic, Alarm},
 		Fix: "pass secrets as secret outputs end to end",
 		Check: func(r offline.Resource, s *Stack) []string {
 			var out []string

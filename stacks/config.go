@@ -3,7 +3,10 @@
 // resource is registered.
 package stacks
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // Namespace is the Pulumi config namespace every appstack key lives in.
 const Namespace = "appstack"
@@ -44,6 +47,10 @@ type Config struct {
 	SubnetID string `json:"subnetId"`
 	// KeepImages is how many images each ECR repository keeps for rollbacks. Default 10.
 	KeepImages int `json:"keepImages"`
+	// ReadyTimeout bounds how long a deploy waits for a new host to signal readiness. Default 10 minutes.
+	ReadyTimeout time.Duration `json:"readyTimeout"`
+	// AlarmEmail receives the host's status-check alarms through an SNS topic. Optional.
+	AlarmEmail string `json:"alarmEmail"`
 	// LogRetentionDays is how long the stack's CloudWatch log group keeps logs. Default from the profile.
 	LogRetentionDays int `json:"logRetentionDays"`
 	// Protect marks data and the stable address (tables, the Elastic IP) protected and retained on delete.
@@ -137,6 +144,7 @@ func Defaults(env Environment) Config {
 		Instance:         Instance{Type: "t3.small", Arch: X86_64, RootVolumeGiB: 20},
 		KeepImages:       10,
 		LogRetentionDays: 14,
+		ReadyTimeout:     10 * time.Minute,
 	}
 	switch env {
 	case Production:

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -152,6 +153,8 @@ func (l *loader) read() *Config {
 	cfg.SubnetID = l.str("subnetId")
 	l.integer("keepImages", &cfg.KeepImages)
 	l.integer("logRetentionDays", &cfg.LogRetentionDays)
+	l.duration("readyTimeout", &cfg.ReadyTimeout)
+	cfg.AlarmEmail = l.str("alarmEmail")
 	cfg.SecretNames = l.secretNames()
 
 	for i := range cfg.Services {
@@ -191,6 +194,19 @@ func (l *loader) integer(name string, into *int) {
 		return
 	}
 	*into = n
+}
+
+func (l *loader) duration(name string, into *time.Duration) {
+	raw, ok := l.src.Get(key(name))
+	if !ok {
+		return
+	}
+	d, err := time.ParseDuration(strings.TrimSpace(raw))
+	if err != nil {
+		l.addf(key(name), "%q is not a duration such as 10m or 90s", raw)
+		return
+	}
+	*into = d
 }
 
 // decodeList decodes a JSON list element by element, so that a problem names the element's index.

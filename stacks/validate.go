@@ -3,12 +3,14 @@ package stacks
 import (
 	"fmt"
 	"maps"
+	"net/mail"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"appstack/internal/imageref"
 )
@@ -51,6 +53,14 @@ func (c *Config) problems(dir string) []string {
 	v.placement(c.VpcID, c.SubnetID)
 	if c.KeepImages < 1 || c.KeepImages > 1000 {
 		v.addf(key("keepImages"), "%d is out of range; want 1 to 1000", c.KeepImages)
+	}
+	if c.ReadyTimeout < time.Minute || c.ReadyTimeout > time.Hour {
+		v.addf(key("readyTimeout"), "%s is out of range; want 1m to 1h", c.ReadyTimeout)
+	}
+	if c.AlarmEmail != "" {
+		if a, err := mail.ParseAddress(c.AlarmEmail); err != nil || a.Address != c.AlarmEmail {
+			v.addf(key("alarmEmail"), "%q is not an email address", c.AlarmEmail)
+		}
 	}
 	if !slices.Contains(logRetentionDays, c.LogRetentionDays) {
 		v.addf(key("logRetentionDays"), "%d is not a CloudWatch Logs retention period; want one of %v",

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v7/go/aws/cloudwatch"
+	"github.com/pulumi/pulumi-aws/sdk/v7/go/aws/sns"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"appstack/components/host"
@@ -95,15 +96,40 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if cfg.Environment == stacks.Ephemeral {
 		deletionWindow = 7
 	}
-	sec, err := secrets.New(ctx, name+"-secrets", &secrets.Args{
+	secArgs := &secrets.Args{
 		Path:               path + "/secrets",
 		Names:              cfg.SecretNames,
 		Values:             args.Secrets,
 		DeletionWindowDays: deletionWindow,
 		Tags:               tagSet,
-	}, parent)
+	}
+	if cfg.AlarmEmail != "" {
+		// The alarm topic is encrypted with the stack key, which CloudWatch must be allowed to use.
+		secArgs.ServicePrincipals = []string{"cloudwatch.amazonaws.com"}
+		secArgs.AccountRoot = logs.Arn.ApplyT(accountRoot).(pulumi.StringOutput)
+	}
+	sec, err := secrets.New(ctx, name+"-secrets", secArgs, parent)
 	if err != nil {
 		return nil, err
+	}
+	var alarmTopic pulumi.StringInput
+	if cfg.AlarmEmail != "" {
+		topic, err := sns.NewTopic(ctx, name+"-alarms", &sns.TopicArgs{
+			KmsMasterKeyId: sec.KeyArn,
+			Tags:           tags.With(tagSet, name+"-alarms"),
+		}, parent)
+		if err != nil {
+			return nil, err
+		}
+		_, err = sns.NewTopicSubscription(ctx, name+"-alarms-email", &sns.TopicSubscriptionArgs{
+			Topic:    topic.Arn,
+			Protocol: pulumi.String("email"),
+			Endpoint: pulumi.String(cfg.AlarmEmail),
+		}, parent)
+		if err != nil {
+			return nil, err
+		}
+		alarmTopic = topic.Arn
 	}
 
 	tableNames, tableArns := pulumi.StringMap{}, pulumi.StringMap{}
@@ -177,7 +203,9 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		ParameterArns:  sec.ParameterArns,
 		KmsKeyArn:      sec.KeyArn,
 		LogGroupArn:    logs.Arn,
-		Tags:           tagSet,
+		// The host may write only its own stack's readiness signals.
+		ReadyParameterPrefix: path + "/ready",
+		Tags:                 tagSet,
 	}, parent)
 	if err != nil {
 		return nil, err
@@ -193,18 +221,21 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		return nil, err
 	}
 	h, err := host.New(ctx, name+"-host", &host.Args{
-		Services:            hostServices,
-		InstanceType:        cfg.Instance.Type,
-		Arch:                string(cfg.Instance.Arch),
-		RootVolumeGiB:       cfg.Instance.RootVolumeGiB,
-		DetailedMonitoring:  cfg.Instance.DetailedMonitoring,
-		SubnetID:            cfg.SubnetID,
-		SecurityGroupIDs:    pulumi.StringArray{net.SecurityGroupID},
-		InstanceProfileName: id.InstanceProfileName,
-		LogGroupName:        logs.Name,
-		Region:              cfg.Region,
-		ProtectAddress:      cfg.Protect,
-		Tags:                tagSet,
+		Services:             hostServices,
+		InstanceType:         cfg.Instance.Type,
+		Arch:                 string(cfg.Instance.Arch),
+		RootVolumeGiB:        cfg.Instance.RootVolumeGiB,
+		DetailedMonitoring:   cfg.Instance.DetailedMonitoring,
+		SubnetID:             cfg.SubnetID,
+		SecurityGroupIDs:     pulumi.StringArray{net.SecurityGroupID},
+		InstanceProfileName:  id.InstanceProfileName,
+		LogGroupName:         logs.Name,
+		Region:               cfg.Region,
+		ReadyParameterPrefix: path + "/ready",
+		ReadyTimeout:         cfg.ReadyTimeout,
+		AlarmTopicArn:        alarmTopic,
+		ProtectAddress:       cfg.Protect,
+		Tags:                 tagSet,
 	}, parent)
 	if err != nil {
 		return nil, err
@@ -255,6 +286,16 @@ func serviceEnv(s stacks.Service, tableNames pulumi.StringMap) pulumi.StringMap 
 // TableEnvVar is the variable that carries a table's physical name: events -> APPSTACK_TABLE_EVENTS.
 func TableEnvVar(table string) string {
 	return stacks.ReservedEnvPrefix + "TABLE_" + strings.ToUpper(strings.ReplaceAll(table, "-", "_"))
+}
+
+// accountRoot turns any ARN of the account (arn:<partition>:<service>:<region>:<account>:...) into the
+// account's root principal.
+func accountRoot(arn string) (string, error) {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) < 6 || parts[4] == "" {
+		return "", fmt.Errorf("cannot read the account from ARN %q", arn)
+	}
+	return fmt.Sprintf("arn:%s:iam::%s:root", parts[1], parts[4]), nil
 }
 
 // secretEnv maps each secret a service receives to its parameter's name.

@@ -29,8 +29,10 @@ var boot = template.Must(template.New("boot").Funcs(template.FuncMap{"q": quote}
 type BootSpec struct {
 	// Region is the host's AWS region.
 	Region string
-	// LogGroup is the CloudWatch log group the containers log to.
+	// LogGroup is the CloudWatch log group the containers and the boot log go to.
 	LogGroup string
+	// ReadyPrefix is the SSM parameter path the readiness signal is written under, /<prefix>/<instance id>.
+	ReadyPrefix string
 	// Services are the containers to run.
 	Services []BootService
 }
@@ -46,6 +48,15 @@ type BootService struct {
 	Env map[string]string
 	// Secrets maps an environment variable to the SSM parameter that holds its value.
 	Secrets map[string]string
+}
+
+// Fingerprint identifies what the spec runs; the host signals it when every service is ready.
+func (s BootSpec) Fingerprint() string {
+	images := map[string]string{}
+	for _, svc := range s.Services {
+		images[svc.Name] = svc.Image
+	}
+	return Fingerprint(images)
 }
 
 type registry struct{ Host, Region string }
@@ -70,10 +81,10 @@ func CheckDigest(service, ref string) error {
 // larger than EC2 accepts.
 func RenderBootScript(spec BootSpec) (string, error) {
 	data := struct {
-		Region, LogGroup string
-		Registries       []registry
-		Services         []bootService
-	}{Region: spec.Region, LogGroup: spec.LogGroup}
+		Region, LogGroup, ReadyPrefix, Fingerprint string
+		Registries                                 []registry
+		Services                                   []bootService
+	}{Region: spec.Region, LogGroup: spec.LogGroup, ReadyPrefix: spec.ReadyPrefix, Fingerprint: spec.Fingerprint()}
 	seen := map[string]bool{}
 	for _, s := range spec.Services {
 		if err := CheckDigest(s.Name, s.Image); err != nil {

@@ -2,9 +2,12 @@
 package host
 
 import (
+	"context"
 	"fmt"
 	"strings"
+	"time"
 
+	"github.com/pulumi/pulumi-aws/sdk/v7/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi-aws/sdk/v7/go/aws/ec2"
 	"github.com/pulumi/pulumi-aws/sdk/v7/go/aws/ssm"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -15,8 +18,8 @@ import (
 // Type is the component's type token. It never changes once deployed.
 const Type = "appstack:components:Host"
 
-// amiParameters are the public SSM parameters that name the newest Amazon Linux 2023 AMI per architecture.
-var amiParameters = map[string]string{
+// AMIParameters are the public SSM parameters that name the newest Amazon Linux 2023 AMI per architecture.
+var AMIParameters = map[string]string{
 	"x86_64": "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64",
 	"arm64":  "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64",
 }
@@ -59,6 +62,13 @@ type Args struct {
 	LogGroupName pulumi.StringInput
 	// Region is the AWS region, for the AWS CLI on the host. Required.
 	Region string
+	// ReadyParameterPrefix is the SSM path the host writes its readiness signal under (the host's role must be
+	// allowed to put parameters there). Required.
+	ReadyParameterPrefix string
+	// ReadyTimeout bounds how long a deploy waits for a new host's readiness signal. Default 10 minutes.
+	ReadyTimeout time.Duration
+	// AlarmTopicArn receives the host's status-check alarms. Optional.
+	AlarmTopicArn pulumi.StringInput
 	// ProtectAddress protects the Elastic IP so that no destroy or mistake changes the public address.
 	// Default false; on in production.
 	ProtectAddress bool
@@ -76,6 +86,11 @@ type Host struct {
 	PublicIP pulumi.StringOutput
 	// UserData is the rendered boot script (it holds no secret values).
 	UserData pulumi.StringOutput
+	// Fingerprint identifies what the host runs; the host signals it when ready.
+	Fingerprint pulumi.StringOutput
+	// ReadyInstanceID is the instance id, resolved only once that instance has signalled readiness. The
+	// Elastic IP association takes it, so the address moves only to a healthy host.
+	ReadyInstanceID pulumi.StringOutput
 }
 
 func (a *Args) withDefaults() Args {
@@ -83,6 +98,10 @@ func (a *Args) withDefaults() Args {
 	if out.RootVolumeGiB == 0 {
 		out.RootVolumeGiB = 20
 	}
+	if out.ReadyTimeout == 0 {
+		out.ReadyTimeout = DefaultReadyTimeout
+	}
+	out.ReadyParameterPrefix = strings.TrimSuffix(out.ReadyParameterPrefix, "/")
 	return out
 }
 
@@ -90,10 +109,13 @@ func (a *Args) validate(name string) error {
 	switch {
 	case len(a.Services) == 0:
 		return fmt.Errorf("host %q: at least one service is required", name)
-	case amiParameters[a.Arch] == "":
+	case AMIParameters[a.Arch] == "":
 		return fmt.Errorf("host %q: Arch %q: want x86_64 or arm64", name, a.Arch)
 	case a.InstanceType == "" || a.Region == "":
 		return fmt.Errorf("host %q: InstanceType and Region are required", name)
+	case !strings.HasPrefix(a.ReadyParameterPrefix, "/"):
+		return fmt.Errorf("host %q: ReadyParameterPrefix %q must be an SSM path starting with /", name,
+			a.ReadyParameterPrefix)
 	case a.SecurityGroupIDs == nil || a.InstanceProfileName == nil || a.LogGroupName == nil:
 		return fmt.Errorf("host %q: SecurityGroupIDs, InstanceProfileName and LogGroupName are required", name)
 	}
@@ -119,10 +141,18 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		return nil, err
 	}
 	ami := ssm.LookupParameterOutput(ctx, ssm.LookupParameterOutputArgs{
-		Name: pulumi.String(amiParameters[a.Arch]),
+		Name: pulumi.String(AMIParameters[a.Arch]),
 	}, pulumi.Parent(c)).Value()
 
-	c.UserData = a.userData(name)
+	spec := a.bootSpec()
+	c.UserData = spec.ApplyT(func(v any) (string, error) {
+		script, err := RenderBootScript(v.(BootSpec))
+		if err != nil {
+			return "", fmt.Errorf("host %q: %w", name, err)
+		}
+		return script, nil
+	}).(pulumi.StringOutput)
+	c.Fingerprint = spec.ApplyT(func(v any) string { return v.(BootSpec).Fingerprint() }).(pulumi.StringOutput)
 	instanceArgs := &ec2.InstanceArgs{
 		Ami:                      ami,
 		InstanceType:             pulumi.String(a.InstanceType),
@@ -170,12 +200,19 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if err != nil {
 		return nil, err
 	}
-	// A separate association moves the address between hosts without ever replacing the address itself.
+	c.ReadyInstanceID = a.gate(ctx, name, instance.ID(), c.Fingerprint, waiterFrom(ctx, a.ReadyTimeout))
+	// A separate association moves the address between hosts without ever replacing the address itself. It
+	// takes the gated id: until the new host has signalled readiness it still names the old host, which keeps
+	// serving; a failed or timed-out gate fails the update right here.
 	_, err = ec2.NewEipAssociation(ctx, name+"-eip-assoc", &ec2.EipAssociationArgs{
-		AllocationId: eip.AllocationId,
-		InstanceId:   instance.ID(),
+		AllocationId:       eip.AllocationId,
+		InstanceId:         c.ReadyInstanceID,
+		AllowReassociation: pulumi.Bool(true),
 	}, pulumi.Parent(c))
 	if err != nil {
+		return nil, err
+	}
+	if err := a.alarms(ctx, c, name, instance.ID()); err != nil {
 		return nil, err
 	}
 	c.InstanceID = instance.ID()
@@ -183,14 +220,15 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{
 		"instanceId": instance.ID(),
 		"publicIp":   eip.PublicIp,
+		"readyId":    c.ReadyInstanceID,
 	}); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-// userData resolves every service's image and environment and renders the boot script.
-func (a *Args) userData(name string) pulumi.StringOutput {
+// bootSpec resolves every service's image and environment into what the boot script renders (a BootSpec).
+func (a *Args) bootSpec() pulumi.AnyOutput {
 	inputs := []any{a.LogGroupName}
 	for _, s := range a.Services {
 		env := s.Env
@@ -199,8 +237,8 @@ func (a *Args) userData(name string) pulumi.StringOutput {
 		}
 		inputs = append(inputs, s.Image, env)
 	}
-	return pulumi.All(inputs...).ApplyT(func(v []any) (string, error) {
-		spec := BootSpec{Region: a.Region, LogGroup: v[0].(string)}
+	return pulumi.All(inputs...).ApplyT(func(v []any) any {
+		spec := BootSpec{Region: a.Region, LogGroup: v[0].(string), ReadyPrefix: a.ReadyParameterPrefix}
 		for i, s := range a.Services {
 			spec.Services = append(spec.Services, BootService{
 				Name:       s.Name,
@@ -212,10 +250,72 @@ func (a *Args) userData(name string) pulumi.StringOutput {
 				Secrets:    s.Secrets,
 			})
 		}
-		script, err := RenderBootScript(spec)
-		if err != nil {
-			return "", fmt.Errorf("host %q: %w", name, err)
+		return spec
+	}).(pulumi.AnyOutput)
+}
+
+// gate resolves to the instance id once the instance has signalled that it runs fingerprint. A preview never
+// waits: there is no new host to wait for.
+func (a *Args) gate(ctx *pulumi.Context, name string, id pulumi.IDOutput, fingerprint pulumi.StringOutput,
+	w Waiter) pulumi.StringOutput {
+	return pulumi.All(id, fingerprint, a.LogGroupName).ApplyTWithContext(ctx.Context(),
+		func(goctx context.Context, v []any) (string, error) {
+			instanceID := string(v[0].(pulumi.ID))
+			if ctx.DryRun() {
+				return instanceID, nil
+			}
+			err := w.Wait(goctx, WaitRequest{
+				InstanceID:  instanceID,
+				Parameter:   a.ReadyParameterPrefix + "/" + instanceID,
+				Fingerprint: v[1].(string),
+				LogGroup:    v[2].(string),
+				Region:      a.Region,
+			})
+			if err != nil {
+				return "", fmt.Errorf("host %q: %w", name, err)
+			}
+			return instanceID, nil
+		}).(pulumi.StringOutput)
+}
+
+// alarms recover the host when AWS's hardware fails and reboot it when its own status check fails.
+func (a *Args) alarms(ctx *pulumi.Context, c *Host, name string, id pulumi.IDOutput) error {
+	for _, alarm := range []struct{ suffix, metric, action, what string }{
+		{"recover", "StatusCheckFailed_System", "recover", "recover the host onto healthy hardware"},
+		{"reboot", "StatusCheckFailed_Instance", "reboot", "reboot the host when its own status check fails"},
+	} {
+		actions := pulumi.Array{pulumi.Sprintf("arn:%s:automate:%s:ec2:%s", partitionOf(a.Region), a.Region,
+			alarm.action)}
+		if a.AlarmTopicArn != nil {
+			actions = append(actions, a.AlarmTopicArn)
 		}
-		return script, nil
-	}).(pulumi.StringOutput)
+		_, err := cloudwatch.NewMetricAlarm(ctx, name+"-"+alarm.suffix, &cloudwatch.MetricAlarmArgs{
+			AlarmDescription:   pulumi.String("appstack: " + alarm.what),
+			Namespace:          pulumi.String("AWS/EC2"),
+			MetricName:         pulumi.String(alarm.metric),
+			Dimensions:         pulumi.StringMap{"InstanceId": id},
+			Statistic:          pulumi.String("Maximum"),
+			Period:             pulumi.Int(60),
+			EvaluationPeriods:  pulumi.Int(2),
+			Threshold:          pulumi.Float64(1),
+			ComparisonOperator: pulumi.String("GreaterThanOrEqualToThreshold"),
+			AlarmActions:       actions,
+			Tags:               tags.With(a.Tags, name),
+		}, pulumi.Parent(c))
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// partitionOf is the ARN partition of a region.
+func partitionOf(region string) string {
+	switch {
+	case strings.HasPrefix(region, "cn-"):
+		return "aws-cn"
+	case strings.HasPrefix(region, "us-gov-"):
+		return "aws-us-gov"
+	}
+	return "aws"
 }

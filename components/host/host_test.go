@@ -1,4 +1,4 @@
-package host
+package host_test
 
 import (
 	"fmt"
@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"mvdan.cc/sh/v3/syntax"
 
+	"appstack/components/host"
 	"appstack/internal/offline"
 	"appstack/internal/offline/offlinetest"
 )
@@ -24,27 +25,28 @@ func digestRef(repo string, n int) string {
 	return fmt.Sprintf("123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/%s@sha256:%064x", repo, n)
 }
 
-func hostArgs() *Args {
-	return &Args{
-		Services: []Service{{
+func hostArgs() *host.Args {
+	return &host.Args{
+		Services: []host.Service{{
 			Name: "web", Port: 8080, HealthPath: "/health", ReadyPath: "/ready",
 			Image:   pulumi.String(digestRef("web", 1)),
 			Env:     pulumi.StringMap{"PORT": pulumi.String("8080")},
 			Secrets: map[string]string{"JWT_SECRET": "/appstack/test/app/secrets/JWT_SECRET"},
 		}},
-		InstanceType:        "t3.small",
-		Arch:                "x86_64",
-		SecurityGroupIDs:    pulumi.StringArray{pulumi.String("sg-1")},
-		InstanceProfileName: pulumi.String("profile"),
-		LogGroupName:        pulumi.String("app-logs"),
-		Region:              "ap-southeast-1",
-		Tags:                map[string]string{"app": "appstack"},
+		InstanceType:         "t3.small",
+		Arch:                 "x86_64",
+		SecurityGroupIDs:     pulumi.StringArray{pulumi.String("sg-1")},
+		InstanceProfileName:  pulumi.String("profile"),
+		LogGroupName:         pulumi.String("app-logs"),
+		Region:               "ap-southeast-1",
+		Tags:                 map[string]string{"app": "appstack"},
+		ReadyParameterPrefix: "/appstack/test/app/ready",
 	}
 }
 
-func newHost(args *Args) pulumi.RunFunc {
+func newHost(args *host.Args) pulumi.RunFunc {
 	return func(ctx *pulumi.Context) error {
-		_, err := New(ctx, "h", args)
+		_, err := host.New(ctx, "h", args)
 		return err
 	}
 }
@@ -68,7 +70,7 @@ func TestInstanceIsHardened(t *testing.T) {
 }
 
 func TestAMIComesFromThePublicParameterForTheArch(t *testing.T) {
-	for arch, param := range amiParameters {
+	for arch, param := range host.AMIParameters {
 		t.Run(arch, func(t *testing.T) {
 			a := hostArgs()
 			a.Arch, a.InstanceType = arch, "t4g.small"
@@ -127,13 +129,13 @@ func TestAnImageNotPinnedByDigestFailsTheUpdate(t *testing.T) {
 
 func TestHostArgsAreChecked(t *testing.T) {
 	for _, tc := range []struct {
-		change func(*Args)
+		change func(*host.Args)
 		want   string
 	}{
-		{func(a *Args) { a.Services = nil }, "at least one service is required"},
-		{func(a *Args) { a.Arch = "sparc" }, `Arch "sparc": want x86_64 or arm64`},
-		{func(a *Args) { a.LogGroupName = nil }, "LogGroupName are required"},
-		{func(a *Args) { a.Services[0].HealthPath = "health" }, "HealthPath and ReadyPath must start with /"},
+		{func(a *host.Args) { a.Services = nil }, "at least one service is required"},
+		{func(a *host.Args) { a.Arch = "sparc" }, `Arch "sparc": want x86_64 or arm64`},
+		{func(a *host.Args) { a.LogGroupName = nil }, "LogGroupName are required"},
+		{func(a *host.Args) { a.Services[0].HealthPath = "health" }, "HealthPath and ReadyPath must start with /"},
 	} {
 		a := hostArgs()
 		tc.change(a)
@@ -142,11 +144,11 @@ func TestHostArgsAreChecked(t *testing.T) {
 	}
 }
 
-func bootSpec(n int) BootSpec {
-	spec := BootSpec{Region: "ap-southeast-1", LogGroup: "app-logs"}
+func bootSpec(n int) host.BootSpec {
+	spec := host.BootSpec{Region: "ap-southeast-1", LogGroup: "app-logs"}
 	for i := range n {
 		name := fmt.Sprintf("app%d", i)
-		spec.Services = append(spec.Services, BootService{
+		spec.Services = append(spec.Services, host.BootService{
 			Name: name, Image: digestRef(name, i), Port: 8501 + i, HealthPath: "/_stcore/health",
 			ReadyPath: "/_stcore/health",
 			Env:       map[string]string{"PORT": fmt.Sprint(8501 + i), "APPSTACK_SERVICE": name},
@@ -157,16 +159,16 @@ func bootSpec(n int) BootSpec {
 }
 
 func TestFourServicesFitInUserData(t *testing.T) {
-	script, err := RenderBootScript(bootSpec(4))
+	script, err := host.RenderBootScript(bootSpec(4))
 	require.NoError(t, err)
-	assert.LessOrEqual(t, len(script), MaxUserData)
-	t.Logf("four services: %d bytes of %d", len(script), MaxUserData)
+	assert.LessOrEqual(t, len(script), host.MaxUserData)
+	t.Logf("four services: %d bytes of %d", len(script), host.MaxUserData)
 	_, err = syntax.NewParser(syntax.Variant(syntax.LangBash)).Parse(strings.NewReader(script), "boot.sh")
 	require.NoError(t, err, "the rendered script is valid bash")
 }
 
 func TestOversizedUserDataIsRejected(t *testing.T) {
-	_, err := RenderBootScript(bootSpec(40))
+	_, err := host.RenderBootScript(bootSpec(40))
 	assert.ErrorContains(t, err, "EC2 user-data allows 16384")
 }
 
@@ -175,7 +177,7 @@ func TestRenderedValuesCannotInjectShell(t *testing.T) {
 	evil := "$(touch /tmp/pwned)`id`'\"; reboot"
 	spec.Services[0].Env["GREETING"] = evil
 	spec.Services[0].HealthPath = "/h$(reboot)"
-	script, err := RenderBootScript(spec)
+	script, err := host.RenderBootScript(spec)
 	require.NoError(t, err)
 	f, err := syntax.NewParser(syntax.Variant(syntax.LangBash)).Parse(strings.NewReader(script), "boot.sh")
 	require.NoError(t, err)

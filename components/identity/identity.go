@@ -27,6 +27,9 @@ type Args struct {
 	KmsKeyArn pulumi.StringInput
 	// LogGroupArn is the log group the host and its containers write to. Required.
 	LogGroupArn pulumi.StringInput
+	// ReadyParameterPrefix is the SSM path under which the host may write its readiness signal, such as
+	// /appstack/staging/app/ready. Optional; the only parameters the role may write.
+	ReadyParameterPrefix string
 	// Tags go on the role and the instance profile. Optional.
 	Tags map[string]string
 }
@@ -48,6 +51,8 @@ type Grants struct {
 	ParameterArns  []string
 	KmsKeyArn      string
 	LogGroupArn    string
+	// ReadyParameterArn is the ARN pattern of the readiness parameters, <prefix>/*.
+	ReadyParameterArn string
 }
 
 // AssumeRolePolicy trusts only the EC2 service.
@@ -74,11 +79,12 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	policy := pulumi.All(orEmpty(args.RepositoryArns), orEmpty(args.TableArns), orEmpty(args.ParameterArns),
 		orEmptyString(args.KmsKeyArn), args.LogGroupArn).ApplyT(func(v []any) (string, error) {
 		return PolicyDocument(Grants{
-			RepositoryArns: v[0].([]string),
-			TableArns:      v[1].([]string),
-			ParameterArns:  v[2].([]string),
-			KmsKeyArn:      v[3].(string),
-			LogGroupArn:    v[4].(string),
+			RepositoryArns:    v[0].([]string),
+			TableArns:         v[1].([]string),
+			ParameterArns:     v[2].([]string),
+			KmsKeyArn:         v[3].(string),
+			LogGroupArn:       v[4].(string),
+			ReadyParameterArn: readyParameterArn(v[4].(string), args.ReadyParameterPrefix),
 		})
 	}).(pulumi.StringOutput)
 	_, err = iam.NewRolePolicy(ctx, name+"-policy", &iam.RolePolicyArgs{
@@ -128,6 +134,16 @@ func orEmptyString(in pulumi.StringInput) pulumi.StringInput {
 		return pulumi.String("")
 	}
 	return in
+}
+
+// readyParameterArn builds arn:<partition>:ssm:<region>:<account>:parameter<prefix>/* from the log group's ARN,
+// which names the same partition, region and account.
+func readyParameterArn(logGroupArn, prefix string) string {
+	parts := strings.SplitN(logGroupArn, ":", 6)
+	if prefix == "" || len(parts) < 6 {
+		return ""
+	}
+	return fmt.Sprintf("arn:%s:ssm:%s:%s:parameter%s/*", parts[1], parts[3], parts[4], strings.TrimSuffix(prefix, "/"))
 }
 
 // partition reads the partition (aws, aws-cn, aws-us-gov) out of an ARN.

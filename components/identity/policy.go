@@ -47,6 +47,10 @@ func PolicyDocument(g Grants) (string, error) {
 		"dynamodb:UpdateItem",
 	}, tables)
 	add("Secrets", []string{"ssm:GetParameter", "ssm:GetParameters"}, g.ParameterArns)
+	if g.ReadyParameterArn != "" {
+		// The boot script's readiness signal: the only parameters the host may write.
+		add("ReadySignal", []string{"ssm:PutParameter"}, []string{g.ReadyParameterArn})
+	}
 	if g.KmsKeyArn != "" && (len(g.ParameterArns) > 0 || len(g.TableArns) > 0) {
 		// The stack's own key: AmazonSSMManagedInstanceCore lets any host read any parameter, but only this
 		// role can decrypt this stack's.

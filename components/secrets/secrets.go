@@ -3,6 +3,7 @@
 package secrets
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -27,6 +28,12 @@ type Args struct {
 	Values pulumi.StringMapInput
 	// DeletionWindowDays is how long a deleted key can still be recovered. Default 30 (AWS allows 7-30).
 	DeletionWindowDays int
+	// AccountRoot is arn:<partition>:iam::<account>:root, which administers the key. Required with
+	// ServicePrincipals.
+	AccountRoot pulumi.StringInput
+	// ServicePrincipals may encrypt and decrypt with the key, such as cloudwatch.amazonaws.com publishing alarms
+	// to an encrypted SNS topic. Optional.
+	ServicePrincipals []string
 	// Tags go on the key and the parameters. Optional.
 	Tags map[string]string
 }
@@ -60,6 +67,8 @@ func (a *Args) validate(name string) error {
 		return fmt.Errorf("secrets %q: DeletionWindowDays %d: want 7 to 30", name, a.DeletionWindowDays)
 	case len(a.Names) > 0 && a.Values == nil:
 		return fmt.Errorf("secrets %q: Values is required with Names", name)
+	case len(a.ServicePrincipals) > 0 && a.AccountRoot == nil:
+		return fmt.Errorf("secrets %q: AccountRoot is required with ServicePrincipals", name)
 	}
 	return nil
 }
@@ -75,12 +84,18 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		return nil, err
 	}
 	// A key of the stack's own, so that only this stack's role can decrypt its secrets.
-	key, err := kms.NewKey(ctx, name+"-key", &kms.KeyArgs{
+	keyArgs := &kms.KeyArgs{
 		Description:          pulumi.Sprintf("appstack %s: secrets and tables", a.Path),
 		EnableKeyRotation:    pulumi.Bool(true),
 		DeletionWindowInDays: pulumi.Int(a.DeletionWindowDays),
 		Tags:                 tags.With(a.Tags, name),
-	}, pulumi.Parent(c))
+	}
+	if len(a.ServicePrincipals) > 0 {
+		keyArgs.Policy = a.AccountRoot.ToStringOutput().ApplyT(func(root string) (string, error) {
+			return KeyPolicy(root, a.ServicePrincipals)
+		}).(pulumi.StringOutput)
+	}
+	key, err := kms.NewKey(ctx, name+"-key", keyArgs, pulumi.Parent(c))
 	if err != nil {
 		return nil, err
 	}
@@ -116,4 +131,28 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		return nil, err
 	}
 	return c, nil
+}
+
+// KeyPolicy is the default key policy (the account administers the key through IAM) plus use of the key by the
+// given AWS services, which IAM policies cannot grant.
+func KeyPolicy(accountRoot string, services []string) (string, error) {
+	type statement struct {
+		Sid       string
+		Effect    string
+		Principal map[string]any
+		Action    any
+		Resource  string
+	}
+	doc := struct {
+		Version   string
+		Statement []statement
+	}{Version: "2012-10-17", Statement: []statement{
+		{"AccountAdministersThroughIAM", "Allow", map[string]any{"AWS": accountRoot}, "kms:*", "*"},
+	}}
+	if len(services) > 0 {
+		doc.Statement = append(doc.Statement, statement{"ServicesEncrypt", "Allow",
+			map[string]any{"Service": services}, []string{"kms:Decrypt", "kms:GenerateDataKey"}, "*"})
+	}
+	out, err := json.Marshal(doc)
+	return string(out), err
 }

@@ -137,6 +137,10 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		set("name", autoName)
 		id = str("name")
 		set("arn", arn("ssm", "parameter"+id))
+	case "aws:sns/topic:Topic":
+		set("name", autoName)
+		id = arn("sns", str("name"))
+		set("arn", id)
 	case "aws:cloudwatch/logGroup:LogGroup":
 		set("name", autoName)
 		id = str("name")

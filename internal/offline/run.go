@@ -1,6 +1,7 @@
 package offline
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"appstack/components/host"
 	"appstack/stacks"
 )
 
@@ -24,6 +26,22 @@ type Options struct {
 	SecretKeys []string
 	// DryRun evaluates as `pulumi preview` does instead of as `pulumi up`.
 	DryRun bool
+	// Waiter answers the hosts' readiness gates. Default: every host is ready at once (ReadyWaiter).
+	Waiter host.Waiter
+}
+
+// ReadyWaiter is a readiness gate with no cloud behind it: every host is ready, and it counts the waits.
+type ReadyWaiter struct {
+	mu    sync.Mutex
+	Waits []host.WaitRequest
+}
+
+// Wait records the request and reports the host ready.
+func (w *ReadyWaiter) Wait(_ context.Context, req host.WaitRequest) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.Waits = append(w.Waits, req)
+	return nil
 }
 
 // Result is everything an offline run declared.
@@ -46,6 +64,9 @@ func Run(program pulumi.RunFunc, opts Options) (*Result, error) {
 	if opts.Stack == "" {
 		return nil, fmt.Errorf("offline: a stack name is required")
 	}
+	if opts.Waiter == nil {
+		opts.Waiter = &ReadyWaiter{}
+	}
 	mocks := &Mocks{Project: opts.Project, Stack: opts.Stack, Region: opts.Config[stacks.RegionKey]}
 	keys := make([]string, 0, len(opts.Config))
 	for k := range opts.Config {
@@ -57,7 +78,7 @@ func Run(program pulumi.RunFunc, opts Options) (*Result, error) {
 		outputs = map[string]pulumi.Output{}
 	)
 	wrapped := func(ctx *pulumi.Context) error {
-		if err := program(stacks.WithKeys(ctx, keys)); err != nil {
+		if err := program(host.WithWaiter(stacks.WithKeys(ctx, keys), opts.Waiter)); err != nil {
 			return err
 		}
 		for name, v := range ctx.GetCurrentExportMap() {

@@ -31,6 +31,10 @@ var keyProperties = map[string][]string{
 	"aws:iam/rolePolicyAttachment:RolePolicyAttachment": {"policyArn"},
 	"docker:index/image:Image":                          {"imageName", "build.platform"},
 	"aws:ec2/eip:Eip":                                   {"domain"},
+	"aws:ec2/eipAssociation:EipAssociation":             {"allowReassociation"},
+	"aws:cloudwatch/metricAlarm:MetricAlarm":            {"metricName", "alarmActions[0]"},
+	"aws:sns/topic:Topic":                               {"kmsMasterKeyId"},
+	"aws:sns/topicSubscription:TopicSubscription":       {"protocol"},
 }
 
 // WriteTree prints every resource as a tree under its parent: type, name, key properties and options.

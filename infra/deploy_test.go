@@ -1,0 +1,105 @@
+package infra
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"appstack/components/identity"
+	"appstack/internal/offline"
+	"appstack/policy"
+)
+
+func TestRoleMayWriteOnlyItsOwnReadySignal(t *testing.T) {
+	for _, stack := range []string{"staging", "production"} {
+		t.Run(stack, func(t *testing.T) {
+			res := mustRun(t, stack, stackFile(t, stack).Config)
+			doc := stringInput(t, res.OfType("aws:iam/rolePolicy:RolePolicy")[0], "policy")
+			var d identity.Document
+			require.NoError(t, json.Unmarshal([]byte(doc), &d))
+			var writes []identity.Statement
+			for _, s := range d.Statement {
+				for _, a := range s.Action {
+					if strings.HasPrefix(a, "ssm:Put") || strings.HasPrefix(a, "ssm:Delete") {
+						writes = append(writes, s)
+					}
+				}
+			}
+			require.Len(t, writes, 1)
+			assert.Equal(t, []string{"ssm:PutParameter"}, writes[0].Action)
+			assert.Equal(t, []string{fmt.Sprintf("arn:aws:ssm:ap-southeast-1:%s:parameter/appstack/%s/app/ready/*",
+				offline.Account, stack)}, writes[0].Resource)
+		})
+	}
+}
+
+// withImage is the staging config with one prebuilt service pinned to digest n.
+func withImage(t *testing.T, n int) map[string]string {
+	cfg := stackFile(t, "staging").Config
+	cfg["appstack:services"] = fmt.Sprintf(`[{"name":"web","port":8080,`+
+		`"image":"public.ecr.aws/appstack/web@sha256:%064x"}]`, n)
+	return cfg
+}
+
+func TestADigestChangeReplacesTheHostButNeverTheAddress(t *testing.T) {
+	before, after := mustRun(t, "staging", withImage(t, 1)), mustRun(t, "staging", withImage(t, 2))
+	eipBefore, eipAfter := before.OfType(eipType)[0], after.OfType(eipType)[0]
+	assert.Equal(t, eipBefore.Inputs, eipAfter.Inputs, "nothing about the Elastic IP changes")
+	for _, eip := range []offline.Resource{eipBefore, eipAfter} {
+		assert.Empty(t, eip.ReplaceOnChanges)
+		assert.False(t, eip.DeleteBeforeReplace)
+		_, bound := offline.Lookup(eip.Inputs, "instance")
+		assert.False(t, bound, "the association, not the address, names the host")
+	}
+	hostBefore, hostAfter := before.OfType(instanceType)[0], after.OfType(instanceType)[0]
+	assert.NotEqual(t, stringInput(t, hostBefore, "userData"), stringInput(t, hostAfter, "userData"))
+	assert.True(t, boolInput(t, hostAfter, "userDataReplaceOnChange"), "a new boot script means a new host")
+	assert.False(t, hostAfter.DeleteBeforeReplace, "created before the old one is deleted")
+}
+
+func TestProductionAddressIsProtected(t *testing.T) {
+	res := mustRun(t, "production", stackFile(t, "production").Config)
+	assert.True(t, res.OfType(eipType)[0].Protect)
+}
+
+func TestReadyTimeoutReachesTheGate(t *testing.T) {
+	cfg := stackFile(t, "staging").Config
+	cfg["appstack:readyTimeout"] = "15m"
+	mustRun(t, "staging", cfg)
+	cfg["appstack:readyTimeout"] = "soon"
+	_, err := run(t, "staging", cfg)
+	assert.ErrorContains(t, err, `appstack:readyTimeout: "soon" is not a duration such as 10m or 90s`)
+	cfg["appstack:readyTimeout"] = "2h"
+	_, err = run(t, "staging", cfg)
+	assert.ErrorContains(t, err, "appstack:readyTimeout: 2h0m0s is out of range; want 1m to 1h")
+}
+
+func TestAlarmEmailGetsAnEncryptedTopic(t *testing.T) {
+	cfg := stackFile(t, "production").Config
+	cfg["appstack:alarmEmail"] = "oncall@example.com"
+	res := mustRun(t, "production", cfg)
+	topic := res.OfType("aws:sns/topic:Topic")
+	require.Len(t, topic, 1)
+	key := res.OfType("aws:kms/key:Key")[0]
+	assert.Equal(t, key.Outputs["arn"].StringValue(), stringInput(t, topic[0], "kmsMasterKeyId"))
+	sub := res.OfType("aws:sns/topicSubscription:TopicSubscription")
+	require.Len(t, sub, 1)
+	assert.Equal(t, "email", stringInput(t, sub[0], "protocol"))
+	assert.Equal(t, "oncall@example.com", stringInput(t, sub[0], "endpoint"))
+	assert.Contains(t, stringInput(t, key, "policy"), `"Service":["cloudwatch.amazonaws.com"]`,
+		"CloudWatch may use the key to publish to the encrypted topic")
+	assert.Contains(t, stringInput(t, key, "policy"), `"AWS":"arn:aws:iam::123456789012:root"`)
+	for _, alarm := range res.OfType("aws:cloudwatch/metricAlarm:MetricAlarm") {
+		v, _ := offline.Lookup(alarm.Inputs, "alarmActions")
+		assert.Contains(t, fmt.Sprint(v.Mappable()), topic[0].Outputs["arn"].StringValue())
+	}
+	assert.Empty(t, policy.Evaluate(res.Resources))
+
+	cfg["appstack:alarmEmail"] = "not an address"
+	_, err := run(t, "production", cfg)
+	assert.ErrorContains(t, err, `appstack:alarmEmail: "not an address" is not an email address`)
+}
