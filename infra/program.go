@@ -10,6 +10,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
 
 	"appstack/components/appstack"
+	"appstack/policy"
 	"appstack/stacks"
 )
 
@@ -23,6 +24,9 @@ func Program(ctx *pulumi.Context) error {
 	cfg, err := stacks.Load(src)
 	if err != nil {
 		return err
+	}
+	if problems := policy.CheckWaivers(cfg.Waivers); len(problems) > 0 {
+		return &stacks.Error{Problems: problems}
 	}
 	var values pulumi.StringMapInput
 	if len(cfg.SecretNames) > 0 {

@@ -65,9 +65,10 @@ func TestCommittedStacksDeployCleanly(t *testing.T) {
 		{"production", func(t *testing.T) map[string]string { return stackFile(t, "production").Config }},
 		{"pr-7", ephemeral},
 	} {
-		t.Run(tc.stack+" evaluates with zero policy findings", func(t *testing.T) {
-			res := mustRun(t, tc.stack, tc.cfg(t))
-			assert.Empty(t, policy.Evaluate(res.Resources))
+		t.Run(tc.stack+" evaluates with zero open policy findings", func(t *testing.T) {
+			cfg := tc.cfg(t)
+			res := mustRun(t, tc.stack, cfg)
+			assert.Empty(t, openFindings(t, res, cfg))
 			assert.Len(t, res.OfType(appType), 1)
 			for _, name := range []string{"serviceUrls", "publicIp", "instanceId", "repositoryUrls", "imageDigests",
 				"tableNames", "tableArns", "logGroupName"} {
@@ -182,7 +183,7 @@ func TestSecretsNeverAppearInPlainText(t *testing.T) {
 	}
 	ud, _ := offline.Lookup(res.OfType(instanceType)[0].Inputs, "userData")
 	assert.Contains(t, ud.StringValue(), param[0].Outputs["name"].StringValue(), "the host reads it by name")
-	assert.Empty(t, policy.Evaluate(res.Resources))
+	assert.Empty(t, openFindings(t, res, cfg))
 }
 
 // plaintext lists every canary occurrence in any input, secret or not, so the test above fails if one leaks.
@@ -214,6 +215,9 @@ func TestMissingSecretOrPlainSecretsFailBeforeAnyResource(t *testing.T) {
 		{"a misspelled key",
 			map[string]string{"appstack:ingresCidrs": `["10.0.0.0/8"]`},
 			nil, `appstack:ingresCidrs: unknown key (did you mean "ingressCidrs"?)`},
+		{"a waiver of a critical rule",
+			map[string]string{"appstack:waivers": `[{"rule":"APPSTACK-NET-001","reason":"debugging"}]`},
+			nil, "appstack:waivers[0].rule: APPSTACK-NET-001 (SSH (22) is never open) is critical"},
 		{"a bad port", map[string]string{"appstack:services": `[{"name":"web","port":70000,"build":{"context":"app"}}]`},
 			nil, "appstack:services[0].port: 70000 is not a TCP port"},
 	} {
@@ -251,7 +255,7 @@ func TestFourStreamlitAppsOnOneHost(t *testing.T) {
 	for i := range 4 {
 		assert.Contains(t, ud, fmt.Sprintf("@sha256:%064x", i+1))
 	}
-	assert.Empty(t, policy.Evaluate(res.Resources))
+	assert.Empty(t, openFindings(t, res, cfg))
 }
 
 func TestTwoAppsInOneProgramDoNotCollide(t *testing.T) {
@@ -307,6 +311,13 @@ func TestOfflineStackFileMarksSecureValuesSecret(t *testing.T) {
 	assert.JSONEq(t, `{"JWT_SECRET":"`+offline.SecretPlaceholder+`"}`, f.Config["appstack:secrets"])
 	assert.Equal(t, "5", f.Config["appstack:keepImages"])
 	assert.NotContains(t, f.Config["appstack:secrets"], "v1:abc")
+}
+
+// openFindings are the policy findings the stack's waivers do not accept.
+func openFindings(t *testing.T, res *offline.Result, cfg map[string]string) []policy.Finding {
+	t.Helper()
+	open, _ := policy.Review(res.Resources, offlinetest.Waivers(t, cfg))
+	return open
 }
 
 func stringInput(t *testing.T, r offline.Resource, path string) string {

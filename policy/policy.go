@@ -11,6 +11,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 
 	"appstack/internal/offline"
+	"appstack/stacks"
 )
 
 // Severity ranks a finding.
@@ -43,6 +44,8 @@ type Rule struct {
 
 // Finding is one rule failing on one resource.
 type Finding struct {
+	// Waiver is the stated reason the finding is accepted; empty for an open finding.
+	Waiver   string `json:",omitempty"`
 	Rule     string
 	Mirrors  []string
 	Severity Severity
@@ -54,6 +57,9 @@ type Finding struct {
 }
 
 func (f Finding) String() string {
+	if f.Waiver != "" {
+		return fmt.Sprintf("[waived] %s %s %s: %s. Reason: %s", f.Rule, f.Type, f.Name, f.Message, f.Waiver)
+	}
 	return fmt.Sprintf("[%s] %s (%s) %s %s: %s. Fix: %s", f.Severity, f.Rule, strings.Join(f.Mirrors, ", "),
 		f.Type, f.Name, f.Message, f.Fix)
 }
@@ -156,4 +162,55 @@ func when(failed bool, msg string, args ...any) []string {
 		return []string{fmt.Sprintf(msg, args...)}
 	}
 	return nil
+}
+
+// Review evaluates the resources and sets the waived findings apart: a finding is open unless the stack waives
+// its rule.
+func Review(resources []offline.Resource, waivers []stacks.Waiver) (open, waived []Finding) {
+	for _, f := range Evaluate(resources) {
+		if w, ok := waiverOf(waivers, f.Rule); ok {
+			f.Waiver = w.Reason
+			waived = append(waived, f)
+		} else {
+			open = append(open, f)
+		}
+	}
+	return open, waived
+}
+
+func waiverOf(waivers []stacks.Waiver, rule string) (stacks.Waiver, bool) {
+	for _, w := range waivers {
+		if w.Rule == rule {
+			return w, true
+		}
+	}
+	return stacks.Waiver{}, false
+}
+
+// CheckWaivers returns a problem, naming its key, for each waiver of a rule that does not exist or that may not
+// be waived (critical rules: shell ports, secrets in plain text, public repositories).
+func CheckWaivers(waivers []stacks.Waiver) []string {
+	var problems []string
+	for i, w := range waivers {
+		rule, ok := RuleByID(w.Rule)
+		switch {
+		case !ok:
+			problems = append(problems, fmt.Sprintf("%s:waivers[%d].rule: %q is not a policy rule", stacks.Namespace,
+				i, w.Rule))
+		case rule.Severity == Critical:
+			problems = append(problems, fmt.Sprintf("%s:waivers[%d].rule: %s (%s) is critical and cannot be waived",
+				stacks.Namespace, i, w.Rule, rule.Title))
+		}
+	}
+	return problems
+}
+
+// RuleByID finds a rule.
+func RuleByID(id string) (Rule, bool) {
+	for _, r := range Rules {
+		if r.ID == id {
+			return r, true
+		}
+	}
+	return Rule{}, false
 }

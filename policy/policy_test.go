@@ -13,27 +13,51 @@ import (
 	"appstack/internal/offline"
 	"appstack/internal/offline/offlinetest"
 	"appstack/policy"
+	"appstack/stacks"
 )
 
-// evaluate runs the program on a committed stack file, optionally with config changes.
-func evaluate(t *testing.T, stack string, changes map[string]string, secretKeys ...string) []offline.Resource {
+// evaluate runs the program on a committed stack file, optionally with config changes, and returns the
+// resources and the stack's waivers.
+func evaluate(t *testing.T, stack string, changes map[string]string, secretKeys ...string) ([]offline.Resource,
+	[]stacks.Waiver) {
 	t.Helper()
 	f := offlinetest.StackConfig(t, stack, changes)
 	res, err := offlinetest.RunStack(t, infra.Program, stack, f.Config, append(f.SecretKeys, secretKeys...)...)
 	require.NoError(t, err)
-	return res.Resources
+	return res.Resources, offlinetest.Waivers(t, f.Config)
+}
+
+func count(findings []policy.Finding, rule string) int {
+	n := 0
+	for _, f := range findings {
+		if f.Rule == rule {
+			n++
+		}
+	}
+	return n
 }
 
 func TestCommittedStacksHaveNoFindings(t *testing.T) {
-	for _, stack := range []string{"staging", "production"} {
-		t.Run(stack, func(t *testing.T) {
-			findings := policy.Evaluate(evaluate(t, stack, nil))
-			assert.Empty(t, findings)
+	for _, tc := range []struct {
+		name, stack string
+		changes     map[string]string
+	}{
+		{"staging", "staging", nil},
+		{"production", "production", nil},
+		{"ephemeral profile", "staging", map[string]string{"appstack:environment": "ephemeral"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			open, waived := policy.Review(evaluate(t, tc.stack, tc.changes))
+			assert.Empty(t, open)
+			var rules []string
+			for _, f := range waived {
+				rules = append(rules, f.Rule)
+				assert.NotEmpty(t, f.Waiver)
+			}
+			assert.ElementsMatch(t, []string{"APPSTACK-EC2-010", "APPSTACK-NET-007"}, rules,
+				"the public web page's two waivers, each with its reason")
 		})
 	}
-	t.Run("ephemeral profile", func(t *testing.T) {
-		assert.Empty(t, policy.Evaluate(evaluate(t, "staging", map[string]string{"appstack:environment": "ephemeral"})))
-	})
 }
 
 // fixture breaks one property of a good stack.
@@ -111,6 +135,11 @@ var fixtures = []fixture{
 	}},
 	{rule: "APPSTACK-NET-003", typ: policy.IngressRule, breakIt: setInput("ipProtocol", "-1")},
 	{rule: "APPSTACK-NET-004", typ: policy.EgressRule, breakIt: setInput("ipProtocol", "-1")},
+	{rule: "APPSTACK-NET-007", add: &offline.Resource{Type: policy.IngressRule, Name: "world",
+		Inputs: resource.NewPropertyMapFromMap(map[string]any{"ipProtocol": "tcp", "fromPort": 9000, "toPort": 9000,
+			"cidrIpv6": "::/0", "description": "x"})}},
+	{rule: "APPSTACK-EC2-010", add: &offline.Resource{Type: policy.Instance, Name: "second",
+		Inputs: resource.NewPropertyMapFromMap(map[string]any{"associatePublicIpAddress": true})}},
 	{rule: "APPSTACK-NET-005", typ: policy.EgressRule, breakIt: setInput("description", " ")},
 	{rule: "APPSTACK-NET-006", typ: policy.SecurityGroup, breakIt: setInput("ingress", []any{map[string]any{
 		"fromPort": 8080, "toPort": 8080, "protocol": "tcp"}})},
@@ -161,8 +190,10 @@ func TestEveryRuleHasAFixtureThatMakesItFail(t *testing.T) {
 			if stack == "" {
 				stack = "staging"
 			}
-			resources := evaluate(t, stack, withSecret, "appstack:secrets")
-			require.Empty(t, policy.Evaluate(resources), "the fixture starts from a passing stack")
+			resources, waivers := evaluate(t, stack, withSecret, "appstack:secrets")
+			open, _ := policy.Review(resources, waivers)
+			require.Empty(t, open, "the fixture starts from a passing stack")
+			before := count(policy.Evaluate(resources), f.rule)
 			if f.add != nil {
 				resources = append(resources, *f.add)
 			} else {
@@ -171,14 +202,11 @@ func TestEveryRuleHasAFixtureThatMakesItFail(t *testing.T) {
 				f.breakIt(&resources[i])
 			}
 			findings := policy.Evaluate(resources)
-			require.NotEmpty(t, findings)
-			var rules []string
+			assert.Greater(t, count(findings, f.rule), before, "findings: %v", findings)
 			for _, fd := range findings {
-				rules = append(rules, fd.Rule)
 				assert.NotEmpty(t, fd.Message)
 				assert.NotEmpty(t, fd.Fix)
 			}
-			assert.Contains(t, rules, f.rule, "findings: %v", findings)
 		})
 	}
 	for _, r := range policy.Rules {
@@ -201,10 +229,10 @@ func TestRulesAreWellFormed(t *testing.T) {
 }
 
 func TestFindingNamesTheResourceAndTheFix(t *testing.T) {
-	resources := evaluate(t, "staging", nil)
+	resources, waivers := evaluate(t, "staging", nil)
 	i := indexOf(resources, policy.Instance)
 	setInput("metadataOptions.httpTokens", "optional")(&resources[i])
-	findings := policy.Evaluate(resources)
+	findings, _ := policy.Review(resources, waivers)
 	require.Len(t, findings, 1)
 	assert.Equal(t, "[high] APPSTACK-EC2-001 (CKV_AWS_79, AVD-AWS-0028) aws:ec2/instance:Instance app-host-instance: "+
 		`httpTokens is "optional", not required. Fix: metadataOptions.httpTokens = required (components/host sets it)`,
@@ -218,4 +246,20 @@ func indexOf(resources []offline.Resource, typ string) int {
 		}
 	}
 	return -1
+}
+
+func TestWaiversAreChecked(t *testing.T) {
+	assert.Empty(t, policy.CheckWaivers([]stacks.Waiver{{Rule: "APPSTACK-NET-007", Reason: "public page"}}))
+	assert.Equal(t, []string{
+		`appstack:waivers[0].rule: "APPSTACK-NOPE" is not a policy rule`,
+		"appstack:waivers[1].rule: APPSTACK-NET-001 (SSH (22) is never open) is critical and cannot be waived",
+	}, policy.CheckWaivers([]stacks.Waiver{{Rule: "APPSTACK-NOPE", Reason: "x"}, {Rule: "APPSTACK-NET-001",
+		Reason: "x"}}))
+}
+
+func TestAWaiverMovesAFindingAside(t *testing.T) {
+	resources, _ := evaluate(t, "staging", nil)
+	open, waived := policy.Review(resources, nil)
+	assert.Equal(t, 2, len(open), "without the stack's waivers the public page has two findings: %v", open)
+	assert.Empty(t, waived)
 }

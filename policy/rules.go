@@ -12,6 +12,7 @@ import (
 
 	"appstack/components/tags"
 	"appstack/internal/offline"
+	"appstack/stacks"
 )
 
 // Resource type tokens the rules look at.
@@ -113,6 +114,12 @@ var Rules = []Rule{
 			return when(str(r, "rootBlockDevice.volumeType") != "gp3", "root volume type is %q",
 				str(r, "rootBlockDevice.volumeType"))
 		}},
+	{ID: "APPSTACK-EC2-010", Mirrors: []string{"CKV_AWS_88", "AVD-AWS-0009"}, Severity: Medium,
+		Title: "the instance has no public IP", Types: []string{Instance},
+		Fix: "place the host in a private subnet with a NAT gateway, or waive the rule with the reason",
+		Check: func(r offline.Resource, _ *Stack) []string {
+			return when(boolean(r, "associatePublicIpAddress"), "the instance gets a public IP")
+		}},
 	{ID: "APPSTACK-NET-001", Mirrors: []string{"CKV_AWS_24", "AVD-AWS-0107"}, Severity: Critical,
 		Title: "SSH (22) is never open", Types: []string{IngressRule, LegacySGRule},
 		Fix: "remove the rule; " + shellPortsNote,
@@ -136,6 +143,12 @@ var Rules = []Rule{
 		Fix: "allow only the ports the host needs (HTTPS, 443)",
 		Check: func(r offline.Resource, _ *Stack) []string {
 			return when(!ingress(r) && allPorts(r) && fromWorld(r), "all ports open to the internet outbound")
+		}},
+	{ID: stacks.PublicIngressRule, Mirrors: []string{"AVD-AWS-0107", "CKV_AWS_260"}, Severity: High,
+		Title: "no ingress from the whole internet", Types: []string{IngressRule, LegacySGRule},
+		Fix: "list the networks that need the service in appstack:ingressCidrs, or waive the rule with the reason",
+		Check: func(r offline.Resource, _ *Stack) []string {
+			return when(ingress(r) && fromWorld(r), "ingress from the whole internet")
 		}},
 	{ID: "APPSTACK-NET-005", Mirrors: []string{"CKV_AWS_23"}, Severity: Low,
 		Title: "security groups and rules have descriptions",

@@ -39,8 +39,9 @@ type Config struct {
 	Instance Instance `json:"instance"`
 	// IngressCidrs may reach the service ports. Required: there is no default audience.
 	IngressCidrs []string `json:"ingressCidrs"`
-	// PublicIngressReason must be set to allow a whole-internet CIDR (0.0.0.0/0 or ::/0) in IngressCidrs.
-	PublicIngressReason string `json:"publicIngressReason"`
+	// Waivers accept a policy rule's finding for a stated reason; a whole-internet CIDR (0.0.0.0/0 or ::/0) in
+	// IngressCidrs needs a waiver of PublicIngressRule.
+	Waivers []Waiver `json:"waivers"`
 	// VpcID places the host in this VPC. Optional (default VPC); required together with SubnetID.
 	VpcID string `json:"vpcId"`
 	// SubnetID places the host in this subnet. Optional (default subnet); required together with VpcID.
@@ -60,6 +61,27 @@ type Config struct {
 	ForceDelete bool `json:"-"`
 	// SecretNames are the names set in `appstack:secrets`, sorted. The values stay in Pulumi's secret config.
 	SecretNames []string `json:"-"`
+}
+
+// PublicIngressRule is the policy rule a whole-internet ingress CIDR must be waived under.
+const PublicIngressRule = "APPSTACK-NET-007"
+
+// Waiver accepts the findings of one policy rule, for a reason the preview prints.
+type Waiver struct {
+	// Rule is the policy rule's id, such as APPSTACK-NET-007. Required.
+	Rule string `json:"rule"`
+	// Reason says why the finding is accepted. Required.
+	Reason string `json:"reason"`
+}
+
+// Waived returns the waiver of rule, if any.
+func (c *Config) Waived(rule string) (Waiver, bool) {
+	for _, w := range c.Waivers {
+		if w.Rule == rule {
+			return w, true
+		}
+	}
+	return Waiver{}, false
 }
 
 // Service is one container the host runs.

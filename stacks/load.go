@@ -148,7 +148,7 @@ func (l *loader) read() *Config {
 	if raw, ok := l.src.Get(key("ingressCidrs")); ok {
 		l.decodeStrict(key("ingressCidrs"), raw, &cfg.IngressCidrs, nil)
 	}
-	cfg.PublicIngressReason = l.str("publicIngressReason")
+	decodeList(l, "waivers", &cfg.Waivers, false)
 	cfg.VpcID = l.str("vpcId")
 	cfg.SubnetID = l.str("subnetId")
 	l.integer("keepImages", &cfg.KeepImages)

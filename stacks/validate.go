@@ -49,7 +49,9 @@ func (c *Config) problems(dir string) []string {
 	v.services(c, dir)
 	v.tables(c.Tables)
 	v.instance(c.Instance)
-	v.ingress(c.IngressCidrs, c.PublicIngressReason)
+	v.waivers(c.Waivers)
+	_, publicWaived := c.Waived(PublicIngressRule)
+	v.ingress(c.IngressCidrs, publicWaived)
 	v.placement(c.VpcID, c.SubnetID)
 	if c.KeepImages < 1 || c.KeepImages > 1000 {
 		v.addf(key("keepImages"), "%d is out of range; want 1 to 1000", c.KeepImages)
@@ -284,7 +286,22 @@ func isGraviton(prefix, generation, suffix string) bool {
 	return strings.Contains(suffix, "g") || (prefix == "a" && generation == "1")
 }
 
-func (v *validator) ingress(cidrs []string, publicReason string) {
+func (v *validator) waivers(waivers []Waiver) {
+	seen := map[string]bool{}
+	for i, w := range waivers {
+		switch {
+		case strings.TrimSpace(w.Rule) == "":
+			v.addf(key("waivers", i, "rule"), "not set")
+		case seen[w.Rule]:
+			v.addf(key("waivers", i, "rule"), "%s is waived twice", w.Rule)
+		case strings.TrimSpace(w.Reason) == "":
+			v.addf(key("waivers", i, "reason"), "a waiver needs a stated reason")
+		}
+		seen[w.Rule] = true
+	}
+}
+
+func (v *validator) ingress(cidrs []string, publicWaived bool) {
 	if len(cidrs) == 0 {
 		v.addf(key("ingressCidrs"), "not set: list who may reach the service ports (there is no default)")
 	}
@@ -299,9 +316,9 @@ func (v *validator) ingress(cidrs []string, publicReason string) {
 			v.addf(k, "%q has host bits set (did you mean %q?)", c, p.Masked().String())
 		case seen[p]:
 			v.addf(k, "%q is listed twice", c)
-		case p.Bits() == 0 && strings.TrimSpace(publicReason) == "":
-			v.addf(k, "%q opens the service ports to the whole internet; set appstack:publicIngressReason to "+
-				"say why", c)
+		case p.Bits() == 0 && !publicWaived:
+			v.addf(k, "%q opens the service ports to the whole internet; waive %s in appstack:waivers with "+
+				"the reason", c, PublicIngressRule)
 		default:
 			seen[p] = true
 		}

@@ -214,7 +214,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		VpcID:               cfg.VpcID,
 		Ports:               ports,
 		IngressCidrs:        cfg.IngressCidrs,
-		PublicIngressReason: cfg.PublicIngressReason,
+		PublicIngressReason: publicReason(cfg),
 		Tags:                tagSet,
 	}, parent)
 	if err != nil {
@@ -286,6 +286,11 @@ func serviceEnv(s stacks.Service, tableNames pulumi.StringMap) pulumi.StringMap 
 // TableEnvVar is the variable that carries a table's physical name: events -> APPSTACK_TABLE_EVENTS.
 func TableEnvVar(table string) string {
 	return stacks.ReservedEnvPrefix + "TABLE_" + strings.ToUpper(strings.ReplaceAll(table, "-", "_"))
+}
+
+func publicReason(cfg *stacks.Config) string {
+	w, _ := cfg.Waived(stacks.PublicIngressRule)
+	return w.Reason
 }
 
 // accountRoot turns any ARN of the account (arn:<partition>:<service>:<region>:<account>:...) into the

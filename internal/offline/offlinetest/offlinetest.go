@@ -2,6 +2,7 @@
 package offlinetest
 
 import (
+	"encoding/json"
 	"path/filepath"
 	"runtime"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"appstack/internal/offline"
+	"appstack/stacks"
 )
 
 // Region is the region component tests run in.
@@ -97,4 +99,14 @@ func RunStack(t *testing.T, program pulumi.RunFunc, stack string, cfg map[string
 	t.Helper()
 	t.Chdir(Root())
 	return offline.Run(program, offline.Options{Stack: stack, Config: cfg, SecretKeys: secretKeys})
+}
+
+// Waivers reads appstack:waivers from a config map, for reviewing a run's findings.
+func Waivers(t testing.TB, cfg map[string]string) []stacks.Waiver {
+	t.Helper()
+	var w []stacks.Waiver
+	if raw, ok := cfg["appstack:waivers"]; ok {
+		require.NoError(t, json.Unmarshal([]byte(raw), &w))
+	}
+	return w
 }
