@@ -21,12 +21,10 @@ const ComponentName = "app"
 // Program deploys the stack's app. Invalid configuration fails before any resource is registered.
 func Program(ctx *pulumi.Context) error {
 	src := stacks.FromContext(ctx)
+	src.Check = func(c *stacks.Config) []string { return policy.CheckWaivers(c.Waivers) }
 	cfg, err := stacks.Load(src)
 	if err != nil {
 		return err
-	}
-	if problems := policy.CheckWaivers(cfg.Waivers); len(problems) > 0 {
-		return &stacks.Error{Problems: problems}
 	}
 	var values pulumi.StringMapInput
 	if len(cfg.SecretNames) > 0 {

@@ -28,6 +28,8 @@ type Source struct {
 	Keys []string
 	// Dir is the project directory that build contexts are relative to. Default ".".
 	Dir string
+	// Check adds problems of its own to the built-in validation, each naming its key. Optional.
+	Check func(*Config) []string
 }
 
 type keysContextKey struct{}
@@ -79,7 +81,11 @@ func Load(src Source) (*Config, error) {
 	for _, p := range l.problems {
 		unread[topKey(p)] = true
 	}
-	for _, p := range cfg.problems(src.Dir) {
+	problems := cfg.problems(src.Dir)
+	if src.Check != nil {
+		problems = append(problems, src.Check(cfg)...)
+	}
+	for _, p := range problems {
 		if !unread[topKey(p)] {
 			l.problems = append(l.problems, p)
 		}

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -16,21 +19,48 @@ func TestPreviewPrintsTheTreeAndOutputs(t *testing.T) {
 		t.Run(stack, func(t *testing.T) {
 			t.Chdir(root)
 			var out strings.Builder
-			require.NoError(t, run(&out, root, stack))
+			require.NoError(t, run(&out, root, stack, false, ""))
 			got := out.String()
 			assert.Contains(t, got, `Offline preview of stack "`+stack+`"`)
 			assert.Contains(t, got, "appstack-"+stack+" (pulumi:pulumi:Stack)\n└─ app (appstack:components:App)")
-			assert.Contains(t, got, "app-host-instance (aws:ec2/instance:Instance)  instanceType=")
 			assert.Contains(t, got, "metadataOptions.httpTokens=required")
+			assert.Contains(t, got, "Policy: ")
+			assert.Contains(t, got, "Estimated monthly cost (ESTIMATE")
 			assert.Contains(t, got, "serviceUrls     map[web:http://203.0.113.")
 			assert.Equal(t, stack == "production", strings.Contains(got, "[protect] [retainOnDelete]"))
 		})
 	}
 }
 
+func TestPreviewJSONAndDiff(t *testing.T) {
+	root := offlinetest.Root()
+	t.Chdir(root)
+	var js strings.Builder
+	require.NoError(t, run(&js, root, "staging", true, ""))
+	base := filepath.Join(t.TempDir(), "base.json")
+	require.NoError(t, os.WriteFile(base, []byte(js.String()), 0o600))
+	var diff strings.Builder
+	require.NoError(t, run(&diff, root, "production", false, base))
+	assert.Contains(t, diff.String(), `Changes from the base report of "staging" to stack "production"`)
+}
+
+func TestOpenFindingsFailThePreview(t *testing.T) {
+	dir := t.TempDir()
+	stack := "config:\n  aws:region: ap-southeast-1\n  appstack:environment: staging\n" +
+		"  appstack:ingressCidrs: [\"10.0.0.0/8\"]\n  appstack:services:\n    - name: web\n      port: 8080\n" +
+		"      image: public.ecr.aws/appstack/web@sha256:" + strings.Repeat("cd", 32) + "\n"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "Pulumi.dev.yaml"), []byte(stack), 0o600))
+	t.Chdir(dir)
+	var out strings.Builder
+	err := run(&out, dir, "dev", false, "")
+	require.True(t, errors.Is(err, errFindings), "err = %v", err)
+	assert.Contains(t, err.Error(), "open policy findings: 1")
+	assert.Contains(t, out.String(), "[medium] APPSTACK-EC2-010 (CKV_AWS_88, AVD-AWS-0009)")
+}
+
 func TestPreviewNamesAMissingStackFile(t *testing.T) {
 	root := offlinetest.Root()
 	t.Chdir(root)
-	err := run(&strings.Builder{}, root, "nope")
+	err := run(&strings.Builder{}, root, "nope", false, "")
 	assert.ErrorContains(t, err, "Pulumi.nope.yaml: no such file or directory")
 }

@@ -95,7 +95,8 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	autoName := args.Name + "-" + h[:7]
 	switch args.TypeToken {
 	case "aws:ec2/instance:Instance":
-		id = "i-0" + h[:16]
+		// A new boot script means a new instance (userDataReplaceOnChange), and so a new id.
+		id = "i-0" + hash(h, str("userData"))[:16]
 		set("arn", arn("ec2", "instance/"+id))
 		set("privateIp", "172.31.0.10")
 		set("publicIp", "198.51.100.10")

@@ -1,0 +1,130 @@
+package preview
+
+import (
+	"fmt"
+	"math"
+
+	"appstack/internal/offline"
+	"appstack/policy"
+	"appstack/stacks"
+)
+
+// PricesAsOf dates the price table. The prices are AWS's public on-demand list prices for ap-southeast-1 as
+// recorded on that date; they are not fetched live, so the estimate is a guide, not a quote.
+const PricesAsOf = "2025-06"
+
+// HoursPerMonth is AWS's billing convention.
+const HoursPerMonth = 730
+
+// PriceRegion is the region the table holds prices for.
+const PriceRegion = "ap-southeast-1"
+
+// instanceHourly is USD per hour, Linux on-demand.
+var instanceHourly = map[string]float64{
+	"t3.nano": 0.0066, "t3.micro": 0.0132, "t3.small": 0.0264, "t3.medium": 0.0528, "t3.large": 0.1056,
+	"t3.xlarge": 0.2112, "t4g.nano": 0.0053, "t4g.micro": 0.0106, "t4g.small": 0.0212, "t4g.medium": 0.0424,
+	"t4g.large": 0.0848,
+}
+
+const (
+	gp3GBMonth         = 0.096 // USD per GB-month of gp3
+	publicIPv4Hourly   = 0.005 // USD per hour per public IPv4 address
+	logIngestionPerGB  = 0.70  // USD per GB ingested into CloudWatch Logs
+	logBaselineGB      = 1.0   // assumed ingestion of a quiet host and its services, GB per month
+	kmsKeyMonthly      = 1.00  // USD per customer-managed key per month
+	alarmMonthly       = 0.10  // USD per standard-resolution alarm per month
+	detailedMonitoring = 2.10  // USD per instance per month: 7 EC2 metrics at 0.30
+)
+
+// Estimate is an estimated monthly cost.
+type Estimate struct {
+	Label      string     `json:"label"`
+	PricesAsOf string     `json:"pricesAsOf"`
+	Region     string     `json:"region"`
+	Lines      []CostLine `json:"lines"`
+	TotalUSD   float64    `json:"totalUSD"`
+	NotCounted []string   `json:"notCounted"`
+}
+
+// CostLine is one priced item.
+type CostLine struct {
+	Item       string  `json:"item"`
+	Quantity   float64 `json:"quantity"`
+	Unit       string  `json:"unit"`
+	UnitUSD    float64 `json:"unitUSD"`
+	MonthlyUSD float64 `json:"monthlyUSD"`
+}
+
+// EstimateCost prices the resources a run declared.
+func EstimateCost(cfg *stacks.Config, res *offline.Result) Estimate {
+	e := Estimate{Label: "ESTIMATE: list prices, not a quote", PricesAsOf: PricesAsOf, Region: PriceRegion,
+		NotCounted: []string{"data transfer out", "DynamoDB requests and storage (on demand)",
+			"ECR image storage", "SSM parameters (standard tier: free)", "log ingestion above the baseline"}}
+	if cfg.Region != PriceRegion {
+		e.NotCounted = append([]string{fmt.Sprintf("everything: the table has %s prices, the stack is in %s",
+			PriceRegion, cfg.Region)}, e.NotCounted...)
+		return e
+	}
+	// Lines are summed per item and sorted, so the estimate never depends on registration order.
+	lines := map[string]*CostLine{}
+	add := func(item string, qty float64, unit string, price float64) {
+		if l, ok := lines[item]; ok {
+			l.Quantity += qty
+			return
+		}
+		lines[item] = &CostLine{Item: item, Quantity: qty, Unit: unit, UnitUSD: price}
+	}
+	for _, r := range res.Resources {
+		switch r.Type {
+		case policy.Instance:
+			typ := lookupString(r, "instanceType")
+			if price, ok := instanceHourly[typ]; ok {
+				add("EC2 "+typ, HoursPerMonth, "hours", price)
+			} else {
+				e.NotCounted = append(e.NotCounted, "instance type "+typ+" (not in the table)")
+			}
+			if v, ok := offline.Lookup(r.Inputs, "rootBlockDevice.volumeSize"); ok && v.IsNumber() {
+				add("EBS gp3 root volume", v.NumberValue(), "GB-month", gp3GBMonth)
+			}
+			if v, ok := offline.Lookup(r.Inputs, "monitoring"); ok && v.IsBool() && v.BoolValue() {
+				add("EC2 detailed monitoring", 1, "instance-month", detailedMonitoring)
+			}
+		case policy.Eip:
+			add("public IPv4 (Elastic IP)", HoursPerMonth, "hours", publicIPv4Hourly)
+		case policy.LogGroup:
+			add("CloudWatch Logs ingestion baseline", logBaselineGB, "GB", logIngestionPerGB)
+		case policy.Key:
+			add("KMS customer-managed key", 1, "key-month", kmsKeyMonthly)
+		case policy.Alarm:
+			add("CloudWatch alarm", 1, "alarm-month", alarmMonthly)
+		}
+	}
+	for _, item := range sortedKeys(lines) {
+		l := *lines[item]
+		l.MonthlyUSD = round(l.Quantity * l.UnitUSD)
+		e.Lines = append(e.Lines, l)
+		e.TotalUSD += l.MonthlyUSD
+	}
+	e.TotalUSD = round(e.TotalUSD)
+	return e
+}
+
+func lookupString(r offline.Resource, path string) string {
+	if v, ok := offline.Lookup(r.Inputs, path); ok && v.IsString() {
+		return v.StringValue()
+	}
+	return ""
+}
+
+func round(x float64) float64 { return math.Round(x*100) / 100 }
+
+func (e Estimate) write(p *printer) {
+	p.printf("Estimated monthly cost (%s; %s prices as of %s):\n", e.Label, e.Region, e.PricesAsOf)
+	for _, l := range e.Lines {
+		p.printf("  %-38s %8.2f %-14s x %7.4f = %8.2f USD\n", l.Item, l.Quantity, l.Unit, l.UnitUSD, l.MonthlyUSD)
+	}
+	p.printf("  %-38s %35s %8.2f USD\n", "total", "", e.TotalUSD)
+	for _, n := range e.NotCounted {
+		p.printf("  not counted: %s\n", n)
+	}
+}

@@ -1,0 +1,237 @@
+package preview
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+
+	"appstack/policy"
+	"appstack/stacks"
+)
+
+// replaceOn lists, per type, the inputs whose change replaces the resource (the provider's force-new fields, and
+// the host's user-data through userDataReplaceOnChange).
+var replaceOn = map[string][]string{
+	policy.Instance:                         {"userData", "subnetId", "associatePublicIpAddress", "rootBlockDevice.encrypted"},
+	policy.Table:                            {"name", "hashKey", "rangeKey"},
+	policy.Repository:                       {"name", "encryptionConfigurations"},
+	policy.Parameter:                        {"name"},
+	policy.SecurityGroup:                    {"name", "description", "vpcId"},
+	policy.Eip:                              {"domain"},
+	"aws:ec2/eipAssociation:EipAssociation": {"instanceId", "allocationId"},
+	policy.Role:                             {"name"},
+	policy.LogGroup:                         {"name"},
+	policy.DockerImage:                      {"imageName", "build"},
+}
+
+// productionData are the types whose loss in production loses data or the public address.
+var productionData = []string{policy.Table, policy.Eip, policy.Parameter, policy.Key}
+
+// Change is how one resource differs between two reports.
+type Change struct {
+	Kind       string           `json:"kind"` // add, remove or change
+	URN        string           `json:"urn"`
+	Type       string           `json:"type"`
+	Name       string           `json:"name"`
+	Properties []PropertyChange `json:"properties,omitempty"`
+	// ReplaceBecause names the changed inputs that replace the resource; empty for an update in place.
+	ReplaceBecause []string `json:"replaceBecause,omitempty"`
+	// ProductionData marks a change that can lose production data or the production address.
+	ProductionData bool `json:"productionData,omitempty"`
+	// Protected marks a resource whose removal or replacement pulumi will refuse.
+	Protected bool `json:"protected,omitempty"`
+}
+
+// PropertyChange is one input's old and new value.
+type PropertyChange struct {
+	Path string `json:"path"`
+	Old  string `json:"old,omitempty"`
+	New  string `json:"new,omitempty"`
+}
+
+// ReadReport reads a report written by WriteJSON.
+func ReadReport(path string) (*Report, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var r Report
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return nil, fmt.Errorf("%s: not a preview report: %w", path, err)
+	}
+	return &r, nil
+}
+
+// Diff lists what head adds, removes and changes relative to base, in URN order.
+func Diff(base, head *Report) []Change {
+	old := map[string]Resource{}
+	for _, r := range base.Resources {
+		old[r.URN] = r
+	}
+	var out []Change
+	seen := map[string]bool{}
+	for _, r := range head.Resources {
+		seen[r.URN] = true
+		o, ok := old[r.URN]
+		if !ok {
+			out = append(out, Change{Kind: "add", URN: r.URN, Type: r.Type, Name: r.Name})
+			continue
+		}
+		c := Change{Kind: "change", URN: r.URN, Type: r.Type, Name: r.Name, Protected: o.Options.Protect,
+			ProductionData: isProductionData(head.Environment, r.Type)}
+		before, after := flatten(o.Inputs), flatten(r.Inputs)
+		for _, path := range unionKeys(before, after) {
+			if before[path] == after[path] {
+				continue
+			}
+			c.Properties = append(c.Properties, PropertyChange{Path: path, Old: before[path], New: after[path]})
+			for _, trigger := range replaceOn[r.Type] {
+				if (path == trigger || strings.HasPrefix(path, trigger+".") || strings.HasPrefix(path, trigger+"[")) &&
+					!slices.Contains(c.ReplaceBecause, trigger) && !slices.Contains(o.Options.IgnoreChanges, trigger) {
+					c.ReplaceBecause = append(c.ReplaceBecause, trigger)
+				}
+			}
+		}
+		if len(c.Properties) > 0 {
+			out = append(out, c)
+		}
+	}
+	for _, o := range base.Resources {
+		if !seen[o.URN] {
+			out = append(out, Change{Kind: "remove", URN: o.URN, Type: o.Type, Name: o.Name, Protected: o.Options.Protect,
+				ProductionData: isProductionData(base.Environment, o.Type)})
+		}
+	}
+	slices.SortFunc(out, func(a, b Change) int { return strings.Compare(a.URN, b.URN) })
+	return out
+}
+
+func isProductionData(env, typ string) bool {
+	return env == string(stacks.Production) && slices.Contains(productionData, typ)
+}
+
+// WriteDiff prints the changes, replacements and production-data warnings first.
+func WriteDiff(w io.Writer, base, head *Report, changes []Change) error {
+	p := &printer{w: w}
+	var adds, removes, updates, replaces int
+	for _, c := range changes {
+		switch {
+		case c.Kind == "add":
+			adds++
+		case c.Kind == "remove":
+			removes++
+		case len(c.ReplaceBecause) > 0:
+			replaces++
+		default:
+			updates++
+		}
+	}
+	p.printf("Changes from the base report of %q to stack %q: %d to add, %d to change in place, %d to replace, "+
+		"%d to remove\n", base.Stack, head.Stack, adds, updates, replaces, removes)
+	for _, c := range changes {
+		destructive := c.Kind == "remove" || len(c.ReplaceBecause) > 0
+		if destructive && c.ProductionData {
+			p.printf("!! PRODUCTION DATA: %s %s would be %s\n", c.Type, c.Name, verb(c))
+		}
+		if destructive && c.Protected {
+			p.printf("!! PROTECTED: %s %s would be %s; pulumi will refuse until protect is lifted\n", c.Type,
+				c.Name, verb(c))
+		}
+	}
+	for _, c := range changes {
+		mark := map[string]string{"add": "+", "remove": "-", "change": "~"}[c.Kind]
+		note := ""
+		if len(c.ReplaceBecause) > 0 {
+			mark, note = "+-", "  REPLACE because of "+strings.Join(c.ReplaceBecause, ", ")
+		}
+		p.printf("%-2s %s %s%s\n", mark, c.Type, c.Name, note)
+		for _, pc := range c.Properties {
+			p.printf("     %s: %s\n", pc.Path, describeChange(pc.Old, pc.New))
+		}
+	}
+	return p.err
+}
+
+func verb(c Change) string {
+	if c.Kind == "remove" {
+		return "deleted"
+	}
+	return "replaced (deleted and created anew)"
+}
+
+// describeChange shows short values whole and long ones (scripts, policies) by their changed lines.
+func describeChange(old, new string) string {
+	if len(old) <= 100 && len(new) <= 100 && !strings.Contains(old+new, "\n") {
+		return fmt.Sprintf("%q -> %q", old, new)
+	}
+	oldLines, newLines := strings.Split(old, "\n"), strings.Split(new, "\n")
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d -> %d bytes", len(old), len(new))
+	shown := 0
+	for _, l := range oldLines {
+		if !slices.Contains(newLines, l) && shown < 6 {
+			fmt.Fprintf(&b, "\n         - %s", truncate(l))
+			shown++
+		}
+	}
+	for _, l := range newLines {
+		if !slices.Contains(oldLines, l) && shown < 12 {
+			fmt.Fprintf(&b, "\n         + %s", truncate(l))
+			shown++
+		}
+	}
+	return b.String()
+}
+
+func truncate(s string) string {
+	if len(s) > 140 {
+		return s[:137] + "..."
+	}
+	return s
+}
+
+// flatten turns nested inputs into path -> value, with scalars as text and leaves as JSON.
+func flatten(m map[string]any) map[string]string {
+	out := map[string]string{}
+	var walk func(prefix string, v any)
+	walk = func(prefix string, v any) {
+		switch t := v.(type) {
+		case map[string]any:
+			for k, x := range t {
+				walk(join(prefix, k), x)
+			}
+		case []any:
+			for i, x := range t {
+				walk(fmt.Sprintf("%s[%d]", prefix, i), x)
+			}
+		case string:
+			out[prefix] = t
+		default:
+			raw, _ := json.Marshal(t)
+			out[prefix] = string(raw)
+		}
+	}
+	walk("", m)
+	return out
+}
+
+func join(prefix, k string) string {
+	if prefix == "" {
+		return k
+	}
+	return prefix + "." + k
+}
+
+func unionKeys(a, b map[string]string) []string {
+	keys := sortedKeys(a)
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -1,0 +1,183 @@
+// Package preview builds appstack's offline preview report: the resources a stack declares, the policy
+// findings and waivers, an estimated monthly cost, and the difference from another report.
+package preview
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+
+	"appstack/infra"
+	"appstack/internal/offline"
+	"appstack/policy"
+	"appstack/stacks"
+)
+
+// Report is everything the offline preview says about one stack. Its JSON form is stable: resources sorted by
+// URN, map keys sorted, no timestamps.
+type Report struct {
+	Stack       string           `json:"stack"`
+	Environment string           `json:"environment"`
+	Resources   []Resource       `json:"resources"`
+	Outputs     map[string]any   `json:"outputs"`
+	Findings    []policy.Finding `json:"findings"`
+	Waived      []policy.Finding `json:"waived"`
+	Cost        Estimate         `json:"cost"`
+	result      *offline.Result  // for the tree; absent in a report read back from JSON
+}
+
+// Resource is one declared resource, with secrets masked.
+type Resource struct {
+	URN     string         `json:"urn"`
+	Type    string         `json:"type"`
+	Name    string         `json:"name"`
+	Parent  string         `json:"parent,omitempty"`
+	Inputs  map[string]any `json:"inputs,omitempty"`
+	Options Options        `json:"options"`
+}
+
+// Options are the resource options a reviewer needs to see.
+type Options struct {
+	Protect        bool     `json:"protect,omitempty"`
+	RetainOnDelete bool     `json:"retainOnDelete,omitempty"`
+	IgnoreChanges  []string `json:"ignoreChanges,omitempty"`
+}
+
+// Secret replaces every secret value in a report.
+const Secret = "[secret]"
+
+// Run evaluates the program against Pulumi.<stack>.yaml in dir and builds the report.
+func Run(dir, stack string) (*Report, error) {
+	f, err := offline.ReadStackFile(filepath.Join(dir, "Pulumi."+stack+".yaml"))
+	if err != nil {
+		return nil, err
+	}
+	return RunConfig(dir, stack, f)
+}
+
+// RunConfig evaluates the program with a stack's configuration and builds the report.
+func RunConfig(dir, stack string, f *offline.StackFile) (*Report, error) {
+	res, err := offline.Run(infra.Program, offline.Options{Stack: stack, Config: f.Config, SecretKeys: f.SecretKeys,
+		DryRun: true})
+	if err != nil {
+		return nil, fmt.Errorf("stack %s: %w", stack, err)
+	}
+	cfg, err := stacks.Load(stacks.Source{
+		Get:      func(k string) (string, bool) { v, ok := f.Config[k]; return v, ok },
+		IsSecret: func(k string) bool { return slices.Contains(f.SecretKeys, k) },
+		Dir:      dir,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return Build(res, cfg), nil
+}
+
+// Build makes the report of an offline run.
+func Build(res *offline.Result, cfg *stacks.Config) *Report {
+	r := &Report{Stack: res.Stack, Environment: string(cfg.Environment), Outputs: map[string]any{}, result: res}
+	for _, x := range res.Resources {
+		r.Resources = append(r.Resources, Resource{
+			URN: x.URN, Type: x.Type, Name: x.Name, Parent: x.Parent,
+			Inputs: mask(resource.NewObjectProperty(x.Inputs)).(map[string]any),
+			Options: Options{Protect: x.Protect, RetainOnDelete: x.RetainOnDelete,
+				IgnoreChanges: x.IgnoreChanges},
+		})
+	}
+	slices.SortFunc(r.Resources, func(a, b Resource) int { return strings.Compare(a.URN, b.URN) })
+	for name, v := range res.Exports {
+		if slices.Contains(res.SecretExports, name) {
+			v = Secret
+		}
+		r.Outputs[name] = v
+	}
+	r.Findings, r.Waived = policy.Review(res.Resources, cfg.Waivers)
+	// Empty lists, not null, so that the JSON has one shape.
+	r.Findings = append([]policy.Finding{}, r.Findings...)
+	r.Waived = append([]policy.Finding{}, r.Waived...)
+	r.Cost = EstimateCost(cfg, res)
+	return r
+}
+
+// mask turns a property value into plain JSON-able data with every secret replaced.
+func mask(v resource.PropertyValue) any {
+	switch {
+	case v.IsSecret():
+		return Secret
+	case v.IsObject():
+		out := map[string]any{}
+		for k, x := range v.ObjectValue() {
+			out[string(k)] = mask(x)
+		}
+		return out
+	case v.IsArray():
+		out := []any{}
+		for _, x := range v.ArrayValue() {
+			out = append(out, mask(x))
+		}
+		return out
+	case v.IsComputed() || v.IsOutput():
+		return "<computed>"
+	case v.IsNull():
+		return nil
+	}
+	return v.Mappable()
+}
+
+// WriteJSON writes the report as indented, stable JSON.
+func (r *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// WriteText writes the tree, the findings, the waivers, the cost estimate and the outputs.
+func (r *Report) WriteText(w io.Writer) error {
+	p := &printer{w: w}
+	p.printf("Offline preview of stack %q (%s): %d resources. No cloud account is used: ids, addresses and "+
+		"digests are stand-ins.\n\n", r.Stack, r.Environment, len(r.Resources))
+	if r.result != nil {
+		if err := r.result.WriteTree(w); err != nil {
+			return err
+		}
+	}
+	p.printf("\nPolicy: %d rules, %d open findings, %d waived\n", len(policy.Rules), len(r.Findings), len(r.Waived))
+	for _, f := range r.Findings {
+		p.printf("  %s\n", f)
+	}
+	for _, f := range r.Waived {
+		p.printf("  %s\n", f)
+	}
+	p.printf("\n")
+	r.Cost.write(p)
+	p.printf("\nOutputs:\n")
+	for _, name := range sortedKeys(r.Outputs) {
+		p.printf("  %-15s %v\n", name, r.Outputs[name])
+	}
+	return p.err
+}
+
+type printer struct {
+	w   io.Writer
+	err error
+}
+
+func (p *printer) printf(format string, args ...any) {
+	if p.err == nil {
+		_, p.err = fmt.Fprintf(p.w, format, args...)
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
