@@ -50,6 +50,8 @@ type Config struct {
 	KeepImages int `json:"keepImages"`
 	// ReadyTimeout bounds how long a deploy waits for a new host to signal readiness. Default 10 minutes.
 	ReadyTimeout time.Duration `json:"readyTimeout"`
+	// ExpiresAt is when the reaper may destroy an ephemeral stack (RFC 3339). Ephemeral stacks only.
+	ExpiresAt time.Time `json:"expiresAt"`
 	// AlarmEmail receives the host's status-check alarms through an SNS topic. Optional.
 	AlarmEmail string `json:"alarmEmail"`
 	// LogRetentionDays is how long the stack's CloudWatch log group keeps logs. Default from the profile.

@@ -161,6 +161,13 @@ func (l *loader) read() *Config {
 	l.integer("logRetentionDays", &cfg.LogRetentionDays)
 	l.duration("readyTimeout", &cfg.ReadyTimeout)
 	cfg.AlarmEmail = l.str("alarmEmail")
+	if raw := l.str("expiresAt"); raw != "" {
+		t, err := time.Parse(time.RFC3339, raw)
+		if err != nil {
+			l.addf(key("expiresAt"), "%q is not an RFC 3339 time such as 2026-01-02T15:04:05Z", raw)
+		}
+		cfg.ExpiresAt = t
+	}
 	cfg.SecretNames = l.secretNames()
 
 	for i := range cfg.Services {

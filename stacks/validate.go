@@ -59,6 +59,9 @@ func (c *Config) problems(dir string) []string {
 	if c.ReadyTimeout < time.Minute || c.ReadyTimeout > time.Hour {
 		v.addf(key("readyTimeout"), "%s is out of range; want 1m to 1h", c.ReadyTimeout)
 	}
+	if !c.ExpiresAt.IsZero() && c.Environment != Ephemeral {
+		v.addf(key("expiresAt"), "only ephemeral stacks expire; this one is %s", c.Environment)
+	}
 	if c.AlarmEmail != "" {
 		if a, err := mail.ParseAddress(c.AlarmEmail); err != nil || a.Address != c.AlarmEmail {
 			v.addf(key("alarmEmail"), "%q is not an email address", c.AlarmEmail)

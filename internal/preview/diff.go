@@ -12,9 +12,9 @@ import (
 	"appstack/stacks"
 )
 
-// replaceOn lists, per type, the inputs whose change replaces the resource (the provider's force-new fields, and
+// ReplaceOn lists, per type, the inputs whose change replaces the resource (the provider's force-new fields, and
 // the host's user-data through userDataReplaceOnChange).
-var replaceOn = map[string][]string{
+var ReplaceOn = map[string][]string{
 	policy.Instance:                         {"userData", "subnetId", "associatePublicIpAddress", "rootBlockDevice.encrypted"},
 	policy.Table:                            {"name", "hashKey", "rangeKey"},
 	policy.Repository:                       {"name", "encryptionConfigurations"},
@@ -88,7 +88,7 @@ func Diff(base, head *Report) []Change {
 				continue
 			}
 			c.Properties = append(c.Properties, PropertyChange{Path: path, Old: before[path], New: after[path]})
-			for _, trigger := range replaceOn[r.Type] {
+			for _, trigger := range ReplaceOn[r.Type] {
 				if (path == trigger || strings.HasPrefix(path, trigger+".") || strings.HasPrefix(path, trigger+"[")) &&
 					!slices.Contains(c.ReplaceBecause, trigger) && !slices.Contains(o.Options.IgnoreChanges, trigger) {
 					c.ReplaceBecause = append(c.ReplaceBecause, trigger)

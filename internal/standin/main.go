@@ -1,0 +1,211 @@
+// Command standin is test scaffolding at the plugin boundary: a stand-in resource provider that the real
+// Pulumi engine loads as pulumi-resource-aws or pulumi-resource-docker (named by the file it is installed as)
+// in the engine-level tests. It creates nothing anywhere: it answers Check, Diff, Create, Read, Update, Delete
+// and Invoke with the offline mocks' deterministic values and appends every call to the file named by
+// APPSTACK_STANDIN_LOG. It is not AWS and not Docker.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/provider"
+	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
+	"google.golang.org/protobuf/types/known/emptypb"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"appstack/internal/offline"
+	"appstack/internal/preview"
+)
+
+// Call is one line of the call log.
+type Call struct {
+	Op   string `json:"op"`
+	Type string `json:"type,omitempty"`
+	Name string `json:"name,omitempty"`
+	ID   string `json:"id,omitempty"`
+}
+
+type standin struct {
+	pulumirpc.UnimplementedResourceProviderServer
+	pkg, version string
+	mocks        *offline.Mocks
+	mu           sync.Mutex
+}
+
+func main() {
+	pkg := strings.TrimPrefix(filepath.Base(os.Args[0]), "pulumi-resource-")
+	version := map[string]string{"aws": "7.41.0", "docker": "4.10.0"}[pkg]
+	err := provider.Main(pkg, func(*provider.HostClient) (pulumirpc.ResourceProviderServer, error) {
+		return &standin{pkg: pkg, version: version, mocks: &offline.Mocks{Region: "ap-southeast-1"}}, nil
+	})
+	if err != nil {
+		os.Exit(1)
+	}
+}
+
+func (s *standin) log(c Call) {
+	path := os.Getenv("APPSTACK_STANDIN_LOG")
+	if path == "" {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	line, _ := json.Marshal(c)
+	_, _ = f.Write(append(line, '\n'))
+}
+
+var opts = plugin.MarshalOptions{KeepSecrets: true, KeepUnknowns: true, KeepResources: true, KeepOutputValues: true}
+
+func unmarshal(s *structpb.Struct) (resource.PropertyMap, error) { return plugin.UnmarshalProperties(s, opts) }
+func marshal(m resource.PropertyMap) (*structpb.Struct, error) { return plugin.MarshalProperties(m, opts) }
+
+func (s *standin) GetPluginInfo(context.Context, *emptypb.Empty) (*pulumirpc.PluginInfo, error) {
+	return &pulumirpc.PluginInfo{Version: s.version}, nil
+}
+
+func (s *standin) CheckConfig(_ context.Context, req *pulumirpc.CheckRequest) (*pulumirpc.CheckResponse, error) {
+	return &pulumirpc.CheckResponse{Inputs: req.GetNews()}, nil
+}
+
+func (s *standin) DiffConfig(context.Context, *pulumirpc.DiffRequest) (*pulumirpc.DiffResponse, error) {
+	return &pulumirpc.DiffResponse{Changes: pulumirpc.DiffResponse_DIFF_NONE}, nil
+}
+
+func (s *standin) Configure(_ context.Context, req *pulumirpc.ConfigureRequest) (*pulumirpc.ConfigureResponse, error) {
+	if args, err := unmarshal(req.GetArgs()); err == nil {
+		if r, ok := args["region"]; ok && r.IsString() {
+			s.mocks.Region = r.StringValue()
+		}
+	}
+	return &pulumirpc.ConfigureResponse{AcceptSecrets: true, SupportsPreview: true, AcceptResources: true,
+		AcceptOutputs: true}, nil
+}
+
+func (s *standin) Check(_ context.Context, req *pulumirpc.CheckRequest) (*pulumirpc.CheckResponse, error) {
+	return &pulumirpc.CheckResponse{Inputs: req.GetNews()}, nil
+}
+
+// Diff reports the changed inputs, and a replacement where a real provider would need one (the table the
+// offline diff uses; the host's user-data through userDataReplaceOnChange).
+func (s *standin) Diff(_ context.Context, req *pulumirpc.DiffRequest) (*pulumirpc.DiffResponse, error) {
+	olds, err := unmarshal(req.GetOldInputs())
+	if err != nil {
+		return nil, err
+	}
+	news, err := unmarshal(req.GetNews())
+	if err != nil {
+		return nil, err
+	}
+	typ := string(resource.URN(req.GetUrn()).Type())
+	var diffs, replaces []string
+	for _, k := range keys(olds, news) {
+		if olds[k].DeepEquals(news[k]) || slices.Contains(req.GetIgnoreChanges(), string(k)) {
+			continue
+		}
+		diffs = append(diffs, string(k))
+		if slices.Contains(preview.ReplaceOn[typ], string(k)) {
+			replaces = append(replaces, string(k))
+		}
+	}
+	resp := &pulumirpc.DiffResponse{Changes: pulumirpc.DiffResponse_DIFF_NONE, Diffs: diffs, Replaces: replaces}
+	if len(diffs) > 0 {
+		resp.Changes = pulumirpc.DiffResponse_DIFF_SOME
+	}
+	return resp, nil
+}
+
+func keys(a, b resource.PropertyMap) []resource.PropertyKey {
+	var out []resource.PropertyKey
+	for k := range a {
+		out = append(out, k)
+	}
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (s *standin) state(urn string, inputs resource.PropertyMap) (string, *structpb.Struct, error) {
+	u := resource.URN(urn)
+	id, out, err := s.mocks.NewResource(pulumi.MockResourceArgs{TypeToken: string(u.Type()), Name: u.Name(),
+		Inputs: inputs, Custom: true})
+	if err != nil {
+		return "", nil, err
+	}
+	props, err := marshal(out)
+	return id, props, err
+}
+
+func (s *standin) Create(_ context.Context, req *pulumirpc.CreateRequest) (*pulumirpc.CreateResponse, error) {
+	inputs, err := unmarshal(req.GetProperties())
+	if err != nil {
+		return nil, err
+	}
+	id, props, err := s.state(req.GetUrn(), inputs)
+	if err != nil {
+		return nil, err
+	}
+	if !req.GetPreview() {
+		u := resource.URN(req.GetUrn())
+		s.log(Call{Op: "create", Type: string(u.Type()), Name: u.Name(), ID: id})
+	}
+	return &pulumirpc.CreateResponse{Id: id, Properties: props}, nil
+}
+
+func (s *standin) Read(_ context.Context, req *pulumirpc.ReadRequest) (*pulumirpc.ReadResponse, error) {
+	return &pulumirpc.ReadResponse{Id: req.GetId(), Properties: req.GetProperties(), Inputs: req.GetInputs()}, nil
+}
+
+func (s *standin) Update(_ context.Context, req *pulumirpc.UpdateRequest) (*pulumirpc.UpdateResponse, error) {
+	inputs, err := unmarshal(req.GetNews())
+	if err != nil {
+		return nil, err
+	}
+	_, props, err := s.state(req.GetUrn(), inputs)
+	if err != nil {
+		return nil, err
+	}
+	if !req.GetPreview() {
+		u := resource.URN(req.GetUrn())
+		s.log(Call{Op: "update", Type: string(u.Type()), Name: u.Name(), ID: req.GetId()})
+	}
+	return &pulumirpc.UpdateResponse{Properties: props}, nil
+}
+
+func (s *standin) Delete(_ context.Context, req *pulumirpc.DeleteRequest) (*emptypb.Empty, error) {
+	u := resource.URN(req.GetUrn())
+	s.log(Call{Op: "delete", Type: string(u.Type()), Name: u.Name(), ID: req.GetId()})
+	return &emptypb.Empty{}, nil
+}
+
+func (s *standin) Invoke(_ context.Context, req *pulumirpc.InvokeRequest) (*pulumirpc.InvokeResponse, error) {
+	args, err := unmarshal(req.GetArgs())
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.mocks.Call(pulumi.MockCallArgs{Token: req.GetTok(), Args: args})
+	if err != nil {
+		return nil, err
+	}
+	props, err := marshal(out)
+	return &pulumirpc.InvokeResponse{Return: props}, err
+}
+
+func (s *standin) Cancel(context.Context, *emptypb.Empty) (*emptypb.Empty, error) { return &emptypb.Empty{}, nil }
