@@ -1,12 +1,15 @@
 # appstack's two everyday commands: `make preview` (offline preview of the staging stack) and `make test`.
+# The linters are pinned in tools/go.mod and built into .tools/bin on first use.
 GO_FILES = $(shell git ls-files '*.go')
+TOOLS = .tools/bin
+SHELLCHECK = $(shell command -v shellcheck)
 
-.PHONY: preview test fmt-check vet unit
+.PHONY: preview test fmt-check vet lint unit
 
 preview:
 	go run ./cmd/preview -stack $(or $(STACK),staging)
 
-test: fmt-check vet unit
+test: fmt-check vet lint unit
 
 fmt-check:
 	@out=$$(gofmt -l $(GO_FILES)); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
@@ -15,6 +18,16 @@ vet:
 	go vet ./...
 	cd app && go vet ./...
 
+lint: $(TOOLS)/actionlint $(TOOLS)/golangci-lint
+	$(TOOLS)/actionlint -shellcheck=$(SHELLCHECK)
+	$(TOOLS)/golangci-lint run ./...
+
 unit:
 	go test ./...
 	cd app && go test ./...
+
+$(TOOLS)/actionlint: tools/go.mod tools/go.sum
+	go build -modfile=tools/go.mod -o $@ github.com/rhysd/actionlint/cmd/actionlint
+
+$(TOOLS)/golangci-lint: tools/go.mod tools/go.sum
+	go build -modfile=tools/go.mod -o $@ github.com/golangci/golangci-lint/v2/cmd/golangci-lint

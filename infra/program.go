@@ -39,6 +39,7 @@ func Program(ctx *pulumi.Context) error {
 		return err
 	}
 	ctx.Export("serviceUrls", app.ServiceURLs)
+	ctx.Export("healthUrls", app.HealthURLs)
 	ctx.Export("publicIp", app.PublicIP)
 	ctx.Export("instanceId", app.InstanceID)
 	ctx.Export("repositoryUrls", app.RepositoryURLs)

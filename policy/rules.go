@@ -251,7 +251,7 @@ var Rules = []Rule{
 		Title: "every repository has a lifecycle policy", Types: []string{Repository},
 		Fix: "add an ecr.LifecyclePolicy (components/registry keeps the last N images)",
 		Check: func(r offline.Resource, s *Stack) []string {
-			name, _ := r.Outputs["name"]
+			name := r.Outputs["name"]
 			for _, lp := range s.Resources {
 				if lp.Type == Lifecycle && name.IsString() && str(lp, "repository") == name.StringValue() {
 					return nil

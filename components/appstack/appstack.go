@@ -41,6 +41,8 @@ type App struct {
 
 	// ServiceURLs maps each service to http://<elastic ip>:<port>/.
 	ServiceURLs pulumi.StringMapOutput
+	// HealthURLs maps each service to its health endpoint on the Elastic IP, for smoke tests.
+	HealthURLs pulumi.StringMapOutput
 	// PublicIP is the Elastic IP, the app's stable address.
 	PublicIP pulumi.StringOutput
 	// InstanceID is the host serving the address.
@@ -241,11 +243,13 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		return nil, err
 	}
 
-	urls := pulumi.StringMap{}
+	urls, health := pulumi.StringMap{}, pulumi.StringMap{}
 	for _, s := range cfg.Services {
 		urls[s.Name] = pulumi.Sprintf("http://%s:%d/", h.PublicIP, s.Port)
+		health[s.Name] = pulumi.Sprintf("http://%s:%d%s", h.PublicIP, s.Port, s.HealthPath)
 	}
 	c.ServiceURLs = urls.ToStringMapOutput()
+	c.HealthURLs = health.ToStringMapOutput()
 	c.PublicIP = h.PublicIP
 	c.InstanceID = h.InstanceID
 	c.RepositoryURLs = repoURLs.ToStringMapOutput()
@@ -255,6 +259,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	c.LogGroupName = logs.Name
 	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{
 		"serviceUrls":    c.ServiceURLs,
+		"healthUrls":     c.HealthURLs,
 		"publicIp":       c.PublicIP,
 		"instanceId":     c.InstanceID,
 		"repositoryUrls": c.RepositoryURLs,

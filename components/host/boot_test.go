@@ -74,7 +74,7 @@ func (w *world) exec(ctx context.Context, args []string) error {
 			if w.pullFails != 0 {
 				w.pullFails--
 				fmt.Fprintln(hc.Stderr, "Error response from daemon: manifest unknown")
-				return interp.NewExitStatus(1)
+				return interp.ExitStatus(1)
 			}
 			return nil
 		}
@@ -87,7 +87,7 @@ func (w *world) exec(ctx context.Context, args []string) error {
 			v, ok := w.secrets[flag(args, "--name")]
 			if !ok {
 				fmt.Fprintln(hc.Stderr, "An error occurred (ParameterNotFound)")
-				return interp.NewExitStatus(254)
+				return interp.ExitStatus(254)
 			}
 			fmt.Fprintln(hc.Stdout, v)
 			return nil
@@ -108,13 +108,13 @@ func (w *world) exec(ctx context.Context, args []string) error {
 		case strings.HasPrefix(url, "http://127.0.0.1:"):
 			port, _, _ := strings.Cut(strings.TrimPrefix(url, "http://127.0.0.1:"), "/")
 			if w.neverReady[port] {
-				return interp.NewExitStatus(7)
+				return interp.ExitStatus(7)
 			}
 			return nil
 		}
 	}
 	w.t.Errorf("the boot script ran an unexpected command: %q", args)
-	return interp.NewExitStatus(127)
+	return interp.ExitStatus(127)
 }
 
 // run renders spec and runs it, returning the exit status and what the script printed.

@@ -58,7 +58,9 @@ func hashFile(w io.Writer, path string) error {
 	if err != nil {
 		return err
 	}
-	defer f.Close()
 	_, err = io.Copy(w, f)
+	if closeErr := f.Close(); err == nil {
+		err = closeErr
+	}
 	return err
 }

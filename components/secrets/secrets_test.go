@@ -33,7 +33,7 @@ func TestSecretsAreSecureStringsUnderTheStacksKey(t *testing.T) {
 	param := offlinetest.One(t, res, "aws:ssm/parameter:Parameter")
 	assert.Equal(t, "SecureString", offlinetest.Str(t, param, "type"))
 	assert.Equal(t, "/appstack/test/app/secrets/JWT_SECRET", offlinetest.Str(t, param, "name"))
-	keyArn, _ := key.Outputs["arn"]
+	keyArn := key.Outputs["arn"]
 	assert.Equal(t, keyArn.StringValue(), offlinetest.Str(t, param, "keyId"), "encrypted with the stack's key")
 	value := offlinetest.Prop(t, param, "value")
 	require.True(t, value.IsSecret(), "the value reaches the parameter as a secret")

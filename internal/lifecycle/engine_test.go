@@ -138,7 +138,7 @@ func (e *engine) calls(t *testing.T) []map[string]string {
 	t.Helper()
 	f, err := os.Open(e.log)
 	require.NoError(t, err)
-	defer f.Close()
+	defer func() { require.NoError(t, f.Close()) }()
 	var out []map[string]string
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {

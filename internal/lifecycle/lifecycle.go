@@ -19,6 +19,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"appstack/internal/offline"
@@ -37,6 +38,9 @@ type Manager struct {
 	Program pulumi.RunFunc
 	// Options are passed to every workspace (environment, a Pulumi command, a secrets provider).
 	Options []auto.LocalWorkspaceOption
+	// Binary is a prebuilt program binary that every step reuses (Pulumi.yaml's runtime.options.binary), so
+	// that a job compiles the AWS SDK once, not once per preview and up. Optional.
+	Binary string
 	// Progress receives one line per step. Default: standard error.
 	Progress io.Writer
 	// Now is the clock. Default time.Now.
@@ -64,7 +68,16 @@ func (m *Manager) Stack(ctx context.Context, name string) (auto.Stack, error) {
 	if m.Program != nil {
 		return auto.UpsertStackInlineSource(ctx, name, "appstack", m.Program, opts...)
 	}
-	return auto.UpsertStackLocalSource(ctx, name, m.Dir, m.Options...)
+	opts = m.Options
+	if m.Binary != "" {
+		project, err := workspace.LoadProject(filepath.Join(m.Dir, "Pulumi.yaml"))
+		if err != nil {
+			return auto.Stack{}, err
+		}
+		project.Runtime.SetOption("binary", m.Binary)
+		opts = append(opts, auto.Project(*project))
+	}
+	return auto.UpsertStackLocalSource(ctx, name, m.Dir, opts...)
 }
 
 // workspace is a workspace on the project without selecting a stack.
@@ -157,12 +170,15 @@ func (m *Manager) Preview(ctx context.Context, name, path string) error {
 	if err != nil {
 		return err
 	}
-	defer f.Close()
 	m.progress(name, "pulumi preview --diff > %s", path)
-	if _, err := st.Preview(ctx, optpreview.Diff(), optpreview.ProgressStreams(f)); err != nil {
+	_, err = st.Preview(ctx, optpreview.Diff(), optpreview.ProgressStreams(f))
+	if closeErr := f.Close(); err == nil && closeErr != nil {
+		return closeErr
+	}
+	if err != nil {
 		return fmt.Errorf("stack %s: preview: %w", name, err)
 	}
-	return f.Close()
+	return nil
 }
 
 // ErrNotEphemeral refuses to destroy a stack that is not ephemeral.

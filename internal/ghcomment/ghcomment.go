@@ -1,0 +1,112 @@
+// Package ghcomment posts a pull request comment and edits it in place on later runs, so a pull request carries
+// one current preview rather than one comment per push. Bodies are cut to fit GitHub's 65,536-character limit
+// (the failure pulumi/actions #482 hit), saying so at the end.
+package ghcomment
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"unicode/utf8"
+)
+
+// MaxBody is GitHub's limit on a comment body, in characters.
+const MaxBody = 65536
+
+// Client talks to the GitHub REST API.
+type Client struct {
+	// API is the API's base URL, such as https://api.github.com ($GITHUB_API_URL in Actions). Required.
+	API string
+	// Token authorises the calls ($GITHUB_TOKEN, with pull-requests: write). Required.
+	Token string
+	// Repo is owner/name ($GITHUB_REPOSITORY). Required.
+	Repo string
+	// HTTP sends the requests. Default http.DefaultClient.
+	HTTP *http.Client
+}
+
+type comment struct {
+	ID   int64  `json:"id"`
+	Body string `json:"body"`
+}
+
+// Marker is the hidden line that identifies a comment of one kind (one per stack and tool).
+func Marker(kind string) string { return "<!-- appstack:" + kind + " -->" }
+
+// Fit cuts body to MaxBody characters with its marker kept first and a note that says it was cut.
+func Fit(marker, body string) string {
+	full := marker + "\n" + body
+	if utf8.RuneCountInString(full) <= MaxBody {
+		return full
+	}
+	note := "\n\n… cut to fit GitHub's comment limit; the full output is in the workflow run's log."
+	keep := MaxBody - utf8.RuneCountInString(note)
+	runes := []rune(full)
+	return string(runes[:keep]) + note
+}
+
+// Upsert edits the pull request's comment that carries marker, or posts a new one. It returns the comment's id.
+func (c *Client) Upsert(ctx context.Context, pr int, kind, body string) (int64, error) {
+	if c.API == "" || c.Token == "" || c.Repo == "" || !strings.Contains(c.Repo, "/") {
+		return 0, fmt.Errorf("comment: the API URL, a token and owner/name of the repository are required")
+	}
+	marker := Marker(kind)
+	text := Fit(marker, body)
+	for page := 1; ; page++ {
+		var list []comment
+		url := fmt.Sprintf("%s/repos/%s/issues/%d/comments?per_page=100&page=%d", c.API, c.Repo, pr, page)
+		if err := c.do(ctx, http.MethodGet, url, nil, &list); err != nil {
+			return 0, err
+		}
+		for _, cm := range list {
+			if strings.HasPrefix(cm.Body, marker) {
+				var out comment
+				url := fmt.Sprintf("%s/repos/%s/issues/comments/%d", c.API, c.Repo, cm.ID)
+				return cm.ID, c.do(ctx, http.MethodPatch, url, map[string]string{"body": text}, &out)
+			}
+		}
+		if len(list) < 100 {
+			break
+		}
+	}
+	var out comment
+	url := fmt.Sprintf("%s/repos/%s/issues/%d/comments", c.API, c.Repo, pr)
+	err := c.do(ctx, http.MethodPost, url, map[string]string{"body": text}, &out)
+	return out.ID, err
+}
+
+func (c *Client) do(ctx context.Context, method, url string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		raw, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.Token)
+	req.Header.Set("Accept", "application/vnd.github+json")
+	req.Header.Set("X-GitHub-Api-Version", "2022-11-28")
+	client := c.HTTP
+	if client == nil {
+		client = http.DefaultClient
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("comment: %s %s: %w", method, url, err)
+	}
+	defer func() { _ = resp.Body.Close() }() // a read-only body: nothing to lose
+	if resp.StatusCode/100 != 2 {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("comment: %s %s: %s: %s", method, url, resp.Status, strings.TrimSpace(string(msg)))
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
