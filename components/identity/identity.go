@@ -55,6 +55,10 @@ type Grants struct {
 	ReadyParameterArn string
 }
 
+// Path is the IAM path of every role and instance profile appstack creates; the bootstrap's deploy role may
+// manage IAM only under it.
+const Path = "/appstack/"
+
 // AssumeRolePolicy trusts only the EC2 service.
 const AssumeRolePolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow",` +
 	`"Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
@@ -69,7 +73,9 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		return nil, err
 	}
 	role, err := iam.NewRole(ctx, name+"-role", &iam.RoleArgs{
-		Description:      pulumi.String("appstack host role"),
+		Description: pulumi.String("appstack host role"),
+		// Under /appstack/, so that the deploy role may manage these roles and no others.
+		Path:             pulumi.String(Path),
 		AssumeRolePolicy: pulumi.String(AssumeRolePolicy),
 		Tags:             tags.With(args.Tags, name),
 	}, pulumi.Parent(c))
@@ -105,6 +111,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		return nil, err
 	}
 	profile, err := iam.NewInstanceProfile(ctx, name+"-profile", &iam.InstanceProfileArgs{
+		Path: pulumi.String(Path),
 		Role: role.Name,
 		Tags: tags.With(args.Tags, name),
 	}, pulumi.Parent(c))

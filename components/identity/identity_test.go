@@ -103,6 +103,9 @@ func TestRoleIsTrustedOnlyByEC2(t *testing.T) {
 	assert.Equal(t, map[string]any{"Service": "ec2.amazonaws.com"}, trust.Statement[0].Principal)
 	assert.Equal(t, "sts:AssumeRole", trust.Statement[0].Action)
 
+	assert.Equal(t, "/appstack/", offlinetest.Str(t, role, "path"), "the deploy role may manage only this path")
+	assert.Equal(t, "/appstack/", offlinetest.Str(t, offlinetest.One(t, res, "aws:iam/instanceProfile:InstanceProfile"),
+		"path"))
 	att := offlinetest.One(t, res, "aws:iam/rolePolicyAttachment:RolePolicyAttachment")
 	assert.Equal(t, "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore", offlinetest.Str(t, att, "policyArn"))
 	offlinetest.One(t, res, "aws:iam/instanceProfile:InstanceProfile")

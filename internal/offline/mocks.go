@@ -138,6 +138,9 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		set("name", autoName)
 		id = str("name")
 		set("arn", arn("ssm", "parameter"+id))
+	case "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
+		id = fmt.Sprintf("arn:aws:iam::%s:oidc-provider/%s", Account, strings.TrimPrefix(str("url"), "https://"))
+		set("arn", id)
 	case "aws:sns/topic:Topic":
 		set("name", autoName)
 		id = arn("sns", str("name"))
