@@ -4,27 +4,36 @@ GO_FILES = $(shell git ls-files '*.go')
 TOOLS = .tools/bin
 SHELLCHECK = $(shell command -v shellcheck)
 
-.PHONY: preview test fmt-check vet lint unit
+.PHONY: preview test fmt-check vet lint unit engine bench
 
 preview:
 	go run ./cmd/preview -stack $(or $(STACK),staging)
 
-test: fmt-check vet lint unit
+test: fmt-check vet lint unit engine
 
 fmt-check:
 	@out=$$(gofmt -l $(GO_FILES)); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
 vet:
 	go vet ./...
+	go vet -tags engine ./internal/lifecycle
 	cd app && go vet ./...
 
 lint: $(TOOLS)/actionlint $(TOOLS)/golangci-lint
 	$(TOOLS)/actionlint -shellcheck=$(SHELLCHECK)
-	$(TOOLS)/golangci-lint run ./...
+	$(TOOLS)/golangci-lint run --build-tags engine ./...
 
 unit:
 	go test ./...
 	cd app && go test ./...
+
+# The engine-level test: the real Pulumi CLI, a file backend and stand-in providers (see internal/lifecycle).
+engine:
+	go test -tags engine -count=1 ./internal/lifecycle
+
+# Build, test and preview speed against their budgets; rewrites the results in docs/performance.md.
+bench:
+	go run ./cmd/bench -doc docs/performance.md
 
 $(TOOLS)/actionlint: tools/go.mod tools/go.sum
 	go build -modfile=tools/go.mod -o $@ github.com/rhysd/actionlint/cmd/actionlint

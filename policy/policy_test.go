@@ -1,6 +1,9 @@
 package policy_test
 
 import (
+	"bytes"
+	"compress/gzip"
+	"encoding/base64"
 	"strconv"
 	"strings"
 	"testing"
@@ -120,6 +123,10 @@ var fixtures = []fixture{
 	{rule: "APPSTACK-EC2-003", typ: policy.Instance, breakIt: setInput("rootBlockDevice.encrypted", false)},
 	{rule: "APPSTACK-EC2-004", typ: policy.Instance,
 		breakIt: setInput("userData", "#!/bin/bash\nexport AWS_ACCESS_KEY_ID=AKIAABCDEFGHIJKLMNOP\n")},
+	{rule: "APPSTACK-EC2-004", typ: policy.Instance, breakIt: func(r *offline.Resource) {
+		deleteInput("userData")(r)
+		setInput("userDataBase64", gzipBase64("#!/bin/bash\nexport AWS_ACCESS_KEY_ID=AKIAABCDEFGHIJKLMNOP\n"))(r)
+	}},
 	{rule: "APPSTACK-EC2-005", typ: policy.Instance, breakIt: deleteInput("iamInstanceProfile")},
 	{rule: "APPSTACK-EC2-006", stack: "production", typ: policy.Instance, breakIt: setInput("monitoring", false)},
 	{rule: "APPSTACK-EC2-007", typ: policy.Instance, breakIt: setInput("ebsOptimized", false)},
@@ -237,6 +244,14 @@ func TestFindingNamesTheResourceAndTheFix(t *testing.T) {
 	assert.Equal(t, "[high] APPSTACK-EC2-001 (CKV_AWS_79, AVD-AWS-0028) aws:ec2/instance:Instance app-host-instance: "+
 		`httpTokens is "optional", not required. Fix: metadataOptions.httpTokens = required (components/host sets it)`,
 		findings[0].String())
+}
+
+func gzipBase64(s string) string {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	_, _ = zw.Write([]byte(s))
+	_ = zw.Close()
+	return base64.StdEncoding.EncodeToString(buf.Bytes())
 }
 
 func indexOf(resources []offline.Resource, typ string) int {

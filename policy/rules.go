@@ -1,8 +1,12 @@
 package policy
 
 import (
+	"bytes"
+	"compress/gzip"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/netip"
 	"regexp"
 	"slices"
@@ -75,7 +79,10 @@ var Rules = []Rule{
 		Title: "user-data holds no secret", Types: []string{Instance},
 		Fix: "store secrets in appstack:secrets; the host reads them from SSM Parameter Store at boot",
 		Check: func(r offline.Resource, s *Stack) []string {
-			ud := str(r, "userData")
+			ud, err := userData(r)
+			if err != nil {
+				return []string{"user-data cannot be read: " + err.Error()}
+			}
 			if credentialRE.MatchString(ud) {
 				return []string{"user-data contains a credential"}
 			}
@@ -345,6 +352,30 @@ var Rules = []Rule{
 			}
 			return when(len(missing) > 0, "missing tags %s", strings.Join(missing, ", "))
 		}},
+}
+
+// userData is an instance's boot script, plain or unpacked from gzipped userDataBase64.
+func userData(r offline.Resource) (string, error) {
+	if ud := str(r, "userData"); ud != "" {
+		return ud, nil
+	}
+	b64 := str(r, "userDataBase64")
+	if b64 == "" {
+		return "", nil
+	}
+	raw, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		return "", err
+	}
+	if len(raw) < 2 || raw[0] != 0x1f || raw[1] != 0x8b {
+		return string(raw), nil
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(raw))
+	if err != nil {
+		return "", err
+	}
+	out, err := io.ReadAll(io.LimitReader(zr, 1<<20))
+	return string(out), err
 }
 
 // leaks reports whether text contains the plaintext of any secret input.

@@ -1,7 +1,10 @@
 package host
 
 import (
+	"bytes"
+	"compress/gzip"
 	_ "embed"
+	"encoding/base64"
 	"fmt"
 	"maps"
 	"regexp"
@@ -77,8 +80,8 @@ func CheckDigest(service, ref string) error {
 	return nil
 }
 
-// RenderBootScript renders the user-data for spec. It fails on an image not pinned by digest and on a script
-// larger than EC2 accepts.
+// RenderBootScript renders the boot script for spec. It fails on an image not pinned by digest. Whether the
+// script fits EC2's user-data is UserData's question.
 func RenderBootScript(spec BootSpec) (string, error) {
 	data := struct {
 		Region, LogGroup, ReadyPrefix, Fingerprint string
@@ -108,10 +111,40 @@ func RenderBootScript(spec BootSpec) (string, error) {
 	if err := boot.Execute(&b, data); err != nil {
 		return "", fmt.Errorf("rendering the boot script: %w", err)
 	}
-	if b.Len() > MaxUserData {
-		return "", fmt.Errorf("the boot script is %d bytes; EC2 user-data allows %d", b.Len(), MaxUserData)
-	}
 	return b.String(), nil
+}
+
+// compressAbove is the plain size past which a host's script is gzipped. It sits below MaxUserData because the
+// decision is made before the digests and table names are known (see Args.compress).
+const compressAbove = MaxUserData - 2048
+
+// GzipUserData compresses a boot script for userDataBase64: cloud-init recognises gzip and unpacks it, so a
+// host with many services still fits EC2's 16 KB. It fails when even the compressed script does not fit.
+func GzipUserData(script string) (string, error) {
+	var buf bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	if err != nil {
+		return "", err
+	}
+	if _, err := zw.Write([]byte(script)); err != nil {
+		return "", err
+	}
+	if err := zw.Close(); err != nil {
+		return "", err
+	}
+	if buf.Len() > MaxUserData {
+		return "", fmt.Errorf("the boot script is %d bytes, %d gzipped; EC2 user-data allows %d", len(script),
+			buf.Len(), MaxUserData)
+	}
+	return base64.StdEncoding.EncodeToString(buf.Bytes()), nil
+}
+
+// CheckUserData fails on a plain script larger than EC2 accepts.
+func CheckUserData(script string) error {
+	if len(script) > MaxUserData {
+		return fmt.Errorf("the boot script is %d bytes; EC2 user-data allows %d", len(script), MaxUserData)
+	}
+	return nil
 }
 
 // quote makes s one bash word, whatever it holds.

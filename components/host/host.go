@@ -152,6 +152,10 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		}
 		return script, nil
 	}).(pulumi.StringOutput)
+	compress, err := a.compress()
+	if err != nil {
+		return nil, fmt.Errorf("host %q: %w", name, err)
+	}
 	c.Fingerprint = spec.ApplyT(func(v any) string { return v.(BootSpec).Fingerprint() }).(pulumi.StringOutput)
 	instanceArgs := &ec2.InstanceArgs{
 		Ami:                      ami,
@@ -159,7 +163,6 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		IamInstanceProfile:       a.InstanceProfileName,
 		VpcSecurityGroupIds:      a.SecurityGroupIDs,
 		AssociatePublicIpAddress: pulumi.Bool(true),
-		UserData:                 c.UserData,
 		// What the host runs is fixed at boot: a change makes a new host rather than editing a live one.
 		UserDataReplaceOnChange: pulumi.Bool(true),
 		// IMDSv2 only, one hop: containers use host networking, so they still reach the role's credentials,
@@ -182,6 +185,22 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	}
 	if a.SubnetID != "" {
 		instanceArgs.SubnetId = pulumi.String(a.SubnetID)
+	}
+	if compress {
+		instanceArgs.UserDataBase64 = c.UserData.ApplyT(func(script string) (string, error) {
+			gz, err := GzipUserData(script)
+			if err != nil {
+				return "", fmt.Errorf("host %q: %w", name, err)
+			}
+			return gz, nil
+		}).(pulumi.StringOutput)
+	} else {
+		instanceArgs.UserData = c.UserData.ApplyT(func(script string) (string, error) {
+			if err := CheckUserData(script); err != nil {
+				return "", fmt.Errorf("host %q: %w", name, err)
+			}
+			return script, nil
+		}).(pulumi.StringOutput)
 	}
 	instance, err := ec2.NewInstance(ctx, name+"-instance", instanceArgs, pulumi.Parent(c),
 		// A newer AMI alone never replaces a running host; the next host built picks it up.
@@ -252,6 +271,28 @@ func (a *Args) bootSpec() pulumi.AnyOutput {
 		}
 		return spec
 	}).(pulumi.AnyOutput)
+}
+
+// compress decides, before any digest is known, whether the host's script goes gzipped: it renders the
+// script with stand-ins as long as the real values (an ECR reference, a generated table name) and compares.
+func (a *Args) compress() (bool, error) {
+	spec := BootSpec{Region: a.Region, LogGroup: "app-logs-0000000", ReadyPrefix: a.ReadyParameterPrefix}
+	for _, s := range a.Services {
+		env := map[string]string{}
+		if m, ok := s.Env.(pulumi.StringMap); ok {
+			for k := range m {
+				env[k] = strings.Repeat("x", 48)
+			}
+		}
+		spec.Services = append(spec.Services, BootService{
+			Name: s.Name, Port: s.Port, HealthPath: s.HealthPath, ReadyPath: s.ReadyPath, Env: env,
+			Secrets: s.Secrets,
+			Image: "123456789012.dkr.ecr." + a.Region + ".amazonaws.com/" + s.Name + "-repo-0000000@sha256:" +
+				strings.Repeat("0", 64),
+		})
+	}
+	script, err := RenderBootScript(spec)
+	return len(script) > compressAbove, err
 }
 
 // gate resolves to the instance id once the instance has signalled that it runs fingerprint. A preview never

@@ -1,6 +1,7 @@
 package host_test
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"strings"
 	"testing"
@@ -167,9 +168,39 @@ func TestFourServicesFitInUserData(t *testing.T) {
 	require.NoError(t, err, "the rendered script is valid bash")
 }
 
-func TestOversizedUserDataIsRejected(t *testing.T) {
-	_, err := host.RenderBootScript(bootSpec(40))
-	assert.ErrorContains(t, err, "EC2 user-data allows 16384")
+func TestManyServicesAreGzippedToFit(t *testing.T) {
+	script, err := host.RenderBootScript(bootSpec(40))
+	require.NoError(t, err)
+	require.Error(t, host.CheckUserData(script), "40 services do not fit plain")
+	gz, err := host.GzipUserData(script)
+	require.NoError(t, err)
+	assert.LessOrEqual(t, len(gz)*3/4, host.MaxUserData)
+	t.Logf("40 services: %d bytes plain, %d base64 of gzip", len(script), len(gz))
+
+	a := hostArgs()
+	a.Services = nil
+	for i := range 30 {
+		a.Services = append(a.Services, host.Service{Name: fmt.Sprintf("s%d", i), Port: 9000 + i,
+			HealthPath: "/h", ReadyPath: "/r", Image: pulumi.String(digestRef(fmt.Sprintf("s%d", i), i))})
+	}
+	inst := offlinetest.One(t, offlinetest.Run(t, newHost(a)), instanceType)
+	_, plain := offline.Lookup(inst.Inputs, "userData")
+	assert.False(t, plain)
+	assert.NotEmpty(t, offlinetest.Str(t, inst, "userDataBase64"))
+	assert.True(t, offlinetest.Bool(t, inst, "userDataReplaceOnChange"))
+}
+
+func TestIncompressibleUserDataIsRejected(t *testing.T) {
+	spec := bootSpec(1)
+	var noise strings.Builder
+	for i := range 3000 {
+		fmt.Fprintf(&noise, "%x", sha256.Sum256([]byte(fmt.Sprint(i))))
+	}
+	spec.Services[0].Env["NOISE"] = noise.String()
+	script, err := host.RenderBootScript(spec)
+	require.NoError(t, err)
+	_, err = host.GzipUserData(script)
+	assert.ErrorContains(t, err, "gzipped; EC2 user-data allows 16384")
 }
 
 func TestRenderedValuesCannotInjectShell(t *testing.T) {

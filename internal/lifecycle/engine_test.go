@@ -1,3 +1,5 @@
+//go:build engine
+
 package lifecycle_test
 
 import (

@@ -14,7 +14,7 @@ import (
 var keyProperties = map[string][]string{
 	"aws:ec2/instance:Instance": {"instanceType", "metadataOptions.httpTokens",
 		"metadataOptions.httpPutResponseHopLimit", "rootBlockDevice.volumeType", "rootBlockDevice.volumeSize",
-		"rootBlockDevice.encrypted", "monitoring", "userDataReplaceOnChange", "userData"},
+		"rootBlockDevice.encrypted", "monitoring", "userDataReplaceOnChange", "userData", "userDataBase64"},
 	"aws:ec2/securityGroup:SecurityGroup": {"description"},
 	"aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": {"ipProtocol", "fromPort", "toPort", "cidrIpv4",
 		"cidrIpv6"},
@@ -138,6 +138,8 @@ func summarize(typ, path string, v resource.PropertyValue) string {
 	switch {
 	case path == "userData" && v.IsString():
 		return fmt.Sprintf("<boot script, %d bytes>", len(v.StringValue()))
+	case path == "userDataBase64" && v.IsString():
+		return fmt.Sprintf("<gzipped boot script, %d bytes of base64>", len(v.StringValue()))
 	case (path == "policy" || path == "assumeRolePolicy") && v.IsString():
 		return policySummary(v.StringValue())
 	case v.IsString():

@@ -15,7 +15,7 @@ import (
 // ReplaceOn lists, per type, the inputs whose change replaces the resource (the provider's force-new fields, and
 // the host's user-data through userDataReplaceOnChange).
 var ReplaceOn = map[string][]string{
-	policy.Instance:                         {"userData", "subnetId", "associatePublicIpAddress", "rootBlockDevice.encrypted"},
+	policy.Instance:                         {"userData", "userDataBase64", "subnetId", "associatePublicIpAddress", "rootBlockDevice.encrypted"},
 	policy.Table:                            {"name", "hashKey", "rangeKey"},
 	policy.Repository:                       {"name", "encryptionConfigurations"},
 	policy.Parameter:                        {"name"},
