@@ -105,3 +105,17 @@ func TestAlarmEmailGetsAnEncryptedTopic(t *testing.T) {
 	_, err := run(t, "production", cfg)
 	assert.ErrorContains(t, err, `appstack:alarmEmail: "not an address" is not an email address`)
 }
+
+func TestECSOptimisedAMIFromConfig(t *testing.T) {
+	cfg := stackFile(t, "staging").Config
+	cfg["appstack:instance"] = `{"ami":"ecs-al2023"}`
+	res := mustRun(t, "staging", cfg)
+	var names []string
+	for _, inv := range res.Invokes {
+		if inv.Token == "aws:ssm/getParameter:getParameter" {
+			names = append(names, inv.Args["name"].StringValue())
+		}
+	}
+	assert.Equal(t, []string{"/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id"}, names)
+	assert.NotContains(t, stringInput(t, res.OfType(instanceType)[0], "userData"), "dnf install -y docker")
+}

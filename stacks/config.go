@@ -151,6 +151,9 @@ type Instance struct {
 	RootVolumeGiB int `json:"rootVolumeGiB"`
 	// DetailedMonitoring turns on 1-minute CloudWatch metrics. Default: on in production.
 	DetailedMonitoring bool `json:"detailedMonitoring"`
+	// AMI is al2023 (Amazon Linux 2023; the boot installs Docker) or ecs-al2023 (the ECS-optimised AL2023,
+	// which ships Docker and boots faster). Default al2023.
+	AMI string `json:"ami"`
 }
 
 // Platform is the docker platform images are built for.
@@ -165,7 +168,7 @@ func (a Arch) Platform() string {
 func Defaults(env Environment) Config {
 	c := Config{
 		Environment:      env,
-		Instance:         Instance{Type: "t3.small", Arch: X86_64, RootVolumeGiB: 20},
+		Instance:         Instance{Type: "t3.small", Arch: X86_64, RootVolumeGiB: 20, AMI: "al2023"},
 		KeepImages:       10,
 		LogRetentionDays: 14,
 		ReadyTimeout:     10 * time.Minute,

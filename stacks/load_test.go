@@ -104,7 +104,7 @@ func TestStackFileValuesOverrideDefaults(t *testing.T) {
 		"appstack:tables":           `[{"name":"trading-data","hashKey":"order_id"}]`,
 	})))
 	require.NoError(t, err)
-	assert.Equal(t, Instance{Type: "t4g.small", Arch: ARM64, RootVolumeGiB: 20}, cfg.Instance,
+	assert.Equal(t, Instance{Type: "t4g.small", Arch: ARM64, RootVolumeGiB: 20, AMI: "al2023"}, cfg.Instance,
 		"keys not set keep the profile's default")
 	assert.Equal(t, 25, cfg.KeepImages)
 	assert.Equal(t, 30, cfg.LogRetentionDays)
@@ -184,6 +184,9 @@ func TestLoadRejectsBadInput(t *testing.T) {
 		{"a root volume smaller than the AMI",
 			map[string]string{"appstack:instance": `{"rootVolumeGiB":4}`},
 			nil, "appstack:instance.rootVolumeGiB: 4: want 8 to 16384"},
+		{"an AMI appstack does not boot",
+			map[string]string{"appstack:instance": `{"ami":"ubuntu"}`},
+			nil, `appstack:instance.ami: "ubuntu": want al2023 or ecs-al2023`},
 		{"a bad CIDR",
 			map[string]string{"appstack:ingressCidrs": `["10.0.0.0/33"]`},
 			nil, `appstack:ingressCidrs[0]: "10.0.0.0/33" is not a CIDR block`},

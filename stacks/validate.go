@@ -277,6 +277,9 @@ func (v *validator) instance(in Instance) {
 		}
 		v.addf(key("instance", "arch"), "%s does not match instance type %s, which is %s", in.Arch, in.Type, want)
 	}
+	if in.AMI != "al2023" && in.AMI != "ecs-al2023" {
+		v.addf(key("instance", "ami"), "%q: want al2023 or ecs-al2023", in.AMI)
+	}
 	if in.RootVolumeGiB < 8 || in.RootVolumeGiB > 16384 {
 		v.addf(key("instance", "rootVolumeGiB"), "%d: want 8 to 16384 (the AMI's snapshot needs 8)",
 			in.RootVolumeGiB)

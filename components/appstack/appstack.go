@@ -226,6 +226,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		Services:             hostServices,
 		InstanceType:         cfg.Instance.Type,
 		Arch:                 string(cfg.Instance.Arch),
+		AMI:                  cfg.Instance.AMI,
 		RootVolumeGiB:        cfg.Instance.RootVolumeGiB,
 		DetailedMonitoring:   cfg.Instance.DetailedMonitoring,
 		SubnetID:             cfg.SubnetID,

@@ -281,3 +281,19 @@ func TestFourServicesBootInOrder(t *testing.T) {
 	}
 	assert.Equal(t, []string{s.Fingerprint()}, w.puts)
 }
+
+func TestECSAMISkipsTheDockerInstall(t *testing.T) {
+	w := newWorld(t)
+	s := spec()
+	s.ECSAMI = true
+	status, out := w.run(s)
+	require.Equal(t, 0, status, out)
+	assert.Zero(t, w.ran("dnf", "install", "-y", "docker"), "Docker ships with the ECS-optimised AMI")
+	assert.Equal(t, 1, w.ran("systemctl", "disable", "--now", "ecs"))
+	assert.Equal(t, []string{s.Fingerprint()}, w.puts)
+
+	plain := newWorld(t)
+	status, out = plain.run(spec())
+	require.Equal(t, 0, status, out)
+	assert.Equal(t, 1, plain.ran("dnf", "install", "-y", "docker"))
+}

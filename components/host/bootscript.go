@@ -34,6 +34,8 @@ type BootSpec struct {
 	Region string
 	// LogGroup is the CloudWatch log group the containers and the boot log go to.
 	LogGroup string
+	// ECSAMI says the host boots the ECS-optimised AMI: Docker is there already, and its ECS agent is stopped.
+	ECSAMI bool
 	// ReadyPrefix is the SSM parameter path the readiness signal is written under, /<prefix>/<instance id>.
 	ReadyPrefix string
 	// Services are the containers to run.
@@ -85,9 +87,11 @@ func CheckDigest(service, ref string) error {
 func RenderBootScript(spec BootSpec) (string, error) {
 	data := struct {
 		Region, LogGroup, ReadyPrefix, Fingerprint string
+		ECSAMI                                     bool
 		Registries                                 []registry
 		Services                                   []bootService
-	}{Region: spec.Region, LogGroup: spec.LogGroup, ReadyPrefix: spec.ReadyPrefix, Fingerprint: spec.Fingerprint()}
+	}{Region: spec.Region, LogGroup: spec.LogGroup, ReadyPrefix: spec.ReadyPrefix, Fingerprint: spec.Fingerprint(),
+		ECSAMI: spec.ECSAMI}
 	seen := map[string]bool{}
 	for _, s := range spec.Services {
 		if err := CheckDigest(s.Name, s.Image); err != nil {

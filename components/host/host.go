@@ -18,10 +18,24 @@ import (
 // Type is the component's type token. It never changes once deployed.
 const Type = "appstack:components:Host"
 
-// AMIParameters are the public SSM parameters that name the newest Amazon Linux 2023 AMI per architecture.
-var AMIParameters = map[string]string{
-	"x86_64": "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64",
-	"arm64":  "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64",
+// The AMIs a host boots from.
+const (
+	// AMIStandard is plain Amazon Linux 2023; the boot script installs Docker.
+	AMIStandard = "al2023"
+	// AMIECS is the ECS-optimised Amazon Linux 2023, which ships Docker: a boot skips the install.
+	AMIECS = "ecs-al2023"
+)
+
+// AMIParameters are the public SSM parameters that name the newest AMI of each kind, per architecture.
+var AMIParameters = map[string]map[string]string{
+	AMIStandard: {
+		"x86_64": "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64",
+		"arm64":  "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64",
+	},
+	AMIECS: {
+		"x86_64": "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id",
+		"arm64":  "/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended/image_id",
+	},
 }
 
 // Service is one container the host runs.
@@ -48,6 +62,8 @@ type Args struct {
 	InstanceType string
 	// Arch is x86_64 or arm64 and picks the AMI. Required.
 	Arch string
+	// AMI is AMIStandard or AMIECS. Default AMIStandard.
+	AMI string
 	// RootVolumeGiB is the encrypted gp3 root volume's size. Default 20.
 	RootVolumeGiB int
 	// DetailedMonitoring turns on 1-minute CloudWatch metrics. Default false.
@@ -98,6 +114,9 @@ func (a *Args) withDefaults() Args {
 	if out.RootVolumeGiB == 0 {
 		out.RootVolumeGiB = 20
 	}
+	if out.AMI == "" {
+		out.AMI = AMIStandard
+	}
 	if out.ReadyTimeout == 0 {
 		out.ReadyTimeout = DefaultReadyTimeout
 	}
@@ -109,7 +128,9 @@ func (a *Args) validate(name string) error {
 	switch {
 	case len(a.Services) == 0:
 		return fmt.Errorf("host %q: at least one service is required", name)
-	case AMIParameters[a.Arch] == "":
+	case AMIParameters[a.AMI] == nil:
+		return fmt.Errorf("host %q: AMI %q: want %s or %s", name, a.AMI, AMIStandard, AMIECS)
+	case AMIParameters[a.AMI][a.Arch] == "":
 		return fmt.Errorf("host %q: Arch %q: want x86_64 or arm64", name, a.Arch)
 	case a.InstanceType == "" || a.Region == "":
 		return fmt.Errorf("host %q: InstanceType and Region are required", name)
@@ -141,7 +162,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		return nil, err
 	}
 	ami := ssm.LookupParameterOutput(ctx, ssm.LookupParameterOutputArgs{
-		Name: pulumi.String(AMIParameters[a.Arch]),
+		Name: pulumi.String(AMIParameters[a.AMI][a.Arch]),
 	}, pulumi.Parent(c)).Value()
 
 	spec := a.bootSpec()
@@ -257,7 +278,8 @@ func (a *Args) bootSpec() pulumi.AnyOutput {
 		inputs = append(inputs, s.Image, env)
 	}
 	return pulumi.All(inputs...).ApplyT(func(v []any) any {
-		spec := BootSpec{Region: a.Region, LogGroup: v[0].(string), ReadyPrefix: a.ReadyParameterPrefix}
+		spec := BootSpec{Region: a.Region, LogGroup: v[0].(string), ReadyPrefix: a.ReadyParameterPrefix,
+			ECSAMI: a.AMI == AMIECS}
 		for i, s := range a.Services {
 			spec.Services = append(spec.Services, BootService{
 				Name:       s.Name,
@@ -276,7 +298,8 @@ func (a *Args) bootSpec() pulumi.AnyOutput {
 // compress decides, before any digest is known, whether the host's script goes gzipped: it renders the
 // script with stand-ins as long as the real values (an ECR reference, a generated table name) and compares.
 func (a *Args) compress() (bool, error) {
-	spec := BootSpec{Region: a.Region, LogGroup: "app-logs-0000000", ReadyPrefix: a.ReadyParameterPrefix}
+	spec := BootSpec{Region: a.Region, LogGroup: "app-logs-0000000", ReadyPrefix: a.ReadyParameterPrefix,
+		ECSAMI: a.AMI == AMIECS}
 	for _, s := range a.Services {
 		env := map[string]string{}
 		if m, ok := s.Env.(pulumi.StringMap); ok {

@@ -71,7 +71,7 @@ func TestInstanceIsHardened(t *testing.T) {
 }
 
 func TestAMIComesFromThePublicParameterForTheArch(t *testing.T) {
-	for arch, param := range host.AMIParameters {
+	for arch, param := range host.AMIParameters[host.AMIStandard] {
 		t.Run(arch, func(t *testing.T) {
 			a := hostArgs()
 			a.Arch, a.InstanceType = arch, "t4g.small"
@@ -224,4 +224,20 @@ func TestRenderedValuesCannotInjectShell(t *testing.T) {
 		}
 		return true
 	})
+}
+
+func TestECSAMIComesFromTheECSParameter(t *testing.T) {
+	a := hostArgs()
+	a.AMI = host.AMIECS
+	res := offlinetest.Run(t, newHost(a))
+	var names []string
+	for _, inv := range res.Invokes {
+		if inv.Token == "aws:ssm/getParameter:getParameter" {
+			names = append(names, inv.Args["name"].StringValue())
+		}
+	}
+	assert.Equal(t, []string{"/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id"}, names)
+	a.AMI = "ubuntu"
+	_, err := offlinetest.RunErr(newHost(a))
+	assert.ErrorContains(t, err, `AMI "ubuntu": want al2023 or ecs-al2023`)
 }

@@ -25,7 +25,10 @@ func TestBootScriptPassesShellcheck(t *testing.T) {
 	require.NoError(t, os.WriteFile(bad, []byte("#!/bin/bash\nrm $1\n"), 0o600))
 	require.Error(t, exec.Command(bin, "--shell=bash", bad).Run(), "shellcheck must flag an unquoted expansion")
 
-	for name, spec := range map[string]host.BootSpec{"one service": spec(), "four services": bootSpec(4)} {
+	ecs := spec()
+	ecs.ECSAMI = true
+	for name, spec := range map[string]host.BootSpec{"one service": spec(), "four services": bootSpec(4),
+		"ECS-optimised AMI": ecs} {
 		t.Run(name, func(t *testing.T) {
 			script, err := host.RenderBootScript(spec)
 			require.NoError(t, err)

@@ -1,0 +1,46 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"appstack/internal/offline/offlinetest"
+)
+
+func TestFloorImportsWhatTheProgramImports(t *testing.T) {
+	t.Chdir(offlinetest.Root())
+	imports, err := programImports()
+	require.NoError(t, err)
+	assert.Contains(t, imports, "github.com/pulumi/pulumi-aws/sdk/v7/go/aws/ec2")
+	got, err := os.ReadFile(filepath.Join("internal", "bench", "floor", "main.go"))
+	require.NoError(t, err)
+	assert.Equal(t, floorSource(imports), string(got), "the floor is stale: go run ./cmd/bench -write-floor")
+}
+
+func TestFitFindsALine(t *testing.T) {
+	slope, intercept, r2 := fit([]point{{resources: 10, ns: 1000}, {resources: 20, ns: 2000}, {resources: 40, ns: 4000}})
+	assert.InDelta(t, 100, slope, 1e-9)
+	assert.InDelta(t, 0, intercept, 1e-6)
+	assert.InDelta(t, 1, r2, 1e-9)
+	_, _, r2 = fit([]point{{resources: 10, ns: 1000}, {resources: 20, ns: 9000}, {resources: 40, ns: 2000}})
+	assert.Less(t, r2, 0.5, "a curve is not mistaken for a line")
+}
+
+func TestBenchLineParses(t *testing.T) {
+	m := benchLine.FindStringSubmatch("BenchmarkOfflinePreview/services=50-2   76   15528191 ns/op   70.00 resources   5889343 B/op   82405 allocs/op")
+	require.NotNil(t, m)
+	assert.Equal(t, []string{"50", "15528191", "70.00", "82405"}, m[1:])
+}
+
+func TestRewriteReplacesOnlyTheResults(t *testing.T) {
+	doc := filepath.Join(t.TempDir(), "p.md")
+	require.NoError(t, os.WriteFile(doc, []byte("intro\n"+docStart+"\nold\n"+docEnd+"\nmodel\n"), 0o600))
+	require.NoError(t, rewrite(doc, "new\n"))
+	got, err := os.ReadFile(doc)
+	require.NoError(t, err)
+	assert.Equal(t, "intro\n"+docStart+"\nnew\n"+docEnd+"\nmodel\n", string(got))
+}

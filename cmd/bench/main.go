@@ -1,0 +1,290 @@
+// Command bench measures appstack's build, test and preview speed against its budgets, prints a table and
+// rewrites the results section of docs/performance.md (make bench). Builds are measured against a floor: a
+// program that imports exactly the SDK packages appstack imports and does nothing (internal/bench/floor), so
+// the ratio shows what appstack's own code costs on top of the SDK.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Budgets.
+const (
+	coldRatioBudget    = 1.15
+	warmRatioBudget    = 1.5
+	warmTestBudget     = 15 * time.Second
+	preview50Budget    = time.Second
+	floorPackage       = "./internal/bench/floor"
+	editedComponent    = "components/host/host.go"
+	docStart, docEnd   = "<!-- bench:start -->", "<!-- bench:end -->"
+	benchCommand       = "make bench"
+	previewBenchFilter = "OfflinePreview"
+)
+
+type run struct {
+	wall, cpu time.Duration
+	rssMB     float64
+}
+
+func main() {
+	doc := flag.String("doc", "", "markdown file whose results section to rewrite")
+	writeFloor := flag.Bool("write-floor", false, "regenerate internal/bench/floor from the program's imports and exit")
+	flag.Parse()
+	if *writeFloor {
+		if err := generateFloor(); err != nil {
+			fail(err)
+		}
+		return
+	}
+	report, ok, err := measure()
+	if err != nil {
+		fail(err)
+	}
+	fmt.Print(report)
+	if *doc != "" {
+		if err := rewrite(*doc, report); err != nil {
+			fail(err)
+		}
+	}
+	if !ok {
+		fail(fmt.Errorf("a budget was missed (see the table)"))
+	}
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "bench:", err)
+	os.Exit(1)
+}
+
+// timed runs a command and reports its wall time, CPU time (user + system, children included) and peak RSS.
+func timed(env []string, name string, args ...string) (run, error) {
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	start := time.Now()
+	err := cmd.Run()
+	wall := time.Since(start)
+	if err != nil {
+		return run{}, fmt.Errorf("%s %s: %w\n%s", name, strings.Join(args, " "), err, stderr.String())
+	}
+	ru, _ := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	r := run{wall: wall, cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}
+	if ru != nil {
+		r.rssMB = float64(ru.Maxrss) / 1024 // kilobytes on Linux
+	}
+	return r, nil
+}
+
+// withEdit appends a comment to path, runs f, and restores the file.
+func withEdit(path string, f func() error) error {
+	orig, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = os.WriteFile(path, orig, 0o644) }()
+	if err := os.WriteFile(path, append(append([]byte{}, orig...), []byte("\n// bench edit\n")...), 0o644); err != nil {
+		return err
+	}
+	return f()
+}
+
+func measure() (string, bool, error) {
+	tmp, err := os.MkdirTemp("", "appstack-bench-")
+	if err != nil {
+		return "", false, err
+	}
+	defer os.RemoveAll(tmp)
+	cache := func(name string) []string { return []string{"GOCACHE=" + filepath.Join(tmp, name), "GOFLAGS=-buildvcs=false"} }
+	build := func(env []string, pkg, out string) (run, error) {
+		return timed(env, "go", "build", "-o", filepath.Join(tmp, out), pkg)
+	}
+	var b strings.Builder
+	ok := true
+	check := func(pass bool) string {
+		if pass {
+			return "ok"
+		}
+		ok = false
+		return "MISSED"
+	}
+
+	fmt.Fprintln(os.Stderr, "bench: cold builds (empty GOCACHE each)…")
+	appCold, err := build(cache("app"), ".", "app")
+	if err != nil {
+		return "", false, err
+	}
+	floorCold, err := build(cache("floor"), floorPackage, "floor")
+	if err != nil {
+		return "", false, err
+	}
+	fmt.Fprintln(os.Stderr, "bench: warm rebuilds after a one-file edit…")
+	var appWarm, floorWarm run
+	if err := withEdit(editedComponent, func() (e error) { appWarm, e = build(cache("app"), ".", "app"); return }); err != nil {
+		return "", false, err
+	}
+	if err := withEdit(filepath.Join(floorPackage, "main.go"), func() (e error) {
+		floorWarm, e = build(cache("floor"), floorPackage, "floor")
+		return
+	}); err != nil {
+		return "", false, err
+	}
+	fmt.Fprintln(os.Stderr, "bench: go test ./... cold, then warm…")
+	testCold, err := timed(cache("test"), "go", "test", "-count=1", "./...")
+	if err != nil {
+		return "", false, err
+	}
+	testWarm, err := timed(cache("test"), "go", "test", "-count=1", "./...")
+	if err != nil {
+		return "", false, err
+	}
+	fmt.Fprintln(os.Stderr, "bench: offline preview benchmark…")
+	points, err := previewBench(cache("test"))
+	if err != nil {
+		return "", false, err
+	}
+
+	coldRatio := appCold.wall.Seconds() / floorCold.wall.Seconds()
+	warmRatio := appWarm.wall.Seconds() / floorWarm.wall.Seconds()
+	fmt.Fprintf(&b, "| measurement | appstack | floor | ratio | budget | result |\n|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "| cold build: wall | %s | %s | %.2f | ≤ %.2f | %s |\n", secs(appCold.wall), secs(floorCold.wall),
+		coldRatio, coldRatioBudget, check(coldRatio <= coldRatioBudget))
+	fmt.Fprintf(&b, "| cold build: CPU | %s | %s | %.2f | | |\n", secs(appCold.cpu), secs(floorCold.cpu),
+		appCold.cpu.Seconds()/floorCold.cpu.Seconds())
+	fmt.Fprintf(&b, "| cold build: peak RSS | %.0f MB | %.0f MB | %.2f | | |\n", appCold.rssMB, floorCold.rssMB,
+		appCold.rssMB/floorCold.rssMB)
+	fmt.Fprintf(&b, "| warm rebuild after editing one file (%s / floor main.go) | %s | %s | %.2f | ≤ %.1f | %s |\n",
+		editedComponent, secs(appWarm.wall), secs(floorWarm.wall), warmRatio, warmRatioBudget,
+		check(warmRatio <= warmRatioBudget))
+	fmt.Fprintf(&b, "| `go test -count=1 ./...` cold (empty GOCACHE) | %s | | | | |\n", secs(testCold.wall))
+	fmt.Fprintf(&b, "| `go test -count=1 ./...` warm | %s | | | ≤ %s | %s |\n", secs(testWarm.wall),
+		secs(warmTestBudget), check(testWarm.wall <= warmTestBudget))
+
+	fmt.Fprintf(&b, "\n| offline preview | resources | time | allocations | time per resource | allocations per resource |\n")
+	fmt.Fprintf(&b, "|---|---|---|---|---|---|\n")
+	for _, p := range points {
+		fmt.Fprintf(&b, "| %d services | %d | %.1f ms | %d | %.0f µs | %.0f |\n", p.services, p.resources,
+			p.ns/1e6, p.allocs, p.ns/1e3/float64(p.resources), float64(p.allocs)/float64(p.resources))
+	}
+	slope, intercept, r2 := fit(points)
+	last := points[len(points)-1]
+	fmt.Fprintf(&b, "\nFitted time = %.1f µs × resources + %.2f ms (R² = %.3f): linear growth. 50 services: %.1f ms "+
+		"(budget %s): %s.\n", slope/1e3, intercept/1e6, r2, last.ns/1e6, preview50Budget,
+		check(time.Duration(last.ns) <= preview50Budget && r2 >= 0.95))
+	fmt.Fprintf(&b, "\n%s\n", environment())
+	return b.String(), ok, nil
+}
+
+func secs(d time.Duration) string { return fmt.Sprintf("%.1f s", d.Seconds()) }
+
+type point struct {
+	services, resources int
+	ns                  float64
+	allocs              int
+}
+
+var benchLine = regexp.MustCompile(`services=(\d+)-\d+\s+\d+\s+([\d.]+) ns/op\s+([\d.]+) resources\s+\d+ B/op\s+(\d+) allocs/op`)
+
+func previewBench(env []string) ([]point, error) {
+	cmd := exec.Command("go", "test", "-run", "^$", "-bench", previewBenchFilter, "-benchmem", "-count=1", "./infra")
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return nil, fmt.Errorf("preview benchmark: %w\n%s", err, out)
+	}
+	var points []point
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		m := benchLine.FindStringSubmatch(sc.Text())
+		if m == nil {
+			continue
+		}
+		var p point
+		p.services, _ = strconv.Atoi(m[1])
+		p.ns, _ = strconv.ParseFloat(m[2], 64)
+		r, _ := strconv.ParseFloat(m[3], 64)
+		p.resources = int(r)
+		p.allocs, _ = strconv.Atoi(m[4])
+		points = append(points, p)
+	}
+	if len(points) < 3 {
+		return nil, fmt.Errorf("preview benchmark: want 3 results, got %d:\n%s", len(points), out)
+	}
+	slices.SortFunc(points, func(a, b point) int { return a.services - b.services })
+	return points, nil
+}
+
+// fit is a least-squares line of time over resources, with its R².
+func fit(points []point) (slope, intercept, r2 float64) {
+	n := float64(len(points))
+	var sx, sy, sxx, sxy float64
+	for _, p := range points {
+		x, y := float64(p.resources), p.ns
+		sx, sy, sxx, sxy = sx+x, sy+y, sxx+x*x, sxy+x*y
+	}
+	slope = (n*sxy - sx*sy) / (n*sxx - sx*sx)
+	intercept = (sy - slope*sx) / n
+	mean := sy / n
+	var ssRes, ssTot float64
+	for _, p := range points {
+		pred := slope*float64(p.resources) + intercept
+		ssRes += math.Pow(p.ns-pred, 2)
+		ssTot += math.Pow(p.ns-mean, 2)
+	}
+	return slope, intercept, 1 - ssRes/ssTot
+}
+
+// environment describes the machine and the versions, so a reader can compare runs.
+func environment() string {
+	goVersion, _ := exec.Command("go", "env", "GOVERSION").Output()
+	mods, _ := exec.Command("go", "list", "-m", "github.com/pulumi/pulumi/sdk/v3", "github.com/pulumi/pulumi-aws/sdk/v7",
+		"github.com/pulumi/pulumi-docker/sdk/v4").Output()
+	cpu := "unknown CPU"
+	if raw, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(raw), "\n") {
+			if strings.HasPrefix(line, "model name") {
+				cpu = strings.TrimSpace(strings.SplitN(line, ":", 2)[1])
+				break
+			}
+		}
+	}
+	mem := ""
+	if raw, err := os.ReadFile("/proc/meminfo"); err == nil {
+		fields := strings.Fields(strings.SplitN(string(raw), "\n", 2)[0])
+		if len(fields) >= 2 {
+			kb, _ := strconv.Atoi(fields[1])
+			mem = fmt.Sprintf(", %.0f GiB", float64(kb)/1024/1024)
+		}
+	}
+	return fmt.Sprintf("Measured %s with `%s` on %d cores (%s%s), %s/%s, %s; SDKs: %s.",
+		time.Now().UTC().Format("2006-01-02"), benchCommand, runtime.NumCPU(), cpu, mem, runtime.GOOS, runtime.GOARCH,
+		strings.TrimSpace(string(goVersion)), strings.Join(strings.Fields(strings.ReplaceAll(string(mods), "\n", ", ")), " "))
+}
+
+// rewrite replaces the results section of doc with report.
+func rewrite(doc, report string) error {
+	raw, err := os.ReadFile(doc)
+	if err != nil {
+		return err
+	}
+	s := string(raw)
+	i, j := strings.Index(s, docStart), strings.Index(s, docEnd)
+	if i < 0 || j < i {
+		return fmt.Errorf("%s has no %s … %s section", doc, docStart, docEnd)
+	}
+	return os.WriteFile(doc, []byte(s[:i+len(docStart)]+"\n"+report+s[j:]), 0o644)
+}
