@@ -8,11 +8,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"appstack/internal/offline/offlinetest"
+	"appstack/internal/project"
 )
 
 func TestFloorImportsWhatTheProgramImports(t *testing.T) {
-	t.Chdir(offlinetest.Root())
+	t.Chdir(project.Root())
 	imports, err := programImports()
 	require.NoError(t, err)
 	assert.Contains(t, imports, "github.com/pulumi/pulumi-aws/sdk/v7/go/aws/ec2")

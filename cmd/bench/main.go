@@ -109,7 +109,9 @@ func measure() (string, bool, error) {
 		return "", false, err
 	}
 	defer os.RemoveAll(tmp)
-	cache := func(name string) []string { return []string{"GOCACHE=" + filepath.Join(tmp, name), "GOFLAGS=-buildvcs=false"} }
+	cache := func(name string) []string {
+		return []string{"GOCACHE=" + filepath.Join(tmp, name), "GOFLAGS=-buildvcs=false"}
+	}
 	build := func(env []string, pkg, out string) (run, error) {
 		return timed(env, "go", "build", "-o", filepath.Join(tmp, out), pkg)
 	}

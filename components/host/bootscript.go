@@ -15,6 +15,7 @@ import (
 	"mvdan.cc/sh/v3/syntax"
 
 	"appstack/internal/imageref"
+	"appstack/internal/readiness"
 )
 
 // MaxUserData is EC2's limit on user-data, before base64.
@@ -61,7 +62,7 @@ func (s BootSpec) Fingerprint() string {
 	for _, svc := range s.Services {
 		images[svc.Name] = svc.Image
 	}
-	return Fingerprint(images)
+	return readiness.Fingerprint(images)
 }
 
 type registry struct{ Host, Region string }

@@ -13,6 +13,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"appstack/components/tags"
+	"appstack/internal/readiness"
 )
 
 // Type is the component's type token. It never changes once deployed.
@@ -118,7 +119,7 @@ func (a *Args) withDefaults() Args {
 		out.AMI = AMIStandard
 	}
 	if out.ReadyTimeout == 0 {
-		out.ReadyTimeout = DefaultReadyTimeout
+		out.ReadyTimeout = readiness.DefaultReadyTimeout
 	}
 	out.ReadyParameterPrefix = strings.TrimSuffix(out.ReadyParameterPrefix, "/")
 	return out
@@ -240,7 +241,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if err != nil {
 		return nil, err
 	}
-	c.ReadyInstanceID = a.gate(ctx, name, instance.ID(), c.Fingerprint, waiterFrom(ctx, a.ReadyTimeout))
+	c.ReadyInstanceID = a.gate(ctx, name, instance.ID(), c.Fingerprint, readiness.From(ctx, a.ReadyTimeout))
 	// A separate association moves the address between hosts without ever replacing the address itself. It
 	// takes the gated id: until the new host has signalled readiness it still names the old host, which keeps
 	// serving; a failed or timed-out gate fails the update right here.
@@ -321,14 +322,14 @@ func (a *Args) compress() (bool, error) {
 // gate resolves to the instance id once the instance has signalled that it runs fingerprint. A preview never
 // waits: there is no new host to wait for.
 func (a *Args) gate(ctx *pulumi.Context, name string, id pulumi.IDOutput, fingerprint pulumi.StringOutput,
-	w Waiter) pulumi.StringOutput {
+	w readiness.Waiter) pulumi.StringOutput {
 	return pulumi.All(id, fingerprint, a.LogGroupName).ApplyTWithContext(ctx.Context(),
 		func(goctx context.Context, v []any) (string, error) {
 			instanceID := string(v[0].(pulumi.ID))
 			if ctx.DryRun() {
 				return instanceID, nil
 			}
-			err := w.Wait(goctx, WaitRequest{
+			err := w.Wait(goctx, readiness.WaitRequest{
 				InstanceID:  instanceID,
 				Parameter:   a.ReadyParameterPrefix + "/" + instanceID,
 				Fingerprint: v[1].(string),

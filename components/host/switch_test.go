@@ -12,16 +12,17 @@ import (
 	"appstack/components/host"
 	"appstack/internal/offline"
 	"appstack/internal/offline/offlinetest"
+	"appstack/internal/readiness"
 )
 
 type failingWaiter struct{ calls int }
 
-func (f *failingWaiter) Wait(_ context.Context, req host.WaitRequest) error {
+func (f *failingWaiter) Wait(_ context.Context, req readiness.WaitRequest) error {
 	f.calls++
 	return errors.New("the new host failed its boot at step \"health\": web did not answer")
 }
 
-func runWith(t *testing.T, w host.Waiter, dryRun bool, args *host.Args) (*offline.Result, error) {
+func runWith(t *testing.T, w readiness.Waiter, dryRun bool, args *host.Args) (*offline.Result, error) {
 	t.Helper()
 	return offline.Run(newHost(args), offline.Options{Stack: "test", DryRun: dryRun, Waiter: w,
 		Config: map[string]string{"aws:region": offlinetest.Region}})

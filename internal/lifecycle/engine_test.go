@@ -23,11 +23,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"appstack/components/host"
 	"appstack/infra"
 	"appstack/internal/lifecycle"
 	"appstack/internal/offline"
 	"appstack/internal/offline/offlinetest"
+	"appstack/internal/readiness"
 )
 
 const canary = "canary-engine-4d2e-secret"
@@ -83,7 +83,7 @@ func newEngine(t *testing.T) *engine {
 		Dir: e.work,
 		// The program itself, inline, with a readiness gate that needs no cloud: every host is ready.
 		Program: func(ctx *pulumi.Context) error {
-			return infra.Program(host.WithWaiter(ctx, &offline.ReadyWaiter{}))
+			return infra.Program(readiness.WithWaiter(ctx, &offline.ReadyWaiter{}))
 		},
 		Options: []auto.LocalWorkspaceOption{auto.Pulumi(cmd), auto.PulumiHome(t.TempDir()),
 			auto.EnvVars(map[string]string{

@@ -141,6 +141,10 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	case "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
 		id = fmt.Sprintf("arn:aws:iam::%s:oidc-provider/%s", Account, strings.TrimPrefix(str("url"), "https://"))
 		set("arn", id)
+	case "aws:s3/bucket:Bucket":
+		set("bucket", autoName)
+		id = str("bucket")
+		set("arn", "arn:aws:s3:::"+id)
 	case "aws:sns/topic:Topic":
 		set("name", autoName)
 		id = arn("sns", str("name"))

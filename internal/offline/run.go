@@ -7,10 +7,11 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"appstack/components/host"
+	"appstack/internal/readiness"
 	"appstack/stacks"
 )
 
@@ -27,17 +28,17 @@ type Options struct {
 	// DryRun evaluates as `pulumi preview` does instead of as `pulumi up`.
 	DryRun bool
 	// Waiter answers the hosts' readiness gates. Default: every host is ready at once (ReadyWaiter).
-	Waiter host.Waiter
+	Waiter readiness.Waiter
 }
 
 // ReadyWaiter is a readiness gate with no cloud behind it: every host is ready, and it counts the waits.
 type ReadyWaiter struct {
 	mu    sync.Mutex
-	Waits []host.WaitRequest
+	Waits []readiness.WaitRequest
 }
 
 // Wait records the request and reports the host ready.
-func (w *ReadyWaiter) Wait(_ context.Context, req host.WaitRequest) error {
+func (w *ReadyWaiter) Wait(_ context.Context, req readiness.WaitRequest) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.Waits = append(w.Waits, req)
@@ -73,24 +74,30 @@ func Run(program pulumi.RunFunc, opts Options) (*Result, error) {
 		keys = append(keys, k)
 	}
 	var (
-		mu      sync.Mutex
 		exports = map[string]any{}
 		outputs = map[string]pulumi.Output{}
+		// resolved is closed once every export's value is in exports: the run can end before the applies
+		// that read them have run, so the result waits for it.
+		resolved = make(chan struct{})
 	)
 	wrapped := func(ctx *pulumi.Context) error {
-		if err := program(host.WithWaiter(stacks.WithKeys(ctx, keys), opts.Waiter)); err != nil {
+		if err := program(readiness.WithWaiter(stacks.WithKeys(ctx, keys), opts.Waiter)); err != nil {
 			return err
 		}
+		var names []string
+		var values []any
 		for name, v := range ctx.GetCurrentExportMap() {
-			out := pulumi.ToOutput(v)
-			outputs[name] = out
-			out.ApplyT(func(x any) any {
-				mu.Lock()
-				exports[name] = x
-				mu.Unlock()
-				return x
-			})
+			outputs[name] = pulumi.ToOutput(v)
+			names = append(names, name)
+			values = append(values, outputs[name])
 		}
+		pulumi.All(values...).ApplyT(func(vs []any) any {
+			for i, name := range names {
+				exports[name] = vs[i]
+			}
+			close(resolved)
+			return nil
+		})
 		return nil
 	}
 	err := pulumi.RunErr(wrapped, pulumi.WithMocks(opts.Project, opts.Stack, mocks), func(info *pulumi.RunInfo) {
@@ -98,10 +105,16 @@ func Run(program pulumi.RunFunc, opts Options) (*Result, error) {
 		info.ConfigSecretKeys = opts.SecretKeys
 		info.DryRun = opts.DryRun
 	})
-	res := &Result{Stack: opts.Stack, Resources: mocks.Resources(), Invokes: mocks.Invokes(), Exports: exports}
+	res := &Result{Stack: opts.Stack, Resources: mocks.Resources(), Invokes: mocks.Invokes(), Exports: map[string]any{}}
 	if err != nil {
 		// The record still says what was registered before the failure.
 		return res, err
+	}
+	select {
+	case <-resolved:
+		res.Exports = exports
+	case <-time.After(10 * time.Second):
+		return res, fmt.Errorf("offline: the stack outputs did not resolve")
 	}
 	for name, out := range outputs {
 		if pulumi.IsSecret(out) {

@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
 
-	"appstack/internal/offline/offlinetest"
+	"appstack/internal/project"
 )
 
 // pinned is owner/repo[/path]@<full commit SHA> # vMAJOR.MINOR.PATCH.
@@ -52,7 +52,7 @@ type step struct {
 // load reads every workflow and the local setup action, with each uses: line as written (comment included).
 func load(t *testing.T) []*workflow {
 	t.Helper()
-	root := offlinetest.Root()
+	root := project.Root()
 	paths, err := filepath.Glob(filepath.Join(root, ".github", "workflows", "*.yml"))
 	require.NoError(t, err)
 	paths = append(paths, filepath.Join(root, ".github", "actions", "setup", "action.yml"))

@@ -4,7 +4,6 @@ package offlinetest
 import (
 	"encoding/json"
 	"path/filepath"
-	"runtime"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
@@ -12,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"appstack/internal/offline"
+	"appstack/internal/project"
 	"appstack/stacks"
 )
 
@@ -71,12 +71,8 @@ func Bool(t testing.TB, r offline.Resource, path string) bool {
 	return v.BoolValue()
 }
 
-// Root is the project directory (where Pulumi.yaml, the stack files and the sample app are), found from this
-// file's own location so that tests in any package agree on it.
-func Root() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", "..")
-}
+// Root is the project directory (see project.Root).
+func Root() string { return project.Root() }
 
 // StackConfig reads Pulumi.<stack>.yaml from the project and applies changes (an empty value deletes a key).
 func StackConfig(t testing.TB, stack string, changes map[string]string) *offline.StackFile {

@@ -1,8 +1,9 @@
-package host_test
+package readiness_test
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -13,7 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"appstack/components/host"
+	"appstack/internal/readiness"
 )
 
 // fakeSSM answers GetParameter from a script of replies, repeating the last one.
@@ -45,14 +46,14 @@ func (f *fakeSSM) GetParameter(_ context.Context, in *ssm.GetParameterInput, _ .
 
 var notFound = &ssmtypes.ParameterNotFound{Message: aws.String("not yet")}
 
-func request() host.WaitRequest {
-	return host.WaitRequest{InstanceID: "i-0new", Parameter: "/appstack/staging/app/ready/i-0new",
+func request() readiness.WaitRequest {
+	return readiness.WaitRequest{InstanceID: "i-0new", Parameter: "/appstack/staging/app/ready/i-0new",
 		Fingerprint: "sha256:abc", LogGroup: "app-logs-1", Region: "ap-southeast-1"}
 }
 
 func wait(replies ...reply) (*fakeSSM, error) {
 	f := &fakeSSM{replies: replies}
-	w := &host.SSMWaiter{Client: f, Timeout: 50 * time.Millisecond, Interval: time.Millisecond}
+	w := &readiness.SSMWaiter{Client: f, Timeout: 50 * time.Millisecond, Interval: time.Millisecond}
 	return f, w.Wait(context.Background(), request())
 }
 
@@ -103,9 +104,13 @@ func TestGateTimesOut(t *testing.T) {
 	}
 }
 
+func digestRef(repo string, n int) string {
+	return fmt.Sprintf("123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/%s@sha256:%064x", repo, n)
+}
+
 func TestFingerprintFollowsTheDigests(t *testing.T) {
-	a := host.Fingerprint(map[string]string{"web": digestRef("web", 1), "api": digestRef("api", 1)})
-	assert.Equal(t, a, host.Fingerprint(map[string]string{"api": digestRef("api", 1), "web": digestRef("web", 1)}))
-	assert.NotEqual(t, a, host.Fingerprint(map[string]string{"web": digestRef("web", 2), "api": digestRef("api", 1)}))
+	a := readiness.Fingerprint(map[string]string{"web": digestRef("web", 1), "api": digestRef("api", 1)})
+	assert.Equal(t, a, readiness.Fingerprint(map[string]string{"api": digestRef("api", 1), "web": digestRef("web", 1)}))
+	assert.NotEqual(t, a, readiness.Fingerprint(map[string]string{"web": digestRef("web", 2), "api": digestRef("api", 1)}))
 	assert.Regexp(t, `^sha256:[0-9a-f]{32}$`, a)
 }

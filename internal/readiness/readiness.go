@@ -1,4 +1,6 @@
-package host
+// Package readiness is the deploy's readiness gate: it waits until a new host has signalled, in SSM Parameter
+// Store, that every service it runs is healthy, and explains where to look when it has not.
+package readiness
 
 import (
 	"context"
@@ -143,13 +145,14 @@ func (r WaitRequest) failure(what string) error {
 
 type waiterKey struct{}
 
-// WithWaiter makes every Host created with the returned context use w instead of polling SSM; offline runs and
+// WithWaiter makes every host created with the returned context use w instead of polling SSM; offline runs and
 // tests use it.
 func WithWaiter(ctx *pulumi.Context, w Waiter) *pulumi.Context {
 	return ctx.WithValue(waiterKey{}, w)
 }
 
-func waiterFrom(ctx *pulumi.Context, timeout time.Duration) Waiter {
+// From returns the waiter installed by WithWaiter, or one that polls SSM with the given timeout.
+func From(ctx *pulumi.Context, timeout time.Duration) Waiter {
 	if w, ok := ctx.Value(waiterKey{}).(Waiter); ok {
 		return w
 	}
