@@ -100,15 +100,7 @@ func (v *validator) services(c *Config, dir string) {
 	names := map[string]int{}
 	ports := map[int]int{}
 	for i, s := range c.Services {
-		switch {
-		case !serviceNameRE.MatchString(s.Name):
-			v.addf(key("services", i, "name"), "%q: want 1-32 lower-case letters, digits and -, starting with a "+
-				"letter", s.Name)
-		case names[s.Name] > 0:
-			v.addf(key("services", i, "name"), "%q is already the name of services[%d]", s.Name, names[s.Name]-1)
-		default:
-			names[s.Name] = i + 1
-		}
+		v.name("services", i, s.Name, names)
 		v.port(i, s.Port, ports)
 		v.path(key("services", i, "healthPath"), s.HealthPath)
 		v.path(key("services", i, "readyPath"), s.ReadyPath)
@@ -124,6 +116,19 @@ func (v *validator) services(c *Config, dir string) {
 				v.addf(k, "%s is listed twice", ref)
 			}
 		}
+	}
+}
+
+// name checks the name of element i of a list (services, tables): its form, and that no earlier element has it.
+// seen maps each name to its index plus one.
+func (v *validator) name(list string, i int, name string, seen map[string]int) {
+	switch {
+	case !serviceNameRE.MatchString(name):
+		v.addf(key(list, i, "name"), "%q: want 1-32 lower-case letters, digits and -, starting with a letter", name)
+	case seen[name] > 0:
+		v.addf(key(list, i, "name"), "%q is already the name of %s[%d]", name, list, seen[name]-1)
+	default:
+		seen[name] = i + 1
 	}
 }
 
@@ -212,15 +217,7 @@ func (v *validator) env(i int, s Service) {
 func (v *validator) tables(tables []Table) {
 	names := map[string]int{}
 	for i, t := range tables {
-		switch {
-		case !serviceNameRE.MatchString(t.Name):
-			v.addf(key("tables", i, "name"), "%q: want 1-32 lower-case letters, digits and -, starting with a "+
-				"letter", t.Name)
-		case names[t.Name] > 0:
-			v.addf(key("tables", i, "name"), "%q is already the name of tables[%d]", t.Name, names[t.Name]-1)
-		default:
-			names[t.Name] = i + 1
-		}
+		v.name("tables", i, t.Name, names)
 		v.attribute(key("tables", i, "hashKey"), t.HashKey, true)
 		v.keyType(key("tables", i, "hashKeyType"), t.HashKeyType)
 		if t.RangeKey != "" {

@@ -9,7 +9,6 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
-	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -108,7 +107,7 @@ func measure() (string, bool, error) {
 	if err != nil {
 		return "", false, err
 	}
-	defer os.RemoveAll(tmp)
+	defer func() { _ = os.RemoveAll(tmp) }() // a temporary directory: leftovers are harmless
 	cache := func(name string) []string {
 		return []string{"GOCACHE=" + filepath.Join(tmp, name), "GOFLAGS=-buildvcs=false"}
 	}
@@ -244,8 +243,8 @@ func fit(points []point) (slope, intercept, r2 float64) {
 	var ssRes, ssTot float64
 	for _, p := range points {
 		pred := slope*float64(p.resources) + intercept
-		ssRes += math.Pow(p.ns-pred, 2)
-		ssTot += math.Pow(p.ns-mean, 2)
+		ssRes += (p.ns - pred) * (p.ns - pred)
+		ssTot += (p.ns - mean) * (p.ns - mean)
 	}
 	return slope, intercept, 1 - ssRes/ssTot
 }
@@ -274,7 +273,7 @@ func environment() string {
 	}
 	return fmt.Sprintf("Measured %s with `%s` on %d cores (%s%s), %s/%s, %s; SDKs: %s.",
 		time.Now().UTC().Format("2006-01-02"), benchCommand, runtime.NumCPU(), cpu, mem, runtime.GOOS, runtime.GOARCH,
-		strings.TrimSpace(string(goVersion)), strings.Join(strings.Fields(strings.ReplaceAll(string(mods), "\n", ", ")), " "))
+		strings.TrimSpace(string(goVersion)), strings.Join(strings.Split(strings.TrimSpace(string(mods)), "\n"), ", "))
 }
 
 // rewrite replaces the results section of doc with report.
