@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"path"
 	"slices"
 	"strings"
 	"sync"
@@ -51,17 +52,21 @@ func Fingerprint(images map[string]string) string {
 	return "sha256:" + hex.EncodeToString(h.Sum(nil))[:32]
 }
 
-// SSMGetter is the part of the SSM client the gate uses.
-type SSMGetter interface {
+// SSMAPI is the part of the SSM client the gate uses.
+type SSMAPI interface {
 	GetParameter(ctx context.Context, in *ssm.GetParameterInput, opts ...func(*ssm.Options)) (*ssm.GetParameterOutput,
 		error)
+	GetParametersByPath(ctx context.Context, in *ssm.GetParametersByPathInput, opts ...func(*ssm.Options)) (
+		*ssm.GetParametersByPathOutput, error)
+	DeleteParameters(ctx context.Context, in *ssm.DeleteParametersInput, opts ...func(*ssm.Options)) (
+		*ssm.DeleteParametersOutput, error)
 }
 
 // SSMWaiter polls the readiness parameter in SSM Parameter Store.
 type SSMWaiter struct {
 	// Client reads parameters. Default: an SSM client from the standard AWS configuration chain (the same
 	// credentials `pulumi up` uses), created on first use.
-	Client SSMGetter
+	Client SSMAPI
 	// Timeout bounds the wait. Default DefaultReadyTimeout.
 	Timeout time.Duration
 	// Interval is the pause between reads. Default 5 s.
@@ -94,6 +99,7 @@ func (w *SSMWaiter) Wait(ctx context.Context, req WaitRequest) error {
 		case err == nil && out.Parameter != nil:
 			last = aws.ToString(out.Parameter.Value)
 			if last == req.Fingerprint {
+				w.prune(ctx, req.Parameter)
 				return nil
 			}
 			if strings.HasPrefix(last, FailedPrefix) {
@@ -116,6 +122,35 @@ func (w *SSMWaiter) Wait(ctx context.Context, req WaitRequest) error {
 			}
 			return req.failure(fmt.Sprintf("%s within %s", what, timeout))
 		case <-time.After(interval):
+		}
+	}
+}
+
+// prune deletes the other hosts' signals under the same path once this host's signal matched, so that one
+// parameter per boot does not pile up. It is best effort: a failure leaves stale signals, never a failed deploy.
+func (w *SSMWaiter) prune(ctx context.Context, keep string) {
+	dir := path.Dir(keep)
+	var stale []string
+	var next *string
+	for {
+		out, err := w.Client.GetParametersByPath(ctx, &ssm.GetParametersByPathInput{Path: aws.String(dir),
+			NextToken: next})
+		if err != nil {
+			return
+		}
+		for _, p := range out.Parameters {
+			if name := aws.ToString(p.Name); name != keep {
+				stale = append(stale, name)
+			}
+		}
+		if next = out.NextToken; next == nil {
+			break
+		}
+	}
+	// DeleteParameters takes at most ten names a call.
+	for chunk := range slices.Chunk(stale, 10) {
+		if _, err := w.Client.DeleteParameters(ctx, &ssm.DeleteParametersInput{Names: chunk}); err != nil {
+			return
 		}
 	}
 }

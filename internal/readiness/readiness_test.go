@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -17,11 +18,44 @@ import (
 	"appstack/internal/readiness"
 )
 
-// fakeSSM answers GetParameter from a script of replies, repeating the last one.
+// fakeSSM answers GetParameter from a script of replies, repeating the last one, and keeps a parameter store
+// for the pruning calls.
 type fakeSSM struct {
 	mu      sync.Mutex
 	replies []reply
 	names   []string
+	store   []string
+	deleted []string
+}
+
+func (f *fakeSSM) GetParametersByPath(_ context.Context, in *ssm.GetParametersByPathInput,
+	_ ...func(*ssm.Options)) (*ssm.GetParametersByPathOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	// Pages of three, to exercise the paging.
+	start := 0
+	if in.NextToken != nil {
+		start, _ = strconv.Atoi(*in.NextToken)
+	}
+	out := &ssm.GetParametersByPathOutput{}
+	for _, name := range f.store[start:min(start+3, len(f.store))] {
+		out.Parameters = append(out.Parameters, ssmtypes.Parameter{Name: aws.String(name)})
+	}
+	if start+3 < len(f.store) {
+		out.NextToken = aws.String(strconv.Itoa(start + 3))
+	}
+	return out, nil
+}
+
+func (f *fakeSSM) DeleteParameters(_ context.Context, in *ssm.DeleteParametersInput, _ ...func(*ssm.Options)) (
+	*ssm.DeleteParametersOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(in.Names) > 10 {
+		return nil, errors.New("ValidationException: at most 10 names")
+	}
+	f.deleted = append(f.deleted, in.Names...)
+	return &ssm.DeleteParametersOutput{}, nil
 }
 
 type reply struct {
@@ -68,6 +102,25 @@ func TestGateOpensAtOnceWhenNothingChanged(t *testing.T) {
 	f, err := wait(reply{value: "sha256:abc"})
 	require.NoError(t, err)
 	assert.Len(t, f.names, 1, "a deploy with no change reads the signal once and does not wait")
+}
+
+func TestAnOpenGatePrunesTheOtherHostsSignals(t *testing.T) {
+	f := &fakeSSM{replies: []reply{{value: "sha256:abc"}}}
+	for i := range 13 {
+		f.store = append(f.store, fmt.Sprintf("/appstack/staging/app/ready/i-0old%02d", i))
+	}
+	f.store = append(f.store, "/appstack/staging/app/ready/i-0new")
+	w := &readiness.SSMWaiter{Client: f, Timeout: 50 * time.Millisecond, Interval: time.Millisecond}
+	require.NoError(t, w.Wait(context.Background(), request()))
+	assert.Len(t, f.deleted, 13, "every other host's signal, over several pages and in batches of ten")
+	assert.NotContains(t, f.deleted, "/appstack/staging/app/ready/i-0new")
+}
+
+func TestAFailedGatePrunesNothing(t *testing.T) {
+	f := &fakeSSM{replies: []reply{{value: "failed:health:web"}}, store: []string{"/appstack/staging/app/ready/i-0old"}}
+	w := &readiness.SSMWaiter{Client: f, Timeout: 50 * time.Millisecond, Interval: time.Millisecond}
+	require.Error(t, w.Wait(context.Background(), request()))
+	assert.Empty(t, f.deleted, "the old host's signal stays while it still serves")
 }
 
 func TestGateReportsABootFailure(t *testing.T) {
