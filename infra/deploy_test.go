@@ -19,7 +19,7 @@ func TestRoleMayWriteOnlyItsOwnReadySignal(t *testing.T) {
 	for _, stack := range []string{"staging", "production"} {
 		t.Run(stack, func(t *testing.T) {
 			res := mustRun(t, stack, stackFile(t, stack).Config)
-			doc := stringInput(t, res.OfType("aws:iam/rolePolicy:RolePolicy")[0], "policy")
+			doc := offlinetest.Str(t, res.OfType("aws:iam/rolePolicy:RolePolicy")[0], "policy")
 			var d identity.Document
 			require.NoError(t, json.Unmarshal([]byte(doc), &d))
 			var writes []identity.Statement
@@ -57,8 +57,8 @@ func TestADigestChangeReplacesTheHostButNeverTheAddress(t *testing.T) {
 		assert.False(t, bound, "the association, not the address, names the host")
 	}
 	hostBefore, hostAfter := before.OfType(instanceType)[0], after.OfType(instanceType)[0]
-	assert.NotEqual(t, stringInput(t, hostBefore, "userData"), stringInput(t, hostAfter, "userData"))
-	assert.True(t, boolInput(t, hostAfter, "userDataReplaceOnChange"), "a new boot script means a new host")
+	assert.NotEqual(t, offlinetest.Str(t, hostBefore, "userData"), offlinetest.Str(t, hostAfter, "userData"))
+	assert.True(t, offlinetest.Bool(t, hostAfter, "userDataReplaceOnChange"), "a new boot script means a new host")
 	assert.False(t, hostAfter.DeleteBeforeReplace, "created before the old one is deleted")
 }
 
@@ -86,14 +86,14 @@ func TestAlarmEmailGetsAnEncryptedTopic(t *testing.T) {
 	topic := res.OfType("aws:sns/topic:Topic")
 	require.Len(t, topic, 1)
 	key := res.OfType("aws:kms/key:Key")[0]
-	assert.Equal(t, key.Outputs["arn"].StringValue(), stringInput(t, topic[0], "kmsMasterKeyId"))
+	assert.Equal(t, key.Outputs["arn"].StringValue(), offlinetest.Str(t, topic[0], "kmsMasterKeyId"))
 	sub := res.OfType("aws:sns/topicSubscription:TopicSubscription")
 	require.Len(t, sub, 1)
-	assert.Equal(t, "email", stringInput(t, sub[0], "protocol"))
-	assert.Equal(t, "oncall@example.com", stringInput(t, sub[0], "endpoint"))
-	assert.Contains(t, stringInput(t, key, "policy"), `"Service":["cloudwatch.amazonaws.com"]`,
+	assert.Equal(t, "email", offlinetest.Str(t, sub[0], "protocol"))
+	assert.Equal(t, "oncall@example.com", offlinetest.Str(t, sub[0], "endpoint"))
+	assert.Contains(t, offlinetest.Str(t, key, "policy"), `"Service":["cloudwatch.amazonaws.com"]`,
 		"CloudWatch may use the key to publish to the encrypted topic")
-	assert.Contains(t, stringInput(t, key, "policy"), `"AWS":"arn:aws:iam::123456789012:root"`)
+	assert.Contains(t, offlinetest.Str(t, key, "policy"), `"AWS":"arn:aws:iam::123456789012:root"`)
 	for _, alarm := range res.OfType("aws:cloudwatch/metricAlarm:MetricAlarm") {
 		v, _ := offline.Lookup(alarm.Inputs, "alarmActions")
 		assert.Contains(t, fmt.Sprint(v.Mappable()), topic[0].Outputs["arn"].StringValue())
@@ -117,5 +117,5 @@ func TestECSOptimisedAMIFromConfig(t *testing.T) {
 		}
 	}
 	assert.Equal(t, []string{"/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id"}, names)
-	assert.NotContains(t, stringInput(t, res.OfType(instanceType)[0], "userData"), "dnf install -y docker")
+	assert.NotContains(t, offlinetest.Str(t, res.OfType(instanceType)[0], "userData"), "dnf install -y docker")
 }

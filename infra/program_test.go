@@ -108,12 +108,12 @@ func TestProfilesDriveProtectionSizeAndRetention(t *testing.T) {
 			tbl := res.OfType(tableType)[0]
 			assert.Equal(t, tc.protect, tbl.Protect)
 			assert.Equal(t, tc.protect, tbl.RetainOnDelete)
-			assert.Equal(t, tc.protect, boolInput(t, tbl, "deletionProtectionEnabled"))
+			assert.Equal(t, tc.protect, offlinetest.Bool(t, tbl, "deletionProtectionEnabled"))
 			assert.Equal(t, tc.protect, res.OfType(eipType)[0].Protect)
-			assert.Equal(t, tc.force, boolInput(t, res.OfType(repoType)[0], "forceDelete"))
+			assert.Equal(t, tc.force, offlinetest.Bool(t, res.OfType(repoType)[0], "forceDelete"))
 			inst := res.OfType(instanceType)[0]
-			assert.Equal(t, tc.typ, stringInput(t, inst, "instanceType"))
-			assert.Equal(t, tc.monitoring, boolInput(t, inst, "monitoring"))
+			assert.Equal(t, tc.typ, offlinetest.Str(t, inst, "instanceType"))
+			assert.Equal(t, tc.monitoring, offlinetest.Bool(t, inst, "monitoring"))
 			v, _ := offline.Lookup(res.OfType("aws:cloudwatch/logGroup:LogGroup")[0].Inputs, "retentionInDays")
 			assert.Equal(t, tc.retention, v.NumberValue())
 		})
@@ -250,7 +250,7 @@ func TestFourStreamlitAppsOnOneHost(t *testing.T) {
 		assert.Equal(t, float64(8501+i), v.NumberValue())
 	}
 	assert.Empty(t, res.OfType(repoType), "prebuilt images need no repository")
-	ud := stringInput(t, res.OfType(instanceType)[0], "userData")
+	ud := offlinetest.Str(t, res.OfType(instanceType)[0], "userData")
 	assert.LessOrEqual(t, len(ud), 16*1024)
 	for i := range 4 {
 		assert.Contains(t, ud, fmt.Sprintf("@sha256:%064x", i+1))
@@ -285,7 +285,7 @@ func TestTwoAppsInOneProgramDoNotCollide(t *testing.T) {
 func TestTablesReachTheServicesByEnvironment(t *testing.T) {
 	res := mustRun(t, "staging", stackFile(t, "staging").Config)
 	tbl := res.OfType(tableType)[0]
-	ud := stringInput(t, res.OfType(instanceType)[0], "userData")
+	ud := offlinetest.Str(t, res.OfType(instanceType)[0], "userData")
 	assert.Contains(t, ud, "APPSTACK_TABLE_EVENTS="+tbl.Outputs["name"].StringValue())
 	assert.Contains(t, ud, "PORT=8080")
 }
@@ -318,18 +318,4 @@ func openFindings(t *testing.T, res *offline.Result, cfg map[string]string) []po
 	t.Helper()
 	open, _ := policy.Review(res.Resources, offlinetest.Waivers(t, cfg))
 	return open
-}
-
-func stringInput(t *testing.T, r offline.Resource, path string) string {
-	t.Helper()
-	v, ok := offline.Lookup(r.Inputs, path)
-	require.True(t, ok, "%s has no %s", r.Name, path)
-	return v.StringValue()
-}
-
-func boolInput(t *testing.T, r offline.Resource, path string) bool {
-	t.Helper()
-	v, ok := offline.Lookup(r.Inputs, path)
-	require.True(t, ok, "%s has no %s", r.Name, path)
-	return v.BoolValue()
 }

@@ -166,9 +166,9 @@ func when(failed bool, msg string, args ...any) []string {
 
 // Review evaluates the resources and sets the waived findings apart: a finding is open unless the stack waives
 // its rule.
-func Review(resources []offline.Resource, waivers []stacks.Waiver) (open, waived []Finding) {
+func Review(resources []offline.Resource, waivers stacks.Waivers) (open, waived []Finding) {
 	for _, f := range Evaluate(resources) {
-		if w, ok := waiverOf(waivers, f.Rule); ok {
+		if w, ok := waivers.Find(f.Rule); ok {
 			f.Waiver = w.Reason
 			waived = append(waived, f)
 		} else {
@@ -176,15 +176,6 @@ func Review(resources []offline.Resource, waivers []stacks.Waiver) (open, waived
 		}
 	}
 	return open, waived
-}
-
-func waiverOf(waivers []stacks.Waiver, rule string) (stacks.Waiver, bool) {
-	for _, w := range waivers {
-		if w.Rule == rule {
-			return w, true
-		}
-	}
-	return stacks.Waiver{}, false
 }
 
 // CheckWaivers returns a problem, naming its key, for each waiver of a rule that does not exist or that may not

@@ -41,7 +41,7 @@ type Config struct {
 	IngressCidrs []string `json:"ingressCidrs"`
 	// Waivers accept a policy rule's finding for a stated reason; a whole-internet CIDR (0.0.0.0/0 or ::/0) in
 	// IngressCidrs needs a waiver of PublicIngressRule.
-	Waivers []Waiver `json:"waivers"`
+	Waivers Waivers `json:"waivers"`
 	// VpcID places the host in this VPC. Optional (default VPC); required together with SubnetID.
 	VpcID string `json:"vpcId"`
 	// SubnetID places the host in this subnet. Optional (default subnet); required together with VpcID.
@@ -76,15 +76,21 @@ type Waiver struct {
 	Reason string `json:"reason"`
 }
 
-// Waived returns the waiver of rule, if any.
-func (c *Config) Waived(rule string) (Waiver, bool) {
-	for _, w := range c.Waivers {
+// Waivers are a stack's accepted findings.
+type Waivers []Waiver
+
+// Find returns the waiver of rule, if any.
+func (ws Waivers) Find(rule string) (Waiver, bool) {
+	for _, w := range ws {
 		if w.Rule == rule {
 			return w, true
 		}
 	}
 	return Waiver{}, false
 }
+
+// Waived returns the stack's waiver of rule, if any.
+func (c *Config) Waived(rule string) (Waiver, bool) { return c.Waivers.Find(rule) }
 
 // Service is one container the host runs.
 type Service struct {

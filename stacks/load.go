@@ -223,7 +223,7 @@ func (l *loader) duration(name string, into *time.Duration) {
 }
 
 // decodeList decodes a JSON list element by element, so that a problem names the element's index.
-func decodeList[T any](l *loader, name string, into *[]T, required bool) {
+func decodeList[S ~[]T, T any](l *loader, name string, into *S, required bool) {
 	k := key(name)
 	raw, ok := l.src.Get(k)
 	if !ok {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/pulumi/pulumi-aws/sdk/v7/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi-aws/sdk/v7/go/aws/sns"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -301,12 +302,12 @@ func publicReason(cfg *stacks.Config) string {
 
 // accountRoot turns any ARN of the account (arn:<partition>:<service>:<region>:<account>:...) into the
 // account's root principal.
-func accountRoot(arn string) (string, error) {
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) < 6 || parts[4] == "" {
-		return "", fmt.Errorf("cannot read the account from ARN %q", arn)
+func accountRoot(s string) (string, error) {
+	a, err := arn.Parse(s)
+	if err != nil || a.AccountID == "" {
+		return "", fmt.Errorf("cannot read the account from ARN %q", s)
 	}
-	return fmt.Sprintf("arn:%s:iam::%s:root", parts[1], parts[4]), nil
+	return fmt.Sprintf("arn:%s:iam::%s:root", a.Partition, a.AccountID), nil
 }
 
 // secretEnv maps each secret a service receives to its parameter's name.

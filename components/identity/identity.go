@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/pulumi/pulumi-aws/sdk/v7/go/aws/iam"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -146,18 +147,18 @@ func orEmptyString(in pulumi.StringInput) pulumi.StringInput {
 // readyParameterArn builds arn:<partition>:ssm:<region>:<account>:parameter<prefix>/* from the log group's ARN,
 // which names the same partition, region and account.
 func readyParameterArn(logGroupArn, prefix string) string {
-	parts := strings.SplitN(logGroupArn, ":", 6)
-	if prefix == "" || len(parts) < 6 {
+	a, err := arn.Parse(logGroupArn)
+	if prefix == "" || err != nil {
 		return ""
 	}
-	return fmt.Sprintf("arn:%s:ssm:%s:%s:parameter%s/*", parts[1], parts[3], parts[4], strings.TrimSuffix(prefix, "/"))
+	return fmt.Sprintf("arn:%s:ssm:%s:%s:parameter%s/*", a.Partition, a.Region, a.AccountID,
+		strings.TrimSuffix(prefix, "/"))
 }
 
 // partition reads the partition (aws, aws-cn, aws-us-gov) out of an ARN.
-func partition(arn string) string {
-	parts := strings.SplitN(arn, ":", 3)
-	if len(parts) < 3 || parts[1] == "" {
-		return "aws"
+func partition(s string) string {
+	if a, err := arn.Parse(s); err == nil && a.Partition != "" {
+		return a.Partition
 	}
-	return parts[1]
+	return "aws"
 }

@@ -3,7 +3,6 @@ package offline
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -123,15 +122,6 @@ func Run(program pulumi.RunFunc, opts Options) (*Result, error) {
 	}
 	slices.Sort(res.SecretExports)
 	return res, nil
-}
-
-// RunStackFile evaluates program with the configuration of Pulumi.<stack>.yaml in dir.
-func RunStackFile(program pulumi.RunFunc, dir, stack string, dryRun bool) (*Result, error) {
-	f, err := ReadStackFile(filepath.Join(dir, "Pulumi."+stack+".yaml"))
-	if err != nil {
-		return nil, err
-	}
-	return Run(program, Options{Stack: stack, Config: f.Config, SecretKeys: f.SecretKeys, DryRun: dryRun})
 }
 
 // OfType returns the resources of one type token, in name order.

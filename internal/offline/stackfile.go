@@ -24,16 +24,6 @@ type StackFile struct {
 	SecretKeys []string
 }
 
-// Keys lists the file's config keys, sorted.
-func (f *StackFile) Keys() []string {
-	keys := make([]string, 0, len(f.Config))
-	for k := range f.Config {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
-
 // ReadStackFile reads a Pulumi.<stack>.yaml.
 func ReadStackFile(path string) (*StackFile, error) {
 	raw, err := os.ReadFile(path)

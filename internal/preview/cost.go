@@ -2,7 +2,9 @@ package preview
 
 import (
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 
 	"appstack/internal/offline"
 	"appstack/policy"
@@ -99,7 +101,7 @@ func EstimateCost(cfg *stacks.Config, res *offline.Result) Estimate {
 			add("CloudWatch alarm", 1, "alarm-month", alarmMonthly)
 		}
 	}
-	for _, item := range sortedKeys(lines) {
+	for _, item := range slices.Sorted(maps.Keys(lines)) {
 		l := *lines[item]
 		l.MonthlyUSD = round(l.Quantity * l.UnitUSD)
 		e.Lines = append(e.Lines, l)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -226,7 +227,7 @@ func join(prefix, k string) string {
 }
 
 func unionKeys(a, b map[string]string) []string {
-	keys := sortedKeys(a)
+	keys := slices.Sorted(maps.Keys(a))
 	for k := range b {
 		if _, ok := a[k]; !ok {
 			keys = append(keys, k)

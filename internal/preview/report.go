@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -156,7 +157,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	p.printf("\n")
 	r.Cost.write(p)
 	p.printf("\nOutputs:\n")
-	for _, name := range sortedKeys(r.Outputs) {
+	for _, name := range slices.Sorted(maps.Keys(r.Outputs)) {
 		p.printf("  %-15s %v\n", name, r.Outputs[name])
 	}
 	return p.err
@@ -171,13 +172,4 @@ func (p *printer) printf(format string, args ...any) {
 	if p.err == nil {
 		_, p.err = fmt.Fprintf(p.w, format, args...)
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

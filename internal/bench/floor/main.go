@@ -6,6 +6,7 @@ package main
 
 import (
 	_ "github.com/aws/aws-sdk-go-v2/aws"
+	_ "github.com/aws/aws-sdk-go-v2/aws/arn"
 	_ "github.com/aws/aws-sdk-go-v2/config"
 	_ "github.com/aws/aws-sdk-go-v2/service/ssm"
 	_ "github.com/aws/aws-sdk-go-v2/service/ssm/types"
