@@ -1,6 +1,8 @@
 // Package policy holds appstack's security and safety rules, evaluated over the resources a stack declares
 // (type, name, inputs, resource options). Each rule carries the ids of the public rules it mirrors (checkov
 // CKV_AWS_*, trivy AVD-AWS-*, Pulumi AWSGuard), so a security team can map a finding to the rule they know.
+//
+// The tests are in infra/policy_test.go: they run the program and break one property of its output per rule.
 package policy
 
 import (

@@ -14,7 +14,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 
 	"appstack/internal/preview"
@@ -23,54 +22,27 @@ import (
 // ExitFindings is the exit status when the stack evaluates but has open policy findings.
 const ExitFindings = 3
 
-// errFindings marks a report with open findings.
-var errFindings = errors.New("open policy findings")
-
 func main() {
 	stack := flag.String("stack", "staging", "stack whose Pulumi.<stack>.yaml to preview")
 	dir := flag.String("dir", ".", "project directory holding Pulumi.yaml and the stack files")
 	asJSON := flag.Bool("json", false, "print the report as stable JSON instead of text")
 	base := flag.String("diff", "", "a JSON report to compare against: print what this stack adds, removes and changes")
 	flag.Parse()
-	err := run(os.Stdout, *dir, *stack, *asJSON, *base)
+	format := preview.Text
+	if *asJSON {
+		format = preview.JSON
+	}
+	// The program reads build contexts relative to the working directory, as under pulumi.
+	err := os.Chdir(*dir)
+	if err == nil {
+		err = preview.Print(os.Stdout, ".", *stack, format, *base)
+	}
 	switch {
-	case errors.Is(err, errFindings):
+	case errors.Is(err, preview.ErrFindings):
 		fmt.Fprintln(os.Stderr, "preview:", err)
 		os.Exit(ExitFindings)
 	case err != nil:
 		fmt.Fprintln(os.Stderr, "preview:", err)
 		os.Exit(1)
 	}
-}
-
-func run(w io.Writer, dir, stack string, asJSON bool, base string) error {
-	if err := os.Chdir(dir); err != nil {
-		return err
-	}
-	report, err := preview.Run(".", stack)
-	if err != nil {
-		return err
-	}
-	switch {
-	case base != "":
-		old, err := preview.ReadReport(base)
-		if err != nil {
-			return err
-		}
-		err = preview.WriteDiff(w, old, report, preview.Diff(old, report))
-		if err != nil {
-			return err
-		}
-	case asJSON:
-		err = report.WriteJSON(w)
-	default:
-		err = report.WriteText(w)
-	}
-	if err != nil {
-		return err
-	}
-	if n := len(report.Findings); n > 0 {
-		return fmt.Errorf("%w: %d (see the Policy section)", errFindings, n)
-	}
-	return nil
 }

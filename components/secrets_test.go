@@ -1,4 +1,4 @@
-package secrets
+package components_test
 
 import (
 	"testing"
@@ -7,14 +7,15 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"appstack/components/secrets"
 	"appstack/internal/offline/offlinetest"
 )
 
 const canary = "canary-7f3a-secret-value"
 
-func newSecrets(args *Args) pulumi.RunFunc {
+func newSecrets(args *secrets.Args) pulumi.RunFunc {
 	return func(ctx *pulumi.Context) error {
-		_, err := New(ctx, "sec", args)
+		_, err := secrets.New(ctx, "sec", args)
 		return err
 	}
 }
@@ -24,7 +25,7 @@ func secretValues() pulumi.StringMapOutput {
 }
 
 func TestSecretsAreSecureStringsUnderTheStacksKey(t *testing.T) {
-	res := offlinetest.Run(t, newSecrets(&Args{Path: "/appstack/test/app/secrets", Names: []string{"JWT_SECRET"},
+	res := offlinetest.Run(t, newSecrets(&secrets.Args{Path: "/appstack/test/app/secrets", Names: []string{"JWT_SECRET"},
 		Values: secretValues()}))
 	key := offlinetest.One(t, res, "aws:kms/key:Key")
 	assert.True(t, offlinetest.Bool(t, key, "enableKeyRotation"))
@@ -41,7 +42,7 @@ func TestSecretsAreSecureStringsUnderTheStacksKey(t *testing.T) {
 }
 
 func TestPlainValuesAreMadeSecret(t *testing.T) {
-	res := offlinetest.Run(t, newSecrets(&Args{Path: "/p", Names: []string{"A"},
+	res := offlinetest.Run(t, newSecrets(&secrets.Args{Path: "/p", Names: []string{"A"},
 		Values: pulumi.StringMap{"A": pulumi.String(canary)}}))
 	param := offlinetest.One(t, res, "aws:ssm/parameter:Parameter")
 	assert.True(t, offlinetest.Prop(t, param, "value").IsSecret())
@@ -49,12 +50,12 @@ func TestPlainValuesAreMadeSecret(t *testing.T) {
 
 func TestSecretsArgsAreChecked(t *testing.T) {
 	for _, tc := range []struct {
-		args Args
+		args secrets.Args
 		want string
 	}{
-		{Args{Path: "p"}, `secrets "sec": Path "p" must start with /`},
-		{Args{Path: "/p", DeletionWindowDays: 3}, `DeletionWindowDays 3: want 7 to 30`},
-		{Args{Path: "/p", Names: []string{"A"}}, `Values is required with Names`},
+		{secrets.Args{Path: "p"}, `secrets "sec": Path "p" must start with /`},
+		{secrets.Args{Path: "/p", DeletionWindowDays: 3}, `DeletionWindowDays 3: want 7 to 30`},
+		{secrets.Args{Path: "/p", Names: []string{"A"}}, `Values is required with Names`},
 	} {
 		_, err := offlinetest.RunErr(newSecrets(&tc.args))
 		assert.ErrorContains(t, err, tc.want)

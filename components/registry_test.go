@@ -1,4 +1,4 @@
-package registry
+package components_test
 
 import (
 	"encoding/json"
@@ -8,18 +8,19 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"appstack/components/registry"
 	"appstack/internal/offline/offlinetest"
 )
 
-func newRegistry(args *Args) pulumi.RunFunc {
+func newRegistry(args *registry.Args) pulumi.RunFunc {
 	return func(ctx *pulumi.Context) error {
-		_, err := New(ctx, "web", args)
+		_, err := registry.New(ctx, "web", args)
 		return err
 	}
 }
 
 func TestRepositoryIsImmutableScannedAndEncrypted(t *testing.T) {
-	res := offlinetest.Run(t, newRegistry(&Args{}))
+	res := offlinetest.Run(t, newRegistry(&registry.Args{}))
 	repo := offlinetest.One(t, res, "aws:ecr/repository:Repository")
 	assert.Equal(t, "IMMUTABLE", offlinetest.Str(t, repo, "imageTagMutability"))
 	assert.True(t, offlinetest.Bool(t, repo, "imageScanningConfiguration.scanOnPush"))
@@ -28,7 +29,7 @@ func TestRepositoryIsImmutableScannedAndEncrypted(t *testing.T) {
 }
 
 func TestForceDeleteAndKeyAreHonoured(t *testing.T) {
-	res := offlinetest.Run(t, newRegistry(&Args{ForceDelete: true, KmsKeyArn: pulumi.String("arn:aws:kms:k")}))
+	res := offlinetest.Run(t, newRegistry(&registry.Args{ForceDelete: true, KmsKeyArn: pulumi.String("arn:aws:kms:k")}))
 	repo := offlinetest.One(t, res, "aws:ecr/repository:Repository")
 	assert.True(t, offlinetest.Bool(t, repo, "forceDelete"))
 	assert.Equal(t, "arn:aws:kms:k", offlinetest.Str(t, repo, "encryptionConfigurations[0].kmsKey"))
@@ -44,7 +45,7 @@ func TestLifecyclePolicyKeepsNImagesAndExpiresUntagged(t *testing.T) {
 		{"keepImages sets the count", 25, 25},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			res := offlinetest.Run(t, newRegistry(&Args{KeepImages: tc.keep}))
+			res := offlinetest.Run(t, newRegistry(&registry.Args{KeepImages: tc.keep}))
 			lp := offlinetest.One(t, res, "aws:ecr/lifecyclePolicy:LifecyclePolicy")
 			var doc struct {
 				Rules []struct {
@@ -74,6 +75,6 @@ func TestLifecyclePolicyKeepsNImagesAndExpiresUntagged(t *testing.T) {
 }
 
 func TestNegativeKeepIsRejected(t *testing.T) {
-	_, err := offlinetest.RunErr(newRegistry(&Args{KeepImages: -1}))
+	_, err := offlinetest.RunErr(newRegistry(&registry.Args{KeepImages: -1}))
 	assert.ErrorContains(t, err, `registry "web": KeepImages -1: want at least 1`)
 }

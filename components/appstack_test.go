@@ -1,4 +1,4 @@
-package appstack
+package components_test
 
 import (
 	"testing"
@@ -6,6 +6,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/assert"
 
+	"appstack/components/appstack"
 	"appstack/internal/offline/offlinetest"
 	"appstack/stacks"
 )
@@ -24,18 +25,18 @@ func TestArgsAreChecked(t *testing.T) {
 
 	for _, tc := range []struct {
 		name string
-		args *Args
+		args *appstack.Args
 		want string
 	}{
-		{"config is required", &Args{}, `appstack "app": Config is required`},
-		{"config built in code is validated", &Args{Config: &badPort},
+		{"config is required", &appstack.Args{}, `appstack "app": Config is required`},
+		{"config built in code is validated", &appstack.Args{Config: &badPort},
 			`appstack:services[0].port: 22 is the SSH port`},
-		{"secret values are required for secret names", &Args{Config: &withSecret},
+		{"secret values are required for secret names", &appstack.Args{Config: &withSecret},
 			`Secrets is required when Config.SecretNames is set`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res, err := offlinetest.RunErr(func(ctx *pulumi.Context) error {
-				_, err := New(ctx, "app", tc.args)
+				_, err := appstack.New(ctx, "app", tc.args)
 				return err
 			})
 			assert.ErrorContains(t, err, tc.want)
@@ -43,12 +44,12 @@ func TestArgsAreChecked(t *testing.T) {
 		})
 	}
 	res := offlinetest.Run(t, func(ctx *pulumi.Context) error {
-		_, err := New(ctx, "app", &Args{Config: &good})
+		_, err := appstack.New(ctx, "app", &appstack.Args{Config: &good})
 		return err
 	})
 	assert.NotEmpty(t, res.Resources)
 }
 
 func TestTableEnvVar(t *testing.T) {
-	assert.Equal(t, "APPSTACK_TABLE_TRADING_DATA", TableEnvVar("trading-data"))
+	assert.Equal(t, "APPSTACK_TABLE_TRADING_DATA", appstack.TableEnvVar("trading-data"))
 }

@@ -1,4 +1,8 @@
-package policy_test
+// The tests of package policy. They judge the rules on the program's own output — the committed stacks pass,
+// and every rule has a fixture, a passing stack with one property broken, that makes it fail — so they live
+// beside the program and share its test binary (one binary fewer to link: see docs/performance.md).
+
+package infra_test
 
 import (
 	"bytes"
@@ -182,6 +186,7 @@ var fixtures = []fixture{
 
 // withSecret is the staging config plus one secret, so the secret rules have a value to look for, and an alarm
 // e-mail, so the topic rules have a topic.
+
 var withSecret = map[string]string{
 	"appstack:alarmEmail": "oncall@example.com",
 	"appstack:secrets":    `{"JWT_SECRET":"canary-secret-value"}`,
@@ -221,20 +226,6 @@ func TestEveryRuleHasAFixtureThatMakesItFail(t *testing.T) {
 	}
 }
 
-func TestRulesAreWellFormed(t *testing.T) {
-	ids := map[string]bool{}
-	for _, r := range policy.Rules {
-		assert.False(t, ids[r.ID], "duplicate id %s", r.ID)
-		ids[r.ID] = true
-		assert.NotEmpty(t, r.Mirrors, r.ID)
-		assert.NotEmpty(t, r.Title, r.ID)
-		assert.NotEmpty(t, r.Fix, r.ID)
-		assert.NotEmpty(t, r.Types, r.ID)
-		assert.Contains(t, []policy.Severity{policy.Critical, policy.High, policy.Medium, policy.Low}, r.Severity)
-	}
-	assert.GreaterOrEqual(t, len(policy.Rules), 30)
-}
-
 func TestFindingNamesTheResourceAndTheFix(t *testing.T) {
 	resources, waivers := evaluate(t, "staging", nil)
 	i := indexOf(resources, policy.Instance)
@@ -263,6 +254,27 @@ func indexOf(resources []offline.Resource, typ string) int {
 	return -1
 }
 
+func TestAWaiverMovesAFindingAside(t *testing.T) {
+	resources, _ := evaluate(t, "staging", nil)
+	open, waived := policy.Review(resources, nil)
+	assert.Equal(t, 2, len(open), "without the stack's waivers the public page has two findings: %v", open)
+	assert.Empty(t, waived)
+}
+
+func TestRulesAreWellFormed(t *testing.T) {
+	ids := map[string]bool{}
+	for _, r := range policy.Rules {
+		assert.False(t, ids[r.ID], "duplicate id %s", r.ID)
+		ids[r.ID] = true
+		assert.NotEmpty(t, r.Mirrors, r.ID)
+		assert.NotEmpty(t, r.Title, r.ID)
+		assert.NotEmpty(t, r.Fix, r.ID)
+		assert.NotEmpty(t, r.Types, r.ID)
+		assert.Contains(t, []policy.Severity{policy.Critical, policy.High, policy.Medium, policy.Low}, r.Severity)
+	}
+	assert.GreaterOrEqual(t, len(policy.Rules), 30)
+}
+
 func TestWaiversAreChecked(t *testing.T) {
 	assert.Empty(t, policy.CheckWaivers([]stacks.Waiver{{Rule: "APPSTACK-NET-007", Reason: "public page"}}))
 	assert.Equal(t, []string{
@@ -270,11 +282,4 @@ func TestWaiversAreChecked(t *testing.T) {
 		"appstack:waivers[1].rule: APPSTACK-NET-001 (SSH (22) is never open) is critical and cannot be waived",
 	}, policy.CheckWaivers([]stacks.Waiver{{Rule: "APPSTACK-NOPE", Reason: "x"}, {Rule: "APPSTACK-NET-001",
 		Reason: "x"}}))
-}
-
-func TestAWaiverMovesAFindingAside(t *testing.T) {
-	resources, _ := evaluate(t, "staging", nil)
-	open, waived := policy.Review(resources, nil)
-	assert.Equal(t, 2, len(open), "without the stack's waivers the public page has two findings: %v", open)
-	assert.Empty(t, waived)
 }

@@ -1,4 +1,4 @@
-package host_test
+package components_test
 
 import (
 	"crypto/sha256"

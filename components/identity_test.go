@@ -1,4 +1,4 @@
-package identity
+package components_test
 
 import (
 	"encoding/json"
@@ -9,10 +9,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"appstack/components/identity"
 	"appstack/internal/offline/offlinetest"
 )
 
-var grants = Grants{
+var grants = identity.Grants{
 	RepositoryArns: []string{"arn:aws:ecr:ap-southeast-1:123456789012:repository/web"},
 	TableArns:      []string{"arn:aws:dynamodb:ap-southeast-1:123456789012:table/events"},
 	ParameterArns:  []string{"arn:aws:ssm:ap-southeast-1:123456789012:parameter/appstack/staging/app/secrets/JWT"},
@@ -20,16 +21,16 @@ var grants = Grants{
 	LogGroupArn:    "arn:aws:logs:ap-southeast-1:123456789012:log-group:app-logs",
 }
 
-func parse(t *testing.T, doc string) Document {
+func parse(t *testing.T, doc string) identity.Document {
 	t.Helper()
-	var d Document
+	var d identity.Document
 	require.NoError(t, json.Unmarshal([]byte(doc), &d))
 	return d
 }
 
 // wildcardProblems is the least-privilege rule: no action is a wildcard, and the only "*" resource is for
 // ecr:GetAuthorizationToken, which AWS cannot scope.
-func wildcardProblems(d Document) []string {
+func wildcardProblems(d identity.Document) []string {
 	var out []string
 	for _, s := range d.Statement {
 		for _, a := range s.Action {
@@ -47,13 +48,13 @@ func wildcardProblems(d Document) []string {
 }
 
 func TestPolicyHasNoWildcards(t *testing.T) {
-	doc, err := PolicyDocument(grants)
+	doc, err := identity.PolicyDocument(grants)
 	require.NoError(t, err)
 	assert.Empty(t, wildcardProblems(parse(t, doc)))
 }
 
 func TestWildcardRuleCatchesViolations(t *testing.T) {
-	bad := Document{Statement: []Statement{
+	bad := identity.Document{Statement: []identity.Statement{
 		{Sid: "Admin", Effect: "Allow", Action: []string{"*"}, Resource: []string{"*"}},
 		{Sid: "AllTables", Effect: "Allow", Action: []string{"dynamodb:GetItem"}, Resource: []string{"*"}},
 		{Sid: "S3", Effect: "Allow", Action: []string{"s3:*"}, Resource: []string{"arn:aws:s3:::b"}},
@@ -63,7 +64,7 @@ func TestWildcardRuleCatchesViolations(t *testing.T) {
 
 func TestPolicyIsScopedToTheStacksResources(t *testing.T) {
 	d := policy(t, grants)
-	bySid := map[string]Statement{}
+	bySid := map[string]identity.Statement{}
 	for _, s := range d.Statement {
 		bySid[s.Sid] = s
 		assert.Equal(t, "Allow", s.Effect)
@@ -78,16 +79,16 @@ func TestPolicyIsScopedToTheStacksResources(t *testing.T) {
 }
 
 func TestEmptyGrantsLeaveStatementsOut(t *testing.T) {
-	d := policy(t, Grants{LogGroupArn: grants.LogGroupArn, KmsKeyArn: grants.KmsKeyArn})
+	d := policy(t, identity.Grants{LogGroupArn: grants.LogGroupArn, KmsKeyArn: grants.KmsKeyArn})
 	require.Len(t, d.Statement, 1, "an empty resource list is invalid IAM; only Logs remains: %+v", d.Statement)
 	assert.Equal(t, "Logs", d.Statement[0].Sid)
-	_, err := PolicyDocument(Grants{})
+	_, err := identity.PolicyDocument(identity.Grants{})
 	assert.ErrorContains(t, err, "log group ARN is empty")
 }
 
 func TestRoleIsTrustedOnlyByEC2(t *testing.T) {
 	res := offlinetest.Run(t, func(ctx *pulumi.Context) error {
-		_, err := New(ctx, "id", &Args{LogGroupArn: pulumi.String(grants.LogGroupArn)})
+		_, err := identity.New(ctx, "id", &identity.Args{LogGroupArn: pulumi.String(grants.LogGroupArn)})
 		return err
 	})
 	role := offlinetest.One(t, res, "aws:iam/role:Role")
@@ -118,15 +119,15 @@ func TestRoleIsTrustedOnlyByEC2(t *testing.T) {
 
 func TestLogGroupIsRequired(t *testing.T) {
 	_, err := offlinetest.RunErr(func(ctx *pulumi.Context) error {
-		_, err := New(ctx, "id", &Args{})
+		_, err := identity.New(ctx, "id", &identity.Args{})
 		return err
 	})
 	assert.ErrorContains(t, err, `identity "id": LogGroupArn is required`)
 }
 
-func policy(t *testing.T, g Grants) Document {
+func policy(t *testing.T, g identity.Grants) identity.Document {
 	t.Helper()
-	doc, err := PolicyDocument(g)
+	doc, err := identity.PolicyDocument(g)
 	require.NoError(t, err)
 	return parse(t, doc)
 }

@@ -1,4 +1,4 @@
-package table
+package components_test
 
 import (
 	"testing"
@@ -7,21 +7,22 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"appstack/components/table"
 	"appstack/internal/offline"
 	"appstack/internal/offline/offlinetest"
 )
 
 const tableType = "aws:dynamodb/table:Table"
 
-func newTable(args *Args) pulumi.RunFunc {
+func newTable(args *table.Args) pulumi.RunFunc {
 	return func(ctx *pulumi.Context) error {
-		_, err := New(ctx, "events", args)
+		_, err := table.New(ctx, "events", args)
 		return err
 	}
 }
 
 func TestTableIsOnDemandRecoverableAndEncrypted(t *testing.T) {
-	res := offlinetest.Run(t, newTable(&Args{HashKey: "order_id", KmsKeyArn: pulumi.String("arn:aws:kms:k")}))
+	res := offlinetest.Run(t, newTable(&table.Args{HashKey: "order_id", KmsKeyArn: pulumi.String("arn:aws:kms:k")}))
 	tbl := offlinetest.One(t, res, tableType)
 	assert.Equal(t, "PAY_PER_REQUEST", offlinetest.Str(t, tbl, "billingMode"))
 	assert.True(t, offlinetest.Bool(t, tbl, "pointInTimeRecovery.enabled"))
@@ -35,7 +36,7 @@ func TestTableIsOnDemandRecoverableAndEncrypted(t *testing.T) {
 }
 
 func TestProtectedTableIsProtectedAndRetained(t *testing.T) {
-	res := offlinetest.Run(t, newTable(&Args{HashKey: "id", Protect: true}))
+	res := offlinetest.Run(t, newTable(&table.Args{HashKey: "id", Protect: true}))
 	tbl := offlinetest.One(t, res, tableType)
 	assert.True(t, offlinetest.Bool(t, tbl, "deletionProtectionEnabled"))
 	assert.True(t, tbl.Protect, "pulumi refuses to delete it")
@@ -45,12 +46,12 @@ func TestProtectedTableIsProtectedAndRetained(t *testing.T) {
 func TestOnlyKeyAttributesAreDeclared(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		args Args
+		args table.Args
 		want []map[string]any
 	}{
-		{"hash key only", Args{HashKey: "id", TTLAttribute: "expiresAt"},
+		{"hash key only", table.Args{HashKey: "id", TTLAttribute: "expiresAt"},
 			[]map[string]any{{"name": "id", "type": "S"}}},
-		{"hash and range keys", Args{HashKey: "pk", HashKeyType: "N", RangeKey: "sk", TTLAttribute: "ttl"},
+		{"hash and range keys", table.Args{HashKey: "pk", HashKeyType: "N", RangeKey: "sk", TTLAttribute: "ttl"},
 			[]map[string]any{{"name": "pk", "type": "N"}, {"name": "sk", "type": "S"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -68,13 +69,13 @@ func TestOnlyKeyAttributesAreDeclared(t *testing.T) {
 
 func TestBadKeysAreRejected(t *testing.T) {
 	for _, tc := range []struct {
-		args Args
+		args table.Args
 		want string
 	}{
-		{Args{}, `table "events": HashKey is required`},
-		{Args{HashKey: "id", HashKeyType: "X"}, `table "events": key type "X": want S, N or B`},
-		{Args{HashKey: "id", RangeKey: "id"}, `table "events": RangeKey "id" is also the HashKey`},
-		{Args{HashKey: "id", TTLAttribute: "id"}, `table "events": TTLAttribute "id" is a key attribute`},
+		{table.Args{}, `table "events": HashKey is required`},
+		{table.Args{HashKey: "id", HashKeyType: "X"}, `table "events": key type "X": want S, N or B`},
+		{table.Args{HashKey: "id", RangeKey: "id"}, `table "events": RangeKey "id" is also the HashKey`},
+		{table.Args{HashKey: "id", TTLAttribute: "id"}, `table "events": TTLAttribute "id" is a key attribute`},
 	} {
 		_, err := offlinetest.RunErr(newTable(&tc.args))
 		assert.ErrorContains(t, err, tc.want)

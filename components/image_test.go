@@ -1,4 +1,4 @@
-package image
+package components_test
 
 import (
 	"os"
@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"appstack/components/image"
 	"appstack/internal/offline/offlinetest"
 )
 
@@ -23,7 +24,7 @@ func writeContext(t *testing.T) string {
 
 func tag(t *testing.T, dir string, args map[string]string, platform string) string {
 	t.Helper()
-	got, err := ContentTag(dir, "svc", "svc/Dockerfile", args, platform)
+	got, err := image.ContentTag(dir, "svc", "svc/Dockerfile", args, platform)
 	require.NoError(t, err)
 	return got
 }
@@ -68,14 +69,14 @@ func TestContentTagSkipsGit(t *testing.T) {
 }
 
 func TestContentTagNamesAMissingContext(t *testing.T) {
-	_, err := ContentTag(t.TempDir(), "nope", "nope/Dockerfile", nil, "linux/amd64")
+	_, err := image.ContentTag(t.TempDir(), "nope", "nope/Dockerfile", nil, "linux/amd64")
 	assert.ErrorContains(t, err, `reading build context "nope"`)
 }
 
 func TestImageIsBuiltForThePlatformAndPushedWithECRCredentials(t *testing.T) {
 	dir := writeContext(t)
 	res := offlinetest.Run(t, func(ctx *pulumi.Context) error {
-		_, err := New(ctx, "web", &Args{
+		_, err := image.New(ctx, "web", &image.Args{
 			Context: "svc", Platform: "linux/arm64", ProjectDir: dir,
 			BuildArgs:     map[string]string{"VERSION": "1"},
 			RepositoryURL: pulumi.String("123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/web"),
@@ -106,15 +107,15 @@ func TestImageIsBuiltForThePlatformAndPushedWithECRCredentials(t *testing.T) {
 
 func TestImageArgsAreChecked(t *testing.T) {
 	for _, tc := range []struct {
-		args Args
+		args image.Args
 		want string
 	}{
-		{Args{Platform: "linux/amd64"}, `image "web": Context is required`},
-		{Args{Context: "svc", Platform: "windows/amd64"}, `Platform "windows/amd64": want linux/amd64 or linux/arm64`},
-		{Args{Context: "svc", Platform: "linux/amd64"}, `RepositoryURL and RegistryID are required`},
+		{image.Args{Platform: "linux/amd64"}, `image "web": Context is required`},
+		{image.Args{Context: "svc", Platform: "windows/amd64"}, `Platform "windows/amd64": want linux/amd64 or linux/arm64`},
+		{image.Args{Context: "svc", Platform: "linux/amd64"}, `RepositoryURL and RegistryID are required`},
 	} {
 		_, err := offlinetest.RunErr(func(ctx *pulumi.Context) error {
-			_, err := New(ctx, "web", &tc.args)
+			_, err := image.New(ctx, "web", &tc.args)
 			return err
 		})
 		assert.ErrorContains(t, err, tc.want)

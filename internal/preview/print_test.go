@@ -1,4 +1,4 @@
-package main
+package preview_test
 
 import (
 	"errors"
@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"appstack/internal/offline/offlinetest"
+	"appstack/internal/preview"
 )
 
 func TestPreviewPrintsTheTreeAndOutputs(t *testing.T) {
@@ -19,7 +20,7 @@ func TestPreviewPrintsTheTreeAndOutputs(t *testing.T) {
 		t.Run(stack, func(t *testing.T) {
 			t.Chdir(root)
 			var out strings.Builder
-			require.NoError(t, run(&out, root, stack, false, ""))
+			require.NoError(t, preview.Print(&out, root, stack, preview.Text, ""))
 			got := out.String()
 			assert.Contains(t, got, `Offline preview of stack "`+stack+`"`)
 			assert.Contains(t, got, "appstack-"+stack+" (pulumi:pulumi:Stack)\n└─ app (appstack:components:App)")
@@ -36,11 +37,11 @@ func TestPreviewJSONAndDiff(t *testing.T) {
 	root := offlinetest.Root()
 	t.Chdir(root)
 	var js strings.Builder
-	require.NoError(t, run(&js, root, "staging", true, ""))
+	require.NoError(t, preview.Print(&js, root, "staging", preview.JSON, ""))
 	base := filepath.Join(t.TempDir(), "base.json")
 	require.NoError(t, os.WriteFile(base, []byte(js.String()), 0o600))
 	var diff strings.Builder
-	require.NoError(t, run(&diff, root, "production", false, base))
+	require.NoError(t, preview.Print(&diff, root, "production", preview.Text, base))
 	assert.Contains(t, diff.String(), `Changes from the base report of "staging" to stack "production"`)
 }
 
@@ -52,8 +53,8 @@ func TestOpenFindingsFailThePreview(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "Pulumi.dev.yaml"), []byte(stack), 0o600))
 	t.Chdir(dir)
 	var out strings.Builder
-	err := run(&out, dir, "dev", false, "")
-	require.True(t, errors.Is(err, errFindings), "err = %v", err)
+	err := preview.Print(&out, dir, "dev", preview.Text, "")
+	require.True(t, errors.Is(err, preview.ErrFindings), "err = %v", err)
 	assert.Contains(t, err.Error(), "open policy findings: 1")
 	assert.Contains(t, out.String(), "[medium] APPSTACK-EC2-010 (CKV_AWS_88, AVD-AWS-0009)")
 }
@@ -61,6 +62,6 @@ func TestOpenFindingsFailThePreview(t *testing.T) {
 func TestPreviewNamesAMissingStackFile(t *testing.T) {
 	root := offlinetest.Root()
 	t.Chdir(root)
-	err := run(&strings.Builder{}, root, "nope", false, "")
+	err := preview.Print(&strings.Builder{}, root, "nope", preview.Text, "")
 	assert.ErrorContains(t, err, "Pulumi.nope.yaml: no such file or directory")
 }
