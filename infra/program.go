@@ -12,6 +12,7 @@ import (
 	"appstack/components/appstack"
 	"appstack/policy"
 	"appstack/stacks"
+	"appstack/stacks/pulumisource"
 )
 
 // ComponentName is the top-level component's name in every stack. It is part of every child's URN: changing
@@ -20,7 +21,7 @@ const ComponentName = "app"
 
 // Program deploys the stack's app. Invalid configuration fails before any resource is registered.
 func Program(ctx *pulumi.Context) error {
-	src := stacks.FromContext(ctx)
+	src := pulumisource.FromContext(ctx)
 	src.Check = func(c *stacks.Config) []string { return policy.CheckWaivers(c.Waivers) }
 	cfg, err := stacks.Load(src)
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"appstack/internal/offline/offlinetest"
 	"appstack/policy"
 	"appstack/stacks"
+	"appstack/stacks/pulumisource"
 )
 
 const (
@@ -261,7 +262,7 @@ func TestFourStreamlitAppsOnOneHost(t *testing.T) {
 func TestTwoAppsInOneProgramDoNotCollide(t *testing.T) {
 	t.Chdir(offlinetest.Root())
 	res, err := offline.Run(func(ctx *pulumi.Context) error {
-		cfg, err := stacks.Load(stacks.FromContext(ctx))
+		cfg, err := stacks.Load(pulumisource.FromContext(ctx))
 		if err != nil {
 			return err
 		}

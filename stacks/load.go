@@ -4,15 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"reflect"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
 // RegionKey is the AWS provider's region key, which appstack requires and reads.
@@ -30,32 +27,6 @@ type Source struct {
 	Dir string
 	// Check adds problems of its own to the built-in validation, each naming its key. Optional.
 	Check func(*Config) []string
-}
-
-type keysContextKey struct{}
-
-// WithKeys hands a program the stack's full list of config keys, for runs where the environment does not carry
-// them (the offline preview, tests, Automation API inline programs).
-func WithKeys(ctx *pulumi.Context, keys []string) *pulumi.Context {
-	return ctx.WithValue(keysContextKey{}, slices.Clone(keys))
-}
-
-// FromContext reads configuration from a running Pulumi program. The full key list, used to reject misspelled
-// keys, comes from WithKeys or else from the environment the Pulumi language host sets (PULUMI_CONFIG); where
-// neither has it only the known keys are read.
-func FromContext(ctx *pulumi.Context) Source {
-	src := Source{Get: ctx.GetConfig, IsSecret: ctx.IsConfigSecret, Dir: ctx.RootDirectory()}
-	if keys, ok := ctx.Value(keysContextKey{}).([]string); ok {
-		src.Keys = keys
-		return src
-	}
-	var all map[string]any
-	if raw := os.Getenv(pulumi.EnvConfig); raw != "" && json.Unmarshal([]byte(raw), &all) == nil {
-		for k := range all {
-			src.Keys = append(src.Keys, k)
-		}
-	}
-	return src
 }
 
 // Error is every problem found in a stack's configuration, each naming its key.

@@ -26,6 +26,7 @@ const (
 	coldRatioBudget    = 1.15
 	warmRatioBudget    = 1.5
 	warmTestBudget     = 15 * time.Second
+	warmTestRuns       = 3
 	preview50Budget    = time.Second
 	floorPackage       = "./internal/bench/floor"
 	editedComponent    = "components/host/host.go"
@@ -149,8 +150,35 @@ func measure() (string, bool, error) {
 	if err != nil {
 		return "", false, err
 	}
-	testWarm, err := timed(cache("test"), "go", "test", "-count=1", "./...")
+	// One warm run is at the mercy of whatever else the machine does; the median of three is not.
+	var testWarm []time.Duration
+	for range warmTestRuns {
+		r, err := timed(cache("test"), "go", "test", "-count=1", "./...")
+		if err != nil {
+			return "", false, err
+		}
+		testWarm = append(testWarm, r.wall)
+	}
+	slices.Sort(testWarm)
+	fmt.Fprintln(os.Stderr, "bench: a CI job's compile, cold and then warm after a one-file edit…")
+	ciBuild := func() (run, error) {
+		var total run
+		for _, b := range [][2]string{{"./cmd/stackctl", "stackctl"}, {".", "appstack"}} {
+			r, err := build(cache("ci"), b[0], b[1])
+			if err != nil {
+				return run{}, err
+			}
+			total.wall += r.wall
+			total.cpu += r.cpu
+		}
+		return total, nil
+	}
+	ciCold, err := ciBuild()
 	if err != nil {
+		return "", false, err
+	}
+	var ciWarm run
+	if err := withEdit(editedComponent, func() (e error) { ciWarm, e = ciBuild(); return }); err != nil {
 		return "", false, err
 	}
 	fmt.Fprintln(os.Stderr, "bench: offline preview benchmark…")
@@ -172,8 +200,14 @@ func measure() (string, bool, error) {
 		editedComponent, secs(appWarm.wall), secs(floorWarm.wall), warmRatio, warmRatioBudget,
 		check(warmRatio <= warmRatioBudget))
 	fmt.Fprintf(&b, "| `go test -count=1 ./...` cold (empty GOCACHE) | %s | | | | |\n", secs(testCold.wall))
-	fmt.Fprintf(&b, "| `go test -count=1 ./...` warm | %s | | | ≤ %s | %s |\n", secs(testWarm.wall),
-		secs(warmTestBudget), check(testWarm.wall <= warmTestBudget))
+	median := testWarm[len(testWarm)/2]
+	fmt.Fprintf(&b, "| `go test -count=1 ./...` warm, median of %d (fastest-slowest) | %s (%s-%s) | | | ≤ %s | %s |\n",
+		len(testWarm), secs(median), secs(testWarm[0]), secs(testWarm[len(testWarm)-1]), secs(warmTestBudget),
+		check(median <= warmTestBudget))
+	fmt.Fprintf(&b, "\n| a CI job's compile: `go build` of bin/stackctl and bin/appstack | wall | CPU |\n|---|---|---|\n")
+	fmt.Fprintf(&b, "| no cache (every job, before setup-go caching) | %s | %s |\n", secs(ciCold.wall), secs(ciCold.cpu))
+	fmt.Fprintf(&b, "| cache restored, one component file edited (a typical pull request) | %s | %s |\n",
+		secs(ciWarm.wall), secs(ciWarm.cpu))
 
 	fmt.Fprintf(&b, "\n| offline preview | resources | time | allocations | time per resource | allocations per resource |\n")
 	fmt.Fprintf(&b, "|---|---|---|---|---|---|\n")
@@ -183,8 +217,12 @@ func measure() (string, bool, error) {
 	}
 	slope, intercept, r2 := fit(points)
 	last := points[len(points)-1]
-	fmt.Fprintf(&b, "\nFitted time = %.1f µs × resources + %.2f ms (R² = %.3f): linear growth. 50 services: %.1f ms "+
-		"(budget %s): %s.\n", slope/1e3, intercept/1e6, r2, last.ns/1e6, preview50Budget,
+	sign := "+"
+	if intercept < 0 {
+		sign, intercept = "-", -intercept
+	}
+	fmt.Fprintf(&b, "\nFitted time = %.1f µs × resources %s %.2f ms (R² = %.3f): linear growth. 50 services: %.1f ms "+
+		"(budget %s): %s.\n", slope/1e3, sign, intercept/1e6, r2, last.ns/1e6, preview50Budget,
 		check(time.Duration(last.ns) <= preview50Budget && r2 >= 0.95))
 	fmt.Fprintf(&b, "\n%s\n", environment())
 	return b.String(), ok, nil

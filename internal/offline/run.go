@@ -12,6 +12,7 @@ import (
 
 	"appstack/internal/readiness"
 	"appstack/stacks"
+	"appstack/stacks/pulumisource"
 )
 
 // Options says which stack to evaluate and with what configuration.
@@ -80,7 +81,7 @@ func Run(program pulumi.RunFunc, opts Options) (*Result, error) {
 		resolved = make(chan struct{})
 	)
 	wrapped := func(ctx *pulumi.Context) error {
-		if err := program(readiness.WithWaiter(stacks.WithKeys(ctx, keys), opts.Waiter)); err != nil {
+		if err := program(readiness.WithWaiter(pulumisource.WithKeys(ctx, keys), opts.Waiter)); err != nil {
 			return err
 		}
 		var names []string
