@@ -2,7 +2,10 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -43,4 +46,25 @@ func TestRewriteReplacesOnlyTheResults(t *testing.T) {
 	got, err := os.ReadFile(doc)
 	require.NoError(t, err)
 	assert.Equal(t, "intro\n"+docStart+"\nnew\n"+docEnd+"\nmodel\n", string(got))
+}
+
+// sdkTestBinaries is how many test binaries may link the Pulumi SDK. Each costs 2.5-6 s of linking on two
+// cores, which was nearly all of a warm `go test ./...` (docs/performance.md): the components' tests share
+// one binary, the policy's share the program's, and package stacks links no Pulumi code.
+const sdkTestBinaries = 7
+
+func TestFewTestBinariesLinkThePulumiSDK(t *testing.T) {
+	t.Chdir(project.Root())
+	// With -test, go list names each test binary's main package "<package>.test".
+	out, err := exec.Command("go", "list", "-test", "-f", `{{.ImportPath}} {{join .Deps " "}}`, "./...").Output()
+	require.NoError(t, err)
+	var linking []string
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		name, deps, _ := strings.Cut(line, " ")
+		if strings.HasSuffix(name, ".test") && slices.Contains(strings.Fields(deps), "github.com/pulumi/pulumi/sdk/v3/go/pulumi") {
+			linking = append(linking, name)
+		}
+	}
+	assert.LessOrEqual(t, len(linking), sdkTestBinaries, "test binaries that link the Pulumi SDK: %v", linking)
+	assert.NotContains(t, linking, "appstack/stacks.test", "typed config must not need the Pulumi SDK")
 }
