@@ -126,6 +126,10 @@ func measure() (string, bool, error) {
 		return "MISSED"
 	}
 
+	fmt.Fprintln(os.Stderr, "bench: reading the SDK sources into the page cache…")
+	if err := warmPageCache(); err != nil {
+		return "", false, err
+	}
 	fmt.Fprintln(os.Stderr, "bench: cold builds (empty GOCACHE each)…")
 	appCold, err := build(cache("app"), ".", "app")
 	if err != nil {
@@ -235,6 +239,30 @@ func measure() (string, bool, error) {
 		check(time.Duration(last.ns) <= preview50Budget && r2 >= 0.95))
 	fmt.Fprintf(&b, "\n%s\n", environment())
 	return b.String(), ok, nil
+}
+
+// warmPageCache reads every source file the program depends on. Without it the first cold build also pays
+// for reading the SDK from disk and the second finds it in memory, which moved the cold ratio by up to 0.1.
+func warmPageCache() error {
+	out, err := exec.Command("go", "list", "-deps", "-f", "{{.Dir}}", ".").Output()
+	if err != nil {
+		return fmt.Errorf("go list: %w", err)
+	}
+	for _, dir := range strings.Fields(string(out)) {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			if !e.Type().IsRegular() {
+				continue
+			}
+			if _, err := os.ReadFile(filepath.Join(dir, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // sampleLayer builds the sample service the way app/Dockerfile does and returns the binary's size and its
