@@ -3,7 +3,6 @@ package components_test
 import (
 	"testing"
 
-	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/assert"
 
 	"appstack/components/appstack"
@@ -35,18 +34,12 @@ func TestArgsAreChecked(t *testing.T) {
 			`Secrets is required when Config.SecretNames is set`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			res, err := offlinetest.RunErr(func(ctx *pulumi.Context) error {
-				_, err := appstack.New(ctx, "app", tc.args)
-				return err
-			})
+			res, err := offlinetest.RunErr(program(appstack.New, "app", tc.args))
 			assert.ErrorContains(t, err, tc.want)
 			assert.Empty(t, res.Resources)
 		})
 	}
-	res := offlinetest.Run(t, func(ctx *pulumi.Context) error {
-		_, err := appstack.New(ctx, "app", &appstack.Args{Config: &good})
-		return err
-	})
+	res := offlinetest.Run(t, program(appstack.New, "app", &appstack.Args{Config: &good}))
 	assert.NotEmpty(t, res.Resources)
 }
 

@@ -24,7 +24,7 @@ func (f *failingWaiter) Wait(_ context.Context, req readiness.WaitRequest) error
 
 func runWith(t *testing.T, w readiness.Waiter, dryRun bool, args *host.Args) (*offline.Result, error) {
 	t.Helper()
-	return offline.Run(newHost(args), offline.Options{Stack: "test", DryRun: dryRun, Waiter: w,
+	return offline.Run(program(host.New, "h", args), offline.Options{Stack: "test", DryRun: dryRun, Waiter: w,
 		Config: map[string]string{"aws:region": offlinetest.Region}})
 }
 
@@ -67,7 +67,7 @@ func TestAFailedGateLeavesTheAddressWhereItIs(t *testing.T) {
 func TestStatusCheckAlarmsRecoverAndReboot(t *testing.T) {
 	args := hostArgs()
 	args.AlarmTopicArn = pulumi.String("arn:aws:sns:ap-southeast-1:123456789012:alarms")
-	res := offlinetest.Run(t, newHost(args))
+	res := offlinetest.Run(t, program(host.New, "h", args))
 	alarms := res.OfType("aws:cloudwatch/metricAlarm:MetricAlarm")
 	require.Len(t, alarms, 2)
 	inst := offlinetest.One(t, res, instanceType)

@@ -45,15 +45,8 @@ func hostArgs() *host.Args {
 	}
 }
 
-func newHost(args *host.Args) pulumi.RunFunc {
-	return func(ctx *pulumi.Context) error {
-		_, err := host.New(ctx, "h", args)
-		return err
-	}
-}
-
 func TestInstanceIsHardened(t *testing.T) {
-	res := offlinetest.Run(t, newHost(hostArgs()))
+	res := offlinetest.Run(t, program(host.New, "h", hostArgs()))
 	inst := offlinetest.One(t, res, instanceType)
 	assert.Equal(t, "required", offlinetest.Str(t, inst, "metadataOptions.httpTokens"), "IMDSv2 only")
 	assert.Equal(t, 1.0, offlinetest.Num(t, inst, "metadataOptions.httpPutResponseHopLimit"))
@@ -75,7 +68,7 @@ func TestAMIComesFromThePublicParameterForTheArch(t *testing.T) {
 		t.Run(arch, func(t *testing.T) {
 			a := hostArgs()
 			a.Arch, a.InstanceType = arch, "t4g.small"
-			res := offlinetest.Run(t, newHost(a))
+			res := offlinetest.Run(t, program(host.New, "h", a))
 			var names []string
 			for _, inv := range res.Invokes {
 				if inv.Token == "aws:ssm/getParameter:getParameter" {
@@ -93,7 +86,7 @@ func TestElasticIPIsTheStableAddress(t *testing.T) {
 		t.Run(fmt.Sprintf("protect=%t", protect), func(t *testing.T) {
 			a := hostArgs()
 			a.ProtectAddress, a.DetailedMonitoring = protect, protect
-			res := offlinetest.Run(t, newHost(a))
+			res := offlinetest.Run(t, program(host.New, "h", a))
 			eip := offlinetest.One(t, res, eipType)
 			assert.Equal(t, "vpc", offlinetest.Str(t, eip, "domain"))
 			assert.Equal(t, protect, eip.Protect)
@@ -109,7 +102,7 @@ func TestElasticIPIsTheStableAddress(t *testing.T) {
 }
 
 func TestUserDataNamesSecretsByParameter(t *testing.T) {
-	res := offlinetest.Run(t, newHost(hostArgs()))
+	res := offlinetest.Run(t, program(host.New, "h", hostArgs()))
 	script := offlinetest.Str(t, offlinetest.One(t, res, instanceType), "userData")
 	assert.Contains(t, script, "retry secret /appstack/test/app/secrets/JWT_SECRET",
 		"the host fetches the secret itself, by parameter name")
@@ -121,7 +114,7 @@ func TestAnImageNotPinnedByDigestFailsTheUpdate(t *testing.T) {
 		strings.Repeat("a", 10) + "@sha256:" + strings.Repeat("A", 64)} {
 		a := hostArgs()
 		a.Services[0].Image = pulumi.String(ref)
-		_, err := offlinetest.RunErr(newHost(a))
+		_, err := offlinetest.RunErr(program(host.New, "h", a))
 		require.Error(t, err, ref)
 		assert.Contains(t, err.Error(), `service "web": image reference `, ref)
 		assert.Contains(t, err.Error(), "is not pinned by digest", ref)
@@ -140,7 +133,7 @@ func TestHostArgsAreChecked(t *testing.T) {
 	} {
 		a := hostArgs()
 		tc.change(a)
-		_, err := offlinetest.RunErr(newHost(a))
+		_, err := offlinetest.RunErr(program(host.New, "h", a))
 		assert.ErrorContains(t, err, tc.want)
 	}
 }
@@ -183,7 +176,7 @@ func TestManyServicesAreGzippedToFit(t *testing.T) {
 		a.Services = append(a.Services, host.Service{Name: fmt.Sprintf("s%d", i), Port: 9000 + i,
 			HealthPath: "/h", ReadyPath: "/r", Image: pulumi.String(digestRef(fmt.Sprintf("s%d", i), i))})
 	}
-	inst := offlinetest.One(t, offlinetest.Run(t, newHost(a)), instanceType)
+	inst := offlinetest.One(t, offlinetest.Run(t, program(host.New, "h", a)), instanceType)
 	_, plain := offline.Lookup(inst.Inputs, "userData")
 	assert.False(t, plain)
 	assert.NotEmpty(t, offlinetest.Str(t, inst, "userDataBase64"))
@@ -229,7 +222,7 @@ func TestRenderedValuesCannotInjectShell(t *testing.T) {
 func TestECSAMIComesFromTheECSParameter(t *testing.T) {
 	a := hostArgs()
 	a.AMI = host.AMIECS
-	res := offlinetest.Run(t, newHost(a))
+	res := offlinetest.Run(t, program(host.New, "h", a))
 	var names []string
 	for _, inv := range res.Invokes {
 		if inv.Token == "aws:ssm/getParameter:getParameter" {
@@ -238,6 +231,6 @@ func TestECSAMIComesFromTheECSParameter(t *testing.T) {
 	}
 	assert.Equal(t, []string{"/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id"}, names)
 	a.AMI = "ubuntu"
-	_, err := offlinetest.RunErr(newHost(a))
+	_, err := offlinetest.RunErr(program(host.New, "h", a))
 	assert.ErrorContains(t, err, `AMI "ubuntu": want al2023 or ecs-al2023`)
 }

@@ -87,10 +87,7 @@ func TestEmptyGrantsLeaveStatementsOut(t *testing.T) {
 }
 
 func TestRoleIsTrustedOnlyByEC2(t *testing.T) {
-	res := offlinetest.Run(t, func(ctx *pulumi.Context) error {
-		_, err := identity.New(ctx, "id", &identity.Args{LogGroupArn: pulumi.String(grants.LogGroupArn)})
-		return err
-	})
+	res := offlinetest.Run(t, program(identity.New, "id", &identity.Args{LogGroupArn: pulumi.String(grants.LogGroupArn)}))
 	role := offlinetest.One(t, res, "aws:iam/role:Role")
 	var trust struct {
 		Statement []struct {
@@ -118,10 +115,7 @@ func TestRoleIsTrustedOnlyByEC2(t *testing.T) {
 }
 
 func TestLogGroupIsRequired(t *testing.T) {
-	_, err := offlinetest.RunErr(func(ctx *pulumi.Context) error {
-		_, err := identity.New(ctx, "id", &identity.Args{})
-		return err
-	})
+	_, err := offlinetest.RunErr(program(identity.New, "id", &identity.Args{}))
 	assert.ErrorContains(t, err, `identity "id": LogGroupArn is required`)
 }
 

@@ -75,15 +75,12 @@ func TestContentTagNamesAMissingContext(t *testing.T) {
 
 func TestImageIsBuiltForThePlatformAndPushedWithECRCredentials(t *testing.T) {
 	dir := writeContext(t)
-	res := offlinetest.Run(t, func(ctx *pulumi.Context) error {
-		_, err := image.New(ctx, "web", &image.Args{
-			Context: "svc", Platform: "linux/arm64", ProjectDir: dir,
-			BuildArgs:     map[string]string{"VERSION": "1"},
-			RepositoryURL: pulumi.String("123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/web"),
-			RegistryID:    pulumi.String("123456789012"),
-		})
-		return err
-	})
+	res := offlinetest.Run(t, program(image.New, "web", &image.Args{
+		Context: "svc", Platform: "linux/arm64", ProjectDir: dir,
+		BuildArgs:     map[string]string{"VERSION": "1"},
+		RepositoryURL: pulumi.String("123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/web"),
+		RegistryID:    pulumi.String("123456789012"),
+	}))
 	img := offlinetest.One(t, res, "docker:index/image:Image")
 	want := "123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/web:" +
 		tag(t, dir, map[string]string{"VERSION": "1"}, "linux/arm64")
@@ -114,10 +111,7 @@ func TestImageArgsAreChecked(t *testing.T) {
 		{image.Args{Context: "svc", Platform: "windows/amd64"}, `Platform "windows/amd64": want linux/amd64 or linux/arm64`},
 		{image.Args{Context: "svc", Platform: "linux/amd64"}, `RepositoryURL and RegistryID are required`},
 	} {
-		_, err := offlinetest.RunErr(func(ctx *pulumi.Context) error {
-			_, err := image.New(ctx, "web", &tc.args)
-			return err
-		})
+		_, err := offlinetest.RunErr(program(image.New, "web", &tc.args))
 		assert.ErrorContains(t, err, tc.want)
 	}
 }

@@ -19,15 +19,8 @@ const (
 	sgType      = "aws:ec2/securityGroup:SecurityGroup"
 )
 
-func newNetwork(args *network.Args) pulumi.RunFunc {
-	return func(ctx *pulumi.Context) error {
-		_, err := network.New(ctx, "net", args)
-		return err
-	}
-}
-
 func TestIngressIsOnlyServicePortsFromIngressCidrs(t *testing.T) {
-	res := offlinetest.Run(t, newNetwork(&network.Args{
+	res := offlinetest.Run(t, program(network.New, "net", &network.Args{
 		Ports:        []int{8501, 8502},
 		IngressCidrs: []string{"203.0.113.0/24", "2001:db8::/32"},
 	}))
@@ -50,23 +43,23 @@ func TestIngressIsOnlyServicePortsFromIngressCidrs(t *testing.T) {
 
 func TestShellPortsAreNeverOpened(t *testing.T) {
 	for _, port := range []int{22, 3389} {
-		_, err := offlinetest.RunErr(newNetwork(&network.Args{Ports: []int{8080, port}, IngressCidrs: []string{"10.0.0.0/8"}}))
+		_, err := offlinetest.RunErr(program(network.New, "net", &network.Args{Ports: []int{8080, port}, IngressCidrs: []string{"10.0.0.0/8"}}))
 		require.Error(t, err, "port %d", port)
 		assert.Contains(t, err.Error(), "is never opened; use SSM Session Manager")
 	}
 }
 
 func TestWholeInternetNeedsAReason(t *testing.T) {
-	_, err := offlinetest.RunErr(newNetwork(&network.Args{Ports: []int{8080}, IngressCidrs: []string{"0.0.0.0/0"}}))
+	_, err := offlinetest.RunErr(program(network.New, "net", &network.Args{Ports: []int{8080}, IngressCidrs: []string{"0.0.0.0/0"}}))
 	require.ErrorContains(t, err, `"0.0.0.0/0" opens the ports to the whole internet and needs PublicIngressReason`)
 
-	res := offlinetest.Run(t, newNetwork(&network.Args{Ports: []int{8080}, IngressCidrs: []string{"0.0.0.0/0"},
+	res := offlinetest.Run(t, program(network.New, "net", &network.Args{Ports: []int{8080}, IngressCidrs: []string{"0.0.0.0/0"},
 		PublicIngressReason: "public web page"}))
 	assert.Len(t, res.OfType(ingressType), 1)
 }
 
 func TestEgressIsHTTPSOnly(t *testing.T) {
-	res := offlinetest.Run(t, newNetwork(&network.Args{Ports: []int{8080}, IngressCidrs: []string{"10.0.0.0/8"}}))
+	res := offlinetest.Run(t, program(network.New, "net", &network.Args{Ports: []int{8080}, IngressCidrs: []string{"10.0.0.0/8"}}))
 	egress := offlinetest.One(t, res, egressType)
 	assert.Equal(t, 443.0, offlinetest.Num(t, egress, "fromPort"))
 	assert.Equal(t, 443.0, offlinetest.Num(t, egress, "toPort"))
@@ -74,7 +67,7 @@ func TestEgressIsHTTPSOnly(t *testing.T) {
 }
 
 func TestGroupAndRulesAreDescribedAndRulesAreStandalone(t *testing.T) {
-	res := offlinetest.Run(t, newNetwork(&network.Args{Ports: []int{8080}, IngressCidrs: []string{"10.0.0.0/8"},
+	res := offlinetest.Run(t, program(network.New, "net", &network.Args{Ports: []int{8080}, IngressCidrs: []string{"10.0.0.0/8"},
 		VpcID: "vpc-0123456789abcdef0", Tags: map[string]string{"app": "x"}}))
 	sg := offlinetest.One(t, res, sgType)
 	assert.NotEmpty(t, offlinetest.Str(t, sg, "description"))

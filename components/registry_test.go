@@ -12,15 +12,8 @@ import (
 	"appstack/internal/offline/offlinetest"
 )
 
-func newRegistry(args *registry.Args) pulumi.RunFunc {
-	return func(ctx *pulumi.Context) error {
-		_, err := registry.New(ctx, "web", args)
-		return err
-	}
-}
-
 func TestRepositoryIsImmutableScannedAndEncrypted(t *testing.T) {
-	res := offlinetest.Run(t, newRegistry(&registry.Args{}))
+	res := offlinetest.Run(t, program(registry.New, "web", &registry.Args{}))
 	repo := offlinetest.One(t, res, "aws:ecr/repository:Repository")
 	assert.Equal(t, "IMMUTABLE", offlinetest.Str(t, repo, "imageTagMutability"))
 	assert.True(t, offlinetest.Bool(t, repo, "imageScanningConfiguration.scanOnPush"))
@@ -29,7 +22,7 @@ func TestRepositoryIsImmutableScannedAndEncrypted(t *testing.T) {
 }
 
 func TestForceDeleteAndKeyAreHonoured(t *testing.T) {
-	res := offlinetest.Run(t, newRegistry(&registry.Args{ForceDelete: true, KmsKeyArn: pulumi.String("arn:aws:kms:k")}))
+	res := offlinetest.Run(t, program(registry.New, "web", &registry.Args{ForceDelete: true, KmsKeyArn: pulumi.String("arn:aws:kms:k")}))
 	repo := offlinetest.One(t, res, "aws:ecr/repository:Repository")
 	assert.True(t, offlinetest.Bool(t, repo, "forceDelete"))
 	assert.Equal(t, "arn:aws:kms:k", offlinetest.Str(t, repo, "encryptionConfigurations[0].kmsKey"))
@@ -45,7 +38,7 @@ func TestLifecyclePolicyKeepsNImagesAndExpiresUntagged(t *testing.T) {
 		{"keepImages sets the count", 25, 25},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			res := offlinetest.Run(t, newRegistry(&registry.Args{KeepImages: tc.keep}))
+			res := offlinetest.Run(t, program(registry.New, "web", &registry.Args{KeepImages: tc.keep}))
 			lp := offlinetest.One(t, res, "aws:ecr/lifecyclePolicy:LifecyclePolicy")
 			var doc struct {
 				Rules []struct {
@@ -75,6 +68,6 @@ func TestLifecyclePolicyKeepsNImagesAndExpiresUntagged(t *testing.T) {
 }
 
 func TestNegativeKeepIsRejected(t *testing.T) {
-	_, err := offlinetest.RunErr(newRegistry(&registry.Args{KeepImages: -1}))
+	_, err := offlinetest.RunErr(program(registry.New, "web", &registry.Args{KeepImages: -1}))
 	assert.ErrorContains(t, err, `registry "web": KeepImages -1: want at least 1`)
 }

@@ -13,19 +13,12 @@ import (
 
 const canary = "canary-7f3a-secret-value"
 
-func newSecrets(args *secrets.Args) pulumi.RunFunc {
-	return func(ctx *pulumi.Context) error {
-		_, err := secrets.New(ctx, "sec", args)
-		return err
-	}
-}
-
 func secretValues() pulumi.StringMapOutput {
 	return pulumi.ToSecret(pulumi.StringMap{"JWT_SECRET": pulumi.String(canary)}).(pulumi.StringMapOutput)
 }
 
 func TestSecretsAreSecureStringsUnderTheStacksKey(t *testing.T) {
-	res := offlinetest.Run(t, newSecrets(&secrets.Args{Path: "/appstack/test/app/secrets", Names: []string{"JWT_SECRET"},
+	res := offlinetest.Run(t, program(secrets.New, "sec", &secrets.Args{Path: "/appstack/test/app/secrets", Names: []string{"JWT_SECRET"},
 		Values: secretValues()}))
 	key := offlinetest.One(t, res, "aws:kms/key:Key")
 	assert.True(t, offlinetest.Bool(t, key, "enableKeyRotation"))
@@ -42,7 +35,7 @@ func TestSecretsAreSecureStringsUnderTheStacksKey(t *testing.T) {
 }
 
 func TestPlainValuesAreMadeSecret(t *testing.T) {
-	res := offlinetest.Run(t, newSecrets(&secrets.Args{Path: "/p", Names: []string{"A"},
+	res := offlinetest.Run(t, program(secrets.New, "sec", &secrets.Args{Path: "/p", Names: []string{"A"},
 		Values: pulumi.StringMap{"A": pulumi.String(canary)}}))
 	param := offlinetest.One(t, res, "aws:ssm/parameter:Parameter")
 	assert.True(t, offlinetest.Prop(t, param, "value").IsSecret())
@@ -57,7 +50,7 @@ func TestSecretsArgsAreChecked(t *testing.T) {
 		{secrets.Args{Path: "/p", DeletionWindowDays: 3}, `DeletionWindowDays 3: want 7 to 30`},
 		{secrets.Args{Path: "/p", Names: []string{"A"}}, `Values is required with Names`},
 	} {
-		_, err := offlinetest.RunErr(newSecrets(&tc.args))
+		_, err := offlinetest.RunErr(program(secrets.New, "sec", &tc.args))
 		assert.ErrorContains(t, err, tc.want)
 	}
 }

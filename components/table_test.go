@@ -14,15 +14,8 @@ import (
 
 const tableType = "aws:dynamodb/table:Table"
 
-func newTable(args *table.Args) pulumi.RunFunc {
-	return func(ctx *pulumi.Context) error {
-		_, err := table.New(ctx, "events", args)
-		return err
-	}
-}
-
 func TestTableIsOnDemandRecoverableAndEncrypted(t *testing.T) {
-	res := offlinetest.Run(t, newTable(&table.Args{HashKey: "order_id", KmsKeyArn: pulumi.String("arn:aws:kms:k")}))
+	res := offlinetest.Run(t, program(table.New, "events", &table.Args{HashKey: "order_id", KmsKeyArn: pulumi.String("arn:aws:kms:k")}))
 	tbl := offlinetest.One(t, res, tableType)
 	assert.Equal(t, "PAY_PER_REQUEST", offlinetest.Str(t, tbl, "billingMode"))
 	assert.True(t, offlinetest.Bool(t, tbl, "pointInTimeRecovery.enabled"))
@@ -36,7 +29,7 @@ func TestTableIsOnDemandRecoverableAndEncrypted(t *testing.T) {
 }
 
 func TestProtectedTableIsProtectedAndRetained(t *testing.T) {
-	res := offlinetest.Run(t, newTable(&table.Args{HashKey: "id", Protect: true}))
+	res := offlinetest.Run(t, program(table.New, "events", &table.Args{HashKey: "id", Protect: true}))
 	tbl := offlinetest.One(t, res, tableType)
 	assert.True(t, offlinetest.Bool(t, tbl, "deletionProtectionEnabled"))
 	assert.True(t, tbl.Protect, "pulumi refuses to delete it")
@@ -55,7 +48,7 @@ func TestOnlyKeyAttributesAreDeclared(t *testing.T) {
 			[]map[string]any{{"name": "pk", "type": "N"}, {"name": "sk", "type": "S"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tbl := offlinetest.One(t, offlinetest.Run(t, newTable(&tc.args)), tableType)
+			tbl := offlinetest.One(t, offlinetest.Run(t, program(table.New, "events", &tc.args)), tableType)
 			attrs := offlinetest.Prop(t, tbl, "attributes").ArrayValue()
 			require.Len(t, attrs, len(tc.want), "a TTL attribute is not a key and must not be declared")
 			for i, a := range attrs {
@@ -77,7 +70,7 @@ func TestBadKeysAreRejected(t *testing.T) {
 		{table.Args{HashKey: "id", RangeKey: "id"}, `table "events": RangeKey "id" is also the HashKey`},
 		{table.Args{HashKey: "id", TTLAttribute: "id"}, `table "events": TTLAttribute "id" is a key attribute`},
 	} {
-		_, err := offlinetest.RunErr(newTable(&tc.args))
+		_, err := offlinetest.RunErr(program(table.New, "events", &tc.args))
 		assert.ErrorContains(t, err, tc.want)
 	}
 }
