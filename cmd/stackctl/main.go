@@ -6,11 +6,13 @@
 //	stackctl preview -stack staging -out preview.txt                           pulumi preview --diff to a file
 //	stackctl destroy -stack pr-7                                               destroy and remove (ephemeral only)
 //	stackctl reap    [-closed 3,5,8]                                           destroy expired or closed review stacks
-//	stackctl comment -pr 7 -kind preview-staging -file preview.txt             post or edit the pull request's comment
+//	stackctl comment -pr 7 -kind review-stack -file urls.json [-sha SHA]      post or edit the pull request's comment
+//	stackctl comment -previews DIR -head-sha SHA -head-repo O/N -head-branch B the preview run's comments (workflow_run)
 //
 // Every stack command takes -binary PATH, a prebuilt program that preview and up reuse, and -pulumi-version V,
 // which installs that Pulumi CLI through the Automation API when it is not installed yet. comment reads
-// GITHUB_TOKEN, GITHUB_REPOSITORY and GITHUB_API_URL as GitHub Actions sets them.
+// GITHUB_TOKEN, GITHUB_REPOSITORY and GITHUB_API_URL as GitHub Actions sets them, and derives the pull request of
+// a preview run from the run's head, never from its artifacts (internal/ghcomment).
 //
 // Exit status: 0 done, 1 the step failed, 2 the command line is wrong.
 package main
@@ -31,7 +33,6 @@ import (
 	"github.com/blang/semver"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 
-	"appstack/internal/ghcomment"
 	"appstack/internal/lifecycle"
 )
 
@@ -57,6 +58,9 @@ func run(ctx context.Context, args []string, stdout io.Writer, m *lifecycle.Mana
 	if len(args) == 0 {
 		return fmt.Errorf("%w: stackctl review|up|preview|destroy|reap|comment [flags]", errUsage)
 	}
+	if args[0] == "comment" {
+		return comment(ctx, args[1:], stdout)
+	}
 	fs := flag.NewFlagSet("stackctl "+args[0], flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	dir := fs.String("dir", ".", "project directory (Pulumi.yaml and the stack files)")
@@ -70,8 +74,6 @@ func run(ctx context.Context, args []string, stdout io.Writer, m *lifecycle.Mana
 	binary := fs.String("binary", "", "prebuilt program binary to reuse (runtime.options.binary)")
 	cliVersion := fs.String("pulumi-version", "", "Pulumi CLI version to install if missing (Automation API)")
 	secretsProvider := fs.String("secrets-provider", "", "secrets provider for new stacks, such as awskms://alias/x")
-	kind := fs.String("kind", "", "which comment to post or edit, such as preview-staging (comment)")
-	file := fs.String("file", "", "file whose contents make the comment (comment)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
@@ -123,30 +125,8 @@ func run(ctx context.Context, args []string, stdout io.Writer, m *lifecycle.Mana
 		reaped, err := m.Reap(ctx, prs)
 		fmt.Fprintf(stdout, "reaped %d stack(s): %s\n", len(reaped), strings.Join(reaped, " "))
 		return err
-	case "comment":
-		if err := need(*pr > 0 && *kind != "" && *file != "", "-pr, -kind and -file"); err != nil {
-			return err
-		}
-		body, err := os.ReadFile(*file)
-		if err != nil {
-			return err
-		}
-		c := &ghcomment.Client{API: envOr("GITHUB_API_URL", "https://api.github.com"),
-			Token: os.Getenv("GITHUB_TOKEN"), Repo: os.Getenv("GITHUB_REPOSITORY")}
-		id, err := c.Upsert(ctx, *pr, *kind, "```\n"+strings.TrimSpace(string(body))+"\n```")
-		if err == nil {
-			fmt.Fprintf(stdout, "comment %d on #%d is current\n", id, *pr)
-		}
-		return err
 	}
 	return fmt.Errorf("%w: unknown command %q", errUsage, args[0])
-}
-
-func envOr(key, fallback string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return fallback
 }
 
 // installCLI makes the workspaces use Pulumi CLI version v, installing it under ~/.pulumi/versions if missing.

@@ -17,7 +17,7 @@ func TestCommandLineMistakesAreUsageErrors(t *testing.T) {
 		want string
 	}{
 		{nil, "stackctl review|up|preview|destroy|reap|comment"},
-		{[]string{"comment", "-pr", "7"}, "stackctl comment needs -pr, -kind and -file"},
+		{[]string{"comment", "-pr", "7"}, "stackctl comment needs -pr, -kind and -file, or -previews"},
 		{[]string{"up", "-stack", "s", "-pulumi-version", "latest"}, `-pulumi-version "latest"`},
 		{[]string{"launch"}, `unknown command "launch"`},
 		{[]string{"review"}, "stackctl review needs -pr N"},

@@ -1,6 +1,10 @@
 // Package ghcomment posts a pull request comment and edits it in place on later runs, so a pull request carries
 // one current preview rather than one comment per push. Bodies are cut to fit GitHub's 65,536-character limit
 // (the failure pulumi/actions #482 hit), saying so at the end.
+//
+// It edits only comments written by the workflow's own bot (github-actions[bot], user type Bot): anyone can write a
+// comment that starts with the marker, and editing theirs would put the preview under their name or let them pin
+// what the preview says.
 package ghcomment
 
 import (
@@ -17,6 +21,9 @@ import (
 // MaxBody is GitHub's limit on a comment body, in characters.
 const MaxBody = 65536
 
+// Bot is the login of the user GitHub Actions' GITHUB_TOKEN writes comments as.
+const Bot = "github-actions[bot]"
+
 // Client talks to the GitHub REST API.
 type Client struct {
 	// API is the API's base URL, such as https://api.github.com ($GITHUB_API_URL in Actions). Required.
@@ -25,13 +32,21 @@ type Client struct {
 	Token string
 	// Repo is owner/name ($GITHUB_REPOSITORY). Required.
 	Repo string
+	// Author is the login whose comments Upsert may edit; it must also be of user type Bot. Default Bot.
+	Author string
 	// HTTP sends the requests. Default http.DefaultClient.
 	HTTP *http.Client
+}
+
+type user struct {
+	Login string `json:"login"`
+	Type  string `json:"type"`
 }
 
 type comment struct {
 	ID   int64  `json:"id"`
 	Body string `json:"body"`
+	User user   `json:"user"`
 }
 
 // Marker is the hidden line that identifies a comment of one kind (one per stack and tool).
@@ -49,10 +64,31 @@ func Fit(marker, body string) string {
 	return string(runes[:keep]) + note
 }
 
-// Upsert edits the pull request's comment that carries marker, or posts a new one. It returns the comment's id.
-func (c *Client) Upsert(ctx context.Context, pr int, kind, body string) (int64, error) {
+func (c *Client) check() error {
 	if c.API == "" || c.Token == "" || c.Repo == "" || !strings.Contains(c.Repo, "/") {
-		return 0, fmt.Errorf("comment: the API URL, a token and owner/name of the repository are required")
+		return fmt.Errorf("comment: the API URL, a token and owner/name of the repository are required " +
+			"(GITHUB_API_URL, GITHUB_TOKEN, GITHUB_REPOSITORY)")
+	}
+	return nil
+}
+
+func (c *Client) author() string {
+	if c.Author != "" {
+		return c.Author
+	}
+	return Bot
+}
+
+// ours reports whether cm is a comment of this kind written by the workflow's own bot.
+func (c *Client) ours(cm comment, marker string) bool {
+	return cm.User.Login == c.author() && cm.User.Type == "Bot" && strings.HasPrefix(cm.Body, marker)
+}
+
+// Upsert edits the pull request's comment that carries marker and was written by the workflow's bot, or posts a
+// new one. It returns the comment's id.
+func (c *Client) Upsert(ctx context.Context, pr int, kind, body string) (int64, error) {
+	if err := c.check(); err != nil {
+		return 0, err
 	}
 	marker := Marker(kind)
 	text := Fit(marker, body)
@@ -63,7 +99,7 @@ func (c *Client) Upsert(ctx context.Context, pr int, kind, body string) (int64, 
 			return 0, err
 		}
 		for _, cm := range list {
-			if strings.HasPrefix(cm.Body, marker) {
+			if c.ours(cm, marker) {
 				var out comment
 				url := fmt.Sprintf("%s/repos/%s/issues/comments/%d", c.API, c.Repo, cm.ID)
 				return cm.ID, c.do(ctx, http.MethodPatch, url, map[string]string{"body": text}, &out)
