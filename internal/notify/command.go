@@ -17,7 +17,7 @@ var ErrUsage = errors.New("usage")
 
 // Usage is the command line Command accepts.
 const Usage = `notify -title "deploy staging" -status success|failure|cancelled|skipped|drift|error
-       [-url URL] [-commit SHA] [-section "Title=file"]... [-boot-timeline up.log] [-chat always|failure|never]`
+       [-url URL] [-commit SHA] [-section "Title=file" | "Title?=file"]... [-boot-timeline up.log] [-chat always|failure|never]`
 
 type sections []string
 
@@ -27,10 +27,21 @@ func (s *sections) Set(v string) error { *s = append(*s, v); return nil }
 // maxFile bounds what is read of one section's file; the summary holds 1 MiB in all.
 const maxFile = 4 << 20
 
-func readSection(title, path string) Section {
+// readSection reads a section's file. An optional section (its title ends in "?") whose file does not exist is
+// left out; a required one says it was not produced.
+func readSection(title, path string) (Section, bool) {
+	optional := strings.HasSuffix(title, "?")
+	title = strings.TrimSuffix(title, "?")
+	s := readFile(title, path)
+	return s, !optional || s.Missing != notProduced
+}
+
+const notProduced = "not produced (the step that writes it did not run or failed first)"
+
+func readFile(title, path string) Section {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return Section{Title: title, Missing: "not produced (the step that writes it did not run or failed first)"}
+		return Section{Title: title, Missing: notProduced}
 	}
 	if err != nil {
 		return Section{Title: title, Missing: "unreadable: " + err.Error()}
@@ -58,7 +69,7 @@ func Command(ctx context.Context, args []string, getenv func(string) string, std
 	chat := fs.String("chat", "always", "when to post to the webhook: always, failure (not success) or never")
 	bootLog := fs.String("boot-timeline", "", "a pulumi up log to take the boot timeline lines from")
 	var secs sections
-	fs.Var(&secs, "section", "Title=file: a block of the report (repeatable)")
+	fs.Var(&secs, "section", "Title=file: a block of the report (repeatable); Title?=file leaves it out when file does not exist")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v\n%s", ErrUsage, err, Usage)
 	}
@@ -77,7 +88,7 @@ func Command(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	m := Message{Title: *title, Status: *status, Commit: *commit, URL: *envURL}
 	if *bootLog != "" {
-		s := readSection("Boot timeline", *bootLog)
+		s := readFile("Boot timeline", *bootLog)
 		if s.Text != "" {
 			lines := BootTimeline(s.Text)
 			s.Text = strings.Join(lines, "\n")
@@ -91,7 +102,9 @@ func Command(ctx context.Context, args []string, getenv func(string) string, std
 			errs = append(errs, fmt.Errorf("-section %q: want Title=file", spec))
 			continue
 		}
-		m.Sections = append(m.Sections, readSection(t, path))
+		if s, ok := readSection(t, path); ok {
+			m.Sections = append(m.Sections, s)
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("%w: %w\n%s", ErrUsage, err, Usage)

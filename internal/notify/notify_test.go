@@ -178,7 +178,8 @@ func TestCommandWithoutAWebhookWritesTheSummaryAndANotice(t *testing.T) {
 	var out bytes.Buffer
 	require.NoError(t, Command(context.Background(), []string{"-title", "deploy staging", "-status", "success",
 		"-url", "http://203.0.113.10:8080/", "-boot-timeline", up, "-section", "Outputs=" + outputs,
-		"-section", "Smoke test=" + filepath.Join(dir, "smoke.txt")}, getenv, &out, nil))
+		"-section", "Smoke test=" + filepath.Join(dir, "smoke.txt"), "-section", "Rollback?=" + filepath.Join(dir, "rollback.txt")},
+		getenv, &out, nil))
 	assert.Equal(t, "::notice title=notify::SLACK_WEBHOOK_URL is not set: deploy staging: success is in the job summary only\n", out.String())
 	md, err := os.ReadFile(summary)
 	require.NoError(t, err)
@@ -187,6 +188,7 @@ func TestCommandWithoutAWebhookWritesTheSummaryAndANotice(t *testing.T) {
 	assert.Contains(t, string(md), "<summary>Boot timeline</summary>\n\n```text\nboot timeline i-0123456789abcdef0: install=12s pull=8s total=43s\n```")
 	assert.Contains(t, string(md), "serviceUrls")
 	assert.Contains(t, string(md), "**Smoke test**: not produced")
+	assert.NotContains(t, string(md), "Rollback", "an optional section without its file is left out")
 }
 
 func TestCommandPostsToTheWebhookAndNeverPrintsIt(t *testing.T) {

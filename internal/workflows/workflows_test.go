@@ -1,11 +1,15 @@
-// Package workflows holds the tests of the GitHub workflows' own rules (actionlint checks their syntax).
+// Package workflows holds the tests of the GitHub workflows' own rules (actionlint checks their syntax). Each rule
+// is a check function that returns its problems; the tests run every check on the committed workflows (no
+// problems) and on the workflows as they were before the rules existed (testdata/before: problems), so each rule
+// is shown to fail on what it is meant to catch.
 package workflows
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
+	"sort"
 	"strings"
 	"testing"
 
@@ -16,171 +20,290 @@ import (
 	"appstack/internal/project"
 )
 
-// pinned is owner/repo[/path]@<full commit SHA> # vMAJOR.MINOR.PATCH.
-var pinned = regexp.MustCompile(`^([\w.-]+/[\w.-]+)(/[\w./-]+)?@[0-9a-f]{40} # v(\d+)\.\d+\.\d+$`)
-
-// minimumMajor refuses deprecated releases, such as the v3 artifact actions that broke seed 000's pipeline.
-var minimumMajor = map[string]int{
-	"actions/checkout": 4, "actions/setup-go": 5, "actions/upload-artifact": 4, "actions/download-artifact": 4,
-	"aws-actions/configure-aws-credentials": 4,
-}
-
 type workflow struct {
 	path        string
-	On          yaml.Node              `yaml:"on"`
-	Permissions map[string]string      `yaml:"permissions"`
+	raw         string
+	Name        string            `yaml:"name"`
+	On          yaml.Node         `yaml:"on"`
+	Permissions map[string]string `yaml:"permissions"`
+	Defaults    struct {
+		Run struct {
+			Shell string `yaml:"shell"`
+		} `yaml:"run"`
+	} `yaml:"defaults"`
+	Concurrency concurrency            `yaml:"concurrency"`
 	Jobs        map[string]*job        `yaml:"jobs"`
 	Runs        struct{ Steps []step } `yaml:"runs"`
-	raw         string
 }
 
 type job struct {
+	name        string
+	text        string            // the job as YAML, for rules about what it mentions at all
+	Name        string            `yaml:"name"`
+	If          string            `yaml:"if"`
+	Needs       stringList        `yaml:"needs"`
 	Permissions map[string]string `yaml:"permissions"`
-	Environment any               `yaml:"environment"`
-	Concurrency struct {
-		Group            string `yaml:"group"`
-		CancelInProgress any    `yaml:"cancel-in-progress"`
-	} `yaml:"concurrency"`
-	Steps []step `yaml:"steps"`
+	Environment environment       `yaml:"environment"`
+	Concurrency concurrency       `yaml:"concurrency"`
+	Env         map[string]string `yaml:"env"`
+	Outputs     map[string]string `yaml:"outputs"`
+	Steps       []step            `yaml:"steps"`
 }
 
 type step struct {
+	ID   string            `yaml:"id"`
+	Name string            `yaml:"name"`
+	If   string            `yaml:"if"`
 	Uses string            `yaml:"uses"`
+	Run  string            `yaml:"run"`
 	With map[string]string `yaml:"with"`
+	Env  map[string]string `yaml:"env"`
 }
 
-// load reads every workflow and the local setup action, with each uses: line as written (comment included).
-func load(t *testing.T) []*workflow {
+// environment is `environment: name` or `environment: {name, url}`.
+type environment struct{ Name, URL string }
+
+func (e *environment) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		e.Name = n.Value
+		return nil
+	}
+	var m struct{ Name, URL string }
+	err := n.Decode(&m)
+	e.Name, e.URL = m.Name, m.URL
+	return err
+}
+
+// concurrency is `concurrency: group` or `concurrency: {group, cancel-in-progress}`.
+type concurrency struct {
+	Group            string
+	CancelInProgress any
+}
+
+func (c *concurrency) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		c.Group = n.Value
+		return nil
+	}
+	var m struct {
+		Group            string `yaml:"group"`
+		CancelInProgress any    `yaml:"cancel-in-progress"`
+	}
+	err := n.Decode(&m)
+	c.Group, c.CancelInProgress = m.Group, m.CancelInProgress
+	return err
+}
+
+// stringList is `needs: a` or `needs: [a, b]`.
+type stringList []string
+
+func (s *stringList) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		*s = []string{n.Value}
+		return nil
+	}
+	var l []string
+	err := n.Decode(&l)
+	*s = l
+	return err
+}
+
+// parse reads one workflow (or the composite action) from its text.
+func parse(path, raw string) (*workflow, error) {
+	w := &workflow{path: path, raw: raw}
+	if err := yaml.Unmarshal([]byte(raw), w); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	var nodes struct {
+		Jobs map[string]yaml.Node `yaml:"jobs"`
+	}
+	if err := yaml.Unmarshal([]byte(raw), &nodes); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	for name, j := range w.Jobs {
+		n := nodes.Jobs[name]
+		text, err := yaml.Marshal(&n)
+		if err != nil {
+			return nil, err
+		}
+		j.name, j.text = name, string(text)
+	}
+	return w, nil
+}
+
+func readAll(t *testing.T, dir string, extra ...string) map[string]*workflow {
 	t.Helper()
-	root := project.Root()
-	paths, err := filepath.Glob(filepath.Join(root, ".github", "workflows", "*.yml"))
+	paths, err := filepath.Glob(filepath.Join(dir, "*.yml"))
 	require.NoError(t, err)
-	paths = append(paths, filepath.Join(root, ".github", "actions", "setup", "action.yml"))
-	require.GreaterOrEqual(t, len(paths), 6)
-	var out []*workflow
+	paths = append(paths, extra...)
+	out := map[string]*workflow{}
 	for _, p := range paths {
 		raw, err := os.ReadFile(p)
 		require.NoError(t, err)
-		w := &workflow{path: filepath.Base(p), raw: string(raw)}
-		require.NoError(t, yaml.Unmarshal(raw, w), p)
+		w, err := parse(filepath.Base(p), string(raw))
+		require.NoError(t, err)
+		out[w.path] = w
+	}
+	return out
+}
+
+// load reads the committed workflows and the local setup action (as action.yml).
+func load(t *testing.T) map[string]*workflow {
+	root := project.Root()
+	ws := readAll(t, filepath.Join(root, ".github", "workflows"), filepath.Join(root, ".github", "actions", "setup", "action.yml"))
+	for _, name := range []string{"ci.yml", "preview.yml", "preview-comment.yml", "deploy.yml", "review-stack.yml",
+		"reap.yml", "drift.yml", "action.yml"} {
+		require.Contains(t, ws, name)
+	}
+	return ws
+}
+
+// before reads the workflows as they were before these rules: each rule must find problems there.
+func before(t *testing.T) map[string]*workflow {
+	return readAll(t, filepath.Join("testdata", "before"))
+}
+
+// sorted returns the workflows in name order, so problems come out in a stable order.
+func sorted(ws map[string]*workflow) []*workflow {
+	out := make([]*workflow, 0, len(ws))
+	for _, w := range ws {
 		out = append(out, w)
 	}
+	sort.Slice(out, func(i, j int) bool { return out[i].path < out[j].path })
 	return out
 }
 
-func usesLines(raw string) []string {
-	var out []string
-	for _, line := range strings.Split(raw, "\n") {
-		if _, after, ok := strings.Cut(strings.TrimSpace(line), "uses: "); ok {
-			out = append(out, after)
-		}
-	}
-	return out
-}
-
-func TestActionsArePinnedToCurrentReleases(t *testing.T) {
-	for _, w := range load(t) {
-		for _, uses := range usesLines(w.raw) {
-			if strings.HasPrefix(uses, "./") {
-				continue
-			}
-			m := pinned.FindStringSubmatch(uses)
-			if !assert.NotNil(t, m, "%s: %q is not pinned to a commit SHA with a # vX.Y.Z comment", w.path, uses) {
-				continue
-			}
-			major, _ := strconv.Atoi(m[3])
-			assert.GreaterOrEqual(t, major, minimumMajor[m[1]], "%s: %s is a deprecated release", w.path, uses)
-		}
-	}
-}
-
-func TestThePinRuleCatchesTagsAndOldReleases(t *testing.T) {
-	for _, bad := range []string{"actions/upload-artifact@v3", "actions/checkout@main",
-		"actions/checkout@08c6903cd8c0fde910a37f88322edcfb5dd907a8"} {
-		assert.Nil(t, pinned.FindStringSubmatch(bad), bad)
-	}
-	m := pinned.FindStringSubmatch("actions/upload-artifact@ff15f0306b3f739f7b6fd43fb5d26cd321bd4de5 # v3.1.3")
-	require.NotNil(t, m)
-	major, _ := strconv.Atoi(m[3])
-	assert.Less(t, major, minimumMajor["actions/upload-artifact"], "a v3 pin is caught as deprecated")
-}
-
-func TestPermissionsAreLeastPrivilege(t *testing.T) {
-	for _, w := range load(t) {
-		if w.Jobs == nil {
-			continue // the composite action has no permissions of its own
-		}
-		assert.Equal(t, map[string]string{"contents": "read"}, w.Permissions,
-			"%s: the workflow default is read-only; jobs ask for more", w.path)
-		for name, j := range w.Jobs {
-			usesAWS := false
-			for _, s := range j.Steps {
-				usesAWS = usesAWS || strings.HasPrefix(s.Uses, "aws-actions/configure-aws-credentials@")
-			}
-			assert.Equal(t, usesAWS, j.Permissions["id-token"] == "write",
-				"%s/%s: id-token: write exactly where AWS credentials are assumed through OIDC", w.path, name)
-			for perm, level := range j.Permissions {
-				assert.NotEqual(t, "write-all", level, "%s/%s: %s", w.path, name, perm)
-			}
-		}
-	}
-}
-
-func TestNoLongLivedCloudKeys(t *testing.T) {
-	for _, w := range load(t) {
-		for _, forbidden := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "aws-access-key-id",
-			"SSH_PRIVATE_KEY", "PULUMI_CONFIG_PASSPHRASE"} {
-			assert.NotContains(t, w.raw, forbidden, w.path)
-		}
-		for _, s := range append(w.Runs.Steps, stepsOf(w)...) {
-			if strings.HasPrefix(s.Uses, "aws-actions/configure-aws-credentials@") {
-				assert.Contains(t, s.With["role-to-assume"], "vars.AWS_", "%s: roles come from repository variables", w.path)
-			}
-		}
-	}
-}
-
-func stepsOf(w *workflow) []step {
-	var out []step
+func (w *workflow) jobs() []*job {
+	out := make([]*job, 0, len(w.Jobs))
 	for _, j := range w.Jobs {
-		out = append(out, j.Steps...)
+		out = append(out, j)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
+}
+
+// triggers returns the workflow's events and their settings.
+func (w *workflow) triggers() map[string]yaml.Node {
+	out := map[string]yaml.Node{}
+	switch w.On.Kind {
+	case yaml.ScalarNode:
+		out[w.On.Value] = yaml.Node{}
+	case yaml.SequenceNode:
+		for _, n := range w.On.Content {
+			out[n.Value] = yaml.Node{}
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(w.On.Content); i += 2 {
+			out[w.On.Content[i].Value] = *w.On.Content[i+1]
+		}
 	}
 	return out
 }
 
-func TestDeploysAreSerialisedPerStackAndNeverCancelled(t *testing.T) {
-	for _, w := range load(t) {
-		for name, j := range w.Jobs {
-			if !strings.Contains(w.raw, "stackctl up") && !strings.Contains(w.raw, "stackctl review") &&
-				!strings.Contains(w.raw, "stackctl reap") {
-				continue
-			}
-			if j.Permissions["id-token"] != "write" && !strings.Contains(w.path, "reap") {
-				continue
-			}
-			group := j.Concurrency.Group
-			if group == "" {
-				group = "workflow"
-			}
-			if strings.Contains(w.raw, "concurrency:\n  group: pulumi-") {
-				continue // a workflow-wide group
-			}
-			assert.True(t, strings.HasPrefix(group, "pulumi-"), "%s/%s: one concurrency group per stack", w.path, name)
-			assert.Equal(t, false, j.Concurrency.CancelInProgress, "%s/%s: a deploy is never cancelled halfway",
-				w.path, name)
+func (w *workflow) on(event string) bool {
+	_, ok := w.triggers()[event]
+	return ok
+}
+
+func (j *job) assumesRole() (step, bool) {
+	for _, s := range j.Steps {
+		if strings.HasPrefix(s.Uses, "aws-actions/configure-aws-credentials@") {
+			return s, true
 		}
+	}
+	return step{}, false
+}
+
+// script is every run: block of the job, one after the other.
+func (j *job) script() string {
+	var b strings.Builder
+	for _, s := range j.Steps {
+		b.WriteString(s.Run + "\n")
+	}
+	return b.String()
+}
+
+// stackctl returns each stackctl command line in the job's scripts (continuation lines joined).
+func (j *job) stackctl() []string {
+	var out []string
+	for _, line := range strings.Split(strings.ReplaceAll(j.script(), "\\\n", " "), "\n") {
+		if i := strings.Index(line, "stackctl "); i >= 0 {
+			out = append(out, strings.Join(strings.Fields(line[i:]), " "))
+		}
+	}
+	return out
+}
+
+var stackFlag = regexp.MustCompile(`(?:^|\s)-stack "?([^"\s]+)"?`)
+
+// stacks returns the stacks the job's stackctl commands name, by subcommand ("up" → ["staging"]).
+func (j *job) stacks() map[string][]string {
+	out := map[string][]string{}
+	for _, cmd := range j.stackctl() {
+		sub := strings.Fields(cmd)[1]
+		for _, m := range stackFlag.FindAllStringSubmatch(cmd, -1) {
+			out[sub] = append(out[sub], m[1])
+		}
+		if _, ok := out[sub]; !ok {
+			out[sub] = nil
+		}
+	}
+	return out
+}
+
+func stepWith(j *job, pred func(step) bool) (int, step, bool) {
+	for i, s := range j.Steps {
+		if pred(s) {
+			return i, s, true
+		}
+	}
+	return -1, step{}, false
+}
+
+func runs(substr string) func(step) bool {
+	return func(s step) bool { return strings.Contains(strings.ReplaceAll(s.Run, "\\\n", " "), substr) }
+}
+
+// problems collects a check's findings.
+type problems []string
+
+func (p *problems) add(format string, args ...any) { *p = append(*p, fmt.Sprintf(format, args...)) }
+
+// rule is one check and what it must find in the workflows as they were.
+type rule struct {
+	name  string
+	check func(map[string]*workflow) problems
+	// catches are texts that must appear among the problems found in testdata/before (and its bad files).
+	catches []string
+	// bad replaces or adds workflow files (name → YAML) in testdata/before, for a rule the old workflows kept.
+	bad map[string]string
+}
+
+func TestEveryRuleHoldsForTheWorkflowsAndCatchesTheOldOnes(t *testing.T) {
+	current := load(t)
+	for _, r := range rules {
+		t.Run(r.name, func(t *testing.T) {
+			assert.Empty(t, r.check(current), "the committed workflows")
+			old := before(t)
+			for name, raw := range r.bad {
+				w, err := parse(name, raw)
+				require.NoError(t, err)
+				old[name] = w
+			}
+			found := r.check(old)
+			require.NotEmpty(t, found, "the rule finds nothing in the workflows it was written against")
+			all := strings.Join(found, "\n")
+			for _, want := range r.catches {
+				assert.Contains(t, all, want)
+			}
+		})
 	}
 }
 
-func TestProductionWaitsForStagingAndItsEnvironment(t *testing.T) {
-	for _, w := range load(t) {
-		if w.path != "deploy.yml" {
-			continue
-		}
-		assert.Equal(t, "production", w.Jobs["production"].Environment, "approval can be required there")
-		assert.Contains(t, w.raw, "needs: staging")
-		assert.Contains(t, w.raw, "go run ./cmd/smoke -outputs outputs.json")
-		return
+func TestRulesHaveUniqueNames(t *testing.T) {
+	var names []string
+	for _, r := range rules {
+		assert.NotContains(t, names, r.name)
+		names = append(names, r.name)
 	}
-	t.Fatal("no deploy.yml")
 }
