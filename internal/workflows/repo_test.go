@@ -69,3 +69,17 @@ func TestCodeOwnersReviewThePipelineAndTheBootstrap(t *testing.T) {
 		}
 	}
 }
+
+func TestTheReadmeListsEverySettingTheWorkflowsRead(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join(project.Root(), "README.md"))
+	require.NoError(t, err)
+	names := append([]string{}, settings...)
+	for env, vars := range environmentSettings {
+		assert.Contains(t, string(readme), "`"+env+"`", "the README sets up environment %s", env)
+		names = append(names, vars...)
+	}
+	for _, name := range names {
+		_, bare, _ := strings.Cut(name, ".")
+		assert.Contains(t, string(readme), "`"+bare+"`", "the README tells the maintainer to set %s", name)
+	}
+}

@@ -34,6 +34,8 @@ var rules = []rule{
 		[]string{"-pulumi-version 3.200.0", `PULUMI_VERSION: "3.200.0"`, "install-cli"}, nil},
 	{"review stacks use the review environment and its secrets provider", checkReviewStacks,
 		[]string{"review-stack.yml/up: -secrets-provider"}, nil},
+	{"workflows use only the documented variables and secrets", checkSettings,
+		[]string{"vars.AWS_DEPLOY_ROLE_ARN", "deploy.yml/staging: vars.PULUMI_SECRETS_PROVIDER"}, nil},
 	{"deploys are serialised per stack and never cancelled", checkSerialised,
 		[]string{"deploy.yml/staging: changes a stack outside a pulumi-* concurrency group", `deploys production in group "pulumi-staging"`},
 		map[string]string{"deploy.yml": `
@@ -718,6 +720,36 @@ func checkNoKeys(ws map[string]*workflow) (p problems) {
 			"SSH_PRIVATE_KEY", "PULUMI_CONFIG_PASSPHRASE", "PULUMI_ACCESS_TOKEN"} {
 			if strings.Contains(w.raw, forbidden) {
 				p.add("%s: %s: no long-lived keys; roles come through OIDC", w.path, forbidden)
+			}
+		}
+	}
+	return p
+}
+
+// settings are the repository variables and secrets the README tells a maintainer to set, and
+// environmentSettings the variables each environment holds.
+var (
+	settings            = []string{"vars.AWS_REGION", "vars.PULUMI_BACKEND_URL", "vars.AWS_PREVIEW_ROLE_ARN", "secrets.SLACK_WEBHOOK_URL"}
+	environmentSettings = map[string][]string{
+		"review":             {"vars.AWS_ROLE_ARN", "vars.PULUMI_SECRETS_PROVIDER"},
+		"staging":            {"vars.AWS_ROLE_ARN"},
+		"production-preview": {"vars.AWS_ROLE_ARN"},
+		"production":         {"vars.AWS_ROLE_ARN"},
+	}
+	setting = regexp.MustCompile(`\b(?:vars|secrets)\.[A-Za-z_][A-Za-z0-9_]*`)
+)
+
+// checkSettings: every variable or secret a job reads is one the README lists, and an environment's variable is
+// read only by jobs in that environment (elsewhere it would be empty, or another environment's).
+func checkSettings(ws map[string]*workflow) (p problems) {
+	for _, w := range sorted(ws) {
+		for _, j := range w.jobs() {
+			for _, name := range setting.FindAllString(j.text, -1) {
+				if slices.Contains(settings, name) || slices.Contains(environmentSettings[j.Environment.Name], name) {
+					continue
+				}
+				p.add("%s/%s: %s is not a documented repository setting nor a variable of environment %q",
+					w.path, j.name, name, j.Environment.Name)
 			}
 		}
 	}
