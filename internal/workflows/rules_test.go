@@ -440,6 +440,7 @@ var gateEnv = map[string]string{
 	"RUN_BRANCH":     "${{ github.event.workflow_run.head_branch }}",
 	"RUN_REPO":       "${{ github.event.workflow_run.head_repository.full_name }}",
 	"RUN_SHA":        "${{ github.event.workflow_run.head_sha }}",
+	"RUN_URL":        "${{ github.event.workflow_run.html_url }}",
 	"GH_TOKEN":       "${{ github.token }}",
 }
 

@@ -27,6 +27,7 @@ type stepRun struct {
 	code    int
 	outputs map[string]string
 	log     string
+	temp    string // RUNNER_TEMP
 }
 
 // runStep runs a step's script the way the runner does with shell: bash (bash --noprofile --norc -eo pipefail),
@@ -51,7 +52,7 @@ func runStep(t *testing.T, script, dir string, fakes, env map[string]string) ste
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
 	out, err := cmd.CombinedOutput()
-	r := stepRun{outputs: map[string]string{}, log: string(out)}
+	r := stepRun{outputs: map[string]string{}, log: string(out), temp: tmp}
 	var exit *exec.ExitError
 	if errors.As(err, &exit) {
 		r.code = exit.ExitCode()
@@ -104,6 +105,9 @@ func TestTheDeployGateLetsOnlyCIPassedCommitsOfMainThrough(t *testing.T) {
 		assert.Equal(t, 1, r.code, "%s: %s", name, r.log)
 		assert.Empty(t, r.outputs["sha"], name)
 		assert.Contains(t, r.log, "::error::", name)
+		why, err := os.ReadFile(filepath.Join(r.temp, "gate.txt"))
+		assert.NoError(t, err, "%s: the reason is kept for the notification", name)
+		assert.Contains(t, r.log, "::error::"+string(why), name)
 	}
 
 	dispatched := run(map[string]string{"EVENT": "workflow_dispatch", "REF": "refs/heads/main", "DISPATCH_SHA": mainSHA, "FAKE_RUNS": "1"})
