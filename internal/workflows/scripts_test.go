@@ -167,3 +167,33 @@ func TestAFailedDeployIsNotHiddenByTee(t *testing.T) {
 		assert.Equal(t, 1, r.code, "%s: `stackctl up | tee` must fail when stackctl fails: %s", job, r.log)
 	}
 }
+
+func TestTheRollbackStepRedeploysTheRecordedDigestsAndReportsItsOwnFailure(t *testing.T) {
+	for _, job := range []string{"staging", "production"} {
+		w := load(t)["deploy.yml"]
+		_, roll, ok := stepWith(w.Jobs[job], runs("stackctl rollback -stack "+job))
+		require.True(t, ok)
+		dir := t.TempDir()
+		require.NoError(t, os.MkdirAll(filepath.Join(dir, "bin"), 0o755))
+		fake := "#!/usr/bin/env bash\necho \"$(basename \"$0\") $*\" | tee -a \"$FAKE_LOG\"\n" +
+			"if [ \"$(basename \"$0\") $1\" = \"$FAIL\" ]; then exit 1; fi\n"
+		for _, name := range []string{"stackctl", "smoke"} {
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "bin", name), []byte(fake), 0o755))
+		}
+		r := runStep(t, roll.Run, dir, nil, nil)
+		assert.Equal(t, 0, r.code, r.log)
+		assert.Contains(t, r.log, "stackctl rollback -stack "+job+" -to "+r.temp+"/before.json -binary "+dir+"/bin/appstack")
+		assert.Contains(t, r.log, "stackctl outputs -stack "+job+" -out "+r.temp+"/rolled-back.json")
+		assert.Contains(t, r.log, "smoke -outputs "+r.temp+"/rolled-back.json")
+		rolled, err := os.ReadFile(filepath.Join(r.temp, "rollback.txt"))
+		require.NoError(t, err)
+		assert.Contains(t, string(rolled), "stackctl rollback -stack "+job, "the rollback's output is kept for the notification")
+
+		for _, fail := range []string{"stackctl rollback", "smoke -outputs"} {
+			r := runStep(t, roll.Run, dir, nil, map[string]string{"FAIL": fail})
+			assert.NotEqual(t, 0, r.code, "%s: a failing %s fails the step: %s", job, fail, r.log)
+		}
+		r = runStep(t, roll.Run, dir, nil, map[string]string{"FAIL": "stackctl rollback"})
+		assert.NotContains(t, r.log, "smoke -outputs", "%s: no smoke test of a rollback that failed", job)
+	}
+}
