@@ -40,6 +40,9 @@ const (
 	DockerImage    = "docker:index/image:Image"
 	Topic          = "aws:sns/topic:Topic"
 	Alarm          = "aws:cloudwatch/metricAlarm:MetricAlarm"
+	LoadBalancer   = "aws:lb/loadBalancer:LoadBalancer"
+	Listener       = "aws:lb/listener:Listener"
+	TargetGroup    = "aws:lb/targetGroup:TargetGroup"
 	productionEnv  = "production"
 	ephemeralEnv   = "ephemeral"
 	shellPortsNote = "shell access is SSM Session Manager"
@@ -47,7 +50,7 @@ const (
 
 // taggable are the types that accept tags; every one must carry tags.Required.
 var taggable = []string{Instance, Eip, SecurityGroup, IngressRule, EgressRule, Role, Repository, Table, Key,
-	Parameter, LogGroup, Topic, Alarm}
+	Parameter, LogGroup, Topic, Alarm, LoadBalancer, Listener, TargetGroup}
 
 // credentialRE finds credentials pasted into plain text (the patterns checkov's CKV_AWS_46 looks for).
 var credentialRE = regexp.MustCompile(`(AKIA|ASIA)[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY-----|` +
@@ -340,6 +343,62 @@ var Rules = []Rule{
 		Check: func(r offline.Resource, _ *Stack) []string {
 			return when(environment(r) == productionEnv && !r.Protect, "the production Elastic IP is not protected")
 		}},
+	{ID: "APPSTACK-ELB-001", Mirrors: []string{"CKV_AWS_2", "CKV2_AWS_20", "AVD-AWS-0054"}, Severity: High,
+		Title: "load balancer listeners serve HTTPS, or redirect plain HTTP to HTTPS", Types: loadBalancerListeners,
+		Fix: "protocol = HTTPS, or a default action that redirects to HTTPS (components/frontdoor does both)",
+		Check: func(r offline.Resource, _ *Stack) []string {
+			proto := str(r, "protocol")
+			return when(proto == "HTTP" && !redirectsToHTTPS(r), "an HTTP listener that does not redirect to HTTPS")
+		}},
+	{ID: "APPSTACK-ELB-002", Mirrors: []string{"CKV_AWS_103", "AVD-AWS-0047"}, Severity: High,
+		Title: "HTTPS listeners accept TLS 1.2 or newer only", Types: loadBalancerListeners,
+		Fix: "sslPolicy = " + tlsPolicyNote,
+		Check: func(r offline.Resource, _ *Stack) []string {
+			p := str(r, "sslPolicy")
+			return when(str(r, "protocol") == "HTTPS" && !modernTLSPolicy(p), "TLS policy %q allows TLS older than 1.2",
+				p)
+		}},
+	{ID: "APPSTACK-ELB-003", Mirrors: []string{"CKV_AWS_131", "AVD-AWS-0052"}, Severity: Medium,
+		Title: "the load balancer drops invalid HTTP header fields", Types: loadBalancers,
+		Fix: "dropInvalidHeaderFields = true",
+		Check: func(r offline.Resource, _ *Stack) []string {
+			return when(!boolean(r, "dropInvalidHeaderFields"), "invalid header fields are passed to the services")
+		}},
+	{ID: "APPSTACK-ELB-004", Mirrors: []string{"CKV_AWS_91"}, Severity: Medium,
+		Title: "the load balancer writes access logs", Types: loadBalancers,
+		Fix: "accessLogs.enabled = true with a bucket (components/frontdoor makes one)",
+		Check: func(r offline.Resource, _ *Stack) []string {
+			return when(!boolean(r, "accessLogs.enabled") || str(r, "accessLogs.bucket") == "", "no access logs")
+		}},
+	{ID: "APPSTACK-ELB-005", Mirrors: []string{"CKV_AWS_150"}, Severity: High,
+		Title: "the production load balancer has deletion protection", Types: loadBalancers,
+		Fix: "enableDeletionProtection = true (the production profile sets it)",
+		Check: func(r offline.Resource, _ *Stack) []string {
+			return when(environment(r) == productionEnv && !boolean(r, "enableDeletionProtection"),
+				"the production load balancer can be deleted")
+		}},
+	{ID: "APPSTACK-ELB-006", Mirrors: []string{"appstack", "AVD-AWS-0107"}, Severity: High,
+		Title: "behind a load balancer the host's ports admit only the load balancer", Types: []string{IngressRule},
+		Fix: "admit the service ports from the front door's security group (referencedSecurityGroupId), not from " +
+			"CIDRs: components/network does when appstack:domain is set",
+		Check: func(r offline.Resource, s *Stack) []string {
+			groups := s.loadBalancerGroups()
+			if len(groups) == 0 || groups[str(r, "securityGroupId")] {
+				return nil
+			}
+			cidr := str(r, "cidrIpv4") + str(r, "cidrIpv6")
+			return when(cidr != "", "the origin admits %s directly, around the front door", cidr)
+		}},
+	{ID: "APPSTACK-ELB-007", Mirrors: []string{"appstack", "OWASP HSTS"}, Severity: Medium,
+		Title: "HTTPS listeners send Strict-Transport-Security", Types: loadBalancerListeners,
+		Fix: "routingHttpResponseStrictTransportSecurityHeaderValue = \"max-age=31536000; includeSubDomains\"",
+		Check: func(r offline.Resource, _ *Stack) []string {
+			if str(r, "protocol") != "HTTPS" {
+				return nil
+			}
+			h := str(r, "routingHttpResponseStrictTransportSecurityHeaderValue")
+			return when(hstsMaxAge(h) < 31536000, "HSTS header %q is missing or shorter than a year", h)
+		}},
 	{ID: "APPSTACK-TAG-001", Mirrors: []string{"awsguard:required-tags"}, Severity: Low,
 		Title: "taggable resources carry the app, environment, stack and managed-by tags", Types: taggable,
 		Fix: "pass the stack's tags to every taggable resource",
@@ -352,6 +411,83 @@ var Rules = []Rule{
 			}
 			return when(len(missing) > 0, "missing tags %s", strings.Join(missing, ", "))
 		}},
+}
+
+// The load balancer types, under both of the provider's modules.
+var (
+	loadBalancers         = []string{LoadBalancer, "aws:alb/loadBalancer:LoadBalancer"}
+	loadBalancerListeners = []string{Listener, "aws:alb/listener:Listener"}
+)
+
+// tlsPolicyNote names the policies APPSTACK-ELB-002 accepts.
+const tlsPolicyNote = "ELBSecurityPolicy-TLS13-1-2-2021-06 (AWS's recommended policy) or another " +
+	"ELBSecurityPolicy-TLS13-1-2-*, ELBSecurityPolicy-TLS13-1-3-*, ELBSecurityPolicy-TLS-1-2-* or " +
+	"ELBSecurityPolicy-FS-1-2-* policy"
+
+// modernTLSPolicy reports whether an ELB security policy refuses TLS 1.0 and 1.1: the policies named TLS13-1-2,
+// TLS13-1-3, TLS-1-2 and FS-1-2 (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/describe-ssl-policies.html).
+func modernTLSPolicy(p string) bool {
+	for _, prefix := range []string{"ELBSecurityPolicy-TLS13-1-2-", "ELBSecurityPolicy-TLS13-1-3-",
+		"ELBSecurityPolicy-TLS-1-2-", "ELBSecurityPolicy-FS-1-2-"} {
+		if strings.HasPrefix(p, prefix) && !strings.Contains(p, "-Ext") {
+			return true
+		}
+	}
+	return false
+}
+
+// redirectsToHTTPS reports whether a listener's default action is a redirect to HTTPS.
+func redirectsToHTTPS(r offline.Resource) bool {
+	v, ok := input(r, "defaultActions")
+	if !ok || !v.IsArray() {
+		return false
+	}
+	for _, a := range v.ArrayValue() {
+		if !a.IsObject() {
+			continue
+		}
+		action := offline.Resource{Inputs: a.ObjectValue()}
+		if str(action, "type") == "redirect" && str(action, "redirect.protocol") == "HTTPS" {
+			return true
+		}
+	}
+	return false
+}
+
+// hstsMaxAge reads max-age from a Strict-Transport-Security value; 0 when there is none.
+func hstsMaxAge(h string) int {
+	for _, part := range strings.Split(h, ";") {
+		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
+		if strings.EqualFold(k, "max-age") {
+			n := 0
+			for _, c := range v {
+				if c < '0' || c > '9' {
+					return 0
+				}
+				n = n*10 + int(c-'0')
+			}
+			return n
+		}
+	}
+	return 0
+}
+
+// loadBalancerGroups are the security groups of the stack's load balancers.
+func (s *Stack) loadBalancerGroups() map[string]bool {
+	out := map[string]bool{}
+	for _, r := range s.Resources {
+		if !slices.Contains(loadBalancers, r.Type) {
+			continue
+		}
+		if v, ok := input(r, "securityGroups"); ok && v.IsArray() {
+			for _, g := range v.ArrayValue() {
+				if g.IsString() {
+					out[g.StringValue()] = true
+				}
+			}
+		}
+	}
+	return out
 }
 
 // userData is an instance's boot script, plain or unpacked from gzipped userDataBase64.

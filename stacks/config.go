@@ -56,6 +56,15 @@ type Config struct {
 	AlarmEmail string `json:"alarmEmail"`
 	// LogRetentionDays is how long the stack's CloudWatch log group keeps logs. Default from the profile.
 	LogRetentionDays int `json:"logRetentionDays"`
+	// Domain is a public Route 53 hosted zone of the account. Set, it puts the services behind the HTTPS front
+	// door (an Application Load Balancer with ACM certificates), one hostname per service. Optional: without
+	// it the services are plain HTTP on the host's address.
+	Domain string `json:"domain"`
+	// IdleTimeout is how long the front door keeps an idle connection (a quiet WebSocket) open. Default 10m.
+	IdleTimeout time.Duration `json:"idleTimeout"`
+	// FrontDoorSubnetIDs are the front door's subnets, in two or more Availability Zones. Only with VpcID and
+	// Domain; in the default VPC its default subnets are looked up.
+	FrontDoorSubnetIDs []string `json:"frontDoorSubnetIds"`
 	// Protect marks data and the stable address (tables, the Elastic IP) protected and retained on delete.
 	// Set by the profile only: on in production.
 	Protect bool `json:"-"`
@@ -64,6 +73,10 @@ type Config struct {
 	// SecretNames are the names set in `appstack:secrets`, sorted. The values stay in Pulumi's secret config.
 	SecretNames []string `json:"-"`
 }
+
+// DefaultIdleTimeout is the front door's idle timeout unless appstack:idleTimeout says otherwise: long enough
+// for a WebSocket that is quiet for minutes (the load balancer's own default is 60 seconds).
+const DefaultIdleTimeout = 10 * time.Minute
 
 // PublicIngressRule is the policy rule a whole-internet ingress CIDR must be waived under.
 const PublicIngressRule = "APPSTACK-NET-007"
@@ -110,6 +123,9 @@ type Service struct {
 	Env map[string]string `json:"env,omitempty"`
 	// Secrets names entries of `appstack:secrets` the container receives as environment variables.
 	Secrets []string `json:"secrets,omitempty"`
+	// Hostname is the service's name under Domain. Default `<name>.<domain>`; ephemeral stacks put their stack
+	// name before the domain (`<name>.<stack>.<domain>`). Only with Domain.
+	Hostname string `json:"hostname,omitempty"`
 }
 
 // Build says how to build a service's image.
@@ -178,6 +194,7 @@ func Defaults(env Environment) Config {
 		KeepImages:       10,
 		LogRetentionDays: 14,
 		ReadyTimeout:     10 * time.Minute,
+		IdleTimeout:      DefaultIdleTimeout,
 	}
 	switch env {
 	case Production:

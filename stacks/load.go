@@ -132,6 +132,11 @@ func (l *loader) read() *Config {
 	l.integer("logRetentionDays", &cfg.LogRetentionDays)
 	l.duration("readyTimeout", &cfg.ReadyTimeout)
 	cfg.AlarmEmail = l.str("alarmEmail")
+	cfg.Domain = l.str("domain")
+	l.duration("idleTimeout", &cfg.IdleTimeout)
+	if raw, ok := l.src.Get(key("frontDoorSubnetIds")); ok {
+		l.decodeStrict(key("frontDoorSubnetIds"), raw, &cfg.FrontDoorSubnetIDs, nil)
+	}
 	if raw := l.str("expiresAt"); raw != "" {
 		t, err := time.Parse(time.RFC3339, raw)
 		if err != nil {

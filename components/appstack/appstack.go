@@ -12,6 +12,7 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v7/go/aws/sns"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"appstack/components/frontdoor"
 	"appstack/components/host"
 	"appstack/components/identity"
 	"appstack/components/image"
@@ -40,9 +41,11 @@ type Args struct {
 type App struct {
 	pulumi.ResourceState
 
-	// ServiceURLs maps each service to http://<elastic ip>:<port>/.
+	// ServiceURLs maps each service to https://<hostname>/ behind the front door, or else to
+	// http://<elastic ip>:<port>/.
 	ServiceURLs pulumi.StringMapOutput
-	// HealthURLs maps each service to its health endpoint on the Elastic IP, for smoke tests.
+	// HealthURLs maps each service to its health endpoint (through the front door when there is one), for
+	// smoke tests.
 	HealthURLs pulumi.StringMapOutput
 	// PublicIP is the Elastic IP, the app's stable address.
 	PublicIP pulumi.StringOutput
@@ -72,6 +75,16 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	}
 	if len(cfg.SecretNames) > 0 && args.Secrets == nil {
 		return nil, fmt.Errorf("appstack %q: Secrets is required when Config.SecretNames is set", name)
+	}
+	// The front door's zone and subnets are looked up before anything is registered: a domain the account does
+	// not hold fails here, naming the key.
+	var door *doorPlacement
+	if cfg.HasFrontDoor() {
+		p, err := placeFrontDoor(ctx, cfg)
+		if err != nil {
+			return nil, fmt.Errorf("appstack %q: %w", name, err)
+		}
+		door = p
 	}
 	c := &App{}
 	if err := ctx.RegisterComponentResource(Type, name, c, opts...); err != nil {
@@ -213,13 +226,28 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if err != nil {
 		return nil, err
 	}
-	net, err := network.New(ctx, name+"-network", &network.Args{
+	netArgs := &network.Args{
 		VpcID:               cfg.VpcID,
 		Ports:               ports,
 		IngressCidrs:        cfg.IngressCidrs,
 		PublicIngressReason: publicReason(cfg),
 		Tags:                tagSet,
-	}, parent)
+	}
+	var fd *frontdoor.FrontDoor
+	var targetGroups []host.TargetGroup
+	if door != nil {
+		fd, err = newFrontDoor(ctx, name, cfg, door, logs.Arn.ApplyT(accountID).(pulumi.StringOutput), tagSet,
+			parent)
+		if err != nil {
+			return nil, err
+		}
+		netArgs.FrontDoorSecurityGroupID = fd.SecurityGroupID
+		for _, s := range cfg.Services {
+			targetGroups = append(targetGroups, host.TargetGroup{Service: s.Name, Arn: fd.TargetGroupArns[s.Name],
+				Port: s.Port})
+		}
+	}
+	net, err := network.New(ctx, name+"-network", netArgs, parent)
 	if err != nil {
 		return nil, err
 	}
@@ -238,6 +266,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		ReadyParameterPrefix: path + "/ready",
 		ReadyTimeout:         cfg.ReadyTimeout,
 		AlarmTopicArn:        alarmTopic,
+		TargetGroups:         targetGroups,
 		ProtectAddress:       cfg.Protect,
 		Tags:                 tagSet,
 	}, parent)
@@ -247,6 +276,11 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 
 	urls, health := pulumi.StringMap{}, pulumi.StringMap{}
 	for _, s := range cfg.Services {
+		if door != nil {
+			urls[s.Name] = pulumi.String("https://" + door.hostnames[s.Name] + "/")
+			health[s.Name] = pulumi.String("https://" + door.hostnames[s.Name] + s.HealthPath)
+			continue
+		}
 		urls[s.Name] = pulumi.Sprintf("http://%s:%d/", h.PublicIP, s.Port)
 		health[s.Name] = pulumi.Sprintf("http://%s:%d%s", h.PublicIP, s.Port, s.HealthPath)
 	}

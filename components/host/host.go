@@ -9,6 +9,7 @@ import (
 
 	"github.com/pulumi/pulumi-aws/sdk/v7/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi-aws/sdk/v7/go/aws/ec2"
+	"github.com/pulumi/pulumi-aws/sdk/v7/go/aws/lb"
 	"github.com/pulumi/pulumi-aws/sdk/v7/go/aws/ssm"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -86,11 +87,24 @@ type Args struct {
 	ReadyTimeout time.Duration
 	// AlarmTopicArn receives the host's status-check alarms. Optional.
 	AlarmTopicArn pulumi.StringInput
+	// TargetGroups are the front door's target groups the host serves behind: the host registers in each once
+	// it has signalled readiness. Optional.
+	TargetGroups []TargetGroup
 	// ProtectAddress protects the Elastic IP so that no destroy or mistake changes the public address.
 	// Default false; on in production.
 	ProtectAddress bool
 	// Tags go on the instance, its volume and the Elastic IP. Optional.
 	Tags map[string]string
+}
+
+// TargetGroup is one load balancer target group the host registers in.
+type TargetGroup struct {
+	// Service names the attachment (<host>-<service>-target). Required.
+	Service string
+	// Arn is the target group's ARN. Required.
+	Arn pulumi.StringInput
+	// Port is the host port the target group sends requests to. Required.
+	Port int
 }
 
 // Host is an EC2 instance that boots the services, with an Elastic IP as its stable address.
@@ -140,6 +154,11 @@ func (a *Args) validate(name string) error {
 			a.ReadyParameterPrefix)
 	case a.SecurityGroupIDs == nil || a.InstanceProfileName == nil || a.LogGroupName == nil:
 		return fmt.Errorf("host %q: SecurityGroupIDs, InstanceProfileName and LogGroupName are required", name)
+	}
+	for _, tg := range a.TargetGroups {
+		if tg.Service == "" || tg.Arn == nil || tg.Port < 1 || tg.Port > 65535 {
+			return fmt.Errorf("host %q: every target group needs Service, Arn and a TCP Port", name)
+		}
 	}
 	for _, s := range a.Services {
 		if s.Image == nil || s.Name == "" || s.Port == 0 {
@@ -253,6 +272,9 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if err != nil {
 		return nil, err
 	}
+	if err := a.targets(ctx, c, name); err != nil {
+		return nil, err
+	}
 	if err := a.alarms(ctx, c, name, instance.ID()); err != nil {
 		return nil, err
 	}
@@ -341,6 +363,25 @@ func (a *Args) gate(ctx *pulumi.Context, name string, id pulumi.IDOutput, finger
 			}
 			return instanceID, nil
 		}).(pulumi.StringOutput)
+}
+
+// targets register the ready host in the front door's target groups. Each attachment takes the gated id, like
+// the Elastic IP association: until the new host has signalled readiness nothing of it is registered. A new id
+// replaces the attachment, and Pulumi creates the replacement (RegisterTargets) before it deletes the old one
+// (DeregisterTargets, after which the old target drains for the group's deregistration delay), so each target
+// group always holds a registered target.
+func (a *Args) targets(ctx *pulumi.Context, c *Host, name string) error {
+	for _, tg := range a.TargetGroups {
+		_, err := lb.NewTargetGroupAttachment(ctx, name+"-"+tg.Service+"-target", &lb.TargetGroupAttachmentArgs{
+			TargetGroupArn: tg.Arn,
+			TargetId:       c.ReadyInstanceID,
+			Port:           pulumi.Int(tg.Port),
+		}, pulumi.Parent(c))
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // alarms recover the host when AWS's hardware fails and reboot it when its own status check fails.

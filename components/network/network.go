@@ -29,6 +29,9 @@ type Args struct {
 	IngressCidrs []string
 	// PublicIngressReason must be set for a whole-internet CIDR in IngressCidrs. Optional.
 	PublicIngressReason string
+	// FrontDoorSecurityGroupID, when set, is the only source Ports admit (the front door's load balancer), and
+	// that group gets egress to Ports on this group; IngressCidrs is then not used. Optional.
+	FrontDoorSecurityGroupID pulumi.StringInput
 	// Tags go on the group and every rule. Optional.
 	Tags map[string]string
 }
@@ -42,9 +45,10 @@ type Network struct {
 }
 
 func (a *Args) validate(name string) error {
-	if len(a.Ports) == 0 || len(a.IngressCidrs) == 0 {
-		return fmt.Errorf("network %q: Ports and IngressCidrs are required", name)
+	if len(a.Ports) == 0 || (len(a.IngressCidrs) == 0 && a.FrontDoorSecurityGroupID == nil) {
+		return fmt.Errorf("network %q: Ports and IngressCidrs (or FrontDoorSecurityGroupID) are required", name)
 	}
+
 	for _, p := range a.Ports {
 		if p < 1 || p > 65535 {
 			return fmt.Errorf("network %q: %d is not a TCP port", name, p)
@@ -53,7 +57,7 @@ func (a *Args) validate(name string) error {
 			return fmt.Errorf("network %q: port %d (%s) is never opened; use SSM Session Manager", name, p, what)
 		}
 	}
-	for _, c := range a.IngressCidrs {
+	for _, c := range a.cidrs() {
 		p, err := netip.ParsePrefix(c)
 		if err != nil {
 			return fmt.Errorf("network %q: %q is not a CIDR block", name, c)
@@ -66,6 +70,15 @@ func (a *Args) validate(name string) error {
 	return nil
 }
 
+// cidrs are the networks the service ports admit directly: none behind a front door, whose own rules decide who
+// reaches it.
+func (a *Args) cidrs() []string {
+	if a.FrontDoorSecurityGroupID != nil {
+		return nil
+	}
+	return a.IngressCidrs
+}
+
 // New creates the security group and one standalone rule per port and CIDR.
 func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*Network, error) {
 	if err := args.validate(name); err != nil {
@@ -75,8 +88,12 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if err := ctx.RegisterComponentResource(Type, name, c, opts...); err != nil {
 		return nil, err
 	}
+	description := "appstack host: service ports in, HTTPS out"
+	if args.FrontDoorSecurityGroupID != nil {
+		description = "appstack host: service ports from the front door only, HTTPS out"
+	}
 	sgArgs := &ec2.SecurityGroupArgs{
-		Description: pulumi.String("appstack host: service ports in, HTTPS out"),
+		Description: pulumi.String(description),
 		// Rules are standalone resources below; AWS's default allow-all egress rule is removed on create.
 		RevokeRulesOnDelete: pulumi.Bool(true),
 		Tags:                tags.With(args.Tags, name),
@@ -89,7 +106,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		return nil, err
 	}
 	for _, port := range args.Ports {
-		for _, cidr := range args.IngressCidrs {
+		for _, cidr := range args.cidrs() {
 			rule := &vpc.SecurityGroupIngressRuleArgs{
 				SecurityGroupId: sg.ID(),
 				IpProtocol:      pulumi.String("tcp"),
@@ -107,6 +124,11 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 			if _, err := vpc.NewSecurityGroupIngressRule(ctx, ruleName, rule, pulumi.Parent(c)); err != nil {
 				return nil, err
 			}
+		}
+	}
+	if args.FrontDoorSecurityGroupID != nil {
+		if err := frontDoorRules(ctx, c, name, args, sg.ID()); err != nil {
+			return nil, err
 		}
 	}
 	// The host needs only HTTPS out: ECR, S3 (image layers), SSM, CloudWatch Logs and the AL2023 package
@@ -128,6 +150,40 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		return nil, err
 	}
 	return c, nil
+}
+
+// frontDoorRules admit each service port on the host only from the front door's group, and let the front door
+// reach exactly those ports on the host's group.
+func frontDoorRules(ctx *pulumi.Context, c *Network, name string, args *Args, hostSG pulumi.IDOutput) error {
+	for _, port := range args.Ports {
+		_, err := vpc.NewSecurityGroupIngressRule(ctx, fmt.Sprintf("%s-in-%d-frontdoor", name, port),
+			&vpc.SecurityGroupIngressRuleArgs{
+				SecurityGroupId:           hostSG,
+				IpProtocol:                pulumi.String("tcp"),
+				FromPort:                  pulumi.Int(port),
+				ToPort:                    pulumi.Int(port),
+				ReferencedSecurityGroupId: args.FrontDoorSecurityGroupID,
+				Description:               pulumi.Sprintf("service port %d from the front door", port),
+				Tags:                      tags.With(args.Tags, name),
+			}, pulumi.Parent(c))
+		if err != nil {
+			return err
+		}
+		_, err = vpc.NewSecurityGroupEgressRule(ctx, fmt.Sprintf("%s-frontdoor-out-%d", name, port),
+			&vpc.SecurityGroupEgressRuleArgs{
+				SecurityGroupId:           args.FrontDoorSecurityGroupID,
+				IpProtocol:                pulumi.String("tcp"),
+				FromPort:                  pulumi.Int(port),
+				ToPort:                    pulumi.Int(port),
+				ReferencedSecurityGroupId: hostSG,
+				Description:               pulumi.Sprintf("front door to the host's service port %d", port),
+				Tags:                      tags.With(args.Tags, name),
+			}, pulumi.Parent(c))
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // slug turns a CIDR into a name fragment: 203.0.113.0/24 -> 203-0-113-0-24.

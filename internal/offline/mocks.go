@@ -45,6 +45,8 @@ type Invoke struct {
 // name, so the same program always gives the same values.
 type Mocks struct {
 	Project, Stack, Region string
+	// Zones are the public hosted zones the account holds. Nil: every zone asked for (see zoneHeld).
+	Zones []string
 
 	mu        sync.Mutex
 	resources []Resource
@@ -161,6 +163,10 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		}
 		set("repoDigest", repo+"@sha256:"+hash(name))
 		id = name
+	default:
+		if fid := m.frontDoorOutputs(args.TypeToken, args.Name, h, out); fid != "" {
+			id = fid
+		}
 	}
 	if !args.Custom {
 		id = ""
@@ -210,6 +216,9 @@ func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 	m.mu.Lock()
 	m.invokes = append(m.invokes, Invoke{Token: args.Token, Args: args.Args})
 	m.mu.Unlock()
+	if out, ok, err := m.frontDoorCall(args); ok {
+		return out, err
+	}
 	switch args.Token {
 	case "aws:ssm/getParameter:getParameter":
 		name := args.Args["name"].StringValue()

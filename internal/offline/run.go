@@ -29,6 +29,8 @@ type Options struct {
 	DryRun bool
 	// Waiter answers the hosts' readiness gates. Default: every host is ready at once (ReadyWaiter).
 	Waiter readiness.Waiter
+	// Zones are the public hosted zones the account holds. Default nil: every zone asked for exists.
+	Zones []string
 }
 
 // ReadyWaiter is a readiness gate with no cloud behind it: every host is ready, and it counts the waits.
@@ -68,7 +70,7 @@ func Run(program pulumi.RunFunc, opts Options) (*Result, error) {
 	if opts.Waiter == nil {
 		opts.Waiter = &ReadyWaiter{}
 	}
-	mocks := &Mocks{Project: opts.Project, Stack: opts.Stack, Region: opts.Config[stacks.RegionKey]}
+	mocks := &Mocks{Project: opts.Project, Stack: opts.Stack, Region: opts.Config[stacks.RegionKey], Zones: opts.Zones}
 	keys := make([]string, 0, len(opts.Config))
 	for k := range opts.Config {
 		keys = append(keys, k)

@@ -36,6 +36,12 @@ const (
 	kmsKeyMonthly      = 1.00  // USD per customer-managed key per month
 	alarmMonthly       = 0.10  // USD per standard-resolution alarm per month
 	detailedMonitoring = 2.10  // USD per instance per month: 7 EC2 metrics at 0.30
+	// Application Load Balancer (https://aws.amazon.com/elasticloadbalancing/pricing/): per hour, and per LCU-hour
+	// (one LCU: 25 new connections/s, 3,000 active connections, 1 GB/h, 1,000 rule evaluations/s).
+	albHourly    = 0.0252
+	albLCUHourly = 0.008
+	albBaseLCU   = 1.0 // assumed LCUs of a one-host app; more traffic costs more
+	albPublicIPs = 2   // an internet-facing load balancer has a public IPv4 address per Availability Zone (two)
 )
 
 // Estimate is an estimated monthly cost.
@@ -99,6 +105,13 @@ func EstimateCost(cfg *stacks.Config, res *offline.Result) Estimate {
 			add("KMS customer-managed key", 1, "key-month", kmsKeyMonthly)
 		case policy.Alarm:
 			add("CloudWatch alarm", 1, "alarm-month", alarmMonthly)
+		case policy.LoadBalancer:
+			add("Application Load Balancer", HoursPerMonth, "hours", albHourly)
+			add("ALB capacity units (baseline)", HoursPerMonth*albBaseLCU, "LCU-hours", albLCUHourly)
+			add("public IPv4 (load balancer)", HoursPerMonth*albPublicIPs, "hours", publicIPv4Hourly)
+			e.NotCounted = append(e.NotCounted, "Route 53 hosted zone (0.50 USD a month; it exists before the "+
+				"stack) and queries (alias queries to the load balancer are free)", "ACM public certificates (free)",
+				"load balancer capacity above the baseline LCU", "access logs stored in S3")
 		}
 	}
 	for _, item := range slices.Sorted(maps.Keys(lines)) {

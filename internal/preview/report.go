@@ -22,14 +22,16 @@ import (
 // Report is everything the offline preview says about one stack. Its JSON form is stable: resources sorted by
 // URN, map keys sorted, no timestamps.
 type Report struct {
-	Stack       string           `json:"stack"`
-	Environment string           `json:"environment"`
-	Resources   []Resource       `json:"resources"`
-	Outputs     map[string]any   `json:"outputs"`
-	Findings    []policy.Finding `json:"findings"`
-	Waived      []policy.Finding `json:"waived"`
-	Cost        Estimate         `json:"cost"`
-	result      *offline.Result  // for the tree; absent in a report read back from JSON
+	Stack       string `json:"stack"`
+	Environment string `json:"environment"`
+	// Serving says how users reach the services: HTTPS through the front door, or plain HTTP.
+	Serving   string           `json:"serving"`
+	Resources []Resource       `json:"resources"`
+	Outputs   map[string]any   `json:"outputs"`
+	Findings  []policy.Finding `json:"findings"`
+	Waived    []policy.Finding `json:"waived"`
+	Cost      Estimate         `json:"cost"`
+	result    *offline.Result  // for the tree; absent in a report read back from JSON
 }
 
 // Resource is one declared resource, with secrets masked.
@@ -81,7 +83,8 @@ func RunConfig(dir, stack string, f *offline.StackFile) (*Report, error) {
 
 // Build makes the report of an offline run.
 func Build(res *offline.Result, cfg *stacks.Config) *Report {
-	r := &Report{Stack: res.Stack, Environment: string(cfg.Environment), Outputs: map[string]any{}, result: res}
+	r := &Report{Stack: res.Stack, Environment: string(cfg.Environment), Outputs: map[string]any{}, result: res,
+		Serving: serving(cfg, res.Stack)}
 	for _, x := range res.Resources {
 		r.Resources = append(r.Resources, Resource{
 			URN: x.URN, Type: x.Type, Name: x.Name, Parent: x.Parent,
@@ -103,6 +106,22 @@ func Build(res *offline.Result, cfg *stacks.Config) *Report {
 	r.Waived = append([]policy.Finding{}, r.Waived...)
 	r.Cost = EstimateCost(cfg, res)
 	return r
+}
+
+// serving describes how users reach the services.
+func serving(cfg *stacks.Config, stack string) string {
+	if !cfg.HasFrontDoor() {
+		return "plain HTTP on the host's Elastic IP, service ports open to appstack:ingressCidrs; no TLS " +
+			"(set appstack:domain for HTTPS through the front door)"
+	}
+	hosts := cfg.Hostnames(stack)
+	var names []string
+	for _, s := range cfg.Services {
+		names = append(names, "https://"+hosts[s.Name]+"/")
+	}
+	return "HTTPS through the front door (Application Load Balancer, ACM certificates, HTTP redirected, " +
+		"TLS 1.2+, HSTS); the host admits the service ports from the front door only. The hosted zone " +
+		cfg.Domain + " is assumed to exist offline. " + strings.Join(names, " ")
 }
 
 // mask turns a property value into plain JSON-able data with every secret replaced.
@@ -142,6 +161,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	p := &printer{w: w}
 	p.printf("Offline preview of stack %q (%s): %d resources. No cloud account is used: ids, addresses and "+
 		"digests are stand-ins.\n\n", r.Stack, r.Environment, len(r.Resources))
+	if r.Serving != "" {
+		p.printf("Serving: %s\n\n", r.Serving)
+	}
 	if r.result != nil {
 		if err := r.result.WriteTree(w); err != nil {
 			return err

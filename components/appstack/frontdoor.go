@@ -1,0 +1,104 @@
+package appstack
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
+	"github.com/pulumi/pulumi-aws/sdk/v7/go/aws/ec2"
+	"github.com/pulumi/pulumi-aws/sdk/v7/go/aws/route53"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"appstack/components/frontdoor"
+	"appstack/stacks"
+)
+
+// doorPlacement is what the front door needs from the account: the zone, the VPC and two or more subnets.
+type doorPlacement struct {
+	zoneID    string
+	vpcID     string
+	subnetIDs []string
+	hostnames map[string]string
+}
+
+var stackLabelRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+// placeFrontDoor looks up, through the provider, the public hosted zone named by appstack:domain and, in the
+// default VPC, the VPC and its default subnets (one per Availability Zone).
+func placeFrontDoor(ctx *pulumi.Context, cfg *stacks.Config) (*doorPlacement, error) {
+	key := stacks.Namespace + ":domain"
+	if cfg.Environment == stacks.Ephemeral && !stackLabelRE.MatchString(ctx.Stack()) {
+		return nil, fmt.Errorf("%s: the ephemeral stack's name %q goes into its hostnames and is not a DNS label",
+			key, ctx.Stack())
+	}
+	zone, err := route53.LookupZone(ctx, &route53.LookupZoneArgs{
+		Name:        pulumi.StringRef(cfg.Domain),
+		PrivateZone: pulumi.BoolRef(false),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: no public Route 53 hosted zone %q in this account (create it, or delegate the "+
+			"domain to one, before deploying): %w", key, cfg.Domain, err)
+	}
+	p := &doorPlacement{zoneID: zone.ZoneId, vpcID: cfg.VpcID, subnetIDs: cfg.FrontDoorSubnetIDs,
+		hostnames: cfg.Hostnames(ctx.Stack())}
+	if cfg.VpcID != "" {
+		return p, nil
+	}
+	vpc, err := ec2.LookupVpc(ctx, &ec2.LookupVpcArgs{Default: pulumi.BoolRef(true)})
+	if err != nil {
+		return nil, fmt.Errorf("%s: the front door needs the default VPC, or appstack:vpcId, appstack:subnetId and "+
+			"appstack:frontDoorSubnetIds: %w", key, err)
+	}
+	subnets, err := ec2.GetSubnets(ctx, &ec2.GetSubnetsArgs{Filters: []ec2.GetSubnetsFilter{
+		{Name: "vpc-id", Values: []string{vpc.Id}},
+		{Name: "default-for-az", Values: []string{"true"}},
+	}})
+	if err != nil {
+		return nil, fmt.Errorf("%s: listing the default VPC's subnets: %w", key, err)
+	}
+	if len(subnets.Ids) < 2 {
+		return nil, fmt.Errorf("%s: the default VPC %s has %d default subnet(s); the front door needs two "+
+			"Availability Zones: set appstack:vpcId, appstack:subnetId and appstack:frontDoorSubnetIds", key,
+			vpc.Id, len(subnets.Ids))
+	}
+	p.vpcID = vpc.Id
+	p.subnetIDs = append([]string(nil), subnets.Ids...)
+	sort.Strings(p.subnetIDs)
+	return p, nil
+}
+
+// newFrontDoor creates the front door for every service.
+func newFrontDoor(ctx *pulumi.Context, name string, cfg *stacks.Config, p *doorPlacement,
+	account pulumi.StringOutput, tagSet map[string]string, opts ...pulumi.ResourceOption) (*frontdoor.FrontDoor, error) {
+	var services []frontdoor.Service
+	for _, s := range cfg.Services {
+		services = append(services, frontdoor.Service{Name: s.Name, Port: s.Port, Hostname: p.hostnames[s.Name],
+			ReadyPath: s.ReadyPath})
+	}
+	return frontdoor.New(ctx, name+"-frontdoor", &frontdoor.Args{
+		Domain:              cfg.Domain,
+		ZoneID:              p.zoneID,
+		Services:            services,
+		VpcID:               p.vpcID,
+		SubnetIDs:           p.subnetIDs,
+		IngressCidrs:        cfg.IngressCidrs,
+		PublicIngressReason: publicReason(cfg),
+		IdleTimeout:         cfg.IdleTimeout,
+		DeletionProtection:  cfg.Protect,
+		Region:              cfg.Region,
+		AccountID:           account,
+		LogRetentionDays:    cfg.LogRetentionDays,
+		ForceDestroyLogs:    cfg.ForceDelete,
+		Tags:                tagSet,
+	}, opts...)
+}
+
+// accountID reads the account from any ARN of it.
+func accountID(s string) (string, error) {
+	a, err := arn.Parse(s)
+	if err != nil || a.AccountID == "" {
+		return "", fmt.Errorf("cannot read the account from ARN %q", s)
+	}
+	return a.AccountID, nil
+}

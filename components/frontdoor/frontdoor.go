@@ -1,0 +1,546 @@
+// Package frontdoor is the component that serves the services over HTTPS on their own hostnames: an
+// Application Load Balancer with an ACM certificate per hostname (DNS-validated in the stack's Route 53 zone,
+// renewed by ACM), an HTTP listener that only redirects to HTTPS, one target group per service health-checked
+// on its readyPath, DNS alias records, and the access-log bucket. The host registers in the target groups
+// (components/host); the front door's security group is the only source the host's service ports admit.
+package frontdoor
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/pulumi/pulumi-aws/sdk/v7/go/aws/acm"
+	"github.com/pulumi/pulumi-aws/sdk/v7/go/aws/ec2"
+	"github.com/pulumi/pulumi-aws/sdk/v7/go/aws/elb"
+	"github.com/pulumi/pulumi-aws/sdk/v7/go/aws/lb"
+	"github.com/pulumi/pulumi-aws/sdk/v7/go/aws/route53"
+	"github.com/pulumi/pulumi-aws/sdk/v7/go/aws/s3"
+	"github.com/pulumi/pulumi-aws/sdk/v7/go/aws/vpc"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"appstack/components/tags"
+)
+
+// Type is the component's type token. It never changes once deployed.
+const Type = "appstack:components:FrontDoor"
+
+// TLSPolicy is the listener's security policy: TLS 1.3 and 1.2 only, forward-secret ciphers — AWS's
+// recommended policy for HTTPS listeners (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/describe-ssl-policies.html).
+const TLSPolicy = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+
+// HSTS is the Strict-Transport-Security header the HTTPS listener adds to every response (one year; browsers
+// then refuse plain HTTP for the hostname).
+const HSTS = "max-age=31536000; includeSubDomains"
+
+// Health check timing: a target is in service after HealthyThreshold passing checks HealthCheckInterval apart.
+const (
+	HealthCheckInterval = 5 * time.Second
+	HealthyThreshold    = 2
+)
+
+// newLogDeliveryRegions are the regions opened in or after August 2022, where Elastic Load Balancing writes
+// access logs as the service principal logdelivery.elasticloadbalancing.amazonaws.com; older regions write as a
+// regional ELB account (elb.getServiceAccount). https://docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-access-logging.html
+var newLogDeliveryRegions = []string{"ap-south-2", "ap-southeast-4", "ap-southeast-5", "ap-southeast-6",
+	"ap-southeast-7", "ap-east-2", "ca-west-1", "eu-south-2", "eu-central-2", "il-central-1", "me-central-1",
+	"mx-central-1"}
+
+// LogDeliveryService is the service principal that writes access logs in the newer regions.
+const LogDeliveryService = "logdelivery.elasticloadbalancing.amazonaws.com"
+
+// Service is one service behind the front door.
+type Service struct {
+	// Name names the service's target group, certificate and record. Required.
+	Name string
+	// Port is the host port the service listens on. Required.
+	Port int
+	// Hostname is the service's DNS name inside Domain. Required.
+	Hostname string
+	// ReadyPath is what the target group's health check requests. Required, starts with /.
+	ReadyPath string
+}
+
+// Args configures a FrontDoor.
+type Args struct {
+	// Domain is the public Route 53 hosted zone the hostnames live in. Required.
+	Domain string
+	// ZoneID is that zone's id (route53.LookupZone). Required.
+	ZoneID string
+	// Services are the services to serve, one hostname each. Required.
+	Services []Service
+	// VpcID is the VPC of the load balancer and its target groups. Required.
+	VpcID string
+	// SubnetIDs are the load balancer's subnets, in at least two Availability Zones. Required.
+	SubnetIDs []string
+	// IngressCidrs may reach ports 443 and 80. Required.
+	IngressCidrs []string
+	// PublicIngressReason must be set for a whole-internet CIDR in IngressCidrs. Optional.
+	PublicIngressReason string
+	// IdleTimeout closes a connection idle this long (1s-4000s). Default 10 minutes.
+	IdleTimeout time.Duration
+	// DeregistrationDelay is how long a target leaving a group keeps its in-flight requests. Default 30s.
+	DeregistrationDelay time.Duration
+	// DeletionProtection refuses to delete the load balancer until it is turned off. Default false; production.
+	DeletionProtection bool
+	// Region picks how Elastic Load Balancing is allowed to write the access logs. Required.
+	Region string
+	// AccountID is the stack's AWS account, the only one whose log path the bucket accepts. Required.
+	AccountID pulumi.StringInput
+	// LogRetentionDays expires access logs after this many days. Default 14.
+	LogRetentionDays int
+	// ForceDestroyLogs lets a destroy delete the access-log bucket with its logs. Default false; ephemeral.
+	ForceDestroyLogs bool
+	// Tags go on every taggable resource. Optional.
+	Tags map[string]string
+}
+
+// FrontDoor is the load balancer, its listeners, certificates, target groups and DNS records.
+type FrontDoor struct {
+	pulumi.ResourceState
+
+	// SecurityGroupID is the load balancer's security group: the only source the host admits.
+	SecurityGroupID pulumi.IDOutput
+	// TargetGroupArns maps each service to its target group's ARN.
+	TargetGroupArns map[string]pulumi.StringOutput
+	// URLs maps each service to https://<hostname>/.
+	URLs pulumi.StringMapOutput
+	// DNSName is the load balancer's own name, which the alias records point at.
+	DNSName pulumi.StringOutput
+	// LogBucket is the access logs' bucket.
+	LogBucket pulumi.StringOutput
+}
+
+func (a *Args) withDefaults() Args {
+	out := *a
+	if out.IdleTimeout == 0 {
+		out.IdleTimeout = 10 * time.Minute
+	}
+	if out.DeregistrationDelay == 0 {
+		out.DeregistrationDelay = 30 * time.Second
+	}
+	if out.LogRetentionDays == 0 {
+		out.LogRetentionDays = 14
+	}
+	return out
+}
+
+func (a *Args) validate(name string) error {
+	switch {
+	case a.Domain == "" || a.ZoneID == "":
+		return fmt.Errorf("frontdoor %q: Domain and ZoneID are required", name)
+	case len(a.Services) == 0:
+		return fmt.Errorf("frontdoor %q: at least one service is required", name)
+	case a.VpcID == "":
+		return fmt.Errorf("frontdoor %q: VpcID is required", name)
+	case len(a.SubnetIDs) < 2:
+		return fmt.Errorf("frontdoor %q: an Application Load Balancer needs subnets in two or more Availability "+
+			"Zones; got %d subnet(s)", name, len(a.SubnetIDs))
+	case len(a.IngressCidrs) == 0:
+		return fmt.Errorf("frontdoor %q: IngressCidrs is required", name)
+	case a.IdleTimeout < time.Second || a.IdleTimeout > 4000*time.Second:
+		return fmt.Errorf("frontdoor %q: IdleTimeout %s: want 1s to 4000s", name, a.IdleTimeout)
+	case a.DeregistrationDelay < 0 || a.DeregistrationDelay > time.Hour:
+		return fmt.Errorf("frontdoor %q: DeregistrationDelay %s: want 0 to 3600s", name, a.DeregistrationDelay)
+	case a.Region == "" || a.AccountID == nil:
+		return fmt.Errorf("frontdoor %q: Region and AccountID are required", name)
+	}
+	if len(a.Services) > 25 {
+		// A certificate per hostname: an HTTPS listener takes at most 25 (the default quota) besides its default.
+		return fmt.Errorf("frontdoor %q: %d services: a listener holds at most 25 certificates", name,
+			len(a.Services))
+	}
+	seen := map[string]bool{}
+	for _, s := range a.Services {
+		switch {
+		case s.Name == "" || s.Port < 1 || s.Port > 65535:
+			return fmt.Errorf("frontdoor %q: every service needs a Name and a TCP Port", name)
+		case s.Hostname != a.Domain && !strings.HasSuffix(s.Hostname, "."+a.Domain):
+			return fmt.Errorf("frontdoor %q: service %q: hostname %q is outside the zone %s", name, s.Name,
+				s.Hostname, a.Domain)
+		case seen[s.Hostname]:
+			return fmt.Errorf("frontdoor %q: service %q: hostname %q is taken by another service", name, s.Name,
+				s.Hostname)
+		case !strings.HasPrefix(s.ReadyPath, "/"):
+			return fmt.Errorf("frontdoor %q: service %q: ReadyPath must start with /", name, s.Name)
+		}
+		seen[s.Hostname] = true
+	}
+	for _, c := range a.IngressCidrs {
+		p, err := netip.ParsePrefix(c)
+		if err != nil {
+			return fmt.Errorf("frontdoor %q: %q is not a CIDR block", name, c)
+		}
+		if p.Bits() == 0 && strings.TrimSpace(a.PublicIngressReason) == "" {
+			return fmt.Errorf("frontdoor %q: %q opens the front door to the whole internet and needs "+
+				"PublicIngressReason", name, c)
+		}
+	}
+	return nil
+}
+
+// New creates the front door.
+func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*FrontDoor, error) {
+	if args == nil {
+		return nil, fmt.Errorf("frontdoor %q: args are required", name)
+	}
+	a := args.withDefaults()
+	if err := a.validate(name); err != nil {
+		return nil, err
+	}
+	c := &FrontDoor{TargetGroupArns: map[string]pulumi.StringOutput{}}
+	if err := ctx.RegisterComponentResource(Type, name, c, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(c)
+
+	logs, logPolicy, err := a.logBucket(ctx, c, name)
+	if err != nil {
+		return nil, err
+	}
+	sg, err := a.securityGroup(ctx, c, name)
+	if err != nil {
+		return nil, err
+	}
+	alb, err := lb.NewLoadBalancer(ctx, name+"-alb", &lb.LoadBalancerArgs{
+		LoadBalancerType: pulumi.String("application"),
+		Internal:         pulumi.Bool(false),
+		SecurityGroups:   pulumi.StringArray{sg.ID()},
+		Subnets:          pulumi.ToStringArray(a.SubnetIDs),
+		// WebSockets need no switch (ALB upgrades them natively); a quiet one stays open this long.
+		IdleTimeout: pulumi.Int(int(a.IdleTimeout / time.Second)),
+		// Requests with header names that are not valid HTTP are dropped rather than passed to the services.
+		DropInvalidHeaderFields:  pulumi.Bool(true),
+		DesyncMitigationMode:     pulumi.String("defensive"),
+		EnableDeletionProtection: pulumi.Bool(a.DeletionProtection),
+		EnableHttp2:              pulumi.Bool(true),
+		AccessLogs: &lb.LoadBalancerAccessLogsArgs{
+			Bucket:  logs.Bucket,
+			Prefix:  pulumi.String("alb"),
+			Enabled: pulumi.Bool(true),
+		},
+		Tags: tags.With(a.Tags, name),
+		// The load balancer checks at creation that it may write to the bucket.
+	}, parent, pulumi.DependsOn([]pulumi.Resource{logPolicy}))
+	if err != nil {
+		return nil, err
+	}
+
+	certs := make([]pulumi.StringOutput, len(a.Services))
+	for i, s := range a.Services {
+		if certs[i], err = a.certificate(ctx, c, name+"-"+s.Name, s.Hostname); err != nil {
+			return nil, err
+		}
+	}
+	https, err := lb.NewListener(ctx, name+"-https", &lb.ListenerArgs{
+		LoadBalancerArn: alb.Arn,
+		Port:            pulumi.Int(443),
+		Protocol:        pulumi.String("HTTPS"),
+		SslPolicy:       pulumi.String(TLSPolicy),
+		CertificateArn:  certs[0],
+		// A request for a hostname the stack does not serve gets a 404, never some service.
+		DefaultActions: lb.ListenerDefaultActionArray{&lb.ListenerDefaultActionArgs{
+			Type: pulumi.String("fixed-response"),
+			FixedResponse: &lb.ListenerDefaultActionFixedResponseArgs{
+				ContentType: pulumi.String("text/plain"),
+				MessageBody: pulumi.String("not found"),
+				StatusCode:  pulumi.String("404"),
+			},
+		}},
+		RoutingHttpResponseStrictTransportSecurityHeaderValue: pulumi.String(HSTS),
+		RoutingHttpResponseXContentTypeOptionsHeaderValue:     pulumi.String("nosniff"),
+		Tags: tags.With(a.Tags, name),
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	_, err = lb.NewListener(ctx, name+"-http", &lb.ListenerArgs{
+		LoadBalancerArn: alb.Arn,
+		Port:            pulumi.Int(80),
+		Protocol:        pulumi.String("HTTP"),
+		DefaultActions: lb.ListenerDefaultActionArray{&lb.ListenerDefaultActionArgs{
+			Type: pulumi.String("redirect"),
+			Redirect: &lb.ListenerDefaultActionRedirectArgs{
+				Protocol:   pulumi.String("HTTPS"),
+				Port:       pulumi.String("443"),
+				StatusCode: pulumi.String("HTTP_301"),
+			},
+		}},
+		Tags: tags.With(a.Tags, name),
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+
+	urls := pulumi.StringMap{}
+	for i, s := range a.Services {
+		if i > 0 {
+			_, err = lb.NewListenerCertificate(ctx, name+"-"+s.Name+"-cert-attach", &lb.ListenerCertificateArgs{
+				ListenerArn:    https.Arn,
+				CertificateArn: certs[i],
+			}, parent)
+			if err != nil {
+				return nil, err
+			}
+		}
+		tg, err := lb.NewTargetGroup(ctx, name+"-"+s.Name+"-tg", &lb.TargetGroupArgs{
+			VpcId:               pulumi.String(a.VpcID),
+			TargetType:          pulumi.String("instance"),
+			Port:                pulumi.Int(s.Port),
+			Protocol:            pulumi.String("HTTP"),
+			ProtocolVersion:     pulumi.String("HTTP1"),
+			DeregistrationDelay: pulumi.Int(int(a.DeregistrationDelay / time.Second)),
+			HealthCheck: &lb.TargetGroupHealthCheckArgs{
+				Enabled:            pulumi.Bool(true),
+				Path:               pulumi.String(s.ReadyPath),
+				Protocol:           pulumi.String("HTTP"),
+				Port:               pulumi.String("traffic-port"),
+				Matcher:            pulumi.String("200"),
+				Interval:           pulumi.Int(int(HealthCheckInterval / time.Second)),
+				Timeout:            pulumi.Int(4),
+				HealthyThreshold:   pulumi.Int(HealthyThreshold),
+				UnhealthyThreshold: pulumi.Int(3),
+			},
+			Tags: tags.With(a.Tags, name),
+		}, parent)
+		if err != nil {
+			return nil, err
+		}
+		c.TargetGroupArns[s.Name] = tg.Arn
+		_, err = lb.NewListenerRule(ctx, name+"-"+s.Name+"-rule", &lb.ListenerRuleArgs{
+			ListenerArn: https.Arn,
+			Priority:    pulumi.Int(i + 1),
+			Conditions: lb.ListenerRuleConditionArray{&lb.ListenerRuleConditionArgs{
+				HostHeader: &lb.ListenerRuleConditionHostHeaderArgs{Values: pulumi.StringArray{
+					pulumi.String(s.Hostname)}},
+			}},
+			Actions: lb.ListenerRuleActionArray{&lb.ListenerRuleActionArgs{
+				Type:           pulumi.String("forward"),
+				TargetGroupArn: tg.Arn,
+			}},
+			Tags: tags.With(a.Tags, name),
+		}, parent)
+		if err != nil {
+			return nil, err
+		}
+		_, err = route53.NewRecord(ctx, name+"-"+s.Name+"-dns", &route53.RecordArgs{
+			ZoneId: pulumi.String(a.ZoneID),
+			Name:   pulumi.String(s.Hostname),
+			Type:   pulumi.String("A"),
+			Aliases: route53.RecordAliasArray{&route53.RecordAliasArgs{
+				Name:                 alb.DnsName,
+				ZoneId:               alb.ZoneId,
+				EvaluateTargetHealth: pulumi.Bool(true),
+			}},
+		}, parent)
+		if err != nil {
+			return nil, err
+		}
+		urls[s.Name] = pulumi.String("https://" + s.Hostname + "/")
+	}
+
+	c.SecurityGroupID = sg.ID()
+	c.URLs = urls.ToStringMapOutput()
+	c.DNSName = alb.DnsName
+	c.LogBucket = logs.Bucket
+	tgs := pulumi.StringMap{}
+	for k, v := range c.TargetGroupArns {
+		tgs[k] = v
+	}
+	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{
+		"securityGroupId": sg.ID(),
+		"targetGroupArns": tgs,
+		"urls":            c.URLs,
+		"dnsName":         alb.DnsName,
+		"logBucket":       logs.Bucket,
+	}); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// certificate requests an ACM certificate for hostname, validated by a DNS record in the zone: ACM renews it
+// by itself for as long as that record stays. It depends on nothing of the host, so a new host never asks for
+// a new certificate.
+func (a *Args) certificate(ctx *pulumi.Context, c *FrontDoor, name, hostname string) (pulumi.StringOutput, error) {
+	cert, err := acm.NewCertificate(ctx, name+"-cert", &acm.CertificateArgs{
+		DomainName:       pulumi.String(hostname),
+		ValidationMethod: pulumi.String("DNS"),
+		KeyAlgorithm:     pulumi.String("RSA_2048"),
+		Tags:             tags.With(a.Tags, name),
+	}, pulumi.Parent(c))
+	if err != nil {
+		return pulumi.StringOutput{}, err
+	}
+	opt := cert.DomainValidationOptions.Index(pulumi.Int(0))
+	record, err := route53.NewRecord(ctx, name+"-cert-validation", &route53.RecordArgs{
+		ZoneId:  pulumi.String(a.ZoneID),
+		Name:    opt.ResourceRecordName().Elem(),
+		Type:    opt.ResourceRecordType().Elem(),
+		Records: pulumi.StringArray{opt.ResourceRecordValue().Elem()},
+		Ttl:     pulumi.Int(300),
+		// ACM gives the same validation record to every certificate of a name: a replacement certificate
+		// finds it already there.
+		AllowOverwrite: pulumi.Bool(true),
+	}, pulumi.Parent(c))
+	if err != nil {
+		return pulumi.StringOutput{}, err
+	}
+	// The listener takes the ARN from here, so it waits until ACM has issued the certificate.
+	valid, err := acm.NewCertificateValidation(ctx, name+"-cert-issued", &acm.CertificateValidationArgs{
+		CertificateArn:        cert.Arn,
+		ValidationRecordFqdns: pulumi.StringArray{record.Fqdn},
+	}, pulumi.Parent(c))
+	if err != nil {
+		return pulumi.StringOutput{}, err
+	}
+	return valid.CertificateArn, nil
+}
+
+// securityGroup admits 443 and 80 from IngressCidrs. Its egress to the host's service ports is declared by the
+// host's network component, which knows the host's group.
+func (a *Args) securityGroup(ctx *pulumi.Context, c *FrontDoor, name string) (*ec2.SecurityGroup, error) {
+	sg, err := ec2.NewSecurityGroup(ctx, name+"-sg", &ec2.SecurityGroupArgs{
+		Description:         pulumi.String("appstack front door: HTTPS and HTTP in, service ports to the host out"),
+		VpcId:               pulumi.String(a.VpcID),
+		RevokeRulesOnDelete: pulumi.Bool(true),
+		Tags:                tags.With(a.Tags, name),
+	}, pulumi.Parent(c))
+	if err != nil {
+		return nil, err
+	}
+	for _, port := range []int{443, 80} {
+		for _, cidr := range a.IngressCidrs {
+			rule := &vpc.SecurityGroupIngressRuleArgs{
+				SecurityGroupId: sg.ID(),
+				IpProtocol:      pulumi.String("tcp"),
+				FromPort:        pulumi.Int(port),
+				ToPort:          pulumi.Int(port),
+				Description:     pulumi.Sprintf("front door port %d from %s", port, cidr),
+				Tags:            tags.With(a.Tags, name),
+			}
+			if strings.Contains(cidr, ":") {
+				rule.CidrIpv6 = pulumi.String(cidr)
+			} else {
+				rule.CidrIpv4 = pulumi.String(cidr)
+			}
+			ruleName := fmt.Sprintf("%s-in-%d-%s", name, port, slug(cidr))
+			if _, err := vpc.NewSecurityGroupIngressRule(ctx, ruleName, rule, pulumi.Parent(c)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return sg, nil
+}
+
+// logBucket is the access logs' bucket: private, owner-enforced, SSE-S3 encrypted (the only encryption ALB log
+// delivery supports), TLS only, expiring logs after LogRetentionDays, writable by Elastic Load Balancing only
+// under this account's prefix.
+func (a *Args) logBucket(ctx *pulumi.Context, c *FrontDoor, name string) (*s3.Bucket, *s3.BucketPolicy, error) {
+	parent := pulumi.Parent(c)
+	bucket, err := s3.NewBucket(ctx, name+"-logs", &s3.BucketArgs{
+		ForceDestroy: pulumi.Bool(a.ForceDestroyLogs),
+		Tags:         tags.With(a.Tags, name+"-logs"),
+	}, parent)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := s3.NewBucketPublicAccessBlock(ctx, name+"-logs-private", &s3.BucketPublicAccessBlockArgs{
+		Bucket:                bucket.ID(),
+		BlockPublicAcls:       pulumi.Bool(true),
+		BlockPublicPolicy:     pulumi.Bool(true),
+		IgnorePublicAcls:      pulumi.Bool(true),
+		RestrictPublicBuckets: pulumi.Bool(true),
+	}, parent); err != nil {
+		return nil, nil, err
+	}
+	if _, err := s3.NewBucketOwnershipControls(ctx, name+"-logs-owner", &s3.BucketOwnershipControlsArgs{
+		Bucket: bucket.ID(),
+		Rule:   &s3.BucketOwnershipControlsRuleArgs{ObjectOwnership: pulumi.String("BucketOwnerEnforced")},
+	}, parent); err != nil {
+		return nil, nil, err
+	}
+	if _, err := s3.NewBucketServerSideEncryptionConfiguration(ctx, name+"-logs-sse",
+		&s3.BucketServerSideEncryptionConfigurationArgs{
+			Bucket: bucket.ID(),
+			Rules: s3.BucketServerSideEncryptionConfigurationRuleArray{
+				&s3.BucketServerSideEncryptionConfigurationRuleArgs{
+					ApplyServerSideEncryptionByDefault: &s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs{
+						SseAlgorithm: pulumi.String("AES256"),
+					},
+				}},
+		}, parent); err != nil {
+		return nil, nil, err
+	}
+	if _, err := s3.NewBucketLifecycleConfiguration(ctx, name+"-logs-expiry", &s3.BucketLifecycleConfigurationArgs{
+		Bucket: bucket.ID(),
+		Rules: s3.BucketLifecycleConfigurationRuleArray{&s3.BucketLifecycleConfigurationRuleArgs{
+			Id:         pulumi.String("expire-access-logs"),
+			Status:     pulumi.String("Enabled"),
+			Filter:     &s3.BucketLifecycleConfigurationRuleFilterArgs{},
+			Expiration: &s3.BucketLifecycleConfigurationRuleExpirationArgs{Days: pulumi.Int(a.LogRetentionDays)},
+		}},
+	}, parent); err != nil {
+		return nil, nil, err
+	}
+	var writer pulumi.StringOutput
+	principalKind := "Service"
+	if slices.Contains(newLogDeliveryRegions, a.Region) {
+		writer = pulumi.String(LogDeliveryService).ToStringOutput()
+	} else {
+		principalKind = "AWS"
+		account, err := elb.GetServiceAccount(ctx, &elb.GetServiceAccountArgs{Region: pulumi.StringRef(a.Region)},
+			parent)
+		if err != nil {
+			return nil, nil, fmt.Errorf("frontdoor %q: the Elastic Load Balancing account of %s: %w", name, a.Region,
+				err)
+		}
+		writer = pulumi.String(account.Arn).ToStringOutput()
+	}
+	doc := pulumi.All(bucket.Arn, a.AccountID, writer).ApplyT(func(v []any) (string, error) {
+		return LogBucketPolicy(v[0].(string), v[1].(string), principalKind, v[2].(string))
+	}).(pulumi.StringOutput)
+	policy, err := s3.NewBucketPolicy(ctx, name+"-logs-policy", &s3.BucketPolicyArgs{
+		Bucket: bucket.ID(),
+		Policy: doc,
+	}, parent)
+	if err != nil {
+		return nil, nil, err
+	}
+	return bucket, policy, nil
+}
+
+// LogBucketPolicy lets the log writer (principalKind "AWS" with the regional ELB account, or "Service" with
+// LogDeliveryService) put objects under alb/AWSLogs/<account>/ and refuses every request without TLS.
+func LogBucketPolicy(bucketArn, account, principalKind, writer string) (string, error) {
+	doc := map[string]any{
+		"Version": "2012-10-17",
+		"Statement": []map[string]any{
+			{
+				"Sid":       "ElbWritesAccessLogs",
+				"Effect":    "Allow",
+				"Principal": map[string]string{principalKind: writer},
+				"Action":    "s3:PutObject",
+				"Resource":  bucketArn + "/alb/AWSLogs/" + account + "/*",
+			},
+			{
+				"Sid":       "TlsOnly",
+				"Effect":    "Deny",
+				"Principal": "*",
+				"Action":    "s3:*",
+				"Resource":  []string{bucketArn, bucketArn + "/*"},
+				"Condition": map[string]any{"Bool": map[string]string{"aws:SecureTransport": "false"}},
+			},
+		},
+	}
+	out, err := json.Marshal(doc)
+	return string(out), err
+}
+
+// slug turns a CIDR into a name fragment: 203.0.113.0/24 -> 203-0-113-0-24.
+func slug(cidr string) string {
+	return strings.NewReplacer(".", "-", "/", "-", ":", "-").Replace(cidr)
+}

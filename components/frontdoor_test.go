@@ -1,0 +1,197 @@
+package components_test
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"appstack/components/frontdoor"
+	"appstack/components/network"
+	"appstack/internal/offline"
+	"appstack/internal/offline/offlinetest"
+)
+
+const (
+	lbType       = "aws:lb/loadBalancer:LoadBalancer"
+	listenerType = "aws:lb/listener:Listener"
+	tgType       = "aws:lb/targetGroup:TargetGroup"
+	certType     = "aws:acm/certificate:Certificate"
+	validType    = "aws:acm/certificateValidation:CertificateValidation"
+	recordType   = "aws:route53/record:Record"
+)
+
+func doorArgs() *frontdoor.Args {
+	return &frontdoor.Args{
+		Domain: "example.com",
+		ZoneID: "Z0EXAMPLE",
+		Services: []frontdoor.Service{
+			{Name: "web", Port: 8501, Hostname: "web.example.com", ReadyPath: "/ready"},
+			{Name: "api", Port: 8502, Hostname: "trade.example.com", ReadyPath: "/api/ready"},
+		},
+		VpcID:        "vpc-0123456789abcdef0",
+		SubnetIDs:    []string{"subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"},
+		IngressCidrs: []string{"203.0.113.0/24"},
+		Region:       offlinetest.Region,
+		AccountID:    pulumi.String(offline.Account),
+	}
+}
+
+func TestTheFrontDoorServesHTTPSAndRedirectsHTTP(t *testing.T) {
+	res := offlinetest.Run(t, program(frontdoor.New, "door", doorArgs()))
+	https, ok := res.Named(listenerType, "door-https")
+	require.True(t, ok)
+	assert.Equal(t, "HTTPS", offlinetest.Str(t, https, "protocol"))
+	assert.Equal(t, float64(443), offlinetest.Num(t, https, "port"))
+	assert.Equal(t, "ELBSecurityPolicy-TLS13-1-2-2021-06", offlinetest.Str(t, https, "sslPolicy"))
+	assert.Equal(t, "max-age=31536000; includeSubDomains",
+		offlinetest.Str(t, https, "routingHttpResponseStrictTransportSecurityHeaderValue"))
+	assert.Equal(t, "404", offlinetest.Str(t, https, "defaultActions[0].fixedResponse.statusCode"),
+		"an unknown hostname reaches no service")
+
+	http, ok := res.Named(listenerType, "door-http")
+	require.True(t, ok)
+	assert.Equal(t, "HTTP", offlinetest.Str(t, http, "protocol"))
+	assert.Equal(t, "redirect", offlinetest.Str(t, http, "defaultActions[0].type"))
+	assert.Equal(t, "HTTPS", offlinetest.Str(t, http, "defaultActions[0].redirect.protocol"))
+	assert.Equal(t, "HTTP_301", offlinetest.Str(t, http, "defaultActions[0].redirect.statusCode"))
+
+	alb := offlinetest.One(t, res, lbType)
+	assert.True(t, offlinetest.Bool(t, alb, "dropInvalidHeaderFields"))
+	assert.False(t, offlinetest.Bool(t, alb, "internal"))
+	assert.Equal(t, float64(600), offlinetest.Num(t, alb, "idleTimeout"), "default: ten minutes for WebSockets")
+	assert.True(t, offlinetest.Bool(t, alb, "accessLogs.enabled"))
+	assert.False(t, offlinetest.Bool(t, alb, "enableDeletionProtection"))
+}
+
+func TestEveryHostnameHasADNSValidatedCertificateAndARecord(t *testing.T) {
+	res := offlinetest.Run(t, program(frontdoor.New, "door", doorArgs()))
+	certs := res.OfType(certType)
+	require.Len(t, certs, 2)
+	var domains []string
+	for _, c := range certs {
+		domains = append(domains, offlinetest.Str(t, c, "domainName"))
+		assert.Equal(t, "DNS", offlinetest.Str(t, c, "validationMethod"), "ACM renews DNS-validated certificates")
+	}
+	assert.ElementsMatch(t, []string{"web.example.com", "trade.example.com"}, domains)
+	assert.Len(t, res.OfType(validType), 2, "the listener waits for issued certificates")
+	validation, ok := res.Named(recordType, "door-api-cert-validation")
+	require.True(t, ok)
+	assert.Equal(t, "Z0EXAMPLE", offlinetest.Str(t, validation, "zoneId"))
+	assert.Equal(t, "CNAME", offlinetest.Str(t, validation, "type"))
+	alias, ok := res.Named(recordType, "door-api-dns")
+	require.True(t, ok)
+	assert.Equal(t, "trade.example.com", offlinetest.Str(t, alias, "name"))
+	assert.Equal(t, "A", offlinetest.Str(t, alias, "type"))
+	assert.NotEmpty(t, offlinetest.Str(t, alias, "aliases[0].name"))
+	rule, ok := res.Named("aws:lb/listenerRule:ListenerRule", "door-api-rule")
+	require.True(t, ok)
+	assert.Equal(t, "trade.example.com", offlinetest.Str(t, rule, "conditions[0].hostHeader.values[0]"))
+	_, ok = res.Named("aws:lb/listenerCertificate:ListenerCertificate", "door-api-cert-attach")
+	assert.True(t, ok, "the second hostname's certificate is added to the listener (SNI)")
+	for _, r := range res.Resources {
+		assert.NotContains(t, r.Type, "aws:ec2/instance", "nothing of the front door depends on a host")
+	}
+}
+
+func TestTargetGroupsCheckReadinessAndDrain(t *testing.T) {
+	args := doorArgs()
+	args.DeregistrationDelay = 45 * time.Second
+	res := offlinetest.Run(t, program(frontdoor.New, "door", args))
+	tg, ok := res.Named(tgType, "door-api-tg")
+	require.True(t, ok)
+	assert.Equal(t, "/api/ready", offlinetest.Str(t, tg, "healthCheck.path"))
+	assert.Equal(t, float64(8502), offlinetest.Num(t, tg, "port"))
+	assert.Equal(t, float64(45), offlinetest.Num(t, tg, "deregistrationDelay"))
+	assert.Equal(t, "vpc-0123456789abcdef0", offlinetest.Str(t, tg, "vpcId"))
+	assert.Equal(t, "200", offlinetest.Str(t, tg, "healthCheck.matcher"))
+}
+
+func TestProductionProtectsTheFrontDoor(t *testing.T) {
+	args := doorArgs()
+	args.DeletionProtection = true
+	res := offlinetest.Run(t, program(frontdoor.New, "door", args))
+	assert.True(t, offlinetest.Bool(t, offlinetest.One(t, res, lbType), "enableDeletionProtection"))
+}
+
+func TestTheLogBucketLetsOnlyLoadBalancingWriteItsAccountsLogs(t *testing.T) {
+	res := offlinetest.Run(t, program(frontdoor.New, "door", doorArgs()))
+	pol := offlinetest.One(t, res, "aws:s3/bucketPolicy:BucketPolicy")
+	var doc struct {
+		Statement []struct {
+			Sid, Effect string
+			Principal   any
+			Resource    any
+		}
+	}
+	require.NoError(t, json.Unmarshal([]byte(offlinetest.Str(t, pol, "policy")), &doc))
+	require.Len(t, doc.Statement, 2)
+	assert.Equal(t, map[string]any{"AWS": "arn:aws:iam::114774131450:root"}, doc.Statement[0].Principal,
+		"ap-southeast-1 delivers as its regional Elastic Load Balancing account")
+	assert.Contains(t, doc.Statement[0].Resource, "/alb/AWSLogs/"+offline.Account+"/*")
+	assert.Equal(t, "Deny", doc.Statement[1].Effect, "TLS only")
+	pab := offlinetest.One(t, res, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
+	for _, k := range []string{"blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"} {
+		assert.True(t, offlinetest.Bool(t, pab, k), k)
+	}
+	sse := offlinetest.One(t, res,
+		"aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+	assert.Equal(t, "AES256", offlinetest.Str(t, sse, "rules[0].applyServerSideEncryptionByDefault.sseAlgorithm"),
+		"ALB log delivery supports SSE-S3 only")
+
+	newer, err := frontdoor.LogBucketPolicy("arn:aws:s3:::b", "123456789012", "Service",
+		frontdoor.LogDeliveryService)
+	require.NoError(t, err)
+	assert.Contains(t, newer, `"Principal":{"Service":"logdelivery.elasticloadbalancing.amazonaws.com"}`)
+}
+
+func TestTheFrontDoorRejectsBadArgs(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(a *frontdoor.Args)
+		want   string
+	}{
+		{"one subnet", func(a *frontdoor.Args) { a.SubnetIDs = a.SubnetIDs[:1] }, "two or more Availability Zones"},
+		{"a hostname outside the zone", func(a *frontdoor.Args) { a.Services[1].Hostname = "api.example.org" },
+			`hostname "api.example.org" is outside the zone example.com`},
+		{"two services on one hostname", func(a *frontdoor.Args) { a.Services[1].Hostname = "web.example.com" },
+			`hostname "web.example.com" is taken`},
+		{"an idle timeout above 4000s", func(a *frontdoor.Args) { a.IdleTimeout = 2 * time.Hour }, "IdleTimeout"},
+		{"the whole internet without a reason", func(a *frontdoor.Args) { a.IngressCidrs = []string{"0.0.0.0/0"} },
+			"PublicIngressReason"},
+		{"no zone", func(a *frontdoor.Args) { a.ZoneID = "" }, "Domain and ZoneID are required"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := doorArgs()
+			tc.change(args)
+			res, err := offlinetest.RunErr(program(frontdoor.New, "door", args))
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), `frontdoor "door": `)
+			assert.Contains(t, err.Error(), tc.want)
+			assert.Empty(t, res.Resources, "nothing is registered")
+		})
+	}
+}
+
+func TestBehindTheFrontDoorTheHostAdmitsOnlyItsGroup(t *testing.T) {
+	res := offlinetest.Run(t, program(network.New, "net", &network.Args{
+		Ports:                    []int{8501},
+		IngressCidrs:             []string{"0.0.0.0/0"},
+		FrontDoorSecurityGroupID: pulumi.String("sg-0door"),
+	}))
+	rule := offlinetest.One(t, res, ingressType)
+	assert.Equal(t, "sg-0door", offlinetest.Str(t, rule, "referencedSecurityGroupId"))
+	_, cidr := offline.Lookup(rule.Inputs, "cidrIpv4")
+	assert.False(t, cidr, "no CIDR reaches the host's service port")
+	var toHost bool
+	for _, r := range res.OfType(egressType) {
+		if offlinetest.Str(t, r, "securityGroupId") == "sg-0door" {
+			toHost = true
+			assert.Equal(t, float64(8501), offlinetest.Num(t, r, "fromPort"))
+		}
+	}
+	assert.True(t, toHost, "the front door's group may reach the service port")
+}
