@@ -215,8 +215,10 @@ func RolePolicy(a Account, r Role, region string) Document {
 	}
 	viaS3 := "s3." + region + ".amazonaws.com"
 	st := []Statement{
-		// Listing shows object names, never contents: stack selection and `stack ls` list .pulumi/.
-		allow("ListState", list("s3:ListBucket"), list(bucket)).when("StringLike", "s3:prefix", ".pulumi/*"),
+		// Listing shows object names, never contents. It stays unconditioned: without s3:ListBucket S3 answers
+		// 403 instead of 404 for a missing object, and the backend tells a new stack from a broken one by the
+		// 404 (pkg/backend/diy: getCheckpoint, backupTarget's bucket.Exists).
+		allow("ListState", list("s3:ListBucket"), list(bucket)),
 		allow("ReadState", list("s3:GetObject"), reads),
 		// The state bucket is encrypted with the state key: usable only through S3, so the key decrypts nothing
 		// else for CI.
