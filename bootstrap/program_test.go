@@ -702,7 +702,7 @@ func TestOutputsAreWhatTheWorkflowsNeed(t *testing.T) {
 		if p, ok := offline.Lookup(role.Inputs, "path"); ok && p.IsString() {
 			assert.False(t, strings.HasPrefix(p.StringValue(), identity.Path), "CI roles are outside the path deploy roles manage")
 		}
-		arn, _ := role.Outputs["arn"]
+		arn := role.Outputs["arn"]
 		assert.NotContains(t, arn.StringValue(), "role"+identity.Path, "CI roles are outside the path deploy roles manage")
 	}
 }
