@@ -271,6 +271,7 @@ func readStatements(a Account) []Statement {
 			"dynamodb:ListTagsOfResource",
 			"ec2:DescribeAddresses", "ec2:DescribeAddressesAttribute", "ec2:DescribeAvailabilityZones",
 			"ec2:DescribeImages", "ec2:DescribeInstanceAttribute", "ec2:DescribeInstanceCreditSpecifications",
+			"ec2:DescribeInstanceRecoveryAttribute",
 			"ec2:DescribeInstanceStatus", "ec2:DescribeInstanceTypes", "ec2:DescribeInstances",
 			"ec2:DescribeNetworkInterfaces", "ec2:DescribeSecurityGroupRules", "ec2:DescribeSecurityGroups",
 			"ec2:DescribeSubnets", "ec2:DescribeTags", "ec2:DescribeVolumes", "ec2:DescribeVpcs",
@@ -435,6 +436,11 @@ func deployStatements(a Account, stacks string) []Statement {
 			when("ForAllValues:StringLike", "cloudwatch:AlarmActions",
 				"arn:"+a.Partition+":automate:*:ec2:recover", "arn:"+a.Partition+":automate:*:ec2:reboot",
 				a.arn("sns", "*", "*")),
+		// PutMetricAlarm asks for iam:CreateServiceLinkedRole on every alarm with EC2 actions (CloudWatch API
+		// reference, PutMetricAlarm); this grant can create nothing but that one role, which the bootstrap made.
+		allow("AlarmServiceLinkedRole", list("iam:CreateServiceLinkedRole"),
+			list(a.arn("iam", "", "role/aws-service-role/"+EventsService+"/AWSServiceRoleForCloudWatchEvents*"))).
+			when("StringEquals", "iam:AWSServiceName", EventsService),
 		allow("AlarmsOwn", list("cloudwatch:DeleteAlarms", "cloudwatch:TagResource", "cloudwatch:UntagResource"),
 			list(a.arn("cloudwatch", "*", "alarm:*"))).when("StringLike", ownTag, stacks),
 

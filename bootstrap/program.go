@@ -198,9 +198,10 @@ func accountOf(s string) ([]string, error) {
 }
 
 // eventsServiceLinkedRole makes sure AWSServiceRoleForCloudWatchEvents exists: CloudWatch performs alarms' EC2
-// actions (the hosts' recover and reboot alarms) with it, a fresh account has none, and PutMetricAlarm creates
-// it only for a caller allowed iam:CreateServiceLinkedRole, which no deploy role is
-// (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-service-linked-roles.html). When the
+// actions (the hosts' recover and reboot alarms) with it, and a fresh account has none
+// (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-service-linked-roles.html). The deploy
+// roles never create a role outside /appstack/; the one IAM call they may make for it is the
+// iam:CreateServiceLinkedRole check PutMetricAlarm applies to every alarm with EC2 actions. When the
 // account already has it, the bootstrap adopts it (pulumi.Import; the engine imports only when the resource is
 // not yet in the state with that ID, pkg/resource/deploy/step_generator.go), and it is retained when the
 // bootstrap is destroyed, because alarms of other stacks may use it.
