@@ -267,14 +267,11 @@ func readStatements(a Account) []Statement {
 		// Describe, list and get-configuration calls; AWS scopes none of these below the account.
 		allow("ReadMetadata", list(
 			"cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource",
-			"dynamodb:DescribeContinuousBackups", "dynamodb:DescribeTable", "dynamodb:DescribeTimeToLive",
-			"dynamodb:ListTagsOfResource",
-			"ec2:DescribeAddresses", "ec2:DescribeAddressesAttribute", "ec2:DescribeAvailabilityZones",
-			"ec2:DescribeImages", "ec2:DescribeInstanceAttribute", "ec2:DescribeInstanceCreditSpecifications",
-			"ec2:DescribeInstanceRecoveryAttribute",
-			"ec2:DescribeInstanceStatus", "ec2:DescribeInstanceTypes", "ec2:DescribeInstances",
-			"ec2:DescribeNetworkInterfaces", "ec2:DescribeSecurityGroupRules", "ec2:DescribeSecurityGroups",
-			"ec2:DescribeSubnets", "ec2:DescribeTags", "ec2:DescribeVolumes", "ec2:DescribeVpcs",
+			"dynamodb:DescribeContinuousBackups", "dynamodb:DescribeKinesisStreamingDestination",
+			"dynamodb:DescribeTable", "dynamodb:DescribeTimeToLive", "dynamodb:ListTagsOfResource",
+			// The provider reads an instance with a dozen Describe calls that change between versions; every
+			// EC2 Describe call returns metadata only.
+			"ec2:Describe*",
 			"ecr:DescribeImages", "ecr:DescribeRepositories", "ecr:GetAuthorizationToken",
 			"ecr:GetLifecyclePolicy", "ecr:ListTagsForResource",
 			"iam:GetInstanceProfile", "iam:GetRole", "iam:GetRolePolicy", "iam:ListAttachedRolePolicies",
@@ -377,7 +374,7 @@ func deployStatements(a Account, stacks string) []Statement {
 			"ec2:RevokeSecurityGroupIngress", "ec2:StartInstances", "ec2:StopInstances", "ec2:TerminateInstances",
 			"ec2:UnmonitorInstances", "ec2:UpdateSecurityGroupRuleDescriptionsEgress",
 			"ec2:UpdateSecurityGroupRuleDescriptionsIngress",
-		), list(ec2("instance"), ec2("volume"), ec2("elastic-ip"), ec2("security-group"))).
+		), list(ec2("instance"), ec2("volume"), ec2("elastic-ip"), ec2("security-group"), ec2("security-group-rule"))).
 			when("StringLike", ownTag, stacks),
 		// Rules and network interfaces are reached only through a group or an instance checked above.
 		allow("Ec2RulesOfOwnGroups", list("ec2:AssociateAddress", "ec2:AuthorizeSecurityGroupEgress",
@@ -464,7 +461,7 @@ func deployStatements(a Account, stacks string) []Statement {
 			when("ArnEquals", "iam:PolicyARN", SSMCorePolicyArn(a.Partition)).
 			when("StringLike", ownTag, stacks),
 		allow("OwnHostRoles", list("iam:DeleteRole", "iam:DeleteRolePolicy", "iam:DetachRolePolicy",
-			"iam:UntagRole", "iam:UpdateRoleDescription"), list(iamRoles)).
+			"iam:UntagRole", "iam:UpdateRole", "iam:UpdateRoleDescription"), list(iamRoles)).
 			when("StringLike", ownTag, stacks),
 		// Tags the host role's permissions depend on (the boundary reads its stack tag): set only to this
 		// role's stacks, never on another stack's role.

@@ -113,7 +113,9 @@ func ctx(kv ...string) map[string][]string {
 
 func TestEachRoleIsAssumedOnlyByItsOwnGitHubSubject(t *testing.T) {
 	w := bootstrapWorld(t)
-	assume := func(r Role, provider, aud, sub string) Decision {
+	// assume evaluates AssumeRoleWithWebIdentity against a trust policy: the role's resource policy, with the
+	// web identity itself allowed to ask.
+	assume := func(r Role, trust Document, provider, aud, sub string) Decision {
 		c := map[string][]string{}
 		if aud != "" {
 			c[GitHubIssuer+":aud"] = []string{aud}
@@ -121,10 +123,10 @@ func TestEachRoleIsAssumedOnlyByItsOwnGitHubSubject(t *testing.T) {
 		if sub != "" {
 			c[GitHubIssuer+":sub"] = []string{sub}
 		}
-		roleArn := w.acct.RoleArn(r)
-		return Evaluate(Request{Principal: provider, Action: "sts:AssumeRoleWithWebIdentity", Resource: roleArn,
-			Context: c}, Policies{Identity: []Document{{Statement: []Statement{{Effect: "Allow",
-			Action: list("sts:AssumeRoleWithWebIdentity"), Resource: list("*")}}}}, Resource: ptr(w.trust[r])})
+		asker := Document{Statement: []Statement{{Effect: "Allow", Action: list("sts:AssumeRoleWithWebIdentity"),
+			Resource: list("*")}}}
+		return Evaluate(Request{Principal: provider, Action: "sts:AssumeRoleWithWebIdentity",
+			Resource: w.acct.RoleArn(r), Context: c}, Policies{Identity: []Document{asker}, Resource: &trust})
 	}
 	subjects := map[Role]string{
 		PullRequestPreview: "repo:acme/shop:pull_request",
@@ -138,31 +140,30 @@ func TestEachRoleIsAssumedOnlyByItsOwnGitHubSubject(t *testing.T) {
 		"repo:acme/shop:pull_request:environment:production"}
 	for _, r := range Roles {
 		t.Run(string(r), func(t *testing.T) {
-			assert.Equal(t, Allowed, assume(r, w.oidcArn, Audience, subjects[r]))
+			trust := w.trust[r]
+			require.Len(t, trust.Statement, 1)
+			assert.Equal(t, Allowed, assume(r, trust, w.oidcArn, Audience, subjects[r]))
 			for other, sub := range subjects {
 				if other != r {
-					assert.NotEqual(t, Allowed, assume(r, w.oidcArn, Audience, sub), "subject %s", sub)
+					assert.NotEqual(t, Allowed, assume(r, trust, w.oidcArn, Audience, sub), "subject %s", sub)
 				}
 			}
 			for _, sub := range others {
-				assert.NotEqual(t, Allowed, assume(r, w.oidcArn, Audience, sub), "subject %s", sub)
+				assert.NotEqual(t, Allowed, assume(r, trust, w.oidcArn, Audience, sub), "subject %s", sub)
 			}
-			assert.NotEqual(t, Allowed, assume(r, w.oidcArn, "", subjects[r]), "no audience")
-			assert.NotEqual(t, Allowed, assume(r, w.oidcArn, "sigstore", subjects[r]), "another audience")
-			assert.NotEqual(t, Allowed, assume(r, w.oidcArn, Audience, ""), "no subject")
-			assert.NotEqual(t, Allowed, assume(r, "arn:aws:iam::123456789012:oidc-provider/example.com",
+			assert.NotEqual(t, Allowed, assume(r, trust, w.oidcArn, "", subjects[r]), "no audience")
+			assert.NotEqual(t, Allowed, assume(r, trust, w.oidcArn, "sigstore", subjects[r]), "another audience")
+			assert.NotEqual(t, Allowed, assume(r, trust, w.oidcArn, Audience, ""), "no subject")
+			assert.NotEqual(t, Allowed, assume(r, trust, "arn:aws:iam::123456789012:oidc-provider/example.com",
 				Audience, subjects[r]), "another identity provider")
-			// The conditions are what keeps the others out.
-			loose := w.trust[r]
-			loose.Statement = []Statement{dropCond(loose.Statement[0], "StringEquals", GitHubIssuer+":sub")}
-			w2 := *w
-			w2.trust = map[Role]Document{r: loose}
-			assert.Equal(t, Allowed, func() Decision {
-				old := w.trust
-				w.trust = w2.trust
-				defer func() { w.trust = old }()
-				return assume(r, w.oidcArn, Audience, others[0])
-			}(), "without the subject condition another subject gets in")
+
+			// The conditions are what keep the others out.
+			noSub := Document{Statement: []Statement{dropCond(trust.Statement[0], "StringEquals", GitHubIssuer+":sub")}}
+			assert.Equal(t, Allowed, assume(r, noSub, w.oidcArn, Audience, others[0]),
+				"without the subject condition another subject gets in")
+			noAud := Document{Statement: []Statement{dropCond(trust.Statement[0], "StringEquals", GitHubIssuer+":aud")}}
+			assert.Equal(t, Allowed, assume(r, noAud, w.oidcArn, "sigstore", subjects[r]),
+				"without the audience condition another audience gets in")
 		})
 	}
 }
