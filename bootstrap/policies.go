@@ -448,7 +448,9 @@ func deployStatements(a Account, stacks string) []Statement {
 			"sns:UntagResource"), list(a.arn("sns", "*", "*"))).when("StringLike", ownTag, stacks),
 		allow("Unsubscribe", list("sns:Unsubscribe"), list(a.arn("sns", "*", "*"))),
 
-		// IAM: host roles and instance profiles under identity.Path, of this role's stacks, inside the boundary.
+		// IAM: host roles and instance profiles under identity.Path, of this role's stacks, inside the boundary;
+		// the delegation pattern of https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html
+		// (create or change only with the boundary, never delete it, never edit the boundary policy).
 		allow("CreateHostRolesWithinBoundary", list("iam:CreateRole"), list(iamRoles)).
 			when("StringEquals", "iam:PermissionsBoundary", boundary).
 			when("StringLike", newTag, stacks),
