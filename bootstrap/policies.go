@@ -23,6 +23,9 @@ const Project = "appstack"
 // roles are not under: no CI role can edit itself or another CI role.
 const CIRolePrefix = "appstack-ci-"
 
+// CIPolicyPath is the IAM path of the CI roles' managed policies.
+const CIPolicyPath = "/appstack-ci/"
+
 // Role is one of the roles the workflows assume.
 type Role string
 
@@ -203,7 +206,8 @@ func statePaths(bucketArn, stack string) (checkpoint []string, all []string) {
 	return checkpoint, all
 }
 
-// RolePolicy is the permission policy of one CI role.
+// RolePolicy is the inline policy of one CI role: its state, its secrets keys and what a preview reads. A deploy
+// role also has the managed policies of DeployPolicies.
 func RolePolicy(a Account, r Role, region string) Document {
 	s := Specs[r]
 	bucket := a.StateBucketArn
@@ -245,9 +249,6 @@ func RolePolicy(a Account, r Role, region string) Document {
 		st = append(st, allow("SecretsKeyEncrypt", list("kms:Encrypt"), encrypt))
 	}
 	st = append(st, readStatements(a)...)
-	if s.Deploys {
-		st = append(st, deployStatements(a, s.Stacks)...)
-	}
 	return doc(st...)
 }
 
@@ -336,9 +337,17 @@ func BoundaryPolicy(a Account) Document {
 	)
 }
 
-// deployStatements let a deploy role manage appstack's resources of its own stacks (tag stack, SSM path
-// /appstack/<stack>/) and nothing else, and create roles only inside the boundary.
-func deployStatements(a Account, stacks string) []Statement {
+// Managed is a managed policy of a deploy role: its name suffix and its document.
+type Managed struct {
+	Name string
+	Doc  Document
+}
+
+// DeployPolicies let a deploy role manage appstack's resources of its own stacks (tag stack, SSM path
+// /appstack/<stack>/) and nothing else, and create roles only inside the boundary. They are managed policies,
+// three per role: together they exceed the 10,240 characters IAM allows a role's inline policies, and each stays
+// under the 6,144 of a managed policy (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html).
+func DeployPolicies(a Account, stacks string) []Managed {
 	const ownTag, newTag = "aws:ResourceTag/stack", "aws:RequestTag/stack"
 	ec2 := func(kind string) string { return a.arn("ec2", "*", kind+"/*") }
 	iamRoles := a.arn("iam", "", "role"+identity.Path+"*")
@@ -349,145 +358,149 @@ func deployStatements(a Account, stacks string) []Statement {
 		params += "/"
 	}
 	params += "*"
-	return []Statement{
-		// EC2: instances, their volumes, the Elastic IP and the security group carry the stack's tags from the
-		// call that creates them; every later change needs the tag.
-		allow("Ec2LaunchTagged", list("ec2:RunInstances"), list(ec2("instance"), ec2("volume"))).
-			when("StringLike", newTag, stacks),
-		allow("Ec2LaunchIntoOwnGroup", list("ec2:RunInstances"), list(ec2("security-group"))).
-			when("StringLike", ownTag, stacks),
-		// The other resources RunInstances names, which carry no stack tag.
-		allow("Ec2LaunchUses", list("ec2:RunInstances"), list(ec2("subnet"), ec2("network-interface"),
-			fmt.Sprintf("arn:%s:ec2:*::image/*", a.Partition))),
-		allow("Ec2CreateTagged", list("ec2:AllocateAddress", "ec2:CreateSecurityGroup"),
-			list(ec2("elastic-ip"), ec2("security-group"))).when("StringLike", newTag, stacks),
-		allow("Ec2GroupInVpc", list("ec2:CreateSecurityGroup"), list(a.arn("ec2", "*", "vpc/*"))),
-		allow("Ec2TagOnCreate", list("ec2:CreateTags"), list(a.arn("ec2", "*", "*/*"))).
-			when("StringEquals", "ec2:CreateAction", "AllocateAddress", "AuthorizeSecurityGroupEgress",
-				"AuthorizeSecurityGroupIngress", "CreateSecurityGroup", "RunInstances").
-			when("StringLike", newTag, stacks),
-		allow("Ec2ChangeOwn", list(
-			"ec2:AssociateAddress", "ec2:AuthorizeSecurityGroupEgress", "ec2:AuthorizeSecurityGroupIngress",
-			"ec2:CreateTags", "ec2:DeleteSecurityGroup", "ec2:DeleteTags", "ec2:DisassociateAddress",
-			"ec2:ModifyInstanceAttribute", "ec2:ModifyInstanceMetadataOptions", "ec2:ModifySecurityGroupRules",
-			"ec2:MonitorInstances", "ec2:RebootInstances", "ec2:ReleaseAddress", "ec2:RevokeSecurityGroupEgress",
-			"ec2:RevokeSecurityGroupIngress", "ec2:StartInstances", "ec2:StopInstances", "ec2:TerminateInstances",
-			"ec2:UnmonitorInstances", "ec2:UpdateSecurityGroupRuleDescriptionsEgress",
-			"ec2:UpdateSecurityGroupRuleDescriptionsIngress",
-		), list(ec2("instance"), ec2("volume"), ec2("elastic-ip"), ec2("security-group"), ec2("security-group-rule"))).
-			when("StringLike", ownTag, stacks),
-		// Rules and network interfaces are reached only through a group or an instance checked above.
-		allow("Ec2RulesOfOwnGroups", list("ec2:AssociateAddress", "ec2:AuthorizeSecurityGroupEgress",
-			"ec2:AuthorizeSecurityGroupIngress", "ec2:DisassociateAddress", "ec2:ModifySecurityGroupRules",
-			"ec2:RevokeSecurityGroupEgress", "ec2:RevokeSecurityGroupIngress"),
-			list(ec2("security-group-rule"), ec2("network-interface"))),
+	return []Managed{
+		{"compute", doc(
+			// EC2: instances, their volumes, the Elastic IP and the security group carry the stack's tags from the
+			// call that creates them; every later change needs the tag.
+			allow("Ec2LaunchTagged", list("ec2:RunInstances"), list(ec2("instance"), ec2("volume"))).
+				when("StringLike", newTag, stacks),
+			allow("Ec2LaunchIntoOwnGroup", list("ec2:RunInstances"), list(ec2("security-group"))).
+				when("StringLike", ownTag, stacks),
+			// The other resources RunInstances names, which carry no stack tag.
+			allow("Ec2LaunchUses", list("ec2:RunInstances"), list(ec2("subnet"), ec2("network-interface"),
+				fmt.Sprintf("arn:%s:ec2:*::image/*", a.Partition))),
+			allow("Ec2CreateTagged", list("ec2:AllocateAddress", "ec2:CreateSecurityGroup"),
+				list(ec2("elastic-ip"), ec2("security-group"))).when("StringLike", newTag, stacks),
+			allow("Ec2GroupInVpc", list("ec2:CreateSecurityGroup"), list(a.arn("ec2", "*", "vpc/*"))),
+			allow("Ec2TagOnCreate", list("ec2:CreateTags"), list(a.arn("ec2", "*", "*/*"))).
+				when("StringEquals", "ec2:CreateAction", "AllocateAddress", "AuthorizeSecurityGroupEgress",
+					"AuthorizeSecurityGroupIngress", "CreateSecurityGroup", "RunInstances").
+				when("StringLike", newTag, stacks),
+			allow("Ec2ChangeOwn", list(
+				"ec2:AssociateAddress", "ec2:AuthorizeSecurityGroupEgress", "ec2:AuthorizeSecurityGroupIngress",
+				"ec2:CreateTags", "ec2:DeleteSecurityGroup", "ec2:DeleteTags", "ec2:DisassociateAddress",
+				"ec2:ModifyInstanceAttribute", "ec2:ModifyInstanceMetadataOptions", "ec2:ModifySecurityGroupRules",
+				"ec2:MonitorInstances", "ec2:RebootInstances", "ec2:ReleaseAddress", "ec2:RevokeSecurityGroupEgress",
+				"ec2:RevokeSecurityGroupIngress", "ec2:StartInstances", "ec2:StopInstances", "ec2:TerminateInstances",
+				"ec2:UnmonitorInstances", "ec2:UpdateSecurityGroupRuleDescriptionsEgress",
+				"ec2:UpdateSecurityGroupRuleDescriptionsIngress",
+			), list(ec2("instance"), ec2("volume"), ec2("elastic-ip"), ec2("security-group"), ec2("security-group-rule"))).
+				when("StringLike", ownTag, stacks),
+			// Rules and network interfaces are reached only through a group or an instance checked above.
+			allow("Ec2RulesOfOwnGroups", list("ec2:AssociateAddress", "ec2:AuthorizeSecurityGroupEgress",
+				"ec2:AuthorizeSecurityGroupIngress", "ec2:DisassociateAddress", "ec2:ModifySecurityGroupRules",
+				"ec2:RevokeSecurityGroupEgress", "ec2:RevokeSecurityGroupIngress"),
+				list(ec2("security-group-rule"), ec2("network-interface"))),
+		)},
+		{"services", doc(
+			allow("EcrCreateTagged", list("ecr:CreateRepository", "ecr:TagResource"), list(a.arn("ecr", "*", "repository/*"))).
+				when("StringLike", newTag, stacks).
+				when("StringLikeIfExists", ownTag, stacks),
+			allow("EcrOwnRepositories", list(
+				"ecr:BatchCheckLayerAvailability", "ecr:BatchDeleteImage", "ecr:BatchGetImage",
+				"ecr:CompleteLayerUpload", "ecr:DeleteLifecyclePolicy", "ecr:DeleteRepository",
+				"ecr:GetDownloadUrlForLayer", "ecr:InitiateLayerUpload", "ecr:PutImage",
+				"ecr:PutImageScanningConfiguration", "ecr:PutImageTagMutability", "ecr:PutLifecyclePolicy",
+				"ecr:TagResource", "ecr:UntagResource", "ecr:UploadLayerPart",
+			), list(a.arn("ecr", "*", "repository/*"))).when("StringLike", ownTag, stacks),
 
-		allow("EcrCreateTagged", list("ecr:CreateRepository", "ecr:TagResource"), list(a.arn("ecr", "*", "repository/*"))).
-			when("StringLike", newTag, stacks).
-			when("StringLikeIfExists", ownTag, stacks),
-		allow("EcrOwnRepositories", list(
-			"ecr:BatchCheckLayerAvailability", "ecr:BatchDeleteImage", "ecr:BatchGetImage",
-			"ecr:CompleteLayerUpload", "ecr:DeleteLifecyclePolicy", "ecr:DeleteRepository",
-			"ecr:GetDownloadUrlForLayer", "ecr:InitiateLayerUpload", "ecr:PutImage",
-			"ecr:PutImageScanningConfiguration", "ecr:PutImageTagMutability", "ecr:PutLifecyclePolicy",
-			"ecr:TagResource", "ecr:UntagResource", "ecr:UploadLayerPart",
-		), list(a.arn("ecr", "*", "repository/*"))).when("StringLike", ownTag, stacks),
+			allow("TablesCreateTagged", list("dynamodb:CreateTable", "dynamodb:TagResource"),
+				list(a.arn("dynamodb", "*", "table/*"))).when("StringLike", newTag, stacks).
+				when("StringLikeIfExists", ownTag, stacks),
+			allow("TablesOwn", list("dynamodb:DeleteTable", "dynamodb:TagResource", "dynamodb:UntagResource",
+				"dynamodb:UpdateContinuousBackups", "dynamodb:UpdateTable", "dynamodb:UpdateTimeToLive"),
+				list(a.arn("dynamodb", "*", "table/*"))).when("StringLike", ownTag, stacks),
 
-		allow("TablesCreateTagged", list("dynamodb:CreateTable", "dynamodb:TagResource"),
-			list(a.arn("dynamodb", "*", "table/*"))).when("StringLike", newTag, stacks).
-			when("StringLikeIfExists", ownTag, stacks),
-		allow("TablesOwn", list("dynamodb:DeleteTable", "dynamodb:TagResource", "dynamodb:UntagResource",
-			"dynamodb:UpdateContinuousBackups", "dynamodb:UpdateTable", "dynamodb:UpdateTimeToLive"),
-			list(a.arn("dynamodb", "*", "table/*"))).when("StringLike", ownTag, stacks),
+			// The stack's own key: created tagged, then changed only while it carries the tag. A key policy is
+			// what lets CloudWatch publish to the encrypted alarm topic.
+			allow("StackKeyCreate", list("kms:CreateKey", "kms:TagResource"), list("*")).
+				when("StringLike", newTag, stacks).
+				when("StringLikeIfExists", ownTag, stacks),
+			allow("StackKeysOwn", list("kms:Decrypt", "kms:EnableKeyRotation", "kms:Encrypt", "kms:GenerateDataKey",
+				"kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:TagResource", "kms:UntagResource",
+				"kms:UpdateKeyDescription"), list(a.arn("kms", "*", "key/*"))).
+				when("StringLike", ownTag, stacks).
+				when("StringEquals", "aws:ResourceTag/managed-by", "appstack"),
+			// DynamoDB and ECR encrypt with a grant they create on the key for the resource.
+			allow("KeyGrantsForAWSResources", list("kms:CreateGrant"), list(a.arn("kms", "*", "key/*"))).
+				when("Bool", "kms:GrantIsForAWSResource", "true"),
 
-		// The stack's own key: created tagged, then changed only while it carries the tag. A key policy is
-		// what lets CloudWatch publish to the encrypted alarm topic.
-		allow("StackKeyCreate", list("kms:CreateKey", "kms:TagResource"), list("*")).
-			when("StringLike", newTag, stacks).
-			when("StringLikeIfExists", ownTag, stacks),
-		allow("StackKeysOwn", list("kms:Decrypt", "kms:EnableKeyRotation", "kms:Encrypt", "kms:GenerateDataKey",
-			"kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:TagResource", "kms:UntagResource",
-			"kms:UpdateKeyDescription"), list(a.arn("kms", "*", "key/*"))).
-			when("StringLike", ownTag, stacks).
-			when("StringEquals", "aws:ResourceTag/managed-by", "appstack"),
-		// DynamoDB and ECR encrypt with a grant they create on the key for the resource.
-		allow("KeyGrantsForAWSResources", list("kms:CreateGrant"), list(a.arn("kms", "*", "key/*"))).
-			when("Bool", "kms:GrantIsForAWSResource", "true"),
+			allow("StackParameters", list("ssm:AddTagsToResource", "ssm:DeleteParameter", "ssm:DeleteParameters",
+				"ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath", "ssm:PutParameter",
+				"ssm:RemoveTagsFromResource"), list(params)),
 
-		allow("StackParameters", list("ssm:AddTagsToResource", "ssm:DeleteParameter", "ssm:DeleteParameters",
-			"ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath", "ssm:PutParameter",
-			"ssm:RemoveTagsFromResource"), list(params)),
+			allow("LogsCreateTagged", list("logs:CreateLogGroup", "logs:TagResource"), list(a.arn("logs", "*", "log-group:*"))).
+				when("StringLike", newTag, stacks).
+				when("StringLikeIfExists", ownTag, stacks),
+			allow("LogsOwn", list("logs:DeleteLogGroup", "logs:DeleteRetentionPolicy", "logs:PutRetentionPolicy",
+				"logs:TagResource", "logs:UntagResource"), list(a.arn("logs", "*", "log-group:*"))).
+				when("StringLike", ownTag, stacks),
 
-		allow("LogsCreateTagged", list("logs:CreateLogGroup", "logs:TagResource"), list(a.arn("logs", "*", "log-group:*"))).
-			when("StringLike", newTag, stacks).
-			when("StringLikeIfExists", ownTag, stacks),
-		allow("LogsOwn", list("logs:DeleteLogGroup", "logs:DeleteRetentionPolicy", "logs:PutRetentionPolicy",
-			"logs:TagResource", "logs:UntagResource"), list(a.arn("logs", "*", "log-group:*"))).
-			when("StringLike", ownTag, stacks),
+			// Alarms may only recover or reboot an instance, or notify an SNS topic of this account.
+			allow("AlarmsCreateTagged", list("cloudwatch:PutMetricAlarm", "cloudwatch:TagResource"),
+				list(a.arn("cloudwatch", "*", "alarm:*"))).
+				when("StringLike", newTag, stacks).
+				when("StringLikeIfExists", ownTag, stacks).
+				when("ForAllValues:StringLike", "cloudwatch:AlarmActions",
+					"arn:"+a.Partition+":automate:*:ec2:recover", "arn:"+a.Partition+":automate:*:ec2:reboot",
+					a.arn("sns", "*", "*")),
+			// PutMetricAlarm asks for iam:CreateServiceLinkedRole on every alarm with EC2 actions (CloudWatch API
+			// reference, PutMetricAlarm); this grant can create nothing but that one role, which the bootstrap made.
+			allow("AlarmServiceLinkedRole", list("iam:CreateServiceLinkedRole"),
+				list(a.arn("iam", "", "role/aws-service-role/"+EventsService+"/AWSServiceRoleForCloudWatchEvents*"))).
+				when("StringEquals", "iam:AWSServiceName", EventsService),
+			allow("AlarmsOwn", list("cloudwatch:DeleteAlarms", "cloudwatch:TagResource", "cloudwatch:UntagResource"),
+				list(a.arn("cloudwatch", "*", "alarm:*"))).when("StringLike", ownTag, stacks),
 
-		// Alarms may only recover or reboot an instance, or notify an SNS topic of this account.
-		allow("AlarmsCreateTagged", list("cloudwatch:PutMetricAlarm", "cloudwatch:TagResource"),
-			list(a.arn("cloudwatch", "*", "alarm:*"))).
-			when("StringLike", newTag, stacks).
-			when("StringLikeIfExists", ownTag, stacks).
-			when("ForAllValues:StringLike", "cloudwatch:AlarmActions",
-				"arn:"+a.Partition+":automate:*:ec2:recover", "arn:"+a.Partition+":automate:*:ec2:reboot",
-				a.arn("sns", "*", "*")),
-		// PutMetricAlarm asks for iam:CreateServiceLinkedRole on every alarm with EC2 actions (CloudWatch API
-		// reference, PutMetricAlarm); this grant can create nothing but that one role, which the bootstrap made.
-		allow("AlarmServiceLinkedRole", list("iam:CreateServiceLinkedRole"),
-			list(a.arn("iam", "", "role/aws-service-role/"+EventsService+"/AWSServiceRoleForCloudWatchEvents*"))).
-			when("StringEquals", "iam:AWSServiceName", EventsService),
-		allow("AlarmsOwn", list("cloudwatch:DeleteAlarms", "cloudwatch:TagResource", "cloudwatch:UntagResource"),
-			list(a.arn("cloudwatch", "*", "alarm:*"))).when("StringLike", ownTag, stacks),
-
-		allow("TopicCreateTagged", list("sns:CreateTopic", "sns:TagResource"), list(a.arn("sns", "*", "*"))).
-			when("StringLike", newTag, stacks).
-			when("StringLikeIfExists", ownTag, stacks),
-		allow("TopicsOwn", list("sns:DeleteTopic", "sns:SetTopicAttributes", "sns:Subscribe", "sns:TagResource",
-			"sns:UntagResource"), list(a.arn("sns", "*", "*"))).when("StringLike", ownTag, stacks),
-		allow("Unsubscribe", list("sns:Unsubscribe"), list(a.arn("sns", "*", "*"))),
-
-		// IAM: host roles and instance profiles under identity.Path, of this role's stacks, inside the boundary;
-		// the delegation pattern of https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html
-		// (create or change only with the boundary, never delete it, never edit the boundary policy).
-		allow("CreateHostRolesWithinBoundary", list("iam:CreateRole"), list(iamRoles)).
-			when("StringEquals", "iam:PermissionsBoundary", boundary).
-			when("StringLike", newTag, stacks),
-		allow("OwnHostRolesWithinBoundary", list("iam:PutRolePermissionsBoundary", "iam:PutRolePolicy"),
-			list(iamRoles)).
-			when("StringEquals", "iam:PermissionsBoundary", boundary).
-			when("StringLike", ownTag, stacks),
-		allow("AttachOnlySSMCore", list("iam:AttachRolePolicy"), list(iamRoles)).
-			when("StringEquals", "iam:PermissionsBoundary", boundary).
-			when("ArnEquals", "iam:PolicyARN", SSMCorePolicyArn(a.Partition)).
-			when("StringLike", ownTag, stacks),
-		allow("OwnHostRoles", list("iam:DeleteRole", "iam:DeleteRolePolicy", "iam:DetachRolePolicy",
-			"iam:UntagRole", "iam:UpdateRole", "iam:UpdateRoleDescription"), list(iamRoles)).
-			when("StringLike", ownTag, stacks),
-		// Tags the host role's permissions depend on (the boundary reads its stack tag): set only to this
-		// role's stacks, never on another stack's role.
-		allow("TagHostRoles", list("iam:TagRole"), list(iamRoles)).
-			when("StringLike", newTag, stacks).
-			when("StringLikeIfExists", ownTag, stacks),
-		allow("CreateHostProfiles", list("iam:CreateInstanceProfile", "iam:TagInstanceProfile"), list(profiles)).
-			when("StringLike", newTag, stacks).
-			when("StringLikeIfExists", ownTag, stacks),
-		allow("OwnHostProfiles", list("iam:AddRoleToInstanceProfile", "iam:DeleteInstanceProfile",
-			"iam:RemoveRoleFromInstanceProfile", "iam:UntagInstanceProfile"), list(profiles)).
-			when("StringLike", ownTag, stacks),
-		allow("PassOwnHostRolesToEC2Only", list("iam:PassRole"), list(iamRoles)).
-			when("StringEquals", "iam:PassedToService", "ec2.amazonaws.com").
-			when("StringLike", ownTag, stacks),
-		// A role a deploy role created could trust the deploy role itself; it never gets to use it.
-		{Sid: "NeverAssumeHostRoles", Effect: "Deny", Action: list("sts:AssumeRole", "sts:TagSession"),
-			Resource: list(iamRoles)},
-		{Sid: "NeverRemoveTheBoundary", Effect: "Deny", Action: list("iam:DeleteRolePermissionsBoundary"),
-			Resource: list("*")},
-		Statement{Sid: "NeverSwapTheBoundary", Effect: "Deny", Action: list("iam:PutRolePermissionsBoundary"),
-			Resource: list("*")}.when("StringNotEquals", "iam:PermissionsBoundary", boundary),
-		{Sid: "NeverEditTheBoundary", Effect: "Deny", Action: list("iam:CreatePolicyVersion", "iam:DeletePolicy",
-			"iam:DeletePolicyVersion", "iam:SetDefaultPolicyVersion", "iam:TagPolicy", "iam:UntagPolicy"),
-			Resource: list(boundary)},
+			allow("TopicCreateTagged", list("sns:CreateTopic", "sns:TagResource"), list(a.arn("sns", "*", "*"))).
+				when("StringLike", newTag, stacks).
+				when("StringLikeIfExists", ownTag, stacks),
+			allow("TopicsOwn", list("sns:DeleteTopic", "sns:SetTopicAttributes", "sns:Subscribe", "sns:TagResource",
+				"sns:UntagResource"), list(a.arn("sns", "*", "*"))).when("StringLike", ownTag, stacks),
+			allow("Unsubscribe", list("sns:Unsubscribe"), list(a.arn("sns", "*", "*"))),
+		)},
+		{"iam", doc(
+			// IAM: host roles and instance profiles under identity.Path, of this role's stacks, inside the boundary;
+			// the delegation pattern of https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html
+			// (create or change only with the boundary, never delete it, never edit the boundary policy).
+			allow("CreateHostRolesWithinBoundary", list("iam:CreateRole"), list(iamRoles)).
+				when("StringEquals", "iam:PermissionsBoundary", boundary).
+				when("StringLike", newTag, stacks),
+			allow("OwnHostRolesWithinBoundary", list("iam:PutRolePermissionsBoundary", "iam:PutRolePolicy"),
+				list(iamRoles)).
+				when("StringEquals", "iam:PermissionsBoundary", boundary).
+				when("StringLike", ownTag, stacks),
+			allow("AttachOnlySSMCore", list("iam:AttachRolePolicy"), list(iamRoles)).
+				when("StringEquals", "iam:PermissionsBoundary", boundary).
+				when("ArnEquals", "iam:PolicyARN", SSMCorePolicyArn(a.Partition)).
+				when("StringLike", ownTag, stacks),
+			allow("OwnHostRoles", list("iam:DeleteRole", "iam:DeleteRolePolicy", "iam:DetachRolePolicy",
+				"iam:UntagRole", "iam:UpdateRole", "iam:UpdateRoleDescription"), list(iamRoles)).
+				when("StringLike", ownTag, stacks),
+			// Tags the host role's permissions depend on (the boundary reads its stack tag): set only to this
+			// role's stacks, never on another stack's role.
+			allow("TagHostRoles", list("iam:TagRole"), list(iamRoles)).
+				when("StringLike", newTag, stacks).
+				when("StringLikeIfExists", ownTag, stacks),
+			allow("CreateHostProfiles", list("iam:CreateInstanceProfile", "iam:TagInstanceProfile"), list(profiles)).
+				when("StringLike", newTag, stacks).
+				when("StringLikeIfExists", ownTag, stacks),
+			allow("OwnHostProfiles", list("iam:AddRoleToInstanceProfile", "iam:DeleteInstanceProfile",
+				"iam:RemoveRoleFromInstanceProfile", "iam:UntagInstanceProfile"), list(profiles)).
+				when("StringLike", ownTag, stacks),
+			allow("PassOwnHostRolesToEC2Only", list("iam:PassRole"), list(iamRoles)).
+				when("StringEquals", "iam:PassedToService", "ec2.amazonaws.com").
+				when("StringLike", ownTag, stacks),
+			// A role a deploy role created could trust the deploy role itself; it never gets to use it.
+			Statement{Sid: "NeverAssumeHostRoles", Effect: "Deny", Action: list("sts:AssumeRole", "sts:TagSession"),
+				Resource: list(iamRoles)},
+			Statement{Sid: "NeverRemoveTheBoundary", Effect: "Deny", Action: list("iam:DeleteRolePermissionsBoundary"),
+				Resource: list("*")},
+			Statement{Sid: "NeverSwapTheBoundary", Effect: "Deny", Action: list("iam:PutRolePermissionsBoundary"),
+				Resource: list("*")}.when("StringNotEquals", "iam:PermissionsBoundary", boundary),
+			Statement{Sid: "NeverEditTheBoundary", Effect: "Deny", Action: list("iam:CreatePolicyVersion", "iam:DeletePolicy",
+				"iam:DeletePolicyVersion", "iam:SetDefaultPolicyVersion", "iam:TagPolicy", "iam:UntagPolicy"),
+				Resource: list(boundary)},
+		)},
 	}
 }

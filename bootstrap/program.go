@@ -157,6 +157,11 @@ func program(ctx *pulumi.Context, find roleFinder) error {
 		}); err != nil {
 			return err
 		}
+		if Specs[r].Deploys {
+			if err := attachDeployPolicies(ctx, r, role, accountArns, tags()); err != nil {
+				return err
+			}
+		}
 		ctx.Export(exportName(r), role.Arn)
 	}
 	if err := eventsServiceLinkedRole(ctx, find); err != nil {
@@ -165,6 +170,34 @@ func program(ctx *pulumi.Context, find roleFinder) error {
 	ctx.Export("stateBucket", pulumi.Sprintf("s3://%s", bucket.Bucket))
 	ctx.Export("boundaryPolicyArn", boundary.Arn)
 	ctx.Export("region", pulumi.String(s.Region))
+	return nil
+}
+
+// attachDeployPolicies gives a deploy role its managed policies (DeployPolicies), kept outside identity.Path so
+// that no deploy role may touch them.
+func attachDeployPolicies(ctx *pulumi.Context, r Role, role *iam.Role, account pulumi.Output,
+	tags pulumi.StringMap) error {
+	for i, m := range DeployPolicies(Account{}, Specs[r].Stacks) {
+		name := fmt.Sprintf("%s-%s", r, m.Name)
+		policy, err := iam.NewPolicy(ctx, name, &iam.PolicyArgs{
+			Name:        pulumi.String(RoleName(r) + "-" + m.Name),
+			Path:        pulumi.String(CIPolicyPath),
+			Description: pulumi.Sprintf("appstack CI: what the %s role may deploy (%s)", r, m.Name),
+			Policy: account.ApplyT(func(a any) (string, error) {
+				return DeployPolicies(a.(Account), Specs[r].Stacks)[i].Doc.JSON()
+			}).(pulumi.StringOutput),
+			Tags: tags,
+		})
+		if err != nil {
+			return err
+		}
+		if _, err := iam.NewRolePolicyAttachment(ctx, name, &iam.RolePolicyAttachmentArgs{
+			Role:      role.Name,
+			PolicyArn: policy.Arn,
+		}); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -36,7 +36,23 @@ type world struct {
 	policy    map[Role]Document
 	keyPolicy map[string]Document // by key ARN
 	boundary  Document
+	docs      []sized
 }
+
+// sized is a policy document as AWS receives it, with the size AWS accepts for its kind
+// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html: a role's inline policies 10,240
+// characters together, a managed policy 6,144, whitespace not counted; a key policy 32 KB,
+// https://docs.aws.amazon.com/kms/latest/developerguide/resource-limits.html).
+type sized struct {
+	name, doc string
+	limit     int
+}
+
+const (
+	inlineLimit    = 10240
+	managedLimit   = 6144
+	keyPolicyLimit = 32768
+)
 
 var (
 	worldOnce sync.Once
@@ -83,11 +99,24 @@ func bootstrapWorld(t *testing.T) *world {
 		for _, r := range Roles {
 			role, _ := res.Named("aws:iam/role:Role", string(r))
 			w.trust[r] = parse(str(role, "assumeRolePolicy"))
+			// The inline policy and the managed policies attached to the role: IAM allows their union.
 			pol, _ := res.Named("aws:iam/rolePolicy:RolePolicy", string(r)+"-permissions")
-			w.policy[r] = parse(str(pol, "policy"))
+			merged := parse(str(pol, "policy"))
+			w.docs = append(w.docs, sized{string(r) + " inline", str(pol, "policy"), inlineLimit})
+			for _, group := range []string{"compute", "services", "iam"} {
+				if m, ok := res.Named("aws:iam/policy:Policy", string(r)+"-"+group); ok {
+					merged.Statement = append(merged.Statement, parse(str(m, "policy")).Statement...)
+					w.docs = append(w.docs, sized{m.Name, str(m, "policy"), managedLimit})
+				}
+			}
+			w.policy[r] = merged
 		}
 		b, _ := res.Named("aws:iam/policy:Policy", "host-boundary")
 		w.boundary = parse(str(b, "policy"))
+		w.docs = append(w.docs, sized{"host-boundary", str(b, "policy"), managedLimit})
+		for _, k := range res.OfType("aws:kms/key:Key") {
+			w.docs = append(w.docs, sized{k.Name + " key policy", str(k, "policy"), keyPolicyLimit})
+		}
 		theWorld = w
 	})
 	require.NoError(t, worldErr)
@@ -668,6 +697,47 @@ func TestTheBoundaryCapsEveryHostRole(t *testing.T) {
 	}
 }
 
+func TestEveryDocumentFitsAWSsSizeLimit(t *testing.T) {
+	w := bootstrapWorld(t)
+	require.NotEmpty(t, w.docs)
+	managed := 0
+	for _, d := range w.docs {
+		n := len(strings.Join(strings.Fields(d.doc), ""))
+		assert.Positive(t, n, d.name)
+		assert.LessOrEqual(t, n, d.limit, "%s: %d characters, AWS accepts %d", d.name, n, d.limit)
+		t.Logf("%s: %d of %d characters", d.name, n, d.limit)
+		if d.limit == managedLimit {
+			managed++
+		}
+	}
+	// One inline policy per role; a deploy role's resource rights do not fit in it (the limit is real).
+	for _, r := range Roles {
+		inline := RolePolicy(w.acct, r, region)
+		if Specs[r].Deploys {
+			for _, m := range DeployPolicies(w.acct, Specs[r].Stacks) {
+				inline.Statement = append(inline.Statement, m.Doc.Statement...)
+			}
+			j, err := inline.JSON()
+			require.NoError(t, err)
+			assert.Greater(t, len(j), inlineLimit, "%s: all in one inline policy would be refused", r)
+		}
+	}
+	assert.Equal(t, 1+3*3, managed, "the boundary and three managed policies per deploy role")
+	// The documents stay within the limits in the longest partition too.
+	long := w.acct
+	long.Partition, long.StateBucketArn = "aws-us-gov", long.StateBucketArn+"-with-a-much-longer-name"
+	for _, r := range Roles {
+		j, _ := RolePolicy(long, r, "us-gov-west-1").JSON()
+		assert.LessOrEqual(t, len(j), inlineLimit, r)
+		if Specs[r].Deploys {
+			for _, m := range DeployPolicies(long, Specs[r].Stacks) {
+				j, _ := m.Doc.JSON()
+				assert.LessOrEqual(t, len(j), managedLimit, "%s %s", r, m.Name)
+			}
+		}
+	}
+}
+
 func TestKeysAreSeparatePerEnvironmentProtectedAndRotated(t *testing.T) {
 	w := bootstrapWorld(t)
 	keys := w.res.OfType("aws:kms/key:Key")
@@ -706,10 +776,10 @@ func TestOutputsAreWhatTheWorkflowsNeed(t *testing.T) {
 	}
 	assert.Contains(t, w.res.Exports["stateBucket"], "s3://state-")
 	// The boundary's ARN is the one appstack stacks derive by default.
-	b := w.res.OfType("aws:iam/policy:Policy")
-	require.Len(t, b, 1)
-	name, _ := offline.Lookup(b[0].Inputs, "name")
-	path, _ := offline.Lookup(b[0].Inputs, "path")
+	b, ok := w.res.Named("aws:iam/policy:Policy", "host-boundary")
+	require.True(t, ok)
+	name, _ := offline.Lookup(b.Inputs, "name")
+	path, _ := offline.Lookup(b.Inputs, "path")
 	derived, err := identity.DefaultBoundaryArn("arn:aws:logs:ap-southeast-1:123456789012:log-group:app-logs")
 	require.NoError(t, err)
 	assert.Equal(t, derived, "arn:aws:iam::123456789012:policy"+path.StringValue()+name.StringValue())
