@@ -56,6 +56,10 @@ type Config struct {
 	AlarmEmail string `json:"alarmEmail"`
 	// LogRetentionDays is how long the stack's CloudWatch log group keeps logs. Default from the profile.
 	LogRetentionDays int `json:"logRetentionDays"`
+	// PermissionsBoundary is the ARN of the managed policy every IAM role the stack creates carries. Optional:
+	// by default the bootstrap's arn:<partition>:iam::<account>:policy/appstack/appstack-host-boundary in the
+	// stack's own account.
+	PermissionsBoundary string `json:"permissionsBoundary"`
 	// Protect marks data and the stable address (tables, the Elastic IP) protected and retained on delete.
 	// Set by the profile only: on in production.
 	Protect bool `json:"-"`

@@ -132,6 +132,7 @@ func (l *loader) read() *Config {
 	l.integer("logRetentionDays", &cfg.LogRetentionDays)
 	l.duration("readyTimeout", &cfg.ReadyTimeout)
 	cfg.AlarmEmail = l.str("alarmEmail")
+	cfg.PermissionsBoundary = l.str("permissionsBoundary")
 	if raw := l.str("expiresAt"); raw != "" {
 		t, err := time.Parse(time.RFC3339, raw)
 		if err != nil {
