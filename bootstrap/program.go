@@ -2,10 +2,11 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"regexp"
-	"slices"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 
 	"github.com/pulumi/pulumi-aws/sdk/v7/go/aws/iam"
 	"github.com/pulumi/pulumi-aws/sdk/v7/go/aws/kms"
@@ -16,79 +17,263 @@ import (
 	"appstack/components/identity"
 )
 
-// GitHubIssuer is GitHub Actions' OIDC token issuer.
-const GitHubIssuer = "token.actions.githubusercontent.com"
-
 var repoRE = regexp.MustCompile(`^[A-Za-z0-9-]+/[A-Za-z0-9._-]+$`)
+
+// EventsService is the service whose service-linked role (AWSServiceRoleForCloudWatchEvents) performs
+// CloudWatch alarms' EC2 actions.
+const EventsService = "events.amazonaws.com"
 
 // Settings are the bootstrap's configuration (namespace appstack-bootstrap).
 type Settings struct {
 	// Repository is the GitHub repository, owner/name, whose workflows may assume the roles. Required.
 	Repository string
-	// Environments are the GitHub environments whose jobs may assume the deploy role.
-	Environments []string
+	// Region is the AWS region of the state bucket and the keys (aws:region). Required.
+	Region string
 }
 
-// Program creates the state bucket, the secrets key, the OIDC provider and the two roles.
+// Program creates, once per AWS account: the state bucket and its key, a secrets key per environment, the
+// GitHub OIDC provider, one role per GitHub environment plus the pull-request preview role, the permissions
+// boundary of every role appstack stacks create, and the CloudWatch Events service-linked role.
 func Program(ctx *pulumi.Context) error {
+	return program(ctx, findServiceLinkedRole)
+}
+
+// roleFinder returns the ARN of the service's service-linked role, or "" when the account has none.
+type roleFinder func(ctx *pulumi.Context, service string) (string, error)
+
+func program(ctx *pulumi.Context, find roleFinder) error {
 	cfg := config.New(ctx, "appstack-bootstrap")
-	s := Settings{Repository: cfg.Get("githubRepository"), Environments: []string{"staging", "production", "review"}}
-	if err := cfg.TryObject("environments", &s.Environments); err != nil && !isMissing(err) {
-		return fmt.Errorf("appstack-bootstrap:environments: %w", err)
-	}
+	s := Settings{Repository: cfg.Get("githubRepository"), Region: config.Get(ctx, "aws:region")}
 	if !repoRE.MatchString(s.Repository) {
 		return fmt.Errorf("appstack-bootstrap:githubRepository: %q: want owner/name "+
 			"(pulumi config set appstack-bootstrap:githubRepository owner/name)", s.Repository)
 	}
-	tags := pulumi.StringMap{"app": pulumi.String("appstack"), "managed-by": pulumi.String("appstack-bootstrap"),
-		"stack": pulumi.String(ctx.Stack())}
+	if s.Region == "" {
+		return fmt.Errorf("aws:region: not set (pulumi config set aws:region ap-southeast-1)")
+	}
+	tags := func(extra ...string) pulumi.StringMap {
+		m := pulumi.StringMap{"app": pulumi.String("appstack"), "managed-by": pulumi.String("appstack-bootstrap"),
+			"stack": pulumi.String(ctx.Stack())}
+		for i := 0; i+1 < len(extra); i += 2 {
+			m[extra[i]] = pulumi.String(extra[i+1])
+		}
+		return m
+	}
 	protect := pulumi.Protect(true)
 
-	key, err := kms.NewKey(ctx, "state-key", &kms.KeyArgs{
-		Description:       pulumi.String("appstack: Pulumi state and stack secrets"),
+	oidc, err := iam.NewOpenIdConnectProvider(ctx, "github", &iam.OpenIdConnectProviderArgs{
+		Url:           pulumi.String("https://" + GitHubIssuer),
+		ClientIdLists: pulumi.StringArray{pulumi.String(Audience)},
+		Tags:          tags(),
+	})
+	if err != nil {
+		return err
+	}
+	// The account and partition, read from an ARN the program already has.
+	account := oidc.Arn.ApplyT(accountOf).(pulumi.StringArrayOutput)
+	keyPolicy := func(env string) pulumi.StringOutput {
+		return account.ApplyT(func(id []string) (string, error) {
+			return KeyPolicy(Account{Partition: id[0], ID: id[1]}, env).JSON()
+		}).(pulumi.StringOutput)
+	}
+
+	stateKey, err := kms.NewKey(ctx, "state-key", &kms.KeyArgs{
+		Description:       pulumi.String("appstack: Pulumi state bucket"),
 		EnableKeyRotation: pulumi.Bool(true),
-		Tags:              tags,
+		Policy:            keyPolicy(""),
+		Tags:              tags(),
 	}, protect)
 	if err != nil {
 		return err
 	}
-	alias, err := kms.NewAlias(ctx, "state-key-alias", &kms.AliasArgs{
+	if _, err := kms.NewAlias(ctx, "state-key-alias", &kms.AliasArgs{
 		Name:        pulumi.Sprintf("alias/appstack-state-%s", ctx.Stack()),
-		TargetKeyId: key.KeyId,
+		TargetKeyId: stateKey.KeyId,
+	}); err != nil {
+		return err
+	}
+	bucket, err := stateBucket(ctx, stateKey, tags())
+	if err != nil {
+		return err
+	}
+	secretsKeys := map[string]*kms.Key{}
+	for _, env := range SecretsKeys {
+		key, err := kms.NewKey(ctx, "secrets-"+env, &kms.KeyArgs{
+			Description:       pulumi.Sprintf("appstack: secrets of the %s stacks", env),
+			EnableKeyRotation: pulumi.Bool(true),
+			Policy:            keyPolicy(env),
+			Tags:              tags("environment", env),
+		}, protect)
+		if err != nil {
+			return err
+		}
+		if _, err := kms.NewAlias(ctx, "secrets-"+env+"-alias", &kms.AliasArgs{
+			Name:        pulumi.String(KeyAlias(env)),
+			TargetKeyId: key.KeyId,
+		}); err != nil {
+			return err
+		}
+		secretsKeys[env] = key
+		ctx.Export(env+"SecretsProvider", pulumi.String(fmt.Sprintf("awskms://%s?region=%s", KeyAlias(env), s.Region)))
+	}
+	accountArns := pulumi.All(account, bucket.Arn, stateKey.Arn, secretsKeys["review"].Arn,
+		secretsKeys["staging"].Arn, secretsKeys["production"].Arn).ApplyT(func(v []any) any {
+		id := v[0].([]string)
+		return Account{Partition: id[0], ID: id[1], StateBucketArn: v[1].(string), StateKeyArn: v[2].(string),
+			SecretsKeyArns: map[string]string{"review": v[3].(string), "staging": v[4].(string),
+				"production": v[5].(string)}}
+	})
+
+	boundary, err := iam.NewPolicy(ctx, "host-boundary", &iam.PolicyArgs{
+		Name:        pulumi.String(BoundaryName),
+		Path:        pulumi.String(identity.Path),
+		Description: pulumi.String("appstack: the most any role an appstack stack creates may do"),
+		Policy: accountArns.ApplyT(func(a any) (string, error) {
+			return BoundaryPolicy(a.(Account)).JSON()
+		}).(pulumi.StringOutput),
+		Tags: tags(),
 	})
 	if err != nil {
 		return err
 	}
-	bucket, err := stateBucket(ctx, key, tags)
-	if err != nil {
+	for _, r := range Roles {
+		role, err := iam.NewRole(ctx, string(r), &iam.RoleArgs{
+			Name:        pulumi.String(RoleName(r)),
+			Description: pulumi.String(roleDescription(r)),
+			AssumeRolePolicy: oidc.Arn.ApplyT(func(arn string) (string, error) {
+				return TrustPolicy(arn, Subject(s.Repository, r)).JSON()
+			}).(pulumi.StringOutput),
+			MaxSessionDuration: pulumi.Int(3600),
+			Tags:               tags(),
+		})
+		if err != nil {
+			return err
+		}
+		if _, err := iam.NewRolePolicy(ctx, string(r)+"-permissions", &iam.RolePolicyArgs{
+			Role: role.Name,
+			Policy: accountArns.ApplyT(func(a any) (string, error) {
+				return RolePolicy(a.(Account), r, s.Region).JSON()
+			}).(pulumi.StringOutput),
+		}); err != nil {
+			return err
+		}
+		if Specs[r].Deploys {
+			if err := attachDeployPolicies(ctx, r, role, accountArns, tags()); err != nil {
+				return err
+			}
+		}
+		ctx.Export(exportName(r), role.Arn)
+	}
+	if err := eventsServiceLinkedRole(ctx, find); err != nil {
 		return err
 	}
-	oidc, err := iam.NewOpenIdConnectProvider(ctx, "github", &iam.OpenIdConnectProviderArgs{
-		Url:           pulumi.String("https://" + GitHubIssuer),
-		ClientIdLists: pulumi.StringArray{pulumi.String("sts.amazonaws.com")},
-		Tags:          tags,
-	})
-	if err != nil {
-		return err
-	}
-	preview, err := previewRole(ctx, oidc, s, bucket, key, tags)
-	if err != nil {
-		return err
-	}
-	deploy, err := deployRole(ctx, oidc, s, bucket, key, tags)
-	if err != nil {
-		return err
-	}
-	region := config.Get(ctx, "aws:region")
 	ctx.Export("stateBucket", pulumi.Sprintf("s3://%s", bucket.Bucket))
-	ctx.Export("secretsProvider", pulumi.Sprintf("awskms://%s?region=%s", alias.Name, region))
-	ctx.Export("previewRoleArn", preview.Arn)
-	ctx.Export("deployRoleArn", deploy.Arn)
-	ctx.Export("region", pulumi.String(region))
+	ctx.Export("boundaryPolicyArn", boundary.Arn)
+	ctx.Export("region", pulumi.String(s.Region))
 	return nil
 }
 
-func isMissing(err error) bool { return errors.Is(err, config.ErrMissingVar) }
+// attachDeployPolicies gives a deploy role its managed policies (DeployPolicies), kept outside identity.Path so
+// that no deploy role may touch them.
+func attachDeployPolicies(ctx *pulumi.Context, r Role, role *iam.Role, account pulumi.Output,
+	tags pulumi.StringMap) error {
+	for i, m := range DeployPolicies(Account{}, Specs[r].Stacks) {
+		name := fmt.Sprintf("%s-%s", r, m.Name)
+		policy, err := iam.NewPolicy(ctx, name, &iam.PolicyArgs{
+			Name:        pulumi.String(RoleName(r) + "-" + m.Name),
+			Path:        pulumi.String(CIPolicyPath),
+			Description: pulumi.Sprintf("appstack CI: what the %s role may deploy (%s)", r, m.Name),
+			Policy: account.ApplyT(func(a any) (string, error) {
+				return DeployPolicies(a.(Account), Specs[r].Stacks)[i].Doc.JSON()
+			}).(pulumi.StringOutput),
+			Tags: tags,
+		})
+		if err != nil {
+			return err
+		}
+		if _, err := iam.NewRolePolicyAttachment(ctx, name, &iam.RolePolicyAttachmentArgs{
+			Role:      role.Name,
+			PolicyArn: policy.Arn,
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// exportName is the stack output that holds a role's ARN: previewRoleArn, reviewRoleArn, stagingRoleArn,
+// productionPreviewRoleArn, productionRoleArn.
+func exportName(r Role) string {
+	if r == PullRequestPreview {
+		return "previewRoleArn"
+	}
+	parts := strings.Split(string(r), "-")
+	for i := 1; i < len(parts); i++ {
+		parts[i] = strings.ToUpper(parts[i][:1]) + parts[i][1:]
+	}
+	return strings.Join(parts, "") + "RoleArn"
+}
+
+func roleDescription(r Role) string {
+	if Specs[r].Deploys {
+		return fmt.Sprintf("appstack CI: pulumi up of the %s stacks (GitHub %s)", Specs[r].Stacks, Specs[r].Subject)
+	}
+	return fmt.Sprintf("appstack CI: pulumi preview of %s, read-only (GitHub %s)", Specs[r].Stacks, Specs[r].Subject)
+}
+
+// accountOf returns [partition, account id] of an ARN.
+func accountOf(s string) ([]string, error) {
+	a, err := arn.Parse(s)
+	if err != nil || a.AccountID == "" {
+		return nil, fmt.Errorf("cannot read the account from ARN %q", s)
+	}
+	return []string{a.Partition, a.AccountID}, nil
+}
+
+// eventsServiceLinkedRole makes sure AWSServiceRoleForCloudWatchEvents exists: CloudWatch performs alarms' EC2
+// actions (the hosts' recover and reboot alarms) with it, and a fresh account has none
+// (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-service-linked-roles.html). The deploy
+// roles never create a role outside /appstack/; the one IAM call they may make for it is the
+// iam:CreateServiceLinkedRole check PutMetricAlarm applies to every alarm with EC2 actions. When the
+// account already has it, the bootstrap adopts it (pulumi.Import; the engine imports only when the resource is
+// not yet in the state with that ID, pkg/resource/deploy/step_generator.go), and it is retained when the
+// bootstrap is destroyed, because alarms of other stacks may use it.
+func eventsServiceLinkedRole(ctx *pulumi.Context, find roleFinder) error {
+	existing, err := find(ctx, EventsService)
+	if err != nil {
+		return fmt.Errorf("CloudWatch Events service-linked role: looking it up: %w", err)
+	}
+	opts := []pulumi.ResourceOption{pulumi.RetainOnDelete(true)}
+	if existing != "" {
+		opts = append(opts, pulumi.Import(pulumi.ID(existing)))
+	}
+	slr, err := iam.NewServiceLinkedRole(ctx, "cloudwatch-events", &iam.ServiceLinkedRoleArgs{
+		AwsServiceName: pulumi.String(EventsService),
+	}, opts...)
+	if err != nil {
+		return err
+	}
+	ctx.Export("eventsServiceLinkedRoleArn", slr.Arn)
+	return nil
+}
+
+// findServiceLinkedRole lists the roles under the service's service-linked path. iam.LookupRole is no use here:
+// the aws_iam_role data source fails on a missing role like on any other error (GetRole's NoSuchEntity comes
+// back as "reading IAM Role"), while aws_iam_roles lists nothing and succeeds (terraform-provider-aws
+// internal/service/iam/role_data_source.go, roles_data_source.go).
+func findServiceLinkedRole(ctx *pulumi.Context, service string) (string, error) {
+	res, err := iam.GetRoles(ctx, &iam.GetRolesArgs{PathPrefix: pulumi.StringRef("/aws-service-role/" + service + "/")})
+	if err != nil {
+		return "", err
+	}
+	switch len(res.Arns) {
+	case 0:
+		return "", nil
+	case 1:
+		return res.Arns[0], nil
+	}
+	return "", fmt.Errorf("%d roles under /aws-service-role/%s/, want at most one: %v", len(res.Arns), service, res.Arns)
+}
 
 // stateBucket is versioned, KMS-encrypted, owner-enforced, closed to the public and reachable over TLS only.
 func stateBucket(ctx *pulumi.Context, key *kms.Key, tags pulumi.StringMap) (*s3.Bucket, error) {
@@ -146,133 +331,6 @@ func TLSOnlyPolicy(bucketArn string) (string, error) {
 		"Resource":  []string{bucketArn, bucketArn + "/*"},
 		"Condition": map[string]any{"Bool": map[string]string{"aws:SecureTransport": "false"}},
 	}}})
-}
-
-// TrustPolicy lets GitHub Actions tokens for the given subjects, and only them, assume a role (CKV_AWS_358:
-// the audience is sts.amazonaws.com and the subject names this repository).
-func TrustPolicy(providerArn string, subjects []string) (string, error) {
-	return marshal(map[string]any{"Version": "2012-10-17", "Statement": []any{map[string]any{
-		"Effect": "Allow", "Principal": map[string]string{"Federated": providerArn},
-		"Action": "sts:AssumeRoleWithWebIdentity",
-		"Condition": map[string]any{
-			"StringEquals": map[string]any{GitHubIssuer + ":aud": "sts.amazonaws.com"},
-			"StringLike":   map[string]any{GitHubIssuer + ":sub": subjects},
-		},
-	}}})
-}
-
-// PreviewSubjects are the tokens that may preview: pull requests and the main branch.
-func PreviewSubjects(s Settings) []string {
-	return []string{"repo:" + s.Repository + ":pull_request", "repo:" + s.Repository + ":ref:refs/heads/main"}
-}
-
-// DeploySubjects are the tokens that may deploy: jobs in the repository's deployment environments.
-func DeploySubjects(s Settings) []string {
-	out := make([]string, 0, len(s.Environments))
-	for _, e := range s.Environments {
-		out = append(out, "repo:"+s.Repository+":environment:"+e)
-	}
-	slices.Sort(out)
-	return out
-}
-
-func previewRole(ctx *pulumi.Context, oidc *iam.OpenIdConnectProvider, s Settings, bucket *s3.Bucket,
-	key *kms.Key, tags pulumi.StringMap) (*iam.Role, error) {
-	role, err := iam.NewRole(ctx, "preview", &iam.RoleArgs{
-		Description:      pulumi.String("appstack CI: pulumi preview (read-only)"),
-		AssumeRolePolicy: trust(oidc, PreviewSubjects(s)),
-		Tags:             tags,
-	})
-	if err != nil {
-		return nil, err
-	}
-	if _, err := iam.NewRolePolicyAttachment(ctx, "preview-view-only", &iam.RolePolicyAttachmentArgs{
-		Role:      role.Name,
-		PolicyArn: pulumi.String("arn:aws:iam::aws:policy/job-function/ViewOnlyAccess"),
-	}); err != nil {
-		return nil, err
-	}
-	_, err = iam.NewRolePolicy(ctx, "preview-state", &iam.RolePolicyArgs{
-		Role: role.Name,
-		Policy: pulumi.All(bucket.Arn, key.Arn).ApplyT(func(v []any) (string, error) {
-			return PreviewPolicy(v[0].(string), v[1].(string))
-		}).(pulumi.StringOutput),
-	})
-	return role, err
-}
-
-// PreviewPolicy reads the state and its secrets, takes the state lock, and reads what a refresh reads. It
-// cannot read secret parameter values or write anything else.
-func PreviewPolicy(bucketArn, keyArn string) (string, error) {
-	return marshal(map[string]any{"Version": "2012-10-17", "Statement": []any{
-		map[string]any{"Sid": "StateRead", "Effect": "Allow", "Action": []string{"s3:GetObject", "s3:ListBucket"},
-			"Resource": []string{bucketArn, bucketArn + "/*"}},
-		map[string]any{"Sid": "StateLock", "Effect": "Allow", "Action": []string{"s3:PutObject", "s3:DeleteObject"},
-			"Resource": []string{bucketArn + "/.pulumi/locks/*"}},
-		map[string]any{"Sid": "StateKey", "Effect": "Allow", "Action": []string{"kms:Decrypt", "kms:DescribeKey"},
-			"Resource": []string{keyArn}},
-		map[string]any{"Sid": "PublicAMIParameters", "Effect": "Allow", "Action": []string{"ssm:GetParameter"},
-			"Resource": []string{"arn:aws:ssm:*::parameter/aws/service/*"}},
-		// Describe and Get calls a refresh makes; AWS scopes none of them below the account.
-		map[string]any{"Sid": "Refresh", "Effect": "Allow", "Resource": []string{"*"}, "Action": []string{
-			"cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource", "dynamodb:DescribeContinuousBackups",
-			"dynamodb:DescribeTable", "dynamodb:DescribeTimeToLive", "dynamodb:ListTagsOfResource",
-			"ecr:DescribeRepositories", "ecr:GetAuthorizationToken", "ecr:GetLifecyclePolicy",
-			"ecr:ListTagsForResource", "iam:GetInstanceProfile", "iam:GetRole", "iam:GetRolePolicy",
-			"iam:ListAttachedRolePolicies", "iam:ListRolePolicies", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus",
-			"kms:ListResourceTags", "logs:DescribeLogGroups", "logs:ListTagsForResource", "sns:GetSubscriptionAttributes",
-			"sns:GetTopicAttributes", "sns:ListTagsForResource", "ssm:DescribeParameters", "ssm:ListTagsForResource",
-		}},
-	}})
-}
-
-func deployRole(ctx *pulumi.Context, oidc *iam.OpenIdConnectProvider, s Settings, bucket *s3.Bucket,
-	key *kms.Key, tags pulumi.StringMap) (*iam.Role, error) {
-	role, err := iam.NewRole(ctx, "deploy", &iam.RoleArgs{
-		Description:        pulumi.String("appstack CI: pulumi up in the deployment environments"),
-		AssumeRolePolicy:   trust(oidc, DeploySubjects(s)),
-		MaxSessionDuration: pulumi.Int(3600),
-		Tags:               tags,
-	})
-	if err != nil {
-		return nil, err
-	}
-	_, err = iam.NewRolePolicy(ctx, "deploy-permissions", &iam.RolePolicyArgs{
-		Role: role.Name,
-		Policy: pulumi.All(bucket.Arn, key.Arn).ApplyT(func(v []any) (string, error) {
-			return DeployPolicy(v[0].(string), v[1].(string))
-		}).(pulumi.StringOutput),
-	})
-	return role, err
-}
-
-// DeployPolicy manages what appstack stacks declare. IAM is limited to roles and instance profiles under
-// identity.Path, and a role may be passed only to EC2: the deploy role cannot grant itself more.
-func DeployPolicy(bucketArn, keyArn string) (string, error) {
-	iamScope := []string{"arn:aws:iam::*:role" + identity.Path + "*", "arn:aws:iam::*:instance-profile" +
-		identity.Path + "*"}
-	return marshal(map[string]any{"Version": "2012-10-17", "Statement": []any{
-		map[string]any{"Sid": "State", "Effect": "Allow", "Resource": []string{bucketArn, bucketArn + "/*"},
-			"Action": []string{"s3:DeleteObject", "s3:GetObject", "s3:ListBucket", "s3:PutObject"}},
-		map[string]any{"Sid": "StateKey", "Effect": "Allow", "Resource": []string{keyArn},
-			"Action": []string{"kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"}},
-		map[string]any{"Sid": "AppServices", "Effect": "Allow", "Resource": []string{"*"}, "Action": []string{
-			"cloudwatch:*", "dynamodb:*", "ec2:*", "ecr:*", "kms:*", "logs:*", "sns:*", "ssm:*"}},
-		map[string]any{"Sid": "AppRoles", "Effect": "Allow", "Resource": iamScope, "Action": []string{
-			"iam:AddRoleToInstanceProfile", "iam:AttachRolePolicy", "iam:CreateInstanceProfile", "iam:CreateRole",
-			"iam:DeleteInstanceProfile", "iam:DeleteRole", "iam:DeleteRolePolicy", "iam:DetachRolePolicy",
-			"iam:GetInstanceProfile", "iam:GetRole", "iam:GetRolePolicy", "iam:ListAttachedRolePolicies",
-			"iam:ListInstanceProfilesForRole", "iam:ListRolePolicies", "iam:PutRolePolicy",
-			"iam:RemoveRoleFromInstanceProfile", "iam:TagInstanceProfile", "iam:TagRole", "iam:UntagRole",
-			"iam:UpdateRole", "iam:UpdateRoleDescription"}},
-		map[string]any{"Sid": "PassAppRolesToEC2Only", "Effect": "Allow", "Action": "iam:PassRole",
-			"Resource":  iamScope[0],
-			"Condition": map[string]any{"StringEquals": map[string]string{"iam:PassedToService": "ec2.amazonaws.com"}}},
-	}})
-}
-
-func trust(oidc *iam.OpenIdConnectProvider, subjects []string) pulumi.StringOutput {
-	return oidc.Arn.ApplyT(func(arn string) (string, error) { return TrustPolicy(arn, subjects) }).(pulumi.StringOutput)
 }
 
 func marshal(v any) (string, error) {

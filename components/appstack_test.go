@@ -46,3 +46,31 @@ func TestArgsAreChecked(t *testing.T) {
 func TestTableEnvVar(t *testing.T) {
 	assert.Equal(t, "APPSTACK_TABLE_TRADING_DATA", appstack.TableEnvVar("trading-data"))
 }
+
+func TestHostRoleCarriesTheBoundary(t *testing.T) {
+	cfg := stacks.Defaults(stacks.Staging)
+	cfg.Region = offlinetest.Region
+	cfg.IngressCidrs = []string{"10.0.0.0/8"}
+	cfg.Services = []stacks.Service{{Name: "web", Port: 8080, HealthPath: "/health", ReadyPath: "/ready",
+		Image: "public.ecr.aws/x/y@sha256:" + "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}}
+
+	t.Run("by default the bootstrap's, in the stack's account and partition", func(t *testing.T) {
+		res := offlinetest.Run(t, program(appstack.New, "app", &appstack.Args{Config: &cfg}))
+		role := offlinetest.One(t, res, "aws:iam/role:Role")
+		assert.Equal(t, "arn:aws:iam::123456789012:policy/appstack/appstack-host-boundary",
+			offlinetest.Str(t, role, "permissionsBoundary"))
+	})
+	t.Run("appstack:permissionsBoundary names another", func(t *testing.T) {
+		other := cfg
+		other.PermissionsBoundary = "arn:aws:iam::123456789012:policy/platform/boundary"
+		res := offlinetest.Run(t, program(appstack.New, "app", &appstack.Args{Config: &other}))
+		assert.Equal(t, other.PermissionsBoundary,
+			offlinetest.Str(t, offlinetest.One(t, res, "aws:iam/role:Role"), "permissionsBoundary"))
+	})
+	t.Run("a value that is not a policy ARN is refused with the key", func(t *testing.T) {
+		bad := cfg
+		bad.PermissionsBoundary = "appstack-host-boundary"
+		_, err := offlinetest.RunErr(program(appstack.New, "app", &appstack.Args{Config: &bad}))
+		assert.ErrorContains(t, err, `appstack:permissionsBoundary: "appstack-host-boundary" is not an IAM managed policy ARN`)
+	})
+}

@@ -87,8 +87,10 @@ func TestEmptyGrantsLeaveStatementsOut(t *testing.T) {
 }
 
 func TestRoleIsTrustedOnlyByEC2(t *testing.T) {
-	res := offlinetest.Run(t, program(identity.New, "id", &identity.Args{LogGroupArn: pulumi.String(grants.LogGroupArn)}))
+	res := offlinetest.Run(t, program(identity.New, "id", &identity.Args{LogGroupArn: pulumi.String(grants.LogGroupArn),
+		PermissionsBoundary: pulumi.String(boundary)}))
 	role := offlinetest.One(t, res, "aws:iam/role:Role")
+	assert.Equal(t, boundary, offlinetest.Str(t, role, "permissionsBoundary"), "the role carries the boundary")
 	var trust struct {
 		Statement []struct {
 			Effect    string
@@ -114,9 +116,24 @@ func TestRoleIsTrustedOnlyByEC2(t *testing.T) {
 	}
 }
 
+const boundary = "arn:aws:iam::123456789012:policy/appstack/appstack-host-boundary"
+
 func TestLogGroupIsRequired(t *testing.T) {
 	_, err := offlinetest.RunErr(program(identity.New, "id", &identity.Args{}))
 	assert.ErrorContains(t, err, `identity "id": LogGroupArn is required`)
+}
+
+func TestPermissionsBoundaryIsRequired(t *testing.T) {
+	_, err := offlinetest.RunErr(program(identity.New, "id", &identity.Args{LogGroupArn: pulumi.String(grants.LogGroupArn)}))
+	assert.ErrorContains(t, err, `identity "id": PermissionsBoundary is required`)
+}
+
+func TestDefaultBoundaryIsTheBootstrapsInTheSameAccountAndPartition(t *testing.T) {
+	got, err := identity.DefaultBoundaryArn("arn:aws-cn:logs:cn-north-1:210987654321:log-group:app-logs")
+	require.NoError(t, err)
+	assert.Equal(t, "arn:aws-cn:iam::210987654321:policy/appstack/appstack-host-boundary", got)
+	_, err = identity.DefaultBoundaryArn("not-an-arn")
+	assert.ErrorContains(t, err, `cannot read the account from ARN "not-an-arn"`)
 }
 
 func policy(t *testing.T, g identity.Grants) identity.Document {

@@ -160,6 +160,8 @@ var fixtures = []fixture{
 		`{"Sid":"S3","Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::b"}`))},
 	{rule: "APPSTACK-IAM-003", typ: policy.RolePolicy, breakIt: setInput("policy", policyDoc(
 		`{"Sid":"Tables","Effect":"Allow","Action":["dynamodb:GetItem"],"Resource":"*"}`))},
+	{rule: "APPSTACK-IAM-004", typ: policy.Role, breakIt: deleteInput("permissionsBoundary")},
+	{rule: "APPSTACK-IAM-004", typ: policy.Role, breakIt: setInput("permissionsBoundary", "")},
 	{rule: "APPSTACK-ECR-001", typ: policy.Repository, breakIt: setInput("imageTagMutability", "MUTABLE")},
 	{rule: "APPSTACK-ECR-002", typ: policy.Repository,
 		breakIt: setInput("imageScanningConfiguration.scanOnPush", false)},

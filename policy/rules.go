@@ -220,6 +220,18 @@ var Rules = []Rule{
 			}
 			return out
 		}},
+	{ID: "APPSTACK-IAM-004", Mirrors: []string{"appstack"}, Severity: Critical,
+		Title: "every IAM role carries a permissions boundary", Types: []string{Role},
+		Fix: "components/identity sets permissionsBoundary: the bootstrap's appstack-host-boundary, or " +
+			"appstack:permissionsBoundary; the CI deploy roles cannot create a role without it",
+		Check: func(r offline.Resource, _ *Stack) []string {
+			v, ok := input(r, "permissionsBoundary")
+			if ok && (v.IsComputed() || (v.IsOutput() && !v.OutputValue().Known)) {
+				// Unknown in a preview (it is read from the account); the deploy checks the value.
+				return nil
+			}
+			return when(str(r, "permissionsBoundary") == "", "the role has no permissions boundary")
+		}},
 	{ID: "APPSTACK-ECR-001", Mirrors: []string{"CKV_AWS_51", "AVD-AWS-0031"}, Severity: High,
 		Title: "image tags are immutable", Types: []string{Repository},
 		Fix: "imageTagMutability = IMMUTABLE",

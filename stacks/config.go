@@ -65,6 +65,10 @@ type Config struct {
 	// FrontDoorSubnetIDs are the front door's subnets, in two or more Availability Zones. Only with VpcID and
 	// Domain; in the default VPC its default subnets are looked up.
 	FrontDoorSubnetIDs []string `json:"frontDoorSubnetIds"`
+	// PermissionsBoundary is the ARN of the managed policy every IAM role the stack creates carries. Optional:
+	// by default the bootstrap's arn:<partition>:iam::<account>:policy/appstack/appstack-host-boundary in the
+	// stack's own account.
+	PermissionsBoundary string `json:"permissionsBoundary"`
 	// Protect marks data and the stable address (tables, the Elastic IP) protected and retained on delete.
 	// Set by the profile only: on in production.
 	Protect bool `json:"-"`

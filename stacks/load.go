@@ -137,6 +137,7 @@ func (l *loader) read() *Config {
 	if raw, ok := l.src.Get(key("frontDoorSubnetIds")); ok {
 		l.decodeStrict(key("frontDoorSubnetIds"), raw, &cfg.FrontDoorSubnetIDs, nil)
 	}
+	cfg.PermissionsBoundary = l.str("permissionsBoundary")
 	if raw := l.str("expiresAt"); raw != "" {
 		t, err := time.Parse(time.RFC3339, raw)
 		if err != nil {

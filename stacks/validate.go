@@ -22,6 +22,7 @@ var (
 	attributeRE    = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,255}$`)
 	regionRE       = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
 	vpcIDRE        = regexp.MustCompile(`^vpc-[0-9a-f]{8,17}$`)
+	policyArnRE    = regexp.MustCompile(`^arn:aws(-[a-z]+)*:iam::\d{12}:policy/[\w+=,.@/-]{1,512}$`)
 	subnetIDRE     = regexp.MustCompile(`^subnet-[0-9a-f]{8,17}$`)
 	instanceTypeRE = regexp.MustCompile(`^([a-z]+)(\d+)([a-z0-9-]*)\.(nano|micro|small|medium|large|xlarge|\d+xlarge|metal(-\d+xl)?)$`)
 )
@@ -67,6 +68,11 @@ func (c *Config) problems(dir string) []string {
 		if a, err := mail.ParseAddress(c.AlarmEmail); err != nil || a.Address != c.AlarmEmail {
 			v.addf(key("alarmEmail"), "%q is not an email address", c.AlarmEmail)
 		}
+	}
+	if c.PermissionsBoundary != "" && !policyArnRE.MatchString(c.PermissionsBoundary) {
+		v.addf(key("permissionsBoundary"), "%q is not an IAM managed policy ARN such as "+
+			"arn:aws:iam::123456789012:policy/appstack/appstack-host-boundary; leave it unset for the bootstrap's "+
+			"boundary in the stack's account", c.PermissionsBoundary)
 	}
 	if !slices.Contains(logRetentionDays, c.LogRetentionDays) {
 		v.addf(key("logRetentionDays"), "%d is not a CloudWatch Logs retention period; want one of %v",

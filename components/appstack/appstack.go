@@ -213,6 +213,12 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		})
 	}
 
+	// The host role carries the bootstrap's boundary in the stack's own account unless
+	// appstack:permissionsBoundary names another.
+	var boundary pulumi.StringInput = logs.Arn.ApplyT(identity.DefaultBoundaryArn).(pulumi.StringOutput)
+	if cfg.PermissionsBoundary != "" {
+		boundary = pulumi.String(cfg.PermissionsBoundary)
+	}
 	id, err := identity.New(ctx, name+"-identity", &identity.Args{
 		RepositoryArns: repoArns,
 		TableArns:      tableArnList,
@@ -221,6 +227,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		LogGroupArn:    logs.Arn,
 		// The host may write only its own stack's readiness signals.
 		ReadyParameterPrefix: path + "/ready",
+		PermissionsBoundary:  boundary,
 		Tags:                 tagSet,
 	}, parent)
 	if err != nil {

@@ -31,6 +31,10 @@ type Args struct {
 	// ReadyParameterPrefix is the SSM path under which the host may write its readiness signal, such as
 	// /appstack/staging/app/ready. Optional; the only parameters the role may write.
 	ReadyParameterPrefix string
+	// PermissionsBoundary is the ARN of the managed policy that caps the role (the bootstrap's
+	// appstack-host-boundary, DefaultBoundaryArn). Required: the bootstrap's deploy roles may create no role
+	// without it.
+	PermissionsBoundary pulumi.StringInput
 	// Tags go on the role and the instance profile. Optional.
 	Tags map[string]string
 }
@@ -60,6 +64,20 @@ type Grants struct {
 // manage IAM only under it.
 const Path = "/appstack/"
 
+// BoundaryPolicyName is the name of the permissions boundary policy the bootstrap creates under Path. Every
+// role appstack creates carries it, and the bootstrap's deploy roles may create no role without it.
+const BoundaryPolicyName = "appstack-host-boundary"
+
+// DefaultBoundaryArn is the bootstrap's boundary in the account and partition of accountArn, any ARN of the
+// account (such as the stack's log group).
+func DefaultBoundaryArn(accountArn string) (string, error) {
+	a, err := arn.Parse(accountArn)
+	if err != nil || a.AccountID == "" {
+		return "", fmt.Errorf("cannot read the account from ARN %q", accountArn)
+	}
+	return fmt.Sprintf("arn:%s:iam::%s:policy%s%s", a.Partition, a.AccountID, Path, BoundaryPolicyName), nil
+}
+
 // AssumeRolePolicy trusts only the EC2 service.
 const AssumeRolePolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow",` +
 	`"Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
@@ -68,6 +86,9 @@ const AssumeRolePolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow"
 func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*Identity, error) {
 	if args.LogGroupArn == nil {
 		return nil, fmt.Errorf("identity %q: LogGroupArn is required", name)
+	}
+	if args.PermissionsBoundary == nil {
+		return nil, fmt.Errorf("identity %q: PermissionsBoundary is required", name)
 	}
 	c := &Identity{}
 	if err := ctx.RegisterComponentResource(Type, name, c, opts...); err != nil {
@@ -78,7 +99,9 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		// Under /appstack/, so that the deploy role may manage these roles and no others.
 		Path:             pulumi.String(Path),
 		AssumeRolePolicy: pulumi.String(AssumeRolePolicy),
-		Tags:             tags.With(args.Tags, name),
+		// The boundary caps the role whatever policy it is given later.
+		PermissionsBoundary: args.PermissionsBoundary,
+		Tags:                tags.With(args.Tags, name),
 	}, pulumi.Parent(c))
 	if err != nil {
 		return nil, err

@@ -1,0 +1,506 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"appstack/components/identity"
+)
+
+// GitHubIssuer is GitHub Actions' OIDC token issuer.
+const GitHubIssuer = "token.actions.githubusercontent.com"
+
+// Audience is the audience configure-aws-credentials asks GitHub's token for.
+const Audience = "sts.amazonaws.com"
+
+// Project is the Pulumi project of the appstack stacks whose state, parameters and roles CI manages.
+const Project = "appstack"
+
+// CIRolePrefix starts the name of every role the workflows assume. Key policies refuse administrative calls by
+// any role whose name starts with it, and the deploy roles manage IAM only under identity.Path, which these
+// roles are not under: no CI role can edit itself or another CI role.
+const CIRolePrefix = "appstack-ci-"
+
+// CIPolicyPath is the IAM path of the CI roles' managed policies.
+const CIPolicyPath = "/appstack-ci/"
+
+// Role is one of the roles the workflows assume.
+type Role string
+
+// The CI roles, one per GitHub environment plus the pull-request preview role.
+const (
+	// PullRequestPreview runs `pulumi preview` of staging for pull requests from this repository.
+	PullRequestPreview Role = "pr-preview"
+	// Review deploys and destroys the pr-* review stacks (GitHub environment `review`).
+	Review Role = "review"
+	// Staging deploys the staging stack (GitHub environment `staging`, main only).
+	Staging Role = "staging"
+	// ProductionPreview previews production before the approval (GitHub environment `production-preview`).
+	ProductionPreview Role = "production-preview"
+	// Production deploys production (GitHub environment `production`, main only, reviewers).
+	Production Role = "production"
+)
+
+// Roles lists every CI role.
+var Roles = []Role{PullRequestPreview, Review, Staging, ProductionPreview, Production}
+
+// SecretsKeys names the per-environment keys that encrypt the stacks' secrets (the secrets providers).
+var SecretsKeys = []string{"review", "staging", "production"}
+
+// Spec is what one role may do.
+type Spec struct {
+	// Subject is the GitHub OIDC subject after repo:OWNER/REPO: (environment:staging, pull_request).
+	Subject string
+	// Stacks is the stack name, or pattern, whose state the role reads and whose resources (tag `stack`) it
+	// manages when it Deploys.
+	Stacks string
+	// Deploys lets the role write that state and manage those resources; otherwise it only previews.
+	Deploys bool
+	// AlsoReads are other stacks whose state the role reads (a review stack copies staging's configuration).
+	AlsoReads []string
+	// Decrypts are the secrets keys the role may decrypt with.
+	Decrypts []string
+	// Encrypts are the secrets keys the role may encrypt new data keys with (new stacks).
+	Encrypts []string
+}
+
+// Specs is the whole delegation: who may preview or change what.
+var Specs = map[Role]Spec{
+	PullRequestPreview: {Subject: "pull_request", Stacks: "staging", Decrypts: []string{"staging"}},
+	Review: {Subject: "environment:review", Stacks: "pr-*", Deploys: true, AlsoReads: []string{"staging"},
+		Decrypts: []string{"review", "staging"}, Encrypts: []string{"review"}},
+	Staging:           {Subject: "environment:staging", Stacks: "staging", Deploys: true, Decrypts: []string{"staging"}},
+	ProductionPreview: {Subject: "environment:production-preview", Stacks: "production", Decrypts: []string{"production"}},
+	Production:        {Subject: "environment:production", Stacks: "production", Deploys: true, Decrypts: []string{"production"}},
+}
+
+// RoleName is the IAM name of a CI role.
+func RoleName(r Role) string { return CIRolePrefix + string(r) }
+
+// Subject is the only OIDC subject that may assume the role.
+func Subject(repository string, r Role) string { return "repo:" + repository + ":" + Specs[r].Subject }
+
+// KeyAlias is the alias of an environment's secrets key.
+func KeyAlias(env string) string { return "alias/appstack-secrets-" + env }
+
+// BoundaryName is the name of the permissions boundary policy, under identity.Path.
+const BoundaryName = identity.BoundaryPolicyName
+
+// Account holds the ARNs the documents are built from.
+type Account struct {
+	// Partition (aws, aws-cn, aws-us-gov) and ID (12 digits) of the account.
+	Partition, ID string
+	// StateBucketArn and StateKeyArn are the state bucket and the key that encrypts it.
+	StateBucketArn, StateKeyArn string
+	// SecretsKeyArns maps review, staging and production to their secrets key.
+	SecretsKeyArns map[string]string
+}
+
+func (a Account) arn(service, region, rest string) string {
+	return fmt.Sprintf("arn:%s:%s:%s:%s:%s", a.Partition, service, region, a.ID, rest)
+}
+
+// RoleArn is a CI role's ARN.
+func (a Account) RoleArn(r Role) string { return a.arn("iam", "", "role/"+RoleName(r)) }
+
+// BoundaryArn is the permissions boundary every role appstack creates must carry.
+func (a Account) BoundaryArn() string {
+	return a.arn("iam", "", "policy"+identity.Path+BoundaryName)
+}
+
+// Statement is one IAM policy statement. Single values are written as one-element lists, which IAM reads alike.
+type Statement struct {
+	Sid       string                         `json:"Sid,omitempty"`
+	Effect    string                         `json:"Effect"`
+	Principal map[string][]string            `json:"Principal,omitempty"`
+	Action    []string                       `json:"Action,omitempty"`
+	NotAction []string                       `json:"NotAction,omitempty"`
+	Resource  []string                       `json:"Resource,omitempty"`
+	Condition map[string]map[string][]string `json:"Condition,omitempty"`
+}
+
+// Document is an IAM policy document.
+type Document struct {
+	Version   string      `json:"Version"`
+	Statement []Statement `json:"Statement"`
+}
+
+// JSON renders the document.
+func (d Document) JSON() (string, error) {
+	out, err := json.Marshal(d)
+	return string(out), err
+}
+
+func doc(st ...Statement) Document { return Document{Version: "2012-10-17", Statement: st} }
+
+func allow(sid string, actions, resources []string) Statement {
+	return Statement{Sid: sid, Effect: "Allow", Action: actions, Resource: resources}
+}
+
+func (s Statement) when(op, key string, values ...string) Statement {
+	if s.Condition == nil {
+		s.Condition = map[string]map[string][]string{}
+	}
+	if s.Condition[op] == nil {
+		s.Condition[op] = map[string][]string{}
+	}
+	s.Condition[op][key] = append(s.Condition[op][key], values...)
+	return s
+}
+
+func list(v ...string) []string { return v }
+
+// TrustPolicy lets GitHub Actions tokens with exactly this subject and the STS audience assume a role
+// (CKV_AWS_358: the audience is sts.amazonaws.com and the subject names this repository and one environment).
+func TrustPolicy(providerArn, subject string) Document {
+	return doc(Statement{Effect: "Allow", Principal: map[string][]string{"Federated": {providerArn}},
+		Action: list("sts:AssumeRoleWithWebIdentity"), Resource: nil}.
+		when("StringEquals", GitHubIssuer+":aud", Audience).
+		when("StringEquals", GitHubIssuer+":sub", subject))
+}
+
+// KeyPolicy is the policy of the state key (env "") and of each secrets key: the account administers the key
+// through IAM, no CI role may do anything but use it, and only the roles meant for an environment's secrets may
+// decrypt with its key.
+func KeyPolicy(a Account, env string) Document {
+	ciRoles := a.arn("iam", "", "role/"+CIRolePrefix+"*")
+	d := doc(
+		Statement{Sid: "AccountAdministersThroughIAM", Effect: "Allow",
+			Principal: map[string][]string{"AWS": {fmt.Sprintf("arn:%s:iam::%s:root", a.Partition, a.ID)}},
+			Action:    list("kms:*"), Resource: list("*")},
+		// Deletion, disabling, policy and grant changes, re-encryption under another key, tag and alias changes:
+		// a CI role may do none of them, whatever its IAM policy says.
+		Statement{Sid: "CIRolesOnlyUseTheKey", Effect: "Deny", Principal: map[string][]string{"AWS": {"*"}},
+			NotAction: list("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"),
+			Resource:  list("*")}.when("ArnLike", "aws:PrincipalArn", ciRoles),
+	)
+	if env == "" {
+		return d
+	}
+	var readers []string
+	for _, r := range Roles {
+		if slices.Contains(Specs[r].Decrypts, env) {
+			readers = append(readers, a.RoleArn(r))
+		}
+	}
+	// The secrets of an environment: no other CI role decrypts them, even if its IAM policy is widened later.
+	d.Statement = append(d.Statement, Statement{Sid: "OnlyThisEnvironmentsRolesDecrypt", Effect: "Deny",
+		Principal: map[string][]string{"AWS": {"*"}}, Action: list("kms:Decrypt"), Resource: list("*")}.
+		when("ArnLike", "aws:PrincipalArn", ciRoles).
+		when("ArnNotEquals", "aws:PrincipalArn", readers...))
+	return d
+}
+
+// statePaths are the DIY backend's objects for one stack (or pattern) of the appstack project, layout version 1
+// (pulumi/pulumi pkg/backend/diy: store.go StackBasePath/HistoryDir/BackupDir, lock.go lockPath): the checkpoint
+// .pulumi/stacks/<project>/<stack>.json[.gz] and its .bak, history and backups under
+// .pulumi/{history,backups}/<project>/<stack>/, and locks under .pulumi/locks/organization/<project>/<stack>/.
+func statePaths(bucketArn, stack string) (checkpoint []string, all []string) {
+	checkpoint = list(bucketArn + "/.pulumi/stacks/" + Project + "/" + stack + ".json*")
+	all = append(slices.Clone(checkpoint),
+		bucketArn+"/.pulumi/history/"+Project+"/"+stack+"/*",
+		bucketArn+"/.pulumi/backups/"+Project+"/"+stack+"/*",
+		bucketArn+"/.pulumi/locks/organization/"+Project+"/"+stack+"/*")
+	return checkpoint, all
+}
+
+// RolePolicy is the inline policy of one CI role: its state, its secrets keys and what a preview reads. A deploy
+// role also has the managed policies of DeployPolicies.
+func RolePolicy(a Account, r Role, region string) Document {
+	s := Specs[r]
+	bucket := a.StateBucketArn
+	checkpoint, all := statePaths(bucket, s.Stacks)
+	reads := append(list(bucket+"/.pulumi/meta.yaml"), checkpoint...)
+	for _, other := range s.AlsoReads {
+		c, _ := statePaths(bucket, other)
+		reads = append(reads, c...)
+	}
+	viaS3 := "s3." + region + ".amazonaws.com"
+	st := []Statement{
+		// Listing shows object names, never contents. It stays unconditioned: without s3:ListBucket S3 answers
+		// 403 instead of 404 for a missing object, and the backend tells a new stack from a broken one by the
+		// 404 (pkg/backend/diy: getCheckpoint, backupTarget's bucket.Exists).
+		allow("ListState", list("s3:ListBucket"), list(bucket)),
+		allow("ReadState", list("s3:GetObject"), reads),
+		// The state bucket is encrypted with the state key: usable only through S3, so the key decrypts nothing
+		// else for CI.
+		allow("StateKeyThroughS3", stateKeyActions(s.Deploys), list(a.StateKeyArn)).
+			when("StringEquals", "kms:ViaService", viaS3),
+	}
+	if s.Deploys {
+		// Previews take no lock and write nothing (pulumi/pulumi pkg/backend/diy/backend.go: Preview calls apply
+		// with DryRun and no Lock; apply persists snapshots and history only when !DryRun); deploys write the
+		// checkpoint, its backup, history and their lock.
+		st = append(st, allow("WriteOwnState", list("s3:GetObject", "s3:PutObject", "s3:DeleteObject"), all))
+	}
+	var decrypt, encrypt []string
+	for _, env := range s.Decrypts {
+		decrypt = append(decrypt, a.SecretsKeyArns[env])
+	}
+	for _, env := range s.Encrypts {
+		encrypt = append(encrypt, a.SecretsKeyArns[env])
+	}
+	// Pulumi's cloud secrets manager decrypts the stack's data key with kms:Decrypt and wraps a new stack's
+	// data key with kms:Encrypt (pulumi/pulumi pkg/secrets/cloud/manager.go); the data key does the rest.
+	st = append(st, allow("SecretsKeyDecrypt", list("kms:Decrypt"), decrypt))
+	if len(encrypt) > 0 {
+		st = append(st, allow("SecretsKeyEncrypt", list("kms:Encrypt"), encrypt))
+	}
+	st = append(st, readStatements(a)...)
+	return doc(st...)
+}
+
+func stateKeyActions(writes bool) []string {
+	if writes {
+		return list("kms:Decrypt", "kms:GenerateDataKey")
+	}
+	return list("kms:Decrypt")
+}
+
+// readStatements are what a preview reads: metadata of appstack's kinds of resources and the public AMI
+// parameters, never a secret parameter's value or a table's items.
+func readStatements(a Account) []Statement {
+	return []Statement{
+		allow("PublicAMIParameters", list("ssm:GetParameter", "ssm:GetParameters"),
+			list(fmt.Sprintf("arn:%s:ssm:*::parameter/aws/service/*", a.Partition))),
+		// Describe, list and get-configuration calls; AWS scopes none of these below the account.
+		allow("ReadMetadata", list(
+			"cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource",
+			"dynamodb:DescribeContinuousBackups", "dynamodb:DescribeKinesisStreamingDestination",
+			"dynamodb:DescribeTable", "dynamodb:DescribeTimeToLive", "dynamodb:ListTagsOfResource",
+			// The provider reads an instance with a dozen Describe calls that change between versions; every
+			// EC2 Describe call returns metadata only.
+			"ec2:Describe*",
+			"ecr:DescribeImages", "ecr:DescribeRepositories", "ecr:GetAuthorizationToken",
+			"ecr:GetLifecyclePolicy", "ecr:ListTagsForResource",
+			"iam:GetInstanceProfile", "iam:GetRole", "iam:GetRolePolicy", "iam:ListAttachedRolePolicies",
+			"iam:ListInstanceProfilesForRole", "iam:ListRolePolicies",
+			"kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags",
+			"logs:DescribeLogGroups", "logs:ListTagsForResource", "logs:ListTagsLogGroup",
+			"sns:GetSubscriptionAttributes", "sns:GetTopicAttributes", "sns:ListTagsForResource",
+			"ssm:DescribeParameters", "ssm:ListTagsForResource",
+		), list("*")),
+	}
+}
+
+// ssmManagedInstanceCore are the actions of AWS's AmazonSSMManagedInstanceCore (v2), the one managed policy a
+// host role gets (https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AmazonSSMManagedInstanceCore.html).
+var ssmManagedInstanceCore = []string{
+	"ec2messages:AcknowledgeMessage", "ec2messages:DeleteMessage", "ec2messages:FailMessage",
+	"ec2messages:GetEndpoint", "ec2messages:GetMessages", "ec2messages:SendReply",
+	"ssm:DescribeAssociation", "ssm:DescribeDocument", "ssm:GetDeployablePatchSnapshotForInstance",
+	"ssm:GetDocument", "ssm:GetManifest", "ssm:GetParameter", "ssm:GetParameters", "ssm:ListAssociations",
+	"ssm:ListInstanceAssociations", "ssm:PutComplianceItems", "ssm:PutConfigurePackageResult",
+	"ssm:PutInventory", "ssm:UpdateAssociationStatus", "ssm:UpdateInstanceAssociationStatus",
+	"ssm:UpdateInstanceInformation",
+	"ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel", "ssmmessages:OpenControlChannel",
+	"ssmmessages:OpenDataChannel",
+}
+
+// SSMCorePolicyArn is the managed policy appstack attaches to a host role, the only one a deploy role may attach.
+func SSMCorePolicyArn(partition string) string {
+	return "arn:" + partition + ":iam::aws:policy/AmazonSSMManagedInstanceCore"
+}
+
+// StackOfPrincipal is the policy variable for the calling role's `stack` tag. Every host role carries it
+// (components/tags), and a deploy role can set it only to its own stacks.
+const StackOfPrincipal = "${aws:PrincipalTag/stack}"
+
+// BoundaryPolicy caps what any role appstack creates can ever do: what components/identity grants a host
+// (pull from ECR, use DynamoDB tables, read the stack's parameters and write its readiness signal, use the
+// stack's key, write logs) plus AmazonSSMManagedInstanceCore, and only on resources of the role's own stack
+// (its `stack` tag). A host role with an administrator policy attached still gets no more than this, so a
+// review stack's host never reads production's images, tables or secrets.
+func BoundaryPolicy(a Account) Document {
+	const ownStack = "aws:ResourceTag/stack"
+	return doc(
+		allow("EcrLogin", list("ecr:GetAuthorizationToken"), list("*")),
+		allow("EcrPull", list("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"),
+			list(a.arn("ecr", "*", "repository/*"))).when("StringEquals", ownStack, StackOfPrincipal),
+		allow("Tables", list("dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem",
+			"dynamodb:DeleteItem", "dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:PutItem",
+			"dynamodb:Query", "dynamodb:Scan", "dynamodb:UpdateItem"),
+			list(a.arn("dynamodb", "*", "table/*"))).when("StringEquals", ownStack, StackOfPrincipal),
+		allow("ReadySignal", list("ssm:PutParameter"),
+			list(a.arn("ssm", "*", "parameter/"+Project+"/"+StackOfPrincipal+"/*/ready/*"))),
+		// Only the key of the host's own stack, which appstack created (managed-by=appstack): never the state
+		// key or a secrets key, which the bootstrap tags managed-by=appstack-bootstrap and no CI role may re-tag.
+		allow("StackKey", list("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"),
+			list(a.arn("kms", "*", "key/*"))).
+			when("StringEquals", "aws:ResourceTag/managed-by", "appstack").
+			when("StringEquals", ownStack, StackOfPrincipal),
+		allow("Logs", list("logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"),
+			list(a.arn("logs", "*", "log-group:*"))),
+		allow("SessionManager", slices.Clone(ssmManagedInstanceCore), list("*")),
+	)
+}
+
+// Managed is a managed policy of a deploy role: its name suffix and its document.
+type Managed struct {
+	Name string
+	Doc  Document
+}
+
+// DeployPolicies let a deploy role manage appstack's resources of its own stacks (tag stack, SSM path
+// /appstack/<stack>/) and nothing else, and create roles only inside the boundary. They are managed policies,
+// three per role: together they exceed the 10,240 characters IAM allows a role's inline policies, and each stays
+// under the 6,144 of a managed policy (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html).
+func DeployPolicies(a Account, stacks string) []Managed {
+	const ownTag, newTag = "aws:ResourceTag/stack", "aws:RequestTag/stack"
+	ec2 := func(kind string) string { return a.arn("ec2", "*", kind+"/*") }
+	iamRoles := a.arn("iam", "", "role"+identity.Path+"*")
+	profiles := a.arn("iam", "", "instance-profile"+identity.Path+"*")
+	boundary := a.BoundaryArn()
+	params := a.arn("ssm", "*", "parameter/"+Project+"/"+strings.TrimSuffix(stacks, "*"))
+	if !strings.HasSuffix(stacks, "*") {
+		params += "/"
+	}
+	params += "*"
+	return []Managed{
+		{"compute", doc(
+			// EC2: instances, their volumes, the Elastic IP and the security group carry the stack's tags from the
+			// call that creates them; every later change needs the tag.
+			allow("Ec2LaunchTagged", list("ec2:RunInstances"), list(ec2("instance"), ec2("volume"))).
+				when("StringLike", newTag, stacks),
+			allow("Ec2LaunchIntoOwnGroup", list("ec2:RunInstances"), list(ec2("security-group"))).
+				when("StringLike", ownTag, stacks),
+			// The other resources RunInstances names, which carry no stack tag.
+			allow("Ec2LaunchUses", list("ec2:RunInstances"), list(ec2("subnet"), ec2("network-interface"),
+				fmt.Sprintf("arn:%s:ec2:*::image/*", a.Partition))),
+			allow("Ec2CreateTagged", list("ec2:AllocateAddress", "ec2:CreateSecurityGroup"),
+				list(ec2("elastic-ip"), ec2("security-group"))).when("StringLike", newTag, stacks),
+			allow("Ec2GroupInVpc", list("ec2:CreateSecurityGroup"), list(a.arn("ec2", "*", "vpc/*"))),
+			allow("Ec2TagOnCreate", list("ec2:CreateTags"), list(a.arn("ec2", "*", "*/*"))).
+				when("StringEquals", "ec2:CreateAction", "AllocateAddress", "AuthorizeSecurityGroupEgress",
+					"AuthorizeSecurityGroupIngress", "CreateSecurityGroup", "RunInstances").
+				when("StringLike", newTag, stacks),
+			allow("Ec2ChangeOwn", list(
+				"ec2:AssociateAddress", "ec2:AuthorizeSecurityGroupEgress", "ec2:AuthorizeSecurityGroupIngress",
+				"ec2:CreateTags", "ec2:DeleteSecurityGroup", "ec2:DeleteTags", "ec2:DisassociateAddress",
+				"ec2:ModifyInstanceAttribute", "ec2:ModifyInstanceMetadataOptions", "ec2:ModifySecurityGroupRules",
+				"ec2:MonitorInstances", "ec2:RebootInstances", "ec2:ReleaseAddress", "ec2:RevokeSecurityGroupEgress",
+				"ec2:RevokeSecurityGroupIngress", "ec2:StartInstances", "ec2:StopInstances", "ec2:TerminateInstances",
+				"ec2:UnmonitorInstances", "ec2:UpdateSecurityGroupRuleDescriptionsEgress",
+				"ec2:UpdateSecurityGroupRuleDescriptionsIngress",
+			), list(ec2("instance"), ec2("volume"), ec2("elastic-ip"), ec2("security-group"), ec2("security-group-rule"))).
+				when("StringLike", ownTag, stacks),
+			// Rules and network interfaces are reached only through a group or an instance checked above.
+			allow("Ec2RulesOfOwnGroups", list("ec2:AssociateAddress", "ec2:AuthorizeSecurityGroupEgress",
+				"ec2:AuthorizeSecurityGroupIngress", "ec2:DisassociateAddress", "ec2:ModifySecurityGroupRules",
+				"ec2:RevokeSecurityGroupEgress", "ec2:RevokeSecurityGroupIngress"),
+				list(ec2("security-group-rule"), ec2("network-interface"))),
+		)},
+		{"services", doc(
+			allow("EcrCreateTagged", list("ecr:CreateRepository", "ecr:TagResource"), list(a.arn("ecr", "*", "repository/*"))).
+				when("StringLike", newTag, stacks).
+				when("StringLikeIfExists", ownTag, stacks),
+			allow("EcrOwnRepositories", list(
+				"ecr:BatchCheckLayerAvailability", "ecr:BatchDeleteImage", "ecr:BatchGetImage",
+				"ecr:CompleteLayerUpload", "ecr:DeleteLifecyclePolicy", "ecr:DeleteRepository",
+				"ecr:GetDownloadUrlForLayer", "ecr:InitiateLayerUpload", "ecr:PutImage",
+				"ecr:PutImageScanningConfiguration", "ecr:PutImageTagMutability", "ecr:PutLifecyclePolicy",
+				"ecr:TagResource", "ecr:UntagResource", "ecr:UploadLayerPart",
+			), list(a.arn("ecr", "*", "repository/*"))).when("StringLike", ownTag, stacks),
+
+			allow("TablesCreateTagged", list("dynamodb:CreateTable", "dynamodb:TagResource"),
+				list(a.arn("dynamodb", "*", "table/*"))).when("StringLike", newTag, stacks).
+				when("StringLikeIfExists", ownTag, stacks),
+			allow("TablesOwn", list("dynamodb:DeleteTable", "dynamodb:TagResource", "dynamodb:UntagResource",
+				"dynamodb:UpdateContinuousBackups", "dynamodb:UpdateTable", "dynamodb:UpdateTimeToLive"),
+				list(a.arn("dynamodb", "*", "table/*"))).when("StringLike", ownTag, stacks),
+
+			// The stack's own key: created tagged, then changed only while it carries the tag. A key policy is
+			// what lets CloudWatch publish to the encrypted alarm topic.
+			allow("StackKeyCreate", list("kms:CreateKey", "kms:TagResource"), list("*")).
+				when("StringLike", newTag, stacks).
+				when("StringLikeIfExists", ownTag, stacks),
+			allow("StackKeysOwn", list("kms:Decrypt", "kms:EnableKeyRotation", "kms:Encrypt", "kms:GenerateDataKey",
+				"kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:TagResource", "kms:UntagResource",
+				"kms:UpdateKeyDescription"), list(a.arn("kms", "*", "key/*"))).
+				when("StringLike", ownTag, stacks).
+				when("StringEquals", "aws:ResourceTag/managed-by", "appstack"),
+			// DynamoDB and ECR encrypt with a grant they create on the key for the resource.
+			allow("KeyGrantsForAWSResources", list("kms:CreateGrant"), list(a.arn("kms", "*", "key/*"))).
+				when("Bool", "kms:GrantIsForAWSResource", "true"),
+
+			allow("StackParameters", list("ssm:AddTagsToResource", "ssm:DeleteParameter", "ssm:DeleteParameters",
+				"ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath", "ssm:PutParameter",
+				"ssm:RemoveTagsFromResource"), list(params)),
+
+			allow("LogsCreateTagged", list("logs:CreateLogGroup", "logs:TagResource"), list(a.arn("logs", "*", "log-group:*"))).
+				when("StringLike", newTag, stacks).
+				when("StringLikeIfExists", ownTag, stacks),
+			allow("LogsOwn", list("logs:DeleteLogGroup", "logs:DeleteRetentionPolicy", "logs:PutRetentionPolicy",
+				"logs:TagResource", "logs:UntagResource"), list(a.arn("logs", "*", "log-group:*"))).
+				when("StringLike", ownTag, stacks),
+
+			// Alarms may only recover or reboot an instance, or notify an SNS topic of this account.
+			allow("AlarmsCreateTagged", list("cloudwatch:PutMetricAlarm", "cloudwatch:TagResource"),
+				list(a.arn("cloudwatch", "*", "alarm:*"))).
+				when("StringLike", newTag, stacks).
+				when("StringLikeIfExists", ownTag, stacks).
+				when("ForAllValues:StringLike", "cloudwatch:AlarmActions",
+					"arn:"+a.Partition+":automate:*:ec2:recover", "arn:"+a.Partition+":automate:*:ec2:reboot",
+					a.arn("sns", "*", "*")),
+			// PutMetricAlarm asks for iam:CreateServiceLinkedRole on every alarm with EC2 actions (CloudWatch API
+			// reference, PutMetricAlarm); this grant can create nothing but that one role, which the bootstrap made.
+			allow("AlarmServiceLinkedRole", list("iam:CreateServiceLinkedRole"),
+				list(a.arn("iam", "", "role/aws-service-role/"+EventsService+"/AWSServiceRoleForCloudWatchEvents*"))).
+				when("StringEquals", "iam:AWSServiceName", EventsService),
+			allow("AlarmsOwn", list("cloudwatch:DeleteAlarms", "cloudwatch:TagResource", "cloudwatch:UntagResource"),
+				list(a.arn("cloudwatch", "*", "alarm:*"))).when("StringLike", ownTag, stacks),
+
+			allow("TopicCreateTagged", list("sns:CreateTopic", "sns:TagResource"), list(a.arn("sns", "*", "*"))).
+				when("StringLike", newTag, stacks).
+				when("StringLikeIfExists", ownTag, stacks),
+			allow("TopicsOwn", list("sns:DeleteTopic", "sns:SetTopicAttributes", "sns:Subscribe", "sns:TagResource",
+				"sns:UntagResource"), list(a.arn("sns", "*", "*"))).when("StringLike", ownTag, stacks),
+			allow("Unsubscribe", list("sns:Unsubscribe"), list(a.arn("sns", "*", "*"))),
+		)},
+		{"iam", doc(
+			// IAM: host roles and instance profiles under identity.Path, of this role's stacks, inside the boundary;
+			// the delegation pattern of https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html
+			// (create or change only with the boundary, never delete it, never edit the boundary policy).
+			allow("CreateHostRolesWithinBoundary", list("iam:CreateRole"), list(iamRoles)).
+				when("StringEquals", "iam:PermissionsBoundary", boundary).
+				when("StringLike", newTag, stacks),
+			allow("OwnHostRolesWithinBoundary", list("iam:PutRolePermissionsBoundary", "iam:PutRolePolicy"),
+				list(iamRoles)).
+				when("StringEquals", "iam:PermissionsBoundary", boundary).
+				when("StringLike", ownTag, stacks),
+			allow("AttachOnlySSMCore", list("iam:AttachRolePolicy"), list(iamRoles)).
+				when("StringEquals", "iam:PermissionsBoundary", boundary).
+				when("ArnEquals", "iam:PolicyARN", SSMCorePolicyArn(a.Partition)).
+				when("StringLike", ownTag, stacks),
+			allow("OwnHostRoles", list("iam:DeleteRole", "iam:DeleteRolePolicy", "iam:DetachRolePolicy",
+				"iam:UntagRole", "iam:UpdateRole", "iam:UpdateRoleDescription"), list(iamRoles)).
+				when("StringLike", ownTag, stacks),
+			// Tags the host role's permissions depend on (the boundary reads its stack tag): set only to this
+			// role's stacks, never on another stack's role.
+			allow("TagHostRoles", list("iam:TagRole"), list(iamRoles)).
+				when("StringLike", newTag, stacks).
+				when("StringLikeIfExists", ownTag, stacks),
+			allow("CreateHostProfiles", list("iam:CreateInstanceProfile", "iam:TagInstanceProfile"), list(profiles)).
+				when("StringLike", newTag, stacks).
+				when("StringLikeIfExists", ownTag, stacks),
+			allow("OwnHostProfiles", list("iam:AddRoleToInstanceProfile", "iam:DeleteInstanceProfile",
+				"iam:RemoveRoleFromInstanceProfile", "iam:UntagInstanceProfile"), list(profiles)).
+				when("StringLike", ownTag, stacks),
+			allow("PassOwnHostRolesToEC2Only", list("iam:PassRole"), list(iamRoles)).
+				when("StringEquals", "iam:PassedToService", "ec2.amazonaws.com").
+				when("StringLike", ownTag, stacks),
+			// A role a deploy role created could trust the deploy role itself; it never gets to use it.
+			Statement{Sid: "NeverAssumeHostRoles", Effect: "Deny", Action: list("sts:AssumeRole", "sts:TagSession"),
+				Resource: list(iamRoles)},
+			Statement{Sid: "NeverRemoveTheBoundary", Effect: "Deny", Action: list("iam:DeleteRolePermissionsBoundary"),
+				Resource: list("*")},
+			Statement{Sid: "NeverSwapTheBoundary", Effect: "Deny", Action: list("iam:PutRolePermissionsBoundary"),
+				Resource: list("*")}.when("StringNotEquals", "iam:PermissionsBoundary", boundary),
+			Statement{Sid: "NeverEditTheBoundary", Effect: "Deny", Action: list("iam:CreatePolicyVersion", "iam:DeletePolicy",
+				"iam:DeletePolicyVersion", "iam:SetDefaultPolicyVersion", "iam:TagPolicy", "iam:UntagPolicy"),
+				Resource: list(boundary)},
+		)},
+	}
+}
