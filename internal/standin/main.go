@@ -45,7 +45,8 @@ func main() {
 	pkg := strings.TrimPrefix(filepath.Base(os.Args[0]), "pulumi-resource-")
 	version := map[string]string{"aws": "7.41.0", "docker": "4.10.0"}[pkg]
 	err := provider.Main(pkg, func(*provider.HostClient) (pulumirpc.ResourceProviderServer, error) {
-		return &standin{pkg: pkg, version: version, mocks: &offline.Mocks{Region: "ap-southeast-1"}}, nil
+		mocks := &offline.Mocks{Region: "ap-southeast-1", Zones: zonesFromEnv()}
+		return &standin{pkg: pkg, version: version, mocks: mocks}, nil
 	})
 	if err != nil {
 		os.Exit(1)

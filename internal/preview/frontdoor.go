@@ -1,0 +1,26 @@
+package preview
+
+// The front door's force-new inputs, from terraform-provider-aws's schemas (ForceNew: true): a target group
+// attachment's group, target, port and zone (internal/service/elbv2/target_group_attachment.go), a
+// certificate's names and key, a target group's port, protocol, VPC and target type, a load balancer's scheme
+// and type, a listener's load balancer, a listener rule's listener, a record's zone and name.
+var frontDoorReplaceOn = map[string][]string{
+	"aws:lb/targetGroupAttachment:TargetGroupAttachment": {"targetGroupArn", "targetId", "port",
+		"availabilityZone"},
+	"aws:acm/certificate:Certificate":                     {"domainName", "subjectAlternativeNames", "keyAlgorithm"},
+	"aws:acm/certificateValidation:CertificateValidation": {"certificateArn", "validationRecordFqdns"},
+	"aws:lb/targetGroup:TargetGroup": {"name", "port", "protocol", "protocolVersion", "vpcId",
+		"targetType"},
+	"aws:lb/loadBalancer:LoadBalancer":               {"name", "internal", "loadBalancerType"},
+	"aws:lb/listener:Listener":                       {"loadBalancerArn"},
+	"aws:lb/listenerRule:ListenerRule":               {"listenerArn"},
+	"aws:lb/listenerCertificate:ListenerCertificate": {"listenerArn", "certificateArn"},
+	"aws:route53/record:Record":                      {"zoneId", "name"},
+	"aws:s3/bucket:Bucket":                           {"bucket"},
+}
+
+func init() {
+	for typ, fields := range frontDoorReplaceOn {
+		ReplaceOn[typ] = fields
+	}
+}
