@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"appstack/components/frontdoor"
+	"appstack/components/host"
 	"appstack/components/network"
 	"appstack/internal/offline"
 	"appstack/internal/offline/offlinetest"
@@ -194,4 +195,32 @@ func TestBehindTheFrontDoorTheHostAdmitsOnlyItsGroup(t *testing.T) {
 		}
 	}
 	assert.True(t, toHost, "the front door's group may reach the service port")
+}
+
+const attachmentType = "aws:lb/targetGroupAttachment:TargetGroupAttachment"
+
+func TestTheHostJoinsTheTargetGroupsOnlyOnceReady(t *testing.T) {
+	withTargets := func() *host.Args {
+		a := hostArgs()
+		a.TargetGroups = []host.TargetGroup{{Service: "web", Arn: pulumi.String("arn:aws:elasticloadbalancing:" +
+			"ap-southeast-1:123456789012:targetgroup/web/0123456789abcdef"), Port: 8080}}
+		return a
+	}
+	res, err := runWith(t, &offline.ReadyWaiter{}, false, withTargets())
+	require.NoError(t, err)
+	inst := offlinetest.One(t, res, instanceType)
+	att := offlinetest.One(t, res, attachmentType)
+	assert.Equal(t, "h-web-target", att.Name)
+	assert.Equal(t, inst.ID, offlinetest.Str(t, att, "targetId"))
+	assert.Equal(t, float64(8080), offlinetest.Num(t, att, "port"))
+	assert.False(t, att.DeleteBeforeReplace, "the new host is registered before the old one is deregistered")
+
+	res, err = runWith(t, &failingWaiter{}, false, withTargets())
+	require.Error(t, err)
+	assert.Empty(t, res.OfType(attachmentType), "a host that failed its gate is never registered")
+
+	bad := withTargets()
+	bad.TargetGroups[0].Port = 0
+	_, err = runWith(t, &offline.ReadyWaiter{}, false, bad)
+	assert.ErrorContains(t, err, `host "h": every target group needs Service, Arn and a TCP Port`)
 }
