@@ -33,11 +33,12 @@ func doorArgs() *frontdoor.Args {
 			{Name: "web", Port: 8501, Hostname: "web.example.com", ReadyPath: "/ready"},
 			{Name: "api", Port: 8502, Hostname: "trade.example.com", ReadyPath: "/api/ready"},
 		},
-		VpcID:        "vpc-0123456789abcdef0",
-		SubnetIDs:    []string{"subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"},
-		IngressCidrs: []string{"203.0.113.0/24"},
-		Region:       offlinetest.Region,
-		AccountID:    pulumi.String(offline.Account),
+		VpcID:           "vpc-0123456789abcdef0",
+		SubnetIDs:       []string{"subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"},
+		IngressCidrs:    []string{"203.0.113.0/24"},
+		Region:          offlinetest.Region,
+		AccountID:       pulumi.String(offline.Account),
+		LogBucketPrefix: "appstack-test-alb-logs-",
 	}
 }
 
@@ -164,6 +165,7 @@ func TestTheFrontDoorRejectsBadArgs(t *testing.T) {
 		{"the whole internet without a reason", func(a *frontdoor.Args) { a.IngressCidrs = []string{"0.0.0.0/0"} },
 			"PublicIngressReason"},
 		{"no zone", func(a *frontdoor.Args) { a.ZoneID = "" }, "Domain and ZoneID are required"},
+		{"a bucket prefix S3 refuses", func(a *frontdoor.Args) { a.LogBucketPrefix = "App_Logs" }, "LogBucketPrefix"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := doorArgs()

@@ -87,6 +87,10 @@ func TestWithADomainTheHostAdmitsOnlyTheFrontDoor(t *testing.T) {
 	assert.Subset(t, tokens, []string{"aws:route53/getZone:getZone", "aws:ec2/getVpc:getVpc",
 		"aws:ec2/getSubnets:getSubnets"})
 
+	bucket := offlinetest.One(t, res, "aws:s3/bucket:Bucket")
+	assert.Equal(t, "appstack-staging-alb-logs-", offlinetest.Str(t, bucket, "bucketPrefix"),
+		"the log bucket names project and stack, so a deploy role's S3 rights can name its own")
+
 	urls := res.Exports["serviceUrls"].(map[string]string)
 	assert.Equal(t, "https://web.example.com/", urls["web"])
 	health := res.Exports["healthUrls"].(map[string]string)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/pulumi/pulumi-aws/sdk/v7/go/aws/ec2"
@@ -88,11 +89,27 @@ func newFrontDoor(ctx *pulumi.Context, name string, cfg *stacks.Config, p *doorP
 		DeletionProtection:  cfg.Protect,
 		Region:              cfg.Region,
 		AccountID:           account,
+		LogBucketPrefix:     LogBucketPrefix(ctx.Project(), ctx.Stack()),
 		LogRetentionDays:    cfg.LogRetentionDays,
 		ForceDestroyLogs:    cfg.ForceDelete,
 		Tags:                tagSet,
 	}, opts...)
 }
+
+// LogBucketPrefix starts the name of a stack's access-log bucket: <project>-<stack>-alb-logs-, lower case,
+// so that a deploy role's S3 rights can name its own stacks' buckets (bootstrap: FrontDoorBucketPrefix).
+func LogBucketPrefix(project, stack string) string {
+	clean := func(s string) string {
+		return strings.Trim(nonBucketRE.ReplaceAllString(strings.ToLower(s), "-"), "-.")
+	}
+	prefix := clean(project) + "-" + clean(stack) + "-alb-logs-"
+	if len(prefix) > 37 {
+		prefix = prefix[:37]
+	}
+	return prefix
+}
+
+var nonBucketRE = regexp.MustCompile(`[^a-z0-9.-]+`)
 
 // accountID reads the account from any ARN of it.
 func accountID(s string) (string, error) {

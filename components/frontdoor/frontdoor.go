@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -48,6 +49,10 @@ const (
 var newLogDeliveryRegions = []string{"ap-south-2", "ap-southeast-4", "ap-southeast-5", "ap-southeast-6",
 	"ap-southeast-7", "ap-east-2", "ca-west-1", "eu-south-2", "eu-central-2", "il-central-1", "me-central-1",
 	"mx-central-1"}
+
+// bucketPrefixRE is what S3 accepts at the start of a bucket name, with room for the provider's 26-character
+// unique suffix (bucket_prefix).
+var bucketPrefixRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{0,36}$`)
 
 // LogDeliveryService is the service principal that writes access logs in the newer regions.
 const LogDeliveryService = "logdelivery.elasticloadbalancing.amazonaws.com"
@@ -90,6 +95,10 @@ type Args struct {
 	Region string
 	// AccountID is the stack's AWS account, the only one whose log path the bucket accepts. Required.
 	AccountID pulumi.StringInput
+	// LogBucketPrefix starts the access-log bucket's name (S3 adds a unique suffix): lower-case letters, digits,
+	// dots and dashes, at most 37 characters. It should name project and stack, so that IAM can scope a stack's
+	// deploy role to its own bucket. Required.
+	LogBucketPrefix string
 	// LogRetentionDays expires access logs after this many days. Default 14.
 	LogRetentionDays int
 	// ForceDestroyLogs lets a destroy delete the access-log bucket with its logs. Default false; ephemeral.
@@ -147,6 +156,9 @@ func (a *Args) validate(name string) error {
 		return fmt.Errorf("frontdoor %q: DeregistrationDelay %s: want 0 to 3600s", name, a.DeregistrationDelay)
 	case a.Region == "" || a.AccountID == nil:
 		return fmt.Errorf("frontdoor %q: Region and AccountID are required", name)
+	case !bucketPrefixRE.MatchString(a.LogBucketPrefix):
+		return fmt.Errorf("frontdoor %q: LogBucketPrefix %q: want 1-37 lower-case letters, digits, . and -, "+
+			"starting with a letter or digit", name, a.LogBucketPrefix)
 	}
 	if len(a.Services) > 25 {
 		// A certificate per hostname: an HTTPS listener takes at most 25 (the default quota) besides its default.
@@ -442,6 +454,7 @@ func (a *Args) securityGroup(ctx *pulumi.Context, c *FrontDoor, name string) (*e
 func (a *Args) logBucket(ctx *pulumi.Context, c *FrontDoor, name string) (*s3.Bucket, *s3.BucketPolicy, error) {
 	parent := pulumi.Parent(c)
 	bucket, err := s3.NewBucket(ctx, name+"-logs", &s3.BucketArgs{
+		BucketPrefix: pulumi.String(a.LogBucketPrefix),
 		ForceDestroy: pulumi.Bool(a.ForceDestroyLogs),
 		Tags:         tags.With(a.Tags, name+"-logs"),
 	}, parent)

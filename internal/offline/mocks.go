@@ -144,6 +144,10 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		id = fmt.Sprintf("arn:aws:iam::%s:oidc-provider/%s", Account, strings.TrimPrefix(str("url"), "https://"))
 		set("arn", id)
 	case "aws:s3/bucket:Bucket":
+		if prefix := str("bucketPrefix"); prefix != "" {
+			// The provider appends a 26-character unique suffix to bucket_prefix.
+			set("bucket", prefix+h[:26])
+		}
 		set("bucket", autoName)
 		id = str("bucket")
 		set("arn", "arn:aws:s3:::"+id)
