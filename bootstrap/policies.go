@@ -273,6 +273,10 @@ func readStatements(a Account) []Statement {
 			// The provider reads an instance with a dozen Describe calls that change between versions; every
 			// EC2 Describe call returns metadata only.
 			"ec2:Describe*",
+			// The front door: its load balancer's parts, certificates, the hosted zone and its records.
+			"acm:DescribeCertificate", "acm:ListTagsForCertificate", "elasticloadbalancing:Describe*",
+			"route53:GetChange", "route53:GetHostedZone", "route53:ListHostedZones",
+			"route53:ListResourceRecordSets", "route53:ListTagsForResource",
 			"ecr:DescribeImages", "ecr:DescribeRepositories", "ecr:GetAuthorizationToken",
 			"ecr:GetLifecyclePolicy", "ecr:ListTagsForResource",
 			"iam:GetInstanceProfile", "iam:GetRole", "iam:GetRolePolicy", "iam:ListAttachedRolePolicies",
@@ -282,6 +286,10 @@ func readStatements(a Account) []Statement {
 			"sns:GetSubscriptionAttributes", "sns:GetTopicAttributes", "sns:ListTagsForResource",
 			"ssm:DescribeParameters", "ssm:ListTagsForResource",
 		), list("*")),
+		// A refresh reads the front door's access-log buckets' configuration (never their objects).
+		allow("FrontDoorLogBucketsRead", list("s3:GetAccelerateConfiguration", "s3:GetBucket*",
+			"s3:GetEncryptionConfiguration", "s3:GetLifecycleConfiguration", "s3:GetReplicationConfiguration"),
+			list(FrontDoorBucketPattern(a.Partition, "*"))),
 	}
 }
 
@@ -345,7 +353,7 @@ type Managed struct {
 
 // DeployPolicies let a deploy role manage appstack's resources of its own stacks (tag stack, SSM path
 // /appstack/<stack>/) and nothing else, and create roles only inside the boundary. They are managed policies,
-// three per role: together they exceed the 10,240 characters IAM allows a role's inline policies, and each stays
+// four per role (the fourth is the HTTPS front door's, FrontDoorPolicy): together they exceed the 10,240 characters IAM allows a role's inline policies, and each stays
 // under the 6,144 of a managed policy (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html).
 func DeployPolicies(a Account, stacks string) []Managed {
 	const ownTag, newTag = "aws:ResourceTag/stack", "aws:RequestTag/stack"
@@ -502,5 +510,68 @@ func DeployPolicies(a Account, stacks string) []Managed {
 				"iam:DeletePolicyVersion", "iam:SetDefaultPolicyVersion", "iam:TagPolicy", "iam:UntagPolicy"),
 				Resource: list(boundary)},
 		)},
+		FrontDoorPolicy(a, stacks),
 	}
+}
+
+// ElbService is the service whose service-linked role (AWSServiceRoleForElasticLoadBalancing) creates a load
+// balancer's network interfaces; AWS creates it with the account's first load balancer, which needs
+// iam:CreateServiceLinkedRole from the caller.
+const ElbService = "elasticloadbalancing.amazonaws.com"
+
+// FrontDoorBucketPattern is the access-log buckets of stacks: components/appstack names them
+// <project>-<stack>-alb-logs-<suffix> (appstack.LogBucketPrefix).
+func FrontDoorBucketPattern(partition, stacks string) string {
+	return fmt.Sprintf("arn:%s:s3:::%s-%s-alb-logs-*", partition, Project, stacks)
+}
+
+// FrontDoorPolicy lets a deploy role manage its own stacks' HTTPS front door (a stack with appstack:domain):
+// the load balancer, listeners, rules and target groups and the ACM certificates by the stack tag, the
+// access-log bucket by its name, and alias and validation records (A and CNAME only) in the account's zones —
+// Route 53 records carry no tags, so the zone is the scope.
+func FrontDoorPolicy(a Account, stacks string) Managed {
+	const ownTag, newTag = "aws:ResourceTag/stack", "aws:RequestTag/stack"
+	elb := func(kind string) string { return a.arn("elasticloadbalancing", "*", kind+"/*") }
+	elbAll := list(elb("loadbalancer/app"), elb("targetgroup"), elb("listener/app"), elb("listener-rule/app"))
+	bucket := FrontDoorBucketPattern(a.Partition, stacks)
+	return Managed{"frontdoor", doc(
+		allow("ElbCreateTagged", list("elasticloadbalancing:CreateLoadBalancer",
+			"elasticloadbalancing:CreateTargetGroup", "elasticloadbalancing:CreateListener",
+			"elasticloadbalancing:CreateRule", "elasticloadbalancing:AddTags"), elbAll).
+			when("StringLike", newTag, stacks).
+			when("StringLikeIfExists", ownTag, stacks),
+		allow("ElbOwn", list("elasticloadbalancing:AddListenerCertificates", "elasticloadbalancing:AddTags",
+			"elasticloadbalancing:DeleteListener", "elasticloadbalancing:DeleteLoadBalancer",
+			"elasticloadbalancing:DeleteRule", "elasticloadbalancing:DeleteTargetGroup",
+			"elasticloadbalancing:DeregisterTargets", "elasticloadbalancing:ModifyListener",
+			"elasticloadbalancing:ModifyListenerAttributes", "elasticloadbalancing:ModifyLoadBalancerAttributes",
+			"elasticloadbalancing:ModifyRule", "elasticloadbalancing:ModifyTargetGroup",
+			"elasticloadbalancing:ModifyTargetGroupAttributes", "elasticloadbalancing:RegisterTargets",
+			"elasticloadbalancing:RemoveListenerCertificates", "elasticloadbalancing:RemoveTags",
+			"elasticloadbalancing:SetSecurityGroups", "elasticloadbalancing:SetSubnets"), elbAll).
+			when("StringLike", ownTag, stacks),
+		allow("ElbServiceLinkedRole", list("iam:CreateServiceLinkedRole"),
+			list(a.arn("iam", "", "role/aws-service-role/"+ElbService+"/AWSServiceRoleForElasticLoadBalancing*"))).
+			when("StringEquals", "iam:AWSServiceName", ElbService),
+		// RequestCertificate names no resource (the Service Authorization Reference lists none for it).
+		allow("CertificatesRequestTagged", list("acm:RequestCertificate"), list("*")).
+			when("StringLike", newTag, stacks),
+		allow("CertificatesTagOnCreate", list("acm:AddTagsToCertificate"), list(a.arn("acm", "*", "certificate/*"))).
+			when("StringLike", newTag, stacks).
+			when("StringLikeIfExists", ownTag, stacks),
+		allow("CertificatesOwn", list("acm:DeleteCertificate", "acm:RemoveTagsFromCertificate"),
+			list(a.arn("acm", "*", "certificate/*"))).
+			when("StringLike", ownTag, stacks),
+		allow("DnsAliasAndValidationRecords", list("route53:ChangeResourceRecordSets"),
+			list(fmt.Sprintf("arn:%s:route53:::hostedzone/*", a.Partition))).
+			when("ForAllValues:StringEquals", "route53:ChangeResourceRecordSetsRecordTypes", "A", "CNAME"),
+		allow("LogBucketsOwn", list("s3:CreateBucket", "s3:DeleteBucket", "s3:DeleteBucketPolicy",
+			"s3:GetAccelerateConfiguration", "s3:GetBucket*", "s3:GetEncryptionConfiguration",
+			"s3:GetLifecycleConfiguration", "s3:GetReplicationConfiguration", "s3:ListBucket",
+			"s3:ListBucketVersions", "s3:PutBucketOwnershipControls", "s3:PutBucketPolicy",
+			"s3:PutBucketPublicAccessBlock", "s3:PutBucketTagging", "s3:PutEncryptionConfiguration",
+			"s3:PutLifecycleConfiguration"), list(bucket)),
+		// An ephemeral stack's destroy empties its bucket (forceDestroy).
+		allow("LogObjectsOfOwnBuckets", list("s3:DeleteObject", "s3:DeleteObjectVersion"), list(bucket+"/*")),
+	)}
 }

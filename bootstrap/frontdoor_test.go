@@ -1,0 +1,66 @@
+package main
+
+import "testing"
+
+// The HTTPS front door's grants: each deploy role manages its own stacks' load balancer, certificates and log
+// bucket, and only alias and validation records; each property fails when the statement or condition that
+// makes it hold is taken away.
+func TestDeployRolesManageOnlyTheirOwnFrontDoor(t *testing.T) {
+	w := bootstrapWorld(t)
+	a := w.acct
+	lb := a.arn("elasticloadbalancing", region, "loadbalancer/app/app-frontdoor-alb/0123456789abcdef")
+	tg := a.arn("elasticloadbalancing", region, "targetgroup/app-frontdoor-web-tg/0123456789abcdef")
+	zone := "arn:aws:route53:::hostedzone/Z0123456789"
+	prodBucket := "arn:aws:s3:::appstack-production-alb-logs-20260101000000000000000001"
+	stagingBucket := "arn:aws:s3:::appstack-staging-alb-logs-20260101000000000000000001"
+	slr := a.arn("iam", "", "role/aws-service-role/elasticloadbalancing.amazonaws.com/AWSServiceRoleForElasticLoadBalancing")
+	for _, p := range []property{
+		{name: "the staging role creates a load balancer tagged as its own", role: Staging, allowed: true,
+			req:    Request{Action: "elasticloadbalancing:CreateLoadBalancer", Resource: lb, Context: ctx("aws:RequestTag/stack", "staging")},
+			breaks: withoutStatement("ElbCreateTagged")},
+		{name: "the review role cannot create a load balancer tagged as production's", role: Review,
+			req:    Request{Action: "elasticloadbalancing:CreateLoadBalancer", Resource: lb, Context: ctx("aws:RequestTag/stack", "production")},
+			breaks: withoutCondition("ElbCreateTagged", "StringLike", "aws:RequestTag/stack")},
+		{name: "the review role cannot delete production's load balancer", role: Review,
+			req:    Request{Action: "elasticloadbalancing:DeleteLoadBalancer", Resource: lb, Context: ctx("aws:ResourceTag/stack", "production")},
+			breaks: withoutCondition("ElbOwn", "StringLike", "aws:ResourceTag/stack")},
+		{name: "the staging role cannot register a host in production's target group", role: Staging,
+			req:    Request{Action: "elasticloadbalancing:RegisterTargets", Resource: tg, Context: ctx("aws:ResourceTag/stack", "production")},
+			breaks: withoutCondition("ElbOwn", "StringLike", "aws:ResourceTag/stack")},
+		{name: "the production role switches its own targets", role: Production, allowed: true,
+			req:    Request{Action: "elasticloadbalancing:DeregisterTargets", Resource: tg, Context: ctx("aws:ResourceTag/stack", "production")},
+			breaks: withoutStatement("ElbOwn")},
+		{name: "deploy roles pass the load balancer's service-linked role check", role: Review, allowed: true,
+			req:    Request{Action: "iam:CreateServiceLinkedRole", Resource: slr, Context: ctx("iam:AWSServiceName", ElbService)},
+			breaks: withoutStatement("ElbServiceLinkedRole")},
+		{name: "the staging role requests a certificate tagged as its own", role: Staging, allowed: true,
+			req:    Request{Action: "acm:RequestCertificate", Resource: "*", Context: ctx("aws:RequestTag/stack", "staging")},
+			breaks: withoutStatement("CertificatesRequestTagged")},
+		{name: "preview roles request no certificate", role: ProductionPreview,
+			req:    Request{Action: "acm:RequestCertificate", Resource: "*", Context: ctx("aws:RequestTag/stack", "production")},
+			breaks: withStatement("with the deploy role's grant", stmt(w.policy[Production], "CertificatesRequestTagged"))},
+		{name: "the review role cannot delete production's certificate", role: Review,
+			req: Request{Action: "acm:DeleteCertificate", Resource: a.arn("acm", region, "certificate/1234"),
+				Context: ctx("aws:ResourceTag/stack", "production")},
+			breaks: withoutCondition("CertificatesOwn", "StringLike", "aws:ResourceTag/stack")},
+		{name: "deploy roles write alias and validation records", role: Staging, allowed: true,
+			req: Request{Action: "route53:ChangeResourceRecordSets", Resource: zone,
+				Context: ctx("route53:ChangeResourceRecordSetsRecordTypes", "A", "route53:ChangeResourceRecordSetsRecordTypes", "CNAME")},
+			breaks: withoutStatement("DnsAliasAndValidationRecords")},
+		{name: "no deploy role changes a zone's NS or MX records", role: Production,
+			req: Request{Action: "route53:ChangeResourceRecordSets", Resource: zone,
+				Context: ctx("route53:ChangeResourceRecordSetsRecordTypes", "NS")},
+			breaks: withoutCondition("DnsAliasAndValidationRecords", "ForAllValues:StringEquals",
+				"route53:ChangeResourceRecordSetsRecordTypes")},
+		{name: "the staging role deletes its own log bucket", role: Staging, allowed: true,
+			req: Request{Action: "s3:DeleteBucket", Resource: stagingBucket}, breaks: withoutStatement("LogBucketsOwn")},
+		{name: "the review role cannot delete production's log bucket", role: Review,
+			req:    Request{Action: "s3:DeleteBucket", Resource: prodBucket},
+			breaks: mutation{"with the bucket scope widened to every bucket", widen("LogBucketsOwn")}},
+		{name: "the staging role cannot empty production's log bucket", role: Staging,
+			req:    Request{Action: "s3:DeleteObject", Resource: prodBucket + "/alb/AWSLogs/1/x.gz"},
+			breaks: mutation{"with the object scope widened", widen("LogObjectsOfOwnBuckets")}},
+	} {
+		t.Run(p.name, func(t *testing.T) { w.check(t, p) })
+	}
+}
