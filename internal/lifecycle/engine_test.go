@@ -41,8 +41,8 @@ import (
 
 const canary = "canary-engine-4d2e-secret"
 
-// pulumiRoot finds a Pulumi CLI as <root>/bin/pulumi: $APPSTACK_PULUMI_ROOT, or .tools/pulumi, where .ci/run
-// builds it. Without one the test skips, except in CI.
+// pulumiRoot finds a Pulumi CLI and its Go language host as <root>/bin/pulumi and <root>/bin/pulumi-language-go:
+// $APPSTACK_PULUMI_ROOT, or .tools/pulumi, where .ci/run builds them. Without them the test skips, except in CI.
 func pulumiRoot(t *testing.T) string {
 	t.Helper()
 	for _, root := range []string{os.Getenv("APPSTACK_PULUMI_ROOT"), filepath.Join(offlinetest.Root(), ".tools",
@@ -50,14 +50,17 @@ func pulumiRoot(t *testing.T) string {
 		if root == "" {
 			continue
 		}
-		if _, err := os.Stat(filepath.Join(root, "bin", "pulumi")); err == nil {
+		_, cli := os.Stat(filepath.Join(root, "bin", "pulumi"))
+		_, host := os.Stat(filepath.Join(root, "bin", "pulumi-language-go"))
+		if cli == nil && host == nil {
 			return root
 		}
 	}
+	const how = "../shared/tools/pulumi-cli/build.sh and build-language-go.sh .tools/pulumi/bin"
 	if os.Getenv("CI") != "" {
-		t.Fatal("no Pulumi CLI: .ci/run builds one into .tools/pulumi with ../shared/tools/pulumi-cli/build.sh")
+		t.Fatal("no Pulumi CLI and Go language host in .tools/pulumi/bin: .ci/run builds them with " + how)
 	}
-	t.Skip("no Pulumi CLI in .tools/pulumi (../shared/tools/pulumi-cli/build.sh .tools/pulumi/bin)")
+	t.Skip("no Pulumi CLI and Go language host in .tools/pulumi/bin (" + how + ")")
 	return ""
 }
 
