@@ -88,6 +88,7 @@ func newEngine(t *testing.T) *engine {
 				"PULUMI_SKIP_UPDATE_CHECK": "true",
 				"APPSTACK_STANDIN_LOG":     e.log,
 				"APPSTACK_STANDIN_SSM":     filepath.Join(e.state, "standin-ssm.json"),
+				"APPSTACK_STANDIN_BOOTS":   filepath.Join(e.state, "standin-boots"),
 				"PATH":                     bin + string(os.PathListSeparator) + os.Getenv("PATH"),
 			})},
 		Progress: testWriter{t},
