@@ -132,3 +132,19 @@ func TestECSOptimisedAMIFromConfig(t *testing.T) {
 		"root snapshot is 30 GiB, and EC2 refuses a smaller volume)")
 	assert.NotContains(t, offlinetest.Str(t, res.OfType(instanceType)[0], "userData"), "dnf install -y docker")
 }
+
+func TestTheHostWaitsForItsPermissionsAndSecrets(t *testing.T) {
+	cfg := stackFile(t, "staging").Config
+	cfg["appstack:secrets"] = `{"JWT_SECRET":"v"}`
+	cfg["appstack:services"] = `[{"name":"web","port":8080,"build":{"context":"app"},"secrets":["JWT_SECRET"]}]`
+	res := mustRun(t, "staging", cfg, "appstack:secrets")
+	inst := res.OfType(instanceType)[0]
+	for _, typ := range []string{"aws:iam/rolePolicy:RolePolicy", "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+		"aws:iam/instanceProfile:InstanceProfile", "aws:ssm/parameter:Parameter"} {
+		all := res.OfType(typ)
+		require.NotEmpty(t, all, typ)
+		for _, r := range all {
+			assert.Contains(t, inst.DependsOn, r.URN, "the instance is created only after %s %s", typ, r.Name)
+		}
+	}
+}
