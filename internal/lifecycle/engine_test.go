@@ -28,15 +28,11 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/events"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
-	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"appstack/infra"
 	"appstack/internal/lifecycle"
-	"appstack/internal/offline"
 	"appstack/internal/offline/offlinetest"
-	"appstack/internal/readiness"
 )
 
 const canary = "canary-engine-4d2e-secret"
@@ -78,6 +74,8 @@ type engine struct {
 	kmsURL string
 	cmd    auto.PulumiCommand
 	bin    string
+	// program is the prebuilt program binary every runner reuses.
+	program string
 }
 
 func newEngine(t *testing.T) *engine {
@@ -109,6 +107,13 @@ func newEngine(t *testing.T) *engine {
 	out, err = build.CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	copyFile(t, filepath.Join(e.bin, "pulumi-resource-aws"), filepath.Join(e.bin, "pulumi-resource-docker"))
+	// The program, built once as a job builds bin/appstack; every step runs it through the Go language host
+	// (runtime go, runtime.options.binary), as stackctl -binary does in the workflows.
+	e.program = filepath.Join(e.bin, "appstack")
+	build = exec.Command("go", "build", "-o", e.program, ".")
+	build.Dir = offlinetest.Root()
+	out, err = build.CombinedOutput()
+	require.NoError(t, err, "%s", out)
 
 	e.kms = newKMSStandIn(t)
 	e.kmsURL = "awskms://alias/appstack-secrets?region=ap-southeast-1&disableSSL=true&endpoint=" +
@@ -125,10 +130,10 @@ func (e *engine) fresh(t *testing.T) *lifecycle.Manager {
 	require.NoError(t, os.CopyFS(e.work, os.DirFS(e.repo)))
 	m := &lifecycle.Manager{
 		Dir: e.work,
-		// The program itself, inline, with a readiness gate that needs no cloud: every host is ready.
-		Program: func(ctx *pulumi.Context) error {
-			return infra.Program(readiness.WithWaiter(ctx, &offline.ReadyWaiter{}))
-		},
+		// The program as the workflows run it: the prebuilt binary through the Go language host. Its
+		// readiness gate reads through the stand-in provider, which models each host's boot
+		// (internal/standin/ssm.go).
+		Binary: e.program,
 		Options: []auto.LocalWorkspaceOption{auto.Pulumi(e.cmd), auto.PulumiHome(t.TempDir()),
 			auto.SecretsProvider(e.kmsURL),
 			auto.EnvVars(map[string]string{
@@ -139,21 +144,24 @@ func (e *engine) fresh(t *testing.T) *lifecycle.Manager {
 				"AWS_REGION":                "ap-southeast-1",
 				"AWS_EC2_METADATA_DISABLED": "true",
 				"APPSTACK_STANDIN_LOG":      e.log,
+				"APPSTACK_STANDIN_SSM":      filepath.Join(e.state, "standin-ssm.json"),
+				"APPSTACK_STANDIN_BOOTS":    filepath.Join(e.state, "standin-boots"),
 				"PATH":                      e.bin + string(os.PathListSeparator) + os.Getenv("PATH"),
 			})},
 		Progress: testWriter{t},
 	}
 	e.m = m
 	t.Cleanup(func() { _ = m.Close() })
-	// The inline program resolves build contexts against the working directory.
-	t.Chdir(e.work)
 	return m
 }
 
-// commit copies a file of the current runner's clone into the repository, as a maintainer commits it.
+// commit copies a file of the current runner's project (where the CLI wrote it) into the repository, as a
+// maintainer commits it.
 func (e *engine) commit(t *testing.T, file string) {
 	t.Helper()
-	copyFile(t, filepath.Join(e.work, file), filepath.Join(e.repo, file))
+	dir, err := e.m.ProjectDir()
+	require.NoError(t, err)
+	copyFile(t, filepath.Join(dir, file), filepath.Join(e.repo, file))
 }
 
 type testWriter struct{ t *testing.T }
@@ -234,10 +242,11 @@ func TestStackLifecycleOnTheRealEngine(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, staging.SetConfigWithOptions(ctx, "appstack:secrets.CANARY",
 		auto.ConfigValue{Value: canary, Secret: true}, &auto.ConfigOptions{Path: true}))
-	raw, err := os.ReadFile(filepath.Join(e.work, "Pulumi.staging.yaml"))
+	e.commit(t, "Pulumi.staging.yaml")
+	raw, err := os.ReadFile(filepath.Join(e.repo, "Pulumi.staging.yaml"))
 	require.NoError(t, err)
 	require.NoError(t, lifecycle.CheckStackFile("Pulumi.staging.yaml", raw), "%s", raw)
-	e.commit(t, "Pulumi.staging.yaml")
+	require.Contains(t, string(raw), "encryptedkey:")
 
 	var before auto.OutputMap
 	t.Run("a fresh runner creates pr-7 from staging's committed config and ups it", func(t *testing.T) {
@@ -269,7 +278,6 @@ func TestStackLifecycleOnTheRealEngine(t *testing.T) {
 		require.NoError(t, f.Close())
 
 		m := e.fresh(t)
-		m.Binary = filepath.Join(e.bin, "pulumi-resource-aws") // any file: the inline program ignores it
 		_, err = m.CreateReview(ctx, 7, "staging", 72*time.Hour)
 		require.NoError(t, err)
 		_, ops := e.up(t, ctx, "pr-7")

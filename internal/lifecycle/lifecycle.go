@@ -62,9 +62,8 @@ type Manager struct {
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 
-	copyOnce sync.Once
-	copyDir  string
-	copyErr  error
+	copyMu  sync.Mutex
+	copyDir string
 	// isolated makes the steps run in a temporary copy of the project even without Binary (rollback edits the
 	// runner's copy of a stack file, never the checkout's).
 	isolated bool
@@ -94,13 +93,25 @@ func (m *Manager) Close() error {
 }
 
 // ProjectDir is the directory the steps run in: Dir itself, or a temporary copy when a binary is reused or the
-// step edits a stack file.
+// step edits a stack file. Each call brings the copy up to date with Dir, except for the stack files, which
+// belong to the copy once it has them (the CLI and rollback write there).
 func (m *Manager) ProjectDir() (string, error) {
 	if m.Binary == "" && !m.isolated {
 		return m.Dir, nil
 	}
-	m.copyOnce.Do(func() { m.copyDir, m.copyErr = copyProject(m.Dir, m.Binary) })
-	return m.copyDir, m.copyErr
+	m.copyMu.Lock()
+	defer m.copyMu.Unlock()
+	if m.copyDir == "" {
+		dir, err := os.MkdirTemp("", "stackctl-project-")
+		if err != nil {
+			return "", err
+		}
+		m.copyDir = dir
+	}
+	if err := syncProject(m.Dir, m.copyDir, m.Binary); err != nil {
+		return "", err
+	}
+	return m.copyDir, nil
 }
 
 // workspace is a workspace on the project without selecting a stack.

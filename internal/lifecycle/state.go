@@ -196,17 +196,13 @@ func explain(name, step string, s stackFileSecrets, ok bool, err error) error {
 		stacks.Namespace, name, err)
 }
 
-// copyProject copies the project's files (git's tracked and untracked-but-not-ignored files, as a fresh clone
-// plus the job's own changes would have them) into a temporary directory, and when binary is set writes that
-// copy's Pulumi.yaml with runtime.options.binary — the committed Pulumi.yaml is never edited.
-func copyProject(dir, binary string) (string, error) {
+// syncProject copies the project's files (git's tracked and untracked-but-not-ignored files, as a fresh clone
+// plus the job's own changes would have them) into dst, leaving alone the stack files dst already has, and when
+// binary is set writes dst's Pulumi.yaml with runtime.options.binary — the committed Pulumi.yaml is never edited.
+func syncProject(dir, dst, binary string) error {
 	files, err := projectFiles(dir)
 	if err != nil {
-		return "", err
-	}
-	tmp, err := os.MkdirTemp("", "stackctl-project-")
-	if err != nil {
-		return "", err
+		return err
 	}
 	for _, rel := range files {
 		from := filepath.Join(dir, rel)
@@ -214,38 +210,40 @@ func copyProject(dir, binary string) (string, error) {
 		if err != nil || !info.Mode().IsRegular() {
 			continue // deleted in the work tree, or a link or directory entry (submodule)
 		}
+		to := filepath.Join(dst, rel)
+		if base := filepath.Base(rel); rel == base && strings.HasPrefix(base, "Pulumi.") && base != "Pulumi.yaml" {
+			if _, err := os.Stat(to); err == nil {
+				continue
+			}
+		}
 		raw, err := os.ReadFile(from)
 		if err != nil {
-			return "", err
+			return err
 		}
-		to := filepath.Join(tmp, rel)
 		if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
-			return "", err
+			return err
 		}
 		if err := os.WriteFile(to, raw, info.Mode().Perm()); err != nil {
-			return "", err
+			return err
 		}
 	}
 	if binary == "" {
-		return tmp, nil
+		return nil
 	}
 	abs, err := filepath.Abs(binary)
 	if err != nil {
-		return "", err
+		return err
 	}
 	if _, err := os.Stat(abs); err != nil {
-		return "", fmt.Errorf("-binary: %w", err)
+		return fmt.Errorf("-binary: %w", err)
 	}
-	path := filepath.Join(tmp, "Pulumi.yaml")
+	path := filepath.Join(dst, "Pulumi.yaml")
 	project, err := workspace.LoadProject(path)
 	if err != nil {
-		return "", fmt.Errorf("project %s: %w", filepath.Join(dir, "Pulumi.yaml"), err)
+		return fmt.Errorf("project %s: %w", filepath.Join(dir, "Pulumi.yaml"), err)
 	}
 	project.Runtime.SetOption("binary", abs)
-	if err := project.Save(path); err != nil {
-		return "", err
-	}
-	return tmp, nil
+	return project.Save(path)
 }
 
 // projectFiles lists the project's files relative to dir: git's view where dir is in a git work tree, else every
