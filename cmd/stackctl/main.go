@@ -54,17 +54,24 @@ func main() {
 	if closeErr := m.Close(); closeErr != nil {
 		fmt.Fprintln(os.Stderr, "stackctl: removing the temporary project copy:", closeErr)
 	}
-	switch {
-	case errors.Is(err, errUsage):
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "stackctl:", err)
-		os.Exit(2)
-	case errors.Is(err, lifecycle.ErrDrift):
-		fmt.Fprintln(os.Stderr, "stackctl:", err)
-		os.Exit(3)
-	case err != nil:
-		fmt.Fprintln(os.Stderr, "stackctl:", err)
-		os.Exit(1)
 	}
+	stop()
+	os.Exit(exitCode(err))
+}
+
+// exitCode is the exit status for run's error: 0 done, 1 the step failed, 2 a command-line mistake, 3 drift.
+func exitCode(err error) int {
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, errUsage):
+		return 2
+	case errors.Is(err, lifecycle.ErrDrift):
+		return 3
+	}
+	return 1
 }
 
 // run executes one subcommand with m.

@@ -3,12 +3,14 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -171,4 +173,18 @@ func TestOnePulumiVersion(t *testing.T) {
 	for _, v := range version.FindAllString(string(raw), -1) {
 		assert.Equal(t, "v"+project.PulumiVersion, v, ".ci/run names another version")
 	}
+}
+
+func TestExitCodes(t *testing.T) {
+	assert.Equal(t, 0, exitCode(nil))
+	assert.Equal(t, 1, exitCode(errors.New("stack staging: up: failed")))
+	assert.Equal(t, 2, exitCode(fmt.Errorf("%w: stackctl up needs -stack", errUsage)))
+	assert.Equal(t, 3, exitCode(fmt.Errorf("stack production: %w (1 update)", lifecycle.ErrDrift)))
+}
+
+func TestDriftIsAnyRefreshResultButSame(t *testing.T) {
+	assert.Empty(t, lifecycle.Drifted(nil))
+	assert.Empty(t, lifecycle.Drifted(map[apitype.OpType]int{apitype.OpSame: 21}))
+	assert.Equal(t, []string{"1 delete", "2 update"}, lifecycle.Drifted(map[apitype.OpType]int{
+		apitype.OpSame: 18, apitype.OpUpdate: 2, apitype.OpDelete: 1, apitype.OpCreate: 0}))
 }

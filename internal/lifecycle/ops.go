@@ -176,15 +176,17 @@ func (m *Manager) Drift(ctx context.Context, name, path string) error {
 	if err != nil {
 		return explain("refresh preview", err)
 	}
-	if changed := driftOps(res.ChangeSummary); len(changed) > 0 {
+	if changed := Drifted(res.ChangeSummary); len(changed) > 0 {
 		return fmt.Errorf("stack %s: %w (%s; the diff is in %s)", name, ErrDrift, strings.Join(changed, ", "), path)
 	}
 	m.progress(name, "no drift")
 	return nil
 }
 
-// driftOps lists the operations other than "same" that a refresh preview counted.
-func driftOps(summary map[apitype.OpType]int) []string {
+// Drifted lists the operations other than "same" that a refresh preview counted. The engine counts a refresh
+// step by its result (pulumi/pulumi v3.200.0, pkg/engine/update.go records RefreshStep.ResultOp(): same, update
+// for a changed resource, delete for a vanished one), so anything but "same" is drift.
+func Drifted(summary map[apitype.OpType]int) []string {
 	var out []string
 	for _, op := range slices.Sorted(maps.Keys(summary)) {
 		if op != apitype.OpSame && summary[op] > 0 {
