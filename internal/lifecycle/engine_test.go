@@ -14,7 +14,6 @@ import (
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -116,8 +115,11 @@ func newEngine(t *testing.T) *engine {
 	require.NoError(t, err, "%s", out)
 
 	e.kms = newKMSStandIn(t)
-	e.kmsURL = "awskms://alias/appstack-secrets?region=ap-southeast-1&disableSSL=true&endpoint=" +
-		url.QueryEscape(e.kms.srv.URL)
+	// The CLI's awskms provider is gocloud.dev v0.37.0 secrets/awskms. With awssdk=v2 it loads an aws-sdk-go-v2
+	// config (config v1.27.11), which honours AWS_ENDPOINT_URL_KMS (env_config.go; service/kms v1.30.1
+	// resolveBaseEndpoint), so the stack's URL names no test endpoint. The default SDK v1 (aws-sdk-go v1.50.36)
+	// does not read that variable; there the URL's endpoint= parameter (gocloud aws.ConfigFromURLParams) works.
+	e.kmsURL = "awskms://alias/appstack-secrets?region=ap-southeast-1&awssdk=v2"
 	e.fresh(t)
 	return e
 }
@@ -143,6 +145,7 @@ func (e *engine) fresh(t *testing.T) *lifecycle.Manager {
 				"AWS_SECRET_ACCESS_KEY":     "engine-test-secret-key",
 				"AWS_REGION":                "ap-southeast-1",
 				"AWS_EC2_METADATA_DISABLED": "true",
+				"AWS_ENDPOINT_URL_KMS":      e.kms.srv.URL,
 				"APPSTACK_STANDIN_LOG":      e.log,
 				"APPSTACK_STANDIN_SSM":      filepath.Join(e.state, "standin-ssm.json"),
 				"APPSTACK_STANDIN_BOOTS":    filepath.Join(e.state, "standin-boots"),
