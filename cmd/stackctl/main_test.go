@@ -96,8 +96,8 @@ func TestStackFileSecretsRule(t *testing.T) {
 	}
 }
 
-// -binary runs the steps in a copy of the project whose Pulumi.yaml names the binary; the checkout's file is
-// left byte for byte as committed.
+// The steps run in a copy of the project whose Pulumi.yaml names the binary; the checkout's files are left byte
+// for byte as committed.
 func TestBinaryLeavesTheCommittedProjectFile(t *testing.T) {
 	dir := t.TempDir()
 	committed := "name: appstack\nruntime: go\ndescription: a test project\n"
@@ -121,6 +121,22 @@ func TestBinaryLeavesTheCommittedProjectFile(t *testing.T) {
 	assert.Contains(t, string(copied), "binary: "+bin)
 	assert.FileExists(t, filepath.Join(work, "Pulumi.staging.yaml"))
 	assert.FileExists(t, filepath.Join(work, "app", "main.go"))
+
+	// The copy follows the checkout's sources from step to step, but keeps the stack files the steps wrote.
+	require.NoError(t, os.WriteFile(filepath.Join(work, "Pulumi.staging.yaml"), []byte("config: {a: 1}\n"), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "app", "main.go"), []byte("package main // v2\n"), 0o644))
+	again, err := m.ProjectDir()
+	require.NoError(t, err)
+	assert.Equal(t, work, again)
+	src, err := os.ReadFile(filepath.Join(work, "app", "main.go"))
+	require.NoError(t, err)
+	assert.Equal(t, "package main // v2\n", string(src))
+	stackFile, err := os.ReadFile(filepath.Join(work, "Pulumi.staging.yaml"))
+	require.NoError(t, err)
+	assert.Equal(t, "config: {a: 1}\n", string(stackFile))
+	stackFile, err = os.ReadFile(filepath.Join(dir, "Pulumi.staging.yaml"))
+	require.NoError(t, err)
+	assert.Equal(t, "config: {}\n", string(stackFile), "the checkout's stack file is never written")
 
 	_, err = (&lifecycle.Manager{Dir: dir, Binary: filepath.Join(dir, "missing")}).ProjectDir()
 	assert.ErrorContains(t, err, "-binary")

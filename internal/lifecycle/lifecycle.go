@@ -42,7 +42,9 @@ const ReviewPrefix = "pr-"
 // which asks for a passphrase — pkg/backend/diy/backend.go). Every workspace of a Manager sets it.
 const FallbackEnv = "PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER"
 
-// Manager runs lifecycle steps for one project.
+// Manager runs lifecycle steps for one project. The steps run in a temporary copy of the project (ProjectDir),
+// so that nothing they or the CLI write — Pulumi.yaml naming a binary, a stack file with a recovered secrets
+// provider, a review stack's configuration, a rollback's pinned images — lands in the checkout.
 type Manager struct {
 	// Dir is the project directory, with Pulumi.yaml and the stack files. Required.
 	Dir string
@@ -53,7 +55,7 @@ type Manager struct {
 	Options []auto.LocalWorkspaceOption
 	// Binary is a prebuilt program binary that every step reuses (runtime.options.binary), so that a job
 	// compiles the AWS SDK once, not once per preview and up. The committed Pulumi.yaml is never edited: the
-	// steps run in a temporary copy of the project whose Pulumi.yaml names the binary. Optional.
+	// copy's Pulumi.yaml names the binary. Optional.
 	Binary string
 	// PolicyPacks are policy pack directories every real preview and up runs (pulumi --policy-pack). Optional.
 	PolicyPacks []string
@@ -64,9 +66,6 @@ type Manager struct {
 
 	copyMu  sync.Mutex
 	copyDir string
-	// isolated makes the steps run in a temporary copy of the project even without Binary (rollback edits the
-	// runner's copy of a stack file, never the checkout's).
-	isolated bool
 }
 
 func (m *Manager) progress(stack, format string, args ...any) {
@@ -92,13 +91,10 @@ func (m *Manager) Close() error {
 	return os.RemoveAll(m.copyDir)
 }
 
-// ProjectDir is the directory the steps run in: Dir itself, or a temporary copy when a binary is reused or the
-// step edits a stack file. Each call brings the copy up to date with Dir, except for the stack files, which
-// belong to the copy once it has them (the CLI and rollback write there).
+// ProjectDir is the directory the steps run in: a temporary copy of Dir, made on first use and removed by Close.
+// Each call brings the copy up to date with Dir, except for the stack files, which belong to the copy once it
+// has them (the CLI and rollback write there).
 func (m *Manager) ProjectDir() (string, error) {
-	if m.Binary == "" && !m.isolated {
-		return m.Dir, nil
-	}
 	m.copyMu.Lock()
 	defer m.copyMu.Unlock()
 	if m.copyDir == "" {

@@ -97,7 +97,6 @@ func (m *Manager) Rollback(ctx context.Context, name, outputsFile string, opts .
 	if err != nil {
 		return auto.UpResult{}, err
 	}
-	m.isolated = true
 	if err := m.ready(name); err != nil {
 		return auto.UpResult{}, err
 	}
