@@ -204,3 +204,17 @@ func TestDriftIsAnyRefreshResultButSame(t *testing.T) {
 	assert.Equal(t, []string{"1 delete", "2 update"}, lifecycle.Drifted(map[apitype.OpType]int{
 		apitype.OpSame: 18, apitype.OpUpdate: 2, apitype.OpDelete: 1, apitype.OpCreate: 0}))
 }
+
+// install-cli installs the pinned version where the Automation API looks for it, and prints that root; an
+// installed CLI of that version is used as it is (the stand-in CLI here only answers `pulumi version`).
+func TestInstallCLIPrintsTheRootOfThePinnedVersion(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	root := filepath.Join(home, ".pulumi", "versions", project.PulumiVersion)
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "bin"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(root, "bin", "pulumi"),
+		[]byte("#!/bin/sh\necho v"+project.PulumiVersion+"\n"), 0o755))
+	var out strings.Builder
+	require.NoError(t, run(context.Background(), []string{"install-cli"}, &out, &lifecycle.Manager{}))
+	assert.Equal(t, root+"\n", out.String())
+}
