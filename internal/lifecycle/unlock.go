@@ -55,11 +55,18 @@ func (m *Manager) Unlock(ctx context.Context, name string, minAge time.Duration,
 	if err != nil {
 		return nil, fmt.Errorf("stack %s: which backend: %w", name, err)
 	}
+	return m.ReleaseLocks(ctx, who.URL, name, minAge, force)
+}
+
+// ReleaseLocks is Unlock on a given DIY backend URL (file:// or s3://), as `pulumi whoami --json` reports it.
+func (m *Manager) ReleaseLocks(ctx context.Context, backend, name string, minAge time.Duration, force bool) ([]Lock,
+	error,
+) {
 	project, err := workspace.LoadProject(filepath.Join(m.Dir, "Pulumi.yaml"))
 	if err != nil {
 		return nil, err
 	}
-	store, err := openStore(ctx, who.URL)
+	store, err := openStore(ctx, backend)
 	if err != nil {
 		return nil, fmt.Errorf("stack %s: %w", name, err)
 	}
@@ -84,7 +91,7 @@ func (m *Manager) Unlock(ctx context.Context, name string, minAge time.Duration,
 		}
 	}
 	if len(locks) == 0 {
-		m.progress(name, "no state lock in %s", who.URL)
+		m.progress(name, "no state lock in %s", backend)
 		return nil, nil
 	}
 	var young []string
