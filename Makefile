@@ -27,7 +27,8 @@ unit:
 	go test ./...
 	cd app && go test ./...
 
-# The engine-level test: the real Pulumi CLI, a file backend and stand-in providers (see internal/lifecycle).
+# The engine-level test: the real Pulumi CLI and Go language host (.tools/pulumi/bin or $APPSTACK_PULUMI_ROOT/bin,
+# built by .ci/run), a file backend, stand-in providers and a KMS stand-in (see internal/lifecycle).
 engine:
 	go test -tags engine -count=1 ./internal/lifecycle
 
