@@ -4,7 +4,7 @@ GO_FILES = $(shell git ls-files '*.go')
 TOOLS = .tools/bin
 SHELLCHECK = $(shell command -v shellcheck)
 
-.PHONY: preview test fmt-check vet lint unit engine bench
+.PHONY: preview test fmt-check vet lint unit engine bench e2e
 
 preview:
 	go run ./cmd/preview -stack $(or $(STACK),staging)
@@ -34,6 +34,12 @@ engine:
 # Build, test and preview speed against their budgets; rewrites the results in docs/performance.md.
 bench:
 	go run ./cmd/bench -doc docs/performance.md
+
+# The end-to-end test on a real AWS account (docs/e2e.md): about 40 minutes and a few cents. Without AWS
+# credentials, a Pulumi backend, Docker or the Pulumi CLI it prints what is missing and exits 0.
+# Flags go in E2E_FLAGS, such as: make e2e E2E_FLAGS="-region eu-west-1 -fail-with health".
+e2e:
+	go run ./cmd/e2e $(E2E_FLAGS)
 
 $(TOOLS)/actionlint: tools/go.mod tools/go.sum
 	go build -modfile=tools/go.mod -o $@ github.com/rhysd/actionlint/cmd/actionlint
