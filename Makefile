@@ -16,7 +16,7 @@ fmt-check:
 
 vet:
 	go vet ./...
-	go vet -tags engine ./internal/lifecycle
+	go vet -tags engine ./internal/lifecycle ./internal/e2e/cloud
 	cd app && go vet ./...
 
 lint: $(TOOLS)/actionlint $(TOOLS)/golangci-lint
@@ -27,9 +27,10 @@ unit:
 	go test ./...
 	cd app && go test ./...
 
-# The engine-level test: the real Pulumi CLI, a file backend and stand-in providers (see internal/lifecycle).
+# The engine-level tests: the real Pulumi CLI, a file backend and stand-in providers (see internal/lifecycle;
+# internal/e2e/cloud runs the end-to-end suite's stack adapter there).
 engine:
-	go test -tags engine -count=1 ./internal/lifecycle
+	go test -tags engine -count=1 ./internal/lifecycle ./internal/e2e/cloud
 
 # Build, test and preview speed against their budgets; rewrites the results in docs/performance.md.
 bench:

@@ -154,3 +154,20 @@ func TestWaitHealthy(t *testing.T) {
 	assert.NotContains(t, err.Error(), "web")
 	assert.Error(t, WaitHealthy(t.Context(), nil, time.Second, time.Millisecond), "no health URLs is an error")
 }
+
+func TestARequestCutShortByTheStopIsNoFailure(t *testing.T) {
+	t.Parallel()
+	srv, _ := loopback(t, func(_ int64, _ http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(2 * time.Second):
+		case <-r.Context().Done():
+		}
+	})
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	r, err := Loop{Address: hostOf(t, srv.URL), URLs: []string{srv.URL + "/"}, Interval: 10 * time.Millisecond,
+		Timeout: 5 * time.Second, Bound: time.Minute}.Run(ctx)
+	require.NoError(t, err)
+	assert.Zero(t, r.Requests, "the one request in flight when the deploy ended is not counted")
+	assert.Zero(t, r.Failed)
+}
