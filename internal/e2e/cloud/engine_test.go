@@ -26,6 +26,8 @@ import (
 	"appstack/internal/readiness"
 )
 
+const bootLine = "boot timeline i-0123456789abcdef0: install=12s pull=8s secret=1s start=2s health=20s total=43s"
+
 // gate answers the hosts' readiness gates as the SSM gate would: ready, or, while failing is set, a failed boot.
 type gate struct{ failing atomic.Bool }
 
@@ -71,8 +73,14 @@ func TestTheAdapterDrivesTheRealEngine(t *testing.T) {
 
 	g := &gate{}
 	m := &lifecycle.Manager{
-		Dir:     work,
-		Program: func(ctx *pulumi.Context) error { return infra.Program(readiness.WithWaiter(ctx, g)) },
+		Dir: work,
+		Program: func(ctx *pulumi.Context) error {
+			// The deploy prints each gated host's boot timeline as an info diagnostic (ctx.Log.Info).
+			if err := ctx.Log.Info(bootLine, nil); err != nil {
+				return err
+			}
+			return infra.Program(readiness.WithWaiter(ctx, g))
+		},
 		Options: []auto.LocalWorkspaceOption{auto.Pulumi(cmd), auto.PulumiHome(t.TempDir()),
 			auto.EnvVars(map[string]string{
 				"PULUMI_BACKEND_URL":       "file://" + state,
@@ -111,6 +119,10 @@ func TestTheAdapterDrivesTheRealEngine(t *testing.T) {
 	assert.Contains(t, out1.ImageDigests["web"], "@sha256:")
 	_, switched := first.Switch()
 	assert.True(t, switched, "the association's create is the first switch")
+	boots, malformed := first.Boots()
+	assert.Empty(t, malformed)
+	require.Len(t, boots, 1, "the boot timeline is read from the engine's diagnostic events")
+	assert.Equal(t, bootLine, boots[0].String())
 
 	require.NoError(t, st.SetServices(ctx, v1.WithVersion("2").JSON()))
 	second := &e2e.Timeline{Label: "second", Start: time.Now()}
