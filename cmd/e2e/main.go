@@ -10,7 +10,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -34,13 +33,14 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	err := run(ctx, os.Args[1:], os.Stdout)
-	switch {
-	case errors.Is(err, e2e.ErrUsage):
+	switch code := e2e.ExitCode(err); code {
+	case 0:
+	case 2:
 		fmt.Fprintln(os.Stderr, "e2e:", err)
-		os.Exit(2)
-	case err != nil:
+		os.Exit(code)
+	default:
 		fmt.Fprintln(os.Stderr, "e2e: FAILED:", err)
-		os.Exit(1)
+		os.Exit(code)
 	}
 }
 

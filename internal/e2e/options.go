@@ -147,3 +147,14 @@ func NewStackName() string {
 	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
 	return StackPrefix + hex.EncodeToString(b)
 }
+
+// ExitCode is the command's exit status for err: 0 passed or skipped, 2 a command-line mistake, 1 anything else.
+func ExitCode(err error) int {
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, ErrUsage):
+		return 2
+	}
+	return 1
+}

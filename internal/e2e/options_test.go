@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -55,6 +56,14 @@ func TestParseRefusesBadValuesNamingTheFlag(t *testing.T) {
 			assert.Contains(t, err.Error(), tc.flag)
 		})
 	}
+}
+
+func TestExitCodes(t *testing.T) {
+	_, usage := Parse([]string{"-ttl", "1m"})
+	assert.Equal(t, 2, ExitCode(usage), "a bad flag")
+	assert.Equal(t, 2, ExitCode(fmt.Errorf("%w: -pulumi-version %q", ErrUsage, "x")))
+	assert.Equal(t, 1, ExitCode(errors.New("step first deploy: boom")))
+	assert.Equal(t, 0, ExitCode(nil), "passed or skipped")
 }
 
 func TestParseReportsEveryBadFlagAtOnce(t *testing.T) {
