@@ -49,7 +49,7 @@ func TestTheLoopCountsEveryFailedRequest(t *testing.T) {
 		}
 	})
 	l := Loop{Address: hostOf(t, srv.URL), URLs: []string{srv.URL + "/"}, Interval: 5 * time.Millisecond,
-		Timeout: time.Second, Bound: 300 * time.Millisecond}
+		Timeout: time.Second, Bound: 150 * time.Millisecond}
 	r, err := l.Run(t.Context())
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, r.Requests, 5)
@@ -72,7 +72,7 @@ func TestTheLoopCountsASlowAnswerAsAFailure(t *testing.T) {
 		}
 	})
 	l := Loop{Address: hostOf(t, srv.URL), URLs: []string{srv.URL + "/"}, Interval: 5 * time.Millisecond,
-		Timeout: 100 * time.Millisecond, Bound: 400 * time.Millisecond}
+		Timeout: 100 * time.Millisecond, Bound: 250 * time.Millisecond}
 	r, err := l.Run(t.Context())
 	require.NoError(t, err)
 	assert.Equal(t, 1, r.Failed)
@@ -83,17 +83,17 @@ func TestTheLoopStopsByItselfAtItsBound(t *testing.T) {
 	t.Parallel()
 	srv, _ := loopback(t, func(int64, http.ResponseWriter, *http.Request) {})
 	l := Loop{Address: hostOf(t, srv.URL), URLs: []string{srv.URL + "/"}, Interval: 10 * time.Millisecond,
-		Timeout: time.Second, Bound: 200 * time.Millisecond}
+		Timeout: time.Second, Bound: 100 * time.Millisecond}
 	start := time.Now()
 	r, err := l.Run(context.Background()) // nothing ever tells it to stop
 	require.NoError(t, err)
 	assert.True(t, r.Bounded)
 	assert.Less(t, time.Since(start), 2*time.Second)
-	assert.GreaterOrEqual(t, r.Elapsed, 200*time.Millisecond)
+	assert.GreaterOrEqual(t, r.Elapsed, 100*time.Millisecond)
 	assert.Zero(t, r.Failed)
 	assert.Contains(t, r.String(), "stopped at its bound")
 
-	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 	defer cancel()
 	l.Bound = time.Minute
 	r, err = l.Run(ctx)
@@ -148,9 +148,9 @@ func TestWaitHealthy(t *testing.T) {
 	require.NoError(t, WaitHealthy(t.Context(), map[string]string{"web": srv.URL + "/health"}, 5*time.Second,
 		10*time.Millisecond), "healthy from the third try")
 	err := WaitHealthy(t.Context(), map[string]string{"web": srv.URL + "/health", "api": srv.URL + "/never"},
-		200*time.Millisecond, 10*time.Millisecond)
+		100*time.Millisecond, 10*time.Millisecond)
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "api ("+srv.URL+"/never) did not answer 200 within 200ms: HTTP 503")
+	assert.Contains(t, err.Error(), "api ("+srv.URL+"/never) did not answer 200 within 100ms: HTTP 503")
 	assert.NotContains(t, err.Error(), "web")
 	assert.Error(t, WaitHealthy(t.Context(), nil, time.Second, time.Millisecond), "no health URLs is an error")
 }
@@ -163,7 +163,7 @@ func TestARequestCutShortByTheStopIsNoFailure(t *testing.T) {
 		case <-r.Context().Done():
 		}
 	})
-	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 	defer cancel()
 	r, err := Loop{Address: hostOf(t, srv.URL), URLs: []string{srv.URL + "/"}, Interval: 10 * time.Millisecond,
 		Timeout: 5 * time.Second, Bound: time.Minute}.Run(ctx)

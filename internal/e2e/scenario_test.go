@@ -126,7 +126,7 @@ func (s *fakeStack) Up(_ context.Context, sink func(Event)) (Outputs, error) {
 	if a.sameHostOnRerun && strings.Contains(a.services, MissingDigest()) && a.next == 4 {
 		id = fmt.Sprintf("i-%017x", 3)
 	}
-	emit := func(e Event) { e.At = time.Now(); sink(e); time.Sleep(25 * time.Millisecond) }
+	emit := func(e Event) { e.At = time.Now(); sink(e); time.Sleep(10 * time.Millisecond) }
 	emit(Event{Type: InstanceType, Op: "create-replacement"})
 	step := ""
 	switch {
@@ -192,7 +192,7 @@ func (a *fakeApp) tagClient() *fakeTags {
 }
 
 func runSuite(t *testing.T, a *fakeApp) (string, error) {
-	o, err := Parse([]string{"-stack", "e2e-1a2b", "-interval", "10ms", "-tail", "0s", "-scan-wait", "0s",
+	o, err := Parse([]string{"-stack", "e2e-1a2b", "-interval", "10ms", "-tail", "30ms", "-scan-wait", "0s",
 		"-health-timeout", "10s", "-request-timeout", "1s"})
 	require.NoError(t, err)
 	var out strings.Builder
@@ -266,7 +266,7 @@ func TestKeepLeavesAFailedStackForInspection(t *testing.T) {
 	t.Parallel()
 	a := newFakeApp(t)
 	a.gapOnSwitch = true
-	o, err := Parse([]string{"-stack", "e2e-1a2b", "-interval", "10ms", "-tail", "0s", "-keep"})
+	o, err := Parse([]string{"-stack", "e2e-1a2b", "-interval", "10ms", "-tail", "30ms", "-keep"})
 	require.NoError(t, err)
 	var out strings.Builder
 	s := &Suite{Options: o, Cloud: a, Out: &out, HealthInterval: 10 * time.Millisecond,
