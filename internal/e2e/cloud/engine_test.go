@@ -102,6 +102,7 @@ func TestTheAdapterDrivesTheRealEngine(t *testing.T) {
 
 	st, err := c.Create(ctx, o)
 	require.NoError(t, err)
+	assert.FileExists(t, filepath.Join(work, "Pulumi.e2e-engine1.yaml"), "a DIY backend keeps the configuration here")
 	_, err = c.Create(ctx, o)
 	require.Error(t, err, "a stack that exists is refused")
 	assert.Contains(t, err.Error(), "exists already")
@@ -155,4 +156,5 @@ func TestTheAdapterDrivesTheRealEngine(t *testing.T) {
 	list, err := ws.ListStacks(ctx)
 	require.NoError(t, err)
 	assert.Empty(t, list, "destroyed and removed")
+	assert.NoFileExists(t, filepath.Join(work, "Pulumi.e2e-engine1.yaml"), "the stack file goes with the stack")
 }
