@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	rgt "github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi"
 	rgttypes "github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi/types"
+	"github.com/aws/smithy-go"
 )
 
 // StackTag is the tag key every taggable resource of a stack carries with the stack's name (components/appstack).
@@ -33,6 +34,20 @@ type StateReader interface {
 	VolumeState(ctx context.Context, id string) (string, error)
 	// KeyState is the KMS key's state (Enabled, PendingDeletion, ...).
 	KeyState(ctx context.Context, id string) (string, error)
+}
+
+// NotFound is true for the error codes EC2 and KMS answer for a resource they do not know: a StateReader
+// reports those as "" (gone), and every other error as an error, which leaves the resource counted as left.
+func NotFound(err error) bool {
+	var api smithy.APIError
+	if !errors.As(err, &api) {
+		return false
+	}
+	switch api.ErrorCode() {
+	case "InvalidInstanceID.NotFound", "InvalidVolume.NotFound", "NotFoundException":
+		return true
+	}
+	return false
 }
 
 // ParameterLister lists SSM parameter names under a path, recursively. The readiness signals a host writes

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	rgt "github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi"
 	rgttypes "github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi/types"
+	"github.com/aws/smithy-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -196,4 +197,20 @@ type stuck struct{}
 
 func (stuck) GetResources(context.Context, *rgt.GetResourcesInput, ...func(*rgt.Options)) (*rgt.GetResourcesOutput, error) {
 	return &rgt.GetResourcesOutput{PaginationToken: aws.String("again")}, nil
+}
+
+func TestNotFoundIsOnlyTheServicesOwnNotFoundCodes(t *testing.T) {
+	for code, want := range map[string]bool{
+		"InvalidInstanceID.NotFound": true, // ec2:DescribeInstances, an id EC2 does not know
+		"InvalidVolume.NotFound":     true, // ec2:DescribeVolumes
+		"NotFoundException":          true, // kms:DescribeKey
+		"UnauthorizedOperation":      false,
+		"AccessDeniedException":      false,
+		"RequestLimitExceeded":       false,
+	} {
+		err := fmt.Errorf("operation error EC2: DescribeInstances: %w", &smithy.GenericAPIError{Code: code})
+		assert.Equal(t, want, NotFound(err), code)
+	}
+	assert.False(t, NotFound(errors.New("dial tcp: i/o timeout")))
+	assert.False(t, NotFound(nil))
 }

@@ -7,7 +7,6 @@ package cloud
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -20,7 +19,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
-	"github.com/aws/smithy-go"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/events"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
@@ -206,23 +204,10 @@ type States struct {
 	KMS *kms.Client
 }
 
-// notFound is true for the error codes EC2 and KMS answer for a resource they do not know.
-func notFound(err error) bool {
-	var api smithy.APIError
-	if !errors.As(err, &api) {
-		return false
-	}
-	switch api.ErrorCode() {
-	case "InvalidInstanceID.NotFound", "InvalidVolume.NotFound", "NotFoundException":
-		return true
-	}
-	return false
-}
-
 // InstanceState is the instance's state from ec2:DescribeInstances, "" when EC2 does not know it.
 func (s States) InstanceState(ctx context.Context, id string) (string, error) {
 	out, err := s.EC2.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{id}})
-	if notFound(err) {
+	if e2e.NotFound(err) {
 		return "", nil
 	}
 	if err != nil {
@@ -241,7 +226,7 @@ func (s States) InstanceState(ctx context.Context, id string) (string, error) {
 // VolumeState is the volume's state from ec2:DescribeVolumes, "" when EC2 does not know it.
 func (s States) VolumeState(ctx context.Context, id string) (string, error) {
 	out, err := s.EC2.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{VolumeIds: []string{id}})
-	if notFound(err) {
+	if e2e.NotFound(err) {
 		return "", nil
 	}
 	if err != nil {
@@ -258,7 +243,7 @@ func (s States) VolumeState(ctx context.Context, id string) (string, error) {
 // KeyState is the key's state from kms:DescribeKey, "" when KMS does not know it.
 func (s States) KeyState(ctx context.Context, id string) (string, error) {
 	out, err := s.KMS.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(id)})
-	if notFound(err) {
+	if e2e.NotFound(err) {
 		return "", nil
 	}
 	if err != nil {
