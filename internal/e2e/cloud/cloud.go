@@ -7,6 +7,7 @@ package cloud
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -124,7 +125,9 @@ func (c *Cloud) Create(ctx context.Context, o e2e.Options) (e2e.Stack, error) {
 	cfg[stacks.Namespace+":expiresAt"] = auto.ConfigValue{Value: time.Now().Add(o.TTL).UTC().Format(time.RFC3339)}
 	cfg["aws:region"] = auto.ConfigValue{Value: c.Region}
 	if err := st.SetAllConfig(ctx, cfg); err != nil {
-		return nil, fmt.Errorf("stack %s: setting configuration: %w", o.Stack, err)
+		// Nothing is deployed yet: remove the empty stack rather than leave it for the reaper.
+		rmErr := ws.RemoveStack(ctx, o.Stack)
+		return nil, errors.Join(fmt.Errorf("stack %s: setting configuration: %w", o.Stack, err), rmErr)
 	}
 	return &stack{c: c, name: o.Stack, st: st}, nil
 }
