@@ -281,6 +281,8 @@ func readStatements(a Account) []Statement {
 			"logs:DescribeLogGroups", "logs:ListTagsForResource", "logs:ListTagsLogGroup",
 			"sns:GetSubscriptionAttributes", "sns:GetTopicAttributes", "sns:ListTagsForResource",
 			"ssm:DescribeParameters", "ssm:ListTagsForResource",
+			// The end-to-end suite's scan for resources a destroyed stack left behind (tags only).
+			"tag:GetResources",
 		), list("*")),
 	}
 }
