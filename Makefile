@@ -4,7 +4,7 @@ GO_FILES = $(shell git ls-files '*.go')
 TOOLS = .tools/bin
 SHELLCHECK = $(shell command -v shellcheck)
 
-.PHONY: preview test fmt-check vet lint unit engine bench
+.PHONY: preview test fmt-check vet lint unit engine bench e2e
 
 preview:
 	go run ./cmd/preview -stack $(or $(STACK),staging)
@@ -16,7 +16,7 @@ fmt-check:
 
 vet:
 	go vet ./...
-	go vet -tags engine ./internal/lifecycle
+	go vet -tags engine ./internal/lifecycle ./internal/e2e/cloud
 	cd app && go vet ./...
 
 lint: $(TOOLS)/actionlint $(TOOLS)/golangci-lint
@@ -27,13 +27,21 @@ unit:
 	go test ./...
 	cd app && go test ./...
 
-# The engine-level test: the real Pulumi CLI, a file backend and stand-in providers (see internal/lifecycle).
+# The engine-level tests: the real Pulumi CLI and Go language host (.tools/pulumi/bin or $APPSTACK_PULUMI_ROOT/bin,
+# built by .ci/run), a file backend, stand-in providers and a KMS stand-in (see internal/lifecycle;
+# internal/e2e/cloud runs the end-to-end suite's stack adapter there).
 engine:
-	go test -tags engine -count=1 ./internal/lifecycle
+	go test -tags engine -count=1 ./internal/lifecycle ./internal/e2e/cloud
 
 # Build, test and preview speed against their budgets; rewrites the results in docs/performance.md.
 bench:
 	go run ./cmd/bench -doc docs/performance.md
+
+# The end-to-end test on a real AWS account (docs/e2e.md): about 40 minutes and a few cents. Without AWS
+# credentials, a Pulumi backend, Docker or the Pulumi CLI it prints what is missing and exits 0.
+# Flags go in E2E_FLAGS, such as: make e2e E2E_FLAGS="-region eu-west-1 -fail-with health".
+e2e:
+	go run ./cmd/e2e $(E2E_FLAGS)
 
 $(TOOLS)/actionlint: tools/go.mod tools/go.sum
 	go build -modfile=tools/go.mod -o $@ github.com/rhysd/actionlint/cmd/actionlint

@@ -285,6 +285,8 @@ func readStatements(a Account) []Statement {
 			"logs:DescribeLogGroups", "logs:ListTagsForResource", "logs:ListTagsLogGroup",
 			"sns:GetSubscriptionAttributes", "sns:GetTopicAttributes", "sns:ListTagsForResource",
 			"ssm:DescribeParameters", "ssm:ListTagsForResource",
+			// The end-to-end suite's scan for resources a destroyed stack left behind (tags only).
+			"tag:GetResources",
 		), list("*")),
 		// A refresh reads the front door's access-log buckets' configuration (never their objects).
 		allow("FrontDoorLogBucketsRead", list("s3:GetAccelerateConfiguration", "s3:GetBucket*",

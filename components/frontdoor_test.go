@@ -208,7 +208,7 @@ func TestTheHostJoinsTheTargetGroupsOnlyOnceReady(t *testing.T) {
 			"ap-southeast-1:123456789012:targetgroup/web/0123456789abcdef"), Port: 8080}}
 		return a
 	}
-	res, err := runWith(t, &offline.ReadyWaiter{}, false, withTargets())
+	res, err := runBoots(t, false, withTargets(), nil)
 	require.NoError(t, err)
 	inst := offlinetest.One(t, res, instanceType)
 	att := offlinetest.One(t, res, attachmentType)
@@ -217,12 +217,12 @@ func TestTheHostJoinsTheTargetGroupsOnlyOnceReady(t *testing.T) {
 	assert.Equal(t, float64(8080), offlinetest.Num(t, att, "port"))
 	assert.False(t, att.DeleteBeforeReplace, "the new host is registered before the old one is deregistered")
 
-	res, err = runWith(t, &failingWaiter{}, false, withTargets())
+	res, err = runBoots(t, false, withTargets(), nil, "failed health timeout: web did not answer")
 	require.Error(t, err)
 	assert.Empty(t, res.OfType(attachmentType), "a host that failed its gate is never registered")
 
 	bad := withTargets()
 	bad.TargetGroups[0].Port = 0
-	_, err = runWith(t, &offline.ReadyWaiter{}, false, bad)
+	_, err = runBoots(t, false, bad, nil)
 	assert.ErrorContains(t, err, `host "h": every target group needs Service, Arn and a TCP Port`)
 }

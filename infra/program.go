@@ -5,6 +5,7 @@ package infra
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
@@ -48,6 +49,12 @@ func Program(ctx *pulumi.Context) error {
 	ctx.Export("tableNames", app.TableNames)
 	ctx.Export("tableArns", app.TableArns)
 	ctx.Export("logGroupName", app.LogGroupName)
+	// The environment and expiry live in the deployment too, so that stackctl's destroy and reap recognise a
+	// review stack on a runner that has no copy of its stack file (a DIY backend keeps no stack config).
+	ctx.Export("environment", pulumi.String(string(cfg.Environment)))
+	if !cfg.ExpiresAt.IsZero() {
+		ctx.Export("expiresAt", pulumi.String(cfg.ExpiresAt.UTC().Format(time.RFC3339)))
+	}
 	return nil
 }
 

@@ -54,6 +54,7 @@ func mustRun(t *testing.T, stack string, cfg map[string]string, secretKeys ...st
 func ephemeral(t *testing.T) map[string]string {
 	cfg := maps.Clone(stackFile(t, "staging").Config)
 	cfg["appstack:environment"] = "ephemeral"
+	cfg["appstack:expiresAt"] = "2030-01-02T03:04:05Z"
 	return cfg
 }
 
@@ -72,8 +73,15 @@ func TestCommittedStacksDeployCleanly(t *testing.T) {
 			assert.Empty(t, openFindings(t, res, cfg))
 			assert.Len(t, res.OfType(appType), 1)
 			for _, name := range []string{"serviceUrls", "publicIp", "instanceId", "repositoryUrls", "imageDigests",
-				"tableNames", "tableArns", "logGroupName"} {
+				"tableNames", "tableArns", "logGroupName", "environment"} {
 				assert.Contains(t, res.Exports, name)
+			}
+			// stackctl recognises a review stack on a runner without its stack file by these outputs.
+			assert.Equal(t, cfg["appstack:environment"], res.Exports["environment"])
+			if expires, ok := cfg["appstack:expiresAt"]; ok {
+				assert.Equal(t, expires, res.Exports["expiresAt"])
+			} else {
+				assert.NotContains(t, res.Exports, "expiresAt")
 			}
 			urls := res.Exports["serviceUrls"].(map[string]string)
 			assert.Regexp(t, `^http://203\.0\.113\.\d+:8080/$`, urls["web"])

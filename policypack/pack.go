@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -12,7 +14,32 @@ import (
 
 	"appstack/internal/offline"
 	"appstack/policy"
+	"appstack/stacks"
 )
+
+// waiversKey is the stack config key that holds the waivers.
+const waiversKey = stacks.Namespace + ":waivers"
+
+// StackWaivers reads appstack:waivers from the stack's configuration as the engine hands it to the pack (the
+// policyx factory's context carries the stack's config). A stack with no waivers has none.
+func StackWaivers(get func(key string) (string, bool)) (stacks.Waivers, error) {
+	raw, ok := get(waiversKey)
+	if !ok || raw == "" {
+		return nil, nil
+	}
+	var ws stacks.Waivers
+	dec := json.NewDecoder(strings.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&ws); err != nil {
+		return nil, fmt.Errorf("%s: want a list of {rule, reason}: %w", waiversKey, err)
+	}
+	for i, w := range ws {
+		if w.Rule == "" || strings.TrimSpace(w.Reason) == "" {
+			return nil, fmt.Errorf("%s[%d]: a waiver needs a rule and a reason", waiversKey, i)
+		}
+	}
+	return ws, nil
+}
 
 // Name is the policy pack's name, as `pulumi preview --policy-pack` reports it.
 const Name = "appstack"
@@ -27,12 +54,18 @@ var stackOnly = []string{"APPSTACK-ECR-006", "APPSTACK-ELB-006"}
 
 // Pack returns appstack's rules as a policyx policy pack: one resource validation policy per rule, named after
 // the rule's id in lower case, mandatory for critical and high severity, advisory otherwise. A stack accepts a
-// finding in the pack by setting that policy's enforcementLevel to disabled in its policy config, the pack's
-// form of an appstack waiver.
-func Pack() (policyx.PolicyPack, error) {
+// finding the way it does everywhere else, with a waiver in appstack:waivers: a waived rule is left out of the
+// pack, and a waiver that names an unknown or critical rule is an error, as in the offline preview.
+func Pack(waivers stacks.Waivers) (policyx.PolicyPack, error) {
+	if problems := policy.CheckWaivers(waivers); len(problems) > 0 {
+		return nil, errors.New(strings.Join(problems, "; "))
+	}
 	var policies []policyx.Policy
 	for _, rule := range policy.Rules {
 		if slices.Contains(stackOnly, rule.ID) {
+			continue
+		}
+		if _, waived := waivers.Find(rule.ID); waived {
 			continue
 		}
 		level := policyx.EnforcementLevelAdvisory

@@ -16,6 +16,7 @@ import (
 
 	"appstack/internal/offline"
 	"appstack/policy"
+	"appstack/stacks"
 )
 
 type violations struct{ got []string }
@@ -23,9 +24,9 @@ type violations struct{ got []string }
 func (v *violations) ReportViolation(message, urn string) { v.got = append(v.got, urn+": "+message) }
 
 // validate runs every policy of the pack over the resources, as the engine would.
-func validate(t *testing.T, resources []offline.Resource) []string {
+func validate(t *testing.T, resources []offline.Resource, waivers stacks.Waivers) []string {
 	t.Helper()
-	pack, err := Pack()
+	pack, err := Pack(waivers)
 	require.NoError(t, err)
 	v := &violations{}
 	for _, p := range pack.Policies() {
@@ -79,7 +80,7 @@ func stackResources(t *testing.T, stack string) ([]offline.Resource, []policy.Fi
 }
 
 func TestPackHasARulePerPolicy(t *testing.T) {
-	pack, err := Pack()
+	pack, err := Pack(nil)
 	require.NoError(t, err)
 	assert.Equal(t, "appstack", pack.Name())
 	assert.Len(t, pack.Policies(), len(policy.Rules)-len(stackOnly))
@@ -87,6 +88,16 @@ func TestPackHasARulePerPolicy(t *testing.T) {
 		assert.Regexp(t, `^appstack-[a-z0-9]+-\d{3}$`, p.Name())
 		assert.NotEmpty(t, p.Description())
 	}
+}
+
+// committedWaivers reads a committed stack file's appstack:waivers the way the engine hands them to the pack.
+func committedWaivers(t *testing.T, stack string) stacks.Waivers {
+	t.Helper()
+	f, err := offline.ReadStackFile(filepath.Join("..", "Pulumi."+stack+".yaml"))
+	require.NoError(t, err)
+	ws, err := StackWaivers(func(k string) (string, bool) { v, ok := f.Config[k]; return v, ok })
+	require.NoError(t, err)
+	return ws
 }
 
 func TestPackAgreesWithTheOfflinePolicy(t *testing.T) {
@@ -97,12 +108,45 @@ func TestPackAgreesWithTheOfflinePolicy(t *testing.T) {
 			for _, f := range findings {
 				want = append(want, f.URN+": ["+string(f.Severity)+"] "+f.Rule+" "+f.Name+": "+f.Message+". Fix: "+f.Fix)
 			}
-			// The committed stacks waive two rules; the pack reports them (a stack disables them in its
-			// policy config).
+			// The committed stacks waive two rules: without the waivers the pack reports both findings, with
+			// the stack's own waivers it reports none, as the offline preview does.
 			require.Len(t, want, 2)
-			assert.ElementsMatch(t, want, validate(t, resources))
+			assert.ElementsMatch(t, want, validate(t, resources, nil))
+			assert.Empty(t, validate(t, resources, committedWaivers(t, stack)))
 		})
 	}
+}
+
+func TestPackWaivers(t *testing.T) {
+	resources, _ := stackResources(t, "staging")
+	t.Run("a waiver accepts only its own rule's findings", func(t *testing.T) {
+		got := validate(t, resources, stacks.Waivers{{Rule: "APPSTACK-NET-007", Reason: "a public page"}})
+		require.Len(t, got, 1)
+		assert.Contains(t, got[0], "APPSTACK-EC2-010")
+	})
+	t.Run("a critical rule cannot be waived", func(t *testing.T) {
+		var critical string
+		for _, r := range policy.Rules {
+			if r.Severity == policy.Critical {
+				critical = r.ID
+				break
+			}
+		}
+		require.NotEmpty(t, critical)
+		_, err := Pack(stacks.Waivers{{Rule: critical, Reason: "because"}})
+		assert.ErrorContains(t, err, "appstack:waivers[0].rule: "+critical)
+		assert.ErrorContains(t, err, "cannot be waived")
+	})
+	t.Run("an unknown rule is an error", func(t *testing.T) {
+		_, err := Pack(stacks.Waivers{{Rule: "APPSTACK-NOPE-001", Reason: "because"}})
+		assert.ErrorContains(t, err, `"APPSTACK-NOPE-001" is not a policy rule`)
+	})
+	t.Run("malformed waivers name the key", func(t *testing.T) {
+		for _, raw := range []string{`{"rule":"x"}`, `[{"rule":"APPSTACK-NET-007"}]`, `[{"rule":"x","reason":"y","z":1}]`} {
+			_, err := StackWaivers(func(string) (string, bool) { return raw, true })
+			assert.ErrorContains(t, err, "appstack:waivers", raw)
+		}
+	})
 }
 
 func TestPackCatchesABrokenResource(t *testing.T) {
@@ -116,6 +160,6 @@ func TestPackCatchesABrokenResource(t *testing.T) {
 			resources[i].Inputs = inputs
 		}
 	}
-	assert.Contains(t, strings.Join(validate(t, resources), "\n"),
+	assert.Contains(t, strings.Join(validate(t, resources, committedWaivers(t, "staging")), "\n"),
 		`[high] APPSTACK-EC2-001 app-host-instance: httpTokens is "optional", not required`)
 }

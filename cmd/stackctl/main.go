@@ -1,31 +1,38 @@
 // Command stackctl runs the stack lifecycle the GitHub workflows call, on the Pulumi Automation API, with one
 // progress line per step and exit codes the workflows rely on.
 //
-//	stackctl review  -pr 7 [-base staging] [-ttl 72h] [-outputs urls.json]   create/refresh pr-7 and up it
-//	stackctl up      -stack staging [-outputs out.json]                        pulumi up
-//	stackctl preview -stack staging -out preview.txt                           pulumi preview --diff to a file
-//	stackctl destroy -stack pr-7                                               destroy and remove (ephemeral only)
-//	stackctl reap    [-closed 3,5,8]                                           destroy expired or closed review stacks
-//	stackctl comment -pr 7 -kind review-stack -file urls.json [-sha SHA]      post or edit the pull request's comment
-//	stackctl comment -previews DIR -head-sha SHA -head-repo O/N -head-branch B the preview run's comments (workflow_run)
+//	stackctl review   -pr 7 [-base staging] [-ttl 72h] [-outputs urls.json]  create/refresh pr-7 and up it
+//	stackctl up       -stack staging [-outputs out.json]                       pulumi up (with the policy pack)
+//	stackctl preview  -stack staging -out preview.txt                          pulumi preview --diff to a file
+//	stackctl destroy  -stack pr-7                                              destroy and remove (ephemeral only)
+//	stackctl reap     [-closed 3,5,8]                                          destroy expired or closed review stacks
+//	stackctl outputs  -stack production -out last-good.json                    the current outputs, before an up
+//	stackctl rollback -stack production -to last-good.json                     redeploy the recorded image digests
+//	stackctl drift    -stack production -out drift.txt                         refresh preview; exit 3 on drift
+//	stackctl unlock   -stack staging [-min-age 1h] [-force]                    release a cancelled job's state lock
+//	stackctl install-cli                                                       install the pinned Pulumi CLI, print its root
+//	stackctl comment  -pr 7 -kind review-stack -file urls.json [-sha SHA]      post or edit the pull request's comment
+//	stackctl comment  -previews DIR -head-sha SHA -head-repo O/N -head-branch B  the preview run's comments (workflow_run)
 //
-// Every stack command takes -binary PATH, a prebuilt program that preview and up reuse, and -pulumi-version V,
-// which installs that Pulumi CLI through the Automation API when it is not installed yet. comment reads
+// Every stack command takes -binary PATH, a prebuilt program that the steps reuse (the committed Pulumi.yaml is
+// not edited), and -policy-pack DIR (default: the project's policypack; "" for none), which real previews and
+// ups run. The Pulumi CLI is the one under $APPSTACK_PULUMI_ROOT/bin if set, else version -pulumi-version
+// (default: project.PulumiVersion), installed through the Automation API when missing. comment reads
 // GITHUB_TOKEN, GITHUB_REPOSITORY and GITHUB_API_URL as GitHub Actions sets them, and derives the pull request of
 // a preview run from the run's head, never from its artifacts (internal/ghcomment).
 //
-// Exit status: 0 done, 1 the step failed, 2 the command line is wrong.
+// Exit status: 0 done, 1 the step failed, 2 the command line is wrong, 3 drift found (drift).
 package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -34,6 +41,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 
 	"appstack/internal/lifecycle"
+	"appstack/internal/project"
 )
 
 // errUsage marks a command-line mistake (exit 2).
@@ -42,21 +50,36 @@ var errUsage = errors.New("usage")
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	err := run(ctx, os.Args[1:], os.Stdout, &lifecycle.Manager{Dir: "."})
-	switch {
-	case errors.Is(err, errUsage):
-		fmt.Fprintln(os.Stderr, "stackctl:", err)
-		os.Exit(2)
-	case err != nil:
-		fmt.Fprintln(os.Stderr, "stackctl:", err)
-		os.Exit(1)
+	m := &lifecycle.Manager{Dir: "."}
+	err := run(ctx, os.Args[1:], os.Stdout, m)
+	if closeErr := m.Close(); closeErr != nil {
+		fmt.Fprintln(os.Stderr, "stackctl: removing the temporary project copy:", closeErr)
 	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "stackctl:", err)
+	}
+	stop()
+	os.Exit(exitCode(err))
+}
+
+// exitCode is the exit status for run's error: 0 done, 1 the step failed, 2 a command-line mistake, 3 drift.
+func exitCode(err error) int {
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, errUsage):
+		return 2
+	case errors.Is(err, lifecycle.ErrDrift):
+		return 3
+	}
+	return 1
 }
 
 // run executes one subcommand with m.
 func run(ctx context.Context, args []string, stdout io.Writer, m *lifecycle.Manager) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: stackctl review|up|preview|destroy|reap|comment [flags]", errUsage)
+		return fmt.Errorf("%w: stackctl review|up|preview|destroy|reap|outputs|rollback|drift|unlock|install-cli|"+
+			"comment [flags]", errUsage)
 	}
 	if args[0] == "comment" {
 		return comment(ctx, args[1:], stdout)
@@ -68,11 +91,17 @@ func run(ctx context.Context, args []string, stdout io.Writer, m *lifecycle.Mana
 	pr := fs.Int("pr", 0, "pull request number (review)")
 	base := fs.String("base", "staging", "stack whose configuration a review stack copies")
 	ttl := fs.Duration("ttl", 72*time.Hour, "how long a review stack lives before the reaper may destroy it")
-	out := fs.String("out", "", "file for the preview (preview)")
+	out := fs.String("out", "", "file for the preview, the outputs or the drift diff (preview, outputs, drift)")
+	to := fs.String("to", "", "outputs file whose imageDigests to redeploy (rollback)")
+	policyPack := fs.String("policy-pack", "policypack", "policy pack directory, relative to -dir, that real "+
+		"previews and ups run; empty for none")
+	minAge := fs.Duration("min-age", time.Hour, "unlock refuses a lock younger than this (unlock)")
+	force := fs.Bool("force", false, "release a lock younger than -min-age (unlock)")
 	outputs := fs.String("outputs", "", "file to write the stack outputs to as JSON (review, up)")
 	closed := fs.String("closed", "", "comma-separated numbers of closed pull requests (reap)")
 	binary := fs.String("binary", "", "prebuilt program binary to reuse (runtime.options.binary)")
-	cliVersion := fs.String("pulumi-version", "", "Pulumi CLI version to install if missing (Automation API)")
+	cliVersion := fs.String("pulumi-version", project.PulumiVersion, "Pulumi CLI version to install if missing "+
+		"(Automation API), unless $APPSTACK_PULUMI_ROOT names one")
 	secretsProvider := fs.String("secrets-provider", "", "secrets provider for new stacks, such as awskms://alias/x")
 	if err := fs.Parse(args[1:]); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
@@ -82,9 +111,14 @@ func run(ctx context.Context, args []string, stdout io.Writer, m *lifecycle.Mana
 	if *secretsProvider != "" {
 		m.Options = append(m.Options, auto.SecretsProvider(*secretsProvider))
 	}
-	if *cliVersion != "" {
-		if err := installCLI(ctx, m, *cliVersion); err != nil {
-			return err
+	version, err := semver.ParseTolerant(*cliVersion)
+	if err != nil {
+		return fmt.Errorf("%w: -pulumi-version %q: %v", errUsage, *cliVersion, err)
+	}
+	if *policyPack != "" {
+		m.PolicyPacks = []string{filepath.Join(*dir, *policyPack)}
+		if abs, err := filepath.Abs(m.PolicyPacks[0]); err == nil {
+			m.PolicyPacks[0] = abs
 		}
 	}
 	need := func(ok bool, what string) error {
@@ -93,9 +127,62 @@ func run(ctx context.Context, args []string, stdout io.Writer, m *lifecycle.Mana
 		}
 		return nil
 	}
+	// cli makes the workspaces use the Pulumi CLI; called once the command line is known to be right.
+	cli := func() error { return useCLI(ctx, m, version) }
 	switch args[0] {
+	case "install-cli":
+		root, err := installCLI(ctx, version)
+		if err == nil {
+			fmt.Fprintln(stdout, root)
+		}
+		return err
+	case "outputs":
+		if err := need(*stack != "" && *out != "", "-stack and -out"); err != nil {
+			return err
+		}
+		if err := cli(); err != nil {
+			return err
+		}
+		outs, err := m.Outputs(ctx, *stack)
+		if err != nil {
+			return err
+		}
+		return lifecycle.WriteOutputs(*out, outs)
+	case "rollback":
+		if err := need(*stack != "" && *to != "", "-stack and -to"); err != nil {
+			return err
+		}
+		if err := cli(); err != nil {
+			return err
+		}
+		res, err := m.Rollback(ctx, *stack, *to)
+		if err != nil || *outputs == "" {
+			return err
+		}
+		return lifecycle.WriteOutputs(*outputs, res.Outputs)
+	case "drift":
+		if err := need(*stack != "" && *out != "", "-stack and -out"); err != nil {
+			return err
+		}
+		if err := cli(); err != nil {
+			return err
+		}
+		return m.Drift(ctx, *stack, *out)
+	case "unlock":
+		if err := need(*stack != "", "-stack"); err != nil {
+			return err
+		}
+		if err := cli(); err != nil {
+			return err
+		}
+		released, err := m.Unlock(ctx, *stack, *minAge, *force)
+		fmt.Fprintf(stdout, "released %d lock(s) of %s\n", len(released), *stack)
+		return err
 	case "review":
 		if err := need(*pr > 0, "-pr N"); err != nil {
+			return err
+		}
+		if err := cli(); err != nil {
 			return err
 		}
 		if _, err := m.CreateReview(ctx, *pr, *base, *ttl); err != nil {
@@ -106,14 +193,23 @@ func run(ctx context.Context, args []string, stdout io.Writer, m *lifecycle.Mana
 		if err := need(*stack != "", "-stack"); err != nil {
 			return err
 		}
+		if err := cli(); err != nil {
+			return err
+		}
 		return up(ctx, m, *stack, *outputs)
 	case "preview":
 		if err := need(*stack != "" && *out != "", "-stack and -out"); err != nil {
 			return err
 		}
+		if err := cli(); err != nil {
+			return err
+		}
 		return m.Preview(ctx, *stack, *out)
 	case "destroy":
 		if err := need(*stack != "", "-stack"); err != nil {
+			return err
+		}
+		if err := cli(); err != nil {
 			return err
 		}
 		return m.Destroy(ctx, *stack)
@@ -122,6 +218,9 @@ func run(ctx context.Context, args []string, stdout io.Writer, m *lifecycle.Mana
 		if err != nil {
 			return fmt.Errorf("%w: -closed: %v", errUsage, err)
 		}
+		if err := cli(); err != nil {
+			return err
+		}
 		reaped, err := m.Reap(ctx, prs)
 		fmt.Fprintf(stdout, "reaped %d stack(s): %s\n", len(reaped), strings.Join(reaped, " "))
 		return err
@@ -129,41 +228,57 @@ func run(ctx context.Context, args []string, stdout io.Writer, m *lifecycle.Mana
 	return fmt.Errorf("%w: unknown command %q", errUsage, args[0])
 }
 
-// installCLI makes the workspaces use Pulumi CLI version v, installing it under ~/.pulumi/versions if missing.
-func installCLI(ctx context.Context, m *lifecycle.Manager, v string) error {
-	version, err := semver.ParseTolerant(v)
-	if err != nil {
-		return fmt.Errorf("%w: -pulumi-version %q: %v", errUsage, v, err)
+// useCLI makes the workspaces use the Pulumi CLI under $APPSTACK_PULUMI_ROOT/bin if set, else version v,
+// installed under ~/.pulumi/versions/<v> if missing.
+func useCLI(ctx context.Context, m *lifecycle.Manager, v semver.Version) error {
+	if root := os.Getenv("APPSTACK_PULUMI_ROOT"); root != "" {
+		cmd, err := auto.NewPulumiCommand(&auto.PulumiCommandOptions{Root: root, SkipVersionCheck: true})
+		if err != nil {
+			return fmt.Errorf("the Pulumi CLI in $APPSTACK_PULUMI_ROOT (%s): %w", root, err)
+		}
+		m.Options = append(m.Options, auto.Pulumi(cmd))
+		return nil
 	}
-	cmd, err := auto.InstallPulumiCommand(ctx, &auto.PulumiCommandOptions{Version: version})
+	root, err := cliRoot(v)
 	if err != nil {
-		return fmt.Errorf("installing the Pulumi CLI %s: %w", version, err)
+		return err
+	}
+	cmd, err := auto.InstallPulumiCommand(ctx, &auto.PulumiCommandOptions{Version: v, Root: root})
+	if err != nil {
+		return fmt.Errorf("installing the Pulumi CLI %s: %w", v, err)
 	}
 	m.Options = append(m.Options, auto.Pulumi(cmd))
 	return nil
 }
 
+// cliRoot is where the Automation API installs version v by default: ~/.pulumi/versions/<v>.
+func cliRoot(v semver.Version) (string, error) {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(home, ".pulumi", "versions", v.String()), nil
+}
+
+// installCLI installs Pulumi CLI version v (a no-op when it is installed) and returns its root: the CLI is
+// <root>/bin/pulumi.
+func installCLI(ctx context.Context, v semver.Version) (string, error) {
+	root, err := cliRoot(v)
+	if err != nil {
+		return "", err
+	}
+	if _, err := auto.InstallPulumiCommand(ctx, &auto.PulumiCommandOptions{Version: v, Root: root}); err != nil {
+		return "", fmt.Errorf("installing the Pulumi CLI %s: %w", v, err)
+	}
+	return root, nil
+}
+
 func up(ctx context.Context, m *lifecycle.Manager, stack, outputs string) error {
 	res, err := m.Up(ctx, stack)
-	if err != nil {
+	if err != nil || outputs == "" {
 		return err
 	}
-	if outputs == "" {
-		return nil
-	}
-	plain := map[string]any{}
-	for k, v := range res.Outputs {
-		if v.Secret {
-			plain[k] = "[secret]"
-		} else {
-			plain[k] = v.Value
-		}
-	}
-	raw, err := json.MarshalIndent(plain, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(outputs, append(raw, '\n'), 0o600)
+	return lifecycle.WriteOutputs(outputs, res.Outputs)
 }
 
 func parseList(s string) ([]int, error) {

@@ -5,35 +5,39 @@ package lifecycle_test
 import (
 	"bufio"
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/events"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
-	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"appstack/infra"
 	"appstack/internal/lifecycle"
-	"appstack/internal/offline"
 	"appstack/internal/offline/offlinetest"
-	"appstack/internal/readiness"
 )
 
 const canary = "canary-engine-4d2e-secret"
 
-// pulumiRoot finds a Pulumi CLI as <root>/bin/pulumi: $APPSTACK_PULUMI_ROOT, or .tools/pulumi, where .ci/run
-// builds it. Without one the test skips, except in CI.
+// pulumiRoot finds a Pulumi CLI and its Go language host as <root>/bin/pulumi and <root>/bin/pulumi-language-go:
+// $APPSTACK_PULUMI_ROOT, or .tools/pulumi, where .ci/run builds them. Without them the test skips, except in CI.
 func pulumiRoot(t *testing.T) string {
 	t.Helper()
 	for _, root := range []string{os.Getenv("APPSTACK_PULUMI_ROOT"), filepath.Join(offlinetest.Root(), ".tools",
@@ -41,23 +45,36 @@ func pulumiRoot(t *testing.T) string {
 		if root == "" {
 			continue
 		}
-		if _, err := os.Stat(filepath.Join(root, "bin", "pulumi")); err == nil {
+		_, cli := os.Stat(filepath.Join(root, "bin", "pulumi"))
+		_, host := os.Stat(filepath.Join(root, "bin", "pulumi-language-go"))
+		if cli == nil && host == nil {
 			return root
 		}
 	}
+	const how = "../shared/tools/pulumi-cli/build.sh and build-language-go.sh .tools/pulumi/bin"
 	if os.Getenv("CI") != "" {
-		t.Fatal("no Pulumi CLI: .ci/run builds one into .tools/pulumi with ../shared/tools/pulumi-cli/build.sh")
+		t.Fatal("no Pulumi CLI and Go language host in .tools/pulumi/bin: .ci/run builds them with " + how)
 	}
-	t.Skip("no Pulumi CLI in .tools/pulumi (../shared/tools/pulumi-cli/build.sh .tools/pulumi/bin)")
+	t.Skip("no Pulumi CLI and Go language host in .tools/pulumi/bin (" + how + ")")
 	return ""
 }
 
-// engine is a project directory, a file backend and the stand-in providers, driven by a lifecycle.Manager.
+// engine is a repository (the committed files), a file backend, a KMS stand-in and the stand-in providers. Each
+// lifecycle step runs as a fresh runner does (fresh): a fresh clone of the repository and a fresh PULUMI_HOME,
+// nothing kept from the last step but the backend. e.m is the current runner's Manager.
 type engine struct {
 	m     *lifecycle.Manager
+	repo  string
 	work  string
 	state string
 	log   string
+	kms   *kmsStandIn
+	// kmsURL is the stacks' secrets provider, the way the workflows pass -secrets-provider.
+	kmsURL string
+	cmd    auto.PulumiCommand
+	bin    string
+	// program is the prebuilt program binary every runner reuses.
+	program string
 }
 
 func newEngine(t *testing.T) *engine {
@@ -65,39 +82,89 @@ func newEngine(t *testing.T) *engine {
 	cmd, err := auto.NewPulumiCommand(&auto.PulumiCommandOptions{Root: root, SkipVersionCheck: true})
 	require.NoError(t, err)
 
-	e := &engine{work: t.TempDir(), state: t.TempDir(), log: filepath.Join(t.TempDir(), "standin.log")}
-	for _, f := range []string{"Pulumi.yaml", "Pulumi.staging.yaml", "Pulumi.production.yaml"} {
-		copyFile(t, filepath.Join(offlinetest.Root(), f), filepath.Join(e.work, f))
+	e := &engine{repo: t.TempDir(), state: t.TempDir(), log: filepath.Join(t.TempDir(), "standin.log"), cmd: cmd}
+	// The repository: the committed files as a clone has them.
+	ls := exec.Command("git", "ls-files", "-z")
+	ls.Dir = offlinetest.Root()
+	out, err := ls.Output()
+	require.NoError(t, err)
+	for _, f := range strings.Split(string(out), "\x00") {
+		if f == "" {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(offlinetest.Root(), f)); err != nil {
+			continue
+		}
+		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(e.repo, f)), 0o755))
+		copyFile(t, filepath.Join(offlinetest.Root(), f), filepath.Join(e.repo, f))
 	}
-	require.NoError(t, os.CopyFS(filepath.Join(e.work, "app"), os.DirFS(filepath.Join(offlinetest.Root(), "app"))))
 
 	// The stand-in providers: one binary, installed under both plugin names.
-	bin := t.TempDir()
-	build := exec.Command("go", "build", "-o", filepath.Join(bin, "pulumi-resource-aws"), "./internal/standin")
+	e.bin = t.TempDir()
+	build := exec.Command("go", "build", "-o", filepath.Join(e.bin, "pulumi-resource-aws"), "./internal/standin")
 	build.Dir = offlinetest.Root()
-	out, err := build.CombinedOutput()
+	out, err = build.CombinedOutput()
 	require.NoError(t, err, "%s", out)
-	copyFile(t, filepath.Join(bin, "pulumi-resource-aws"), filepath.Join(bin, "pulumi-resource-docker"))
+	copyFile(t, filepath.Join(e.bin, "pulumi-resource-aws"), filepath.Join(e.bin, "pulumi-resource-docker"))
+	// The program, built once as a job builds bin/appstack; every step runs it through the Go language host
+	// (runtime go, runtime.options.binary), as stackctl -binary does in the workflows.
+	e.program = filepath.Join(e.bin, "appstack")
+	build = exec.Command("go", "build", "-o", e.program, ".")
+	build.Dir = offlinetest.Root()
+	out, err = build.CombinedOutput()
+	require.NoError(t, err, "%s", out)
 
-	e.m = &lifecycle.Manager{
+	e.kms = newKMSStandIn(t)
+	// The CLI's awskms provider is gocloud.dev v0.37.0 secrets/awskms. With awssdk=v2 it loads an aws-sdk-go-v2
+	// config (config v1.27.11), which honours AWS_ENDPOINT_URL_KMS (env_config.go; service/kms v1.30.1
+	// resolveBaseEndpoint), so the stack's URL names no test endpoint. The default SDK v1 (aws-sdk-go v1.50.36)
+	// does not read that variable; there the URL's endpoint= parameter (gocloud aws.ConfigFromURLParams) works.
+	e.kmsURL = "awskms://alias/appstack-secrets?region=ap-southeast-1&awssdk=v2"
+	e.fresh(t)
+	return e
+}
+
+// fresh starts a new runner: a fresh clone of the repository, a fresh PULUMI_HOME and a Manager on them, with the
+// environment a workflow job has (the backend URL, AWS credentials for the key), and no passphrase.
+func (e *engine) fresh(t *testing.T) *lifecycle.Manager {
+	t.Helper()
+	e.work = t.TempDir()
+	require.NoError(t, os.CopyFS(e.work, os.DirFS(e.repo)))
+	m := &lifecycle.Manager{
 		Dir: e.work,
-		// The program itself, inline, with a readiness gate that needs no cloud: every host is ready.
-		Program: func(ctx *pulumi.Context) error {
-			return infra.Program(readiness.WithWaiter(ctx, &offline.ReadyWaiter{}))
-		},
-		Options: []auto.LocalWorkspaceOption{auto.Pulumi(cmd), auto.PulumiHome(t.TempDir()),
+		// The program as the workflows run it: the prebuilt binary through the Go language host. Its
+		// readiness gate reads through the stand-in provider, which models each host's boot
+		// (internal/standin/ssm.go).
+		Binary: e.program,
+		Options: []auto.LocalWorkspaceOption{auto.Pulumi(e.cmd), auto.PulumiHome(t.TempDir()),
+			auto.SecretsProvider(e.kmsURL),
 			auto.EnvVars(map[string]string{
-				"PULUMI_BACKEND_URL":       "file://" + e.state,
-				"PULUMI_CONFIG_PASSPHRASE": "engine-test-passphrase",
-				"PULUMI_SKIP_UPDATE_CHECK": "true",
-				"APPSTACK_STANDIN_LOG":     e.log,
-				"PATH":                     bin + string(os.PathListSeparator) + os.Getenv("PATH"),
+				"PULUMI_BACKEND_URL":        "file://" + e.state,
+				"PULUMI_SKIP_UPDATE_CHECK":  "true",
+				"AWS_ACCESS_KEY_ID":         "AKIAENGINETEST000000",
+				"AWS_SECRET_ACCESS_KEY":     "engine-test-secret-key",
+				"AWS_REGION":                "ap-southeast-1",
+				"AWS_EC2_METADATA_DISABLED": "true",
+				"AWS_ENDPOINT_URL_KMS":      e.kms.srv.URL,
+				"APPSTACK_STANDIN_LOG":      e.log,
+				"APPSTACK_STANDIN_SSM":      filepath.Join(e.state, "standin-ssm.json"),
+				"APPSTACK_STANDIN_BOOTS":    filepath.Join(e.state, "standin-boots"),
+				"PATH":                      e.bin + string(os.PathListSeparator) + os.Getenv("PATH"),
 			})},
 		Progress: testWriter{t},
 	}
-	// The inline program resolves build contexts against the working directory.
-	t.Chdir(e.work)
-	return e
+	e.m = m
+	t.Cleanup(func() { _ = m.Close() })
+	return m
+}
+
+// commit copies a file of the current runner's project (where the CLI wrote it) into the repository, as a
+// maintainer commits it.
+func (e *engine) commit(t *testing.T, file string) {
+	t.Helper()
+	dir, err := e.m.ProjectDir()
+	require.NoError(t, err)
+	copyFile(t, filepath.Join(dir, file), filepath.Join(e.repo, file))
 }
 
 type testWriter struct{ t *testing.T }
@@ -169,15 +236,25 @@ func (e *engine) stackNames(t *testing.T, ctx context.Context) []string {
 func TestStackLifecycleOnTheRealEngine(t *testing.T) {
 	e := newEngine(t)
 	ctx := context.Background()
+	pulumiYAML, err := os.ReadFile(filepath.Join(e.repo, "Pulumi.yaml"))
+	require.NoError(t, err)
 
-	// staging exists in the backend, with a secret set the way the README says.
+	// staging exists in the backend with the KMS secrets provider, and a secret set the way the README says;
+	// the maintainer commits both lines the CLI wrote (secretsprovider:, encryptedkey:).
 	staging, err := e.m.Stack(ctx, "staging")
 	require.NoError(t, err)
 	require.NoError(t, staging.SetConfigWithOptions(ctx, "appstack:secrets.CANARY",
 		auto.ConfigValue{Value: canary, Secret: true}, &auto.ConfigOptions{Path: true}))
+	e.commit(t, "Pulumi.staging.yaml")
+	raw, err := os.ReadFile(filepath.Join(e.repo, "Pulumi.staging.yaml"))
+	require.NoError(t, err)
+	require.NoError(t, lifecycle.CheckStackFile("Pulumi.staging.yaml", raw), "%s", raw)
+	require.Contains(t, string(raw), "encryptedkey:")
 
-	t.Run("stackctl creates pr-7 from staging's committed config and ups it", func(t *testing.T) {
-		st, err := e.m.CreateReview(ctx, 7, "staging", 72*time.Hour)
+	var before auto.OutputMap
+	t.Run("a fresh runner creates pr-7 from staging's committed config and ups it", func(t *testing.T) {
+		m := e.fresh(t)
+		st, err := m.CreateReview(ctx, 7, "staging", 72*time.Hour)
 		require.NoError(t, err)
 		cfg, err := st.GetAllConfig(ctx)
 		require.NoError(t, err)
@@ -189,17 +266,23 @@ func TestStackLifecycleOnTheRealEngine(t *testing.T) {
 
 		res, ops := e.up(t, ctx, "pr-7")
 		assert.Contains(t, res.Outputs["serviceUrls"].Value, "web")
+		assert.Equal(t, "ephemeral", res.Outputs["environment"].Value)
 		assert.Equal(t, []string{"create"}, ops["app-host-instance"])
 		assert.Equal(t, []string{"create"}, ops["app-events-table"])
+		before = res.Outputs
+		assert.Positive(t, e.kms.calls("Decrypt"), "the data key is decrypted by the key service")
 	})
 
-	t.Run("a changed digest replaces only the host and what follows it", func(t *testing.T) {
-		f, err := os.OpenFile(filepath.Join(e.work, "app", "main.go"), os.O_APPEND|os.O_WRONLY, 0)
+	t.Run("the next push, on a fresh runner with no passphrase, replaces only the host and what follows it", func(t *testing.T) {
+		f, err := os.OpenFile(filepath.Join(e.repo, "app", "main.go"), os.O_APPEND|os.O_WRONLY, 0)
 		require.NoError(t, err)
 		_, err = f.WriteString("\n// a change to the sample service\n")
 		require.NoError(t, err)
 		require.NoError(t, f.Close())
 
+		m := e.fresh(t)
+		_, err = m.CreateReview(ctx, 7, "staging", 72*time.Hour)
+		require.NoError(t, err)
 		_, ops := e.up(t, ctx, "pr-7")
 		replaced := map[string]bool{}
 		for name, list := range ops {
@@ -221,28 +304,95 @@ func TestStackLifecycleOnTheRealEngine(t *testing.T) {
 		}
 		assert.ElementsMatch(t, []string{"app-host-instance", "app-host-eip-assoc", "app-web-image"}, deleted,
 			"the old host goes only after the new one took the address")
+		after, err := os.ReadFile(filepath.Join(e.work, "Pulumi.yaml"))
+		require.NoError(t, err)
+		assert.Equal(t, string(pulumiYAML), string(after), "-binary leaves the checkout's Pulumi.yaml as committed")
+	})
+
+	t.Run("outputs recorded before an up, and a rollback to them", func(t *testing.T) {
+		m := e.fresh(t)
+		file := filepath.Join(t.TempDir(), "last-good.json")
+		require.NoError(t, lifecycle.WriteOutputs(file, before))
+		current, err := m.Outputs(ctx, "pr-7")
+		require.NoError(t, err)
+		assert.NotEqual(t, before["imageDigests"].Value, current["imageDigests"].Value)
+
+		_, err = m.CreateReview(ctx, 7, "staging", 72*time.Hour)
+		require.NoError(t, err)
+		res, err := m.Rollback(ctx, "pr-7", file)
+		require.NoError(t, err)
+		assert.Equal(t, before["imageDigests"].Value, res.Outputs["imageDigests"].Value)
+		committed, err := os.ReadFile(filepath.Join(e.work, "Pulumi.staging.yaml"))
+		require.NoError(t, err)
+		assert.NotContains(t, string(committed), "sha256:", "the rollback pins images in the runner's copy only")
+	})
+
+	t.Run("drift: a refresh preview of an unchanged stack finds none", func(t *testing.T) {
+		m := e.fresh(t)
+		_, err := m.CreateReview(ctx, 7, "staging", 72*time.Hour)
+		require.NoError(t, err)
+		require.NoError(t, m.Drift(ctx, "pr-7", filepath.Join(t.TempDir(), "drift.txt")))
 	})
 
 	t.Run("a production destroy is refused by protect", func(t *testing.T) {
-		prod, err := e.m.Stack(ctx, "production")
+		m := e.fresh(t)
+		prod, err := m.Stack(ctx, "production")
 		require.NoError(t, err)
 		e.up(t, ctx, "production")
 		_, err = prod.Destroy(ctx)
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "protect")
-		assert.ErrorIs(t, e.m.Destroy(ctx, "production"), lifecycle.ErrNotEphemeral)
+		assert.ErrorIs(t, e.fresh(t).Destroy(ctx, "production"), lifecycle.ErrNotEphemeral)
 	})
 
-	t.Run("the ephemeral destroy and remove leaves no stack behind", func(t *testing.T) {
-		require.NoError(t, e.m.Destroy(ctx, "pr-7"))
+	t.Run("a cancelled job's lock is released only when old enough", func(t *testing.T) {
+		dir := filepath.Join(e.state, ".pulumi", "locks", "organization", "appstack", "production")
+		require.NoError(t, os.MkdirAll(dir, 0o755))
+		lock := func(at time.Time) {
+			raw, err := json.Marshal(map[string]any{"pid": 4242, "username": "runner", "hostname": "gha-1",
+				"timestamp": at})
+			require.NoError(t, err)
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "cancelled-job.json"), raw, 0o600))
+		}
+		lock(time.Now().Add(-5 * time.Minute))
+		m := e.fresh(t)
+		_, err := m.Up(ctx, "production")
+		require.ErrorContains(t, err, "locked")
+
+		_, err = e.fresh(t).Unlock(ctx, "production", time.Hour, false)
+		require.ErrorIs(t, err, lifecycle.ErrLockTooYoung)
+		assert.FileExists(t, filepath.Join(dir, "cancelled-job.json"))
+
+		lock(time.Now().Add(-2 * time.Hour))
+		released, err := e.fresh(t).Unlock(ctx, "production", time.Hour, false)
+		require.NoError(t, err)
+		require.Len(t, released, 1)
+		assert.Equal(t, "runner", released[0].Username)
+		assert.Equal(t, "gha-1", released[0].Hostname)
+		assert.NoFileExists(t, filepath.Join(dir, "cancelled-job.json"))
+		_, err = e.fresh(t).Up(ctx, "production")
+		require.NoError(t, err)
+	})
+
+	t.Run("a fresh runner destroys and removes pr-7, recognised as ephemeral from its deployment", func(t *testing.T) {
+		require.NoError(t, e.fresh(t).Destroy(ctx, "pr-7"))
 		assert.NotContains(t, e.stackNames(t, ctx), "pr-7")
 	})
 
 	t.Run("the canary secret is never in plain text in the backend or the project", func(t *testing.T) {
-		for _, dir := range []string{e.state, e.work} {
+		st, err := e.fresh(t).Stack(ctx, "staging")
+		require.NoError(t, err)
+		cfg, err := st.GetAllConfig(ctx)
+		require.NoError(t, err)
+		assert.Contains(t, cfg["appstack:secrets"].Value, canary, "a fresh runner decrypts the committed secret")
+		for _, dir := range []string{e.state, e.repo, e.work} {
 			err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 				if err != nil || d.IsDir() {
 					return err
+				}
+				// The backend's files, and the stack files (this test's own source holds the canary).
+				if dir != e.state && !strings.HasPrefix(d.Name(), "Pulumi.") {
+					return nil
 				}
 				raw, err := os.ReadFile(path)
 				if err != nil {
@@ -255,19 +405,195 @@ func TestStackLifecycleOnTheRealEngine(t *testing.T) {
 		}
 	})
 
-	t.Run("the reaper removes only expired or closed ephemeral stacks", func(t *testing.T) {
-		_, err := e.m.CreateReview(ctx, 8, "staging", -time.Hour)
+	t.Run("a decrypt failure is reported as what it is", func(t *testing.T) {
+		m := e.fresh(t)
+		path := filepath.Join(e.work, "Pulumi.staging.yaml")
+		raw, err := os.ReadFile(path)
 		require.NoError(t, err)
-		_, err = e.m.CreateReview(ctx, 9, "staging", 72*time.Hour)
-		require.NoError(t, err)
-		_, err = e.m.CreateReview(ctx, 10, "staging", 72*time.Hour)
+		var kept []string
+		for _, line := range strings.Split(string(raw), "\n") {
+			if !strings.HasPrefix(line, "encryptedkey:") {
+				kept = append(kept, line)
+			}
+		}
+		require.NoError(t, os.WriteFile(path, []byte(strings.Join(kept, "\n")), 0o600))
+		_, err = m.CreateReview(ctx, 12, "staging", time.Hour)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "cannot decrypt appstack:secrets of staging with its secrets provider awskms://")
+		assert.Contains(t, err.Error(), "commit encryptedkey")
+		assert.NotContains(t, err.Error(), "neither in the backend nor committed")
+	})
+
+	t.Run("the reaper removes only expired or closed ephemeral stacks, and names one it cannot read", func(t *testing.T) {
+		for _, pr := range []struct {
+			n   int
+			ttl time.Duration
+		}{{8, -time.Hour}, {9, 72 * time.Hour}, {10, 72 * time.Hour}} {
+			m := e.fresh(t)
+			_, err := m.CreateReview(ctx, pr.n, "staging", pr.ttl)
+			require.NoError(t, err)
+			_, err = m.Up(ctx, lifecycle.ReviewName(pr.n))
+			require.NoError(t, err)
+		}
+		// pr-11's stack exists, but its job was cancelled before its first up: nothing says what it is.
+		_, err := e.fresh(t).Stack(ctx, "pr-11")
 		require.NoError(t, err)
 
-		reaped, err := e.m.Reap(ctx, []int{10})
-		require.NoError(t, err)
+		reaped, err := e.fresh(t).Reap(ctx, []int{10})
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "stack pr-11: cannot tell its environment")
 		assert.ElementsMatch(t, []string{"pr-8", "pr-10"}, reaped)
-		assert.Equal(t, []string{"pr-9", "production", "staging"}, e.stackNames(t, ctx))
+		assert.Equal(t, []string{"pr-11", "pr-9", "production", "staging"}, e.stackNames(t, ctx))
+
+		// The next review of pr-11 starts it afresh.
+		_, err = e.fresh(t).CreateReview(ctx, 11, "staging", time.Hour)
+		require.NoError(t, err)
 	})
+}
+
+func TestPolicyPackOnTheRealEngine(t *testing.T) {
+	e := newEngine(t)
+	ctx := context.Background()
+	t.Run("a waived finding passes", func(t *testing.T) {
+		m := e.fresh(t)
+		m.PolicyPacks = []string{filepath.Join(e.work, "policypack")}
+		require.NoError(t, m.Preview(ctx, "staging", filepath.Join(t.TempDir(), "preview.txt")))
+	})
+	t.Run("an unwaived finding fails the preview", func(t *testing.T) {
+		m := e.fresh(t)
+		m.PolicyPacks = []string{filepath.Join(e.work, "policypack")}
+		path := filepath.Join(e.work, "Pulumi.staging.yaml")
+		raw, err := os.ReadFile(path)
+		require.NoError(t, err)
+		// Drop the EC2-010 waiver (a medium rule, advisory) and make the rule mandatory in the pack's config.
+		text := strings.Replace(string(raw), "    - rule: APPSTACK-EC2-010\n", "", 1)
+		text = strings.Replace(text, "      reason: the host serves the public on its Elastic IP and reaches AWS APIs "+
+			"without a NAT gateway\n", "", 1)
+		require.NotEqual(t, string(raw), text)
+		require.NoError(t, os.WriteFile(path, []byte(text), 0o600))
+		packConfig := filepath.Join(t.TempDir(), "policy-config.json")
+		require.NoError(t, os.WriteFile(packConfig, []byte(`{"appstack-ec2-010": "mandatory"}`), 0o600))
+		out := filepath.Join(t.TempDir(), "preview.txt")
+		err = m.Preview(ctx, "staging", out, optpreview.PolicyPackConfigs(packConfig))
+		require.Error(t, err)
+		assert.Contains(t, err.Error()+readString(t, out), "APPSTACK-EC2-010")
+	})
+}
+
+func readString(t *testing.T, path string) string {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	require.NoError(t, err)
+	return string(raw)
+}
+
+// kmsStandIn answers the AWS KMS JSON protocol (Encrypt, Decrypt, GenerateDataKey) for one symmetric key and its
+// alias, the way KMS does for the calls the Pulumi CLI's awskms secrets provider makes (gocloud.dev
+// secrets/awskms), refusals included: an unsigned request, an unknown key and a ciphertext it did not make are
+// errors. Test scaffolding at the boundary; no cloud behind it.
+type kmsStandIn struct {
+	srv   *httptest.Server
+	aead  cipher.AEAD
+	keyID string
+	mu    sync.Mutex
+	count map[string]int
+}
+
+func newKMSStandIn(t *testing.T) *kmsStandIn {
+	key := make([]byte, 32)
+	_, err := rand.Read(key)
+	require.NoError(t, err)
+	block, err := aes.NewCipher(key)
+	require.NoError(t, err)
+	aead, err := cipher.NewGCM(block)
+	require.NoError(t, err)
+	k := &kmsStandIn{aead: aead, keyID: "arn:aws:kms:ap-southeast-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+		count: map[string]int{}}
+	k.srv = httptest.NewServer(http.HandlerFunc(k.serve))
+	t.Cleanup(k.srv.Close)
+	return k
+}
+
+func (k *kmsStandIn) calls(op string) int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.count[op]
+}
+
+func (k *kmsStandIn) serve(w http.ResponseWriter, r *http.Request) {
+	fail := func(status int, typ, msg string) {
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(map[string]string{"__type": typ, "message": msg})
+	}
+	if !strings.HasPrefix(r.Header.Get("Authorization"), "AWS4-HMAC-SHA256 ") {
+		fail(http.StatusBadRequest, "MissingAuthenticationTokenException", "Missing Authentication Token")
+		return
+	}
+	op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "TrentService.")
+	var req struct {
+		KeyID          string `json:"KeyId"`
+		Plaintext      []byte `json:"Plaintext"`
+		CiphertextBlob []byte `json:"CiphertextBlob"`
+		NumberOfBytes  int    `json:"NumberOfBytes"`
+		KeySpec        string `json:"KeySpec"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		fail(http.StatusBadRequest, "SerializationException", err.Error())
+		return
+	}
+	k.mu.Lock()
+	k.count[op]++
+	k.mu.Unlock()
+	known := func(id string) bool {
+		return id == "alias/appstack-secrets" || id == k.keyID || id == "1234abcd-12ab-34cd-56ef-1234567890ab"
+	}
+	seal := func(plain []byte) []byte {
+		nonce := make([]byte, k.aead.NonceSize())
+		_, _ = rand.Read(nonce)
+		return k.aead.Seal(nonce, nonce, plain, []byte(k.keyID))
+	}
+	reply := map[string]any{"KeyId": k.keyID, "EncryptionAlgorithm": "SYMMETRIC_DEFAULT"}
+	switch op {
+	case "Encrypt", "GenerateDataKey":
+		if !known(req.KeyID) {
+			fail(http.StatusBadRequest, "NotFoundException", fmt.Sprintf("Alias %s is not found.", req.KeyID))
+			return
+		}
+		plain := req.Plaintext
+		if op == "GenerateDataKey" {
+			n := req.NumberOfBytes
+			if req.KeySpec == "AES_256" || n == 0 {
+				n = 32
+			}
+			plain = make([]byte, n)
+			_, _ = rand.Read(plain)
+			reply["Plaintext"] = plain
+		}
+		reply["CiphertextBlob"] = seal(plain)
+	case "Decrypt":
+		ns := k.aead.NonceSize()
+		if len(req.CiphertextBlob) < ns {
+			fail(http.StatusBadRequest, "InvalidCiphertextException", "")
+			return
+		}
+		plain, err := k.aead.Open(nil, req.CiphertextBlob[:ns], req.CiphertextBlob[ns:], []byte(k.keyID))
+		if err != nil {
+			fail(http.StatusBadRequest, "InvalidCiphertextException", "")
+			return
+		}
+		if req.KeyID != "" && !known(req.KeyID) {
+			fail(http.StatusBadRequest, "IncorrectKeyException",
+				"The key ID in the request does not identify a CMK that can perform this operation.")
+			return
+		}
+		reply["Plaintext"] = plain
+	default:
+		fail(http.StatusBadRequest, "UnknownOperationException", "")
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	_ = json.NewEncoder(w).Encode(reply)
 }
 
 // gjson reads field of element i of a JSON list.

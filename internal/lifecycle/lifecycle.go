@@ -1,6 +1,12 @@
 // Package lifecycle is the stack lifecycle the workflows drive, on the Pulumi Automation API: create or select
 // a stack, copy configuration from a base stack, set the ephemeral profile and an expiry, up, preview to a file,
-// destroy and remove, and reap expired review stacks. cmd/stackctl is its command line.
+// destroy and remove, reap expired review stacks, release a stale lock, record outputs, roll back to recorded
+// digests and detect drift. cmd/stackctl is its command line.
+//
+// Every step works from a fresh clone with nothing kept from the last step but the backend: a runner has only
+// the committed files. A review stack's secrets provider (with its encrypted data key) is recovered from the
+// stack's last deployment by the CLI itself (PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER, see FallbackEnv), and its
+// environment and expiry from the outputs the program exports (infra.Program: environment, expiresAt).
 package lifecycle
 
 import (
@@ -13,13 +19,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
-	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"appstack/internal/offline"
@@ -29,22 +35,37 @@ import (
 // ReviewPrefix names review stacks: pr-<number>.
 const ReviewPrefix = "pr-"
 
-// Manager runs lifecycle steps for one project.
+// FallbackEnv makes the Pulumi CLI take a stack's secrets provider from its last deployment when the stack file
+// on this runner names none (pulumi/pulumi v3.200.0, pkg/cmd/pulumi/stack/secrets.go, SecretsManagerLoader:
+// with FallbackToState it uses the snapshot's secrets manager and writes its provider and encrypted key into the
+// runner's stack file; without it a DIY backend falls back to DefaultSecretManager, a new passphrase manager,
+// which asks for a passphrase — pkg/backend/diy/backend.go). Every workspace of a Manager sets it.
+const FallbackEnv = "PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER"
+
+// Manager runs lifecycle steps for one project. The steps run in a temporary copy of the project (ProjectDir),
+// so that nothing they or the CLI write — Pulumi.yaml naming a binary, a stack file with a recovered secrets
+// provider, a review stack's configuration, a rollback's pinned images — lands in the checkout.
 type Manager struct {
 	// Dir is the project directory, with Pulumi.yaml and the stack files. Required.
 	Dir string
 	// Program runs inline when set (tests); otherwise the project's own program runs, built by the Go language
-	// host or taken from Pulumi.yaml's runtime.options.binary.
+	// host or taken from Binary.
 	Program pulumi.RunFunc
 	// Options are passed to every workspace (environment, a Pulumi command, a secrets provider).
 	Options []auto.LocalWorkspaceOption
-	// Binary is a prebuilt program binary that every step reuses (Pulumi.yaml's runtime.options.binary), so
-	// that a job compiles the AWS SDK once, not once per preview and up. Optional.
+	// Binary is a prebuilt program binary that every step reuses (runtime.options.binary), so that a job
+	// compiles the AWS SDK once, not once per preview and up. The committed Pulumi.yaml is never edited: the
+	// copy's Pulumi.yaml names the binary. Optional.
 	Binary string
+	// PolicyPacks are policy pack directories every real preview and up runs (pulumi --policy-pack). Optional.
+	PolicyPacks []string
 	// Progress receives one line per step. Default: standard error.
 	Progress io.Writer
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+
+	copyMu  sync.Mutex
+	copyDir string
 }
 
 func (m *Manager) progress(stack, format string, args ...any) {
@@ -62,49 +83,96 @@ func (m *Manager) now() time.Time {
 	return time.Now()
 }
 
-// Stack creates the stack if it does not exist, or selects it.
-func (m *Manager) Stack(ctx context.Context, name string) (auto.Stack, error) {
-	opts := append([]auto.LocalWorkspaceOption{auto.WorkDir(m.Dir)}, m.Options...)
-	if m.Program != nil {
-		return auto.UpsertStackInlineSource(ctx, name, "appstack", m.Program, opts...)
+// Close removes the temporary project copy, if a step made one.
+func (m *Manager) Close() error {
+	if m.copyDir == "" {
+		return nil
 	}
-	opts = m.Options
-	if m.Binary != "" {
-		project, err := workspace.LoadProject(filepath.Join(m.Dir, "Pulumi.yaml"))
+	return os.RemoveAll(m.copyDir)
+}
+
+// ProjectDir is the directory the steps run in: a temporary copy of Dir, made on first use and removed by Close.
+// Each call brings the copy up to date with Dir, except for the stack files, which belong to the copy once it
+// has them (the CLI and rollback write there).
+func (m *Manager) ProjectDir() (string, error) {
+	m.copyMu.Lock()
+	defer m.copyMu.Unlock()
+	if m.copyDir == "" {
+		dir, err := os.MkdirTemp("", "stackctl-project-")
 		if err != nil {
-			return auto.Stack{}, err
+			return "", err
 		}
-		project.Runtime.SetOption("binary", m.Binary)
-		opts = append(opts, auto.Project(*project))
+		m.copyDir = dir
 	}
-	return auto.UpsertStackLocalSource(ctx, name, m.Dir, opts...)
+	if err := syncProject(m.Dir, m.copyDir, m.Binary); err != nil {
+		return "", err
+	}
+	return m.copyDir, nil
 }
 
 // workspace is a workspace on the project without selecting a stack.
 func (m *Manager) workspace(ctx context.Context) (auto.Workspace, error) {
-	opts := append([]auto.LocalWorkspaceOption{auto.WorkDir(m.Dir)}, m.Options...)
+	dir, err := m.ProjectDir()
+	if err != nil {
+		return nil, err
+	}
+	opts := append([]auto.LocalWorkspaceOption{auto.WorkDir(dir)}, m.Options...)
 	if m.Program != nil {
 		opts = append(opts, auto.Program(m.Program))
 	}
-	return auto.NewLocalWorkspace(ctx, opts...)
+	ws, err := auto.NewLocalWorkspace(ctx, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if err := ws.SetEnvVars(map[string]string{FallbackEnv: "true"}); err != nil {
+		return nil, err
+	}
+	return ws, nil
+}
+
+// Stack creates the stack if it does not exist, or selects it.
+func (m *Manager) Stack(ctx context.Context, name string) (auto.Stack, error) {
+	ws, err := m.workspace(ctx)
+	if err != nil {
+		return auto.Stack{}, err
+	}
+	return auto.UpsertStack(ctx, name, ws)
+}
+
+// stackFile is the path of a stack's file in the directory the steps run in.
+func (m *Manager) stackFile(name string) (string, error) {
+	dir, err := m.ProjectDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, "Pulumi."+name+".yaml"), nil
 }
 
 // ReviewName is the stack name of a pull request's review stack.
 func ReviewName(pr int) string { return ReviewPrefix + strconv.Itoa(pr) }
 
 // CreateReview creates (or refreshes the configuration of) the review stack of a pull request: the base stack's
-// configuration, the ephemeral profile and an expiry ttl from now.
+// configuration, the ephemeral profile and an expiry ttl from now. On a runner that did not create the stack,
+// the CLI recovers its secrets provider from its last deployment.
 func (m *Manager) CreateReview(ctx context.Context, pr int, base string, ttl time.Duration) (auto.Stack, error) {
 	if pr <= 0 {
 		return auto.Stack{}, fmt.Errorf("pull request number %d: want a positive number", pr)
 	}
 	name := ReviewName(pr)
-	config, err := m.baseConfig(ctx, base)
+	ws, err := m.workspace(ctx)
 	if err != nil {
 		return auto.Stack{}, err
 	}
+	config, err := m.baseConfig(ctx, ws, base)
+	if err != nil {
+		return auto.Stack{}, err
+	}
+	if err := m.dropUndeployed(ctx, ws, name); err != nil {
+		return auto.Stack{}, err
+	}
+	explain := m.secretsBefore(name)
 	m.progress(name, "creating or selecting the stack, with %s's configuration", base)
-	st, err := m.Stack(ctx, name)
+	st, err := auto.UpsertStack(ctx, name, ws)
 	if err != nil {
 		return auto.Stack{}, fmt.Errorf("stack %s: %w", name, err)
 	}
@@ -112,24 +180,49 @@ func (m *Manager) CreateReview(ctx context.Context, pr int, base string, ttl tim
 	config[stacks.Namespace+":environment"] = auto.ConfigValue{Value: string(stacks.Ephemeral)}
 	config[stacks.Namespace+":expiresAt"] = auto.ConfigValue{Value: expires}
 	if err := st.SetAllConfig(ctx, config); err != nil {
-		return auto.Stack{}, fmt.Errorf("stack %s: setting configuration: %w", name, err)
+		return auto.Stack{}, explain("setting its configuration", err)
 	}
 	m.progress(name, "ephemeral profile set; expires at %s", expires)
 	return st, nil
 }
 
+// dropUndeployed removes a review stack that exists in the backend but was never deployed (its first job
+// stopped before the up wrote a deployment): with no deployment there is no secrets provider to recover, and
+// nothing to destroy, so the stack is made afresh.
+func (m *Manager) dropUndeployed(ctx context.Context, ws auto.Workspace, name string) error {
+	if !inBackend(ctx, ws, name) {
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(ws.WorkDir(), "Pulumi."+name+".yaml")); err == nil {
+		return nil
+	}
+	d, err := readDeployment(ctx, ws, name)
+	if err != nil {
+		return fmt.Errorf("stack %s: reading its last deployment: %w", name, err)
+	}
+	if d.SecretsProviders != nil || len(d.Resources) > 0 {
+		return nil
+	}
+	m.progress(name, "in the backend but never deployed: removing it to start afresh")
+	if err := ws.RemoveStack(ctx, name); err != nil {
+		return fmt.Errorf("stack %s: remove: %w", name, err)
+	}
+	return nil
+}
+
 // baseConfig reads the base stack's configuration from the backend, secrets decrypted so they can be
 // re-encrypted for the new stack. Where the base stack is not in the backend, it reads the committed stack file,
 // which must then hold no secrets.
-func (m *Manager) baseConfig(ctx context.Context, base string) (auto.ConfigMap, error) {
-	ws, err := m.workspace(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if cfg, err := ws.GetAllConfig(ctx, base); err == nil {
+func (m *Manager) baseConfig(ctx context.Context, ws auto.Workspace, base string) (auto.ConfigMap, error) {
+	if inBackend(ctx, ws, base) {
+		explain := m.secretsBefore(base)
+		cfg, err := ws.GetAllConfig(ctx, base)
+		if err != nil {
+			return nil, explain("reading its configuration (the base of a review stack)", err)
+		}
 		return cfg, nil
 	}
-	f, err := offline.ReadStackFile(filepath.Join(m.Dir, "Pulumi."+base+".yaml"))
+	f, err := offline.ReadStackFile(filepath.Join(ws.WorkDir(), "Pulumi."+base+".yaml"))
 	if err != nil {
 		return nil, fmt.Errorf("base stack %s is neither in the backend nor committed: %w", base, err)
 	}
@@ -145,23 +238,69 @@ func (m *Manager) baseConfig(ctx context.Context, base string) (auto.ConfigMap, 
 	return out, nil
 }
 
-// Up deploys a stack.
+func inBackend(ctx context.Context, ws auto.Workspace, name string) bool {
+	list, err := ws.ListStacks(ctx)
+	if err != nil {
+		return false
+	}
+	return slices.ContainsFunc(list, func(s auto.StackSummary) bool { return shortName(s.Name) == name })
+}
+
+func shortName(name string) string { return name[strings.LastIndex(name, "/")+1:] }
+
+// ready makes sure a stack can run its program on this runner: a review stack's configuration is not in the
+// backend (a DIY backend keeps none), so on a fresh runner only `stackctl review` can rebuild it.
+func (m *Manager) ready(name string) error {
+	if !strings.HasPrefix(name, ReviewPrefix) {
+		return nil
+	}
+	path, err := m.stackFile(name)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(path); err != nil {
+		pr := strings.TrimPrefix(name, ReviewPrefix)
+		return fmt.Errorf("stack %s: its configuration is rebuilt from the base stack on each run: use "+
+			"stackctl review -pr %s (or destroy, reap), not a bare up or preview", name, pr)
+	}
+	return nil
+}
+
+// Up deploys a stack, with the policy packs.
 func (m *Manager) Up(ctx context.Context, name string, opts ...optup.Option) (auto.UpResult, error) {
+	if err := m.ready(name); err != nil {
+		return auto.UpResult{}, err
+	}
+	explain := m.secretsBefore(name)
 	st, err := m.Stack(ctx, name)
 	if err != nil {
 		return auto.UpResult{}, fmt.Errorf("stack %s: %w", name, err)
 	}
-	m.progress(name, "pulumi up")
+	if len(m.PolicyPacks) > 0 {
+		opts = append([]optup.Option{optup.PolicyPacks(m.PolicyPacks...)}, opts...)
+	}
+	m.progress(name, "pulumi up%s", m.packNote())
 	res, err := st.Up(ctx, opts...)
 	if err != nil {
-		return res, fmt.Errorf("stack %s: up: %w", name, err)
+		return res, explain("up", err)
 	}
 	m.progress(name, "up done: %s", summary(res.Summary.ResourceChanges))
 	return res, nil
 }
 
-// Preview writes the stack's preview, with the diff, to path.
-func (m *Manager) Preview(ctx context.Context, name, path string) error {
+func (m *Manager) packNote() string {
+	if len(m.PolicyPacks) == 0 {
+		return ""
+	}
+	return " --policy-pack " + strings.Join(m.PolicyPacks, " --policy-pack ")
+}
+
+// Preview writes the stack's preview, with the diff and the policy packs' findings, to path.
+func (m *Manager) Preview(ctx context.Context, name, path string, opts ...optpreview.Option) error {
+	if err := m.ready(name); err != nil {
+		return err
+	}
+	explain := m.secretsBefore(name)
 	st, err := m.Stack(ctx, name)
 	if err != nil {
 		return fmt.Errorf("stack %s: %w", name, err)
@@ -170,13 +309,17 @@ func (m *Manager) Preview(ctx context.Context, name, path string) error {
 	if err != nil {
 		return err
 	}
-	m.progress(name, "pulumi preview --diff > %s", path)
-	_, err = st.Preview(ctx, optpreview.Diff(), optpreview.ProgressStreams(f))
+	opts = append([]optpreview.Option{optpreview.Diff(), optpreview.ProgressStreams(f)}, opts...)
+	if len(m.PolicyPacks) > 0 {
+		opts = append(opts, optpreview.PolicyPacks(m.PolicyPacks...))
+	}
+	m.progress(name, "pulumi preview --diff%s > %s", m.packNote(), path)
+	_, err = st.Preview(ctx, opts...)
 	if closeErr := f.Close(); err == nil && closeErr != nil {
 		return closeErr
 	}
 	if err != nil {
-		return fmt.Errorf("stack %s: preview: %w", name, err)
+		return explain("preview", err)
 	}
 	return nil
 }
@@ -184,29 +327,37 @@ func (m *Manager) Preview(ctx context.Context, name, path string) error {
 // ErrNotEphemeral refuses to destroy a stack that is not ephemeral.
 var ErrNotEphemeral = errors.New("stackctl destroys only ephemeral stacks; destroy others with pulumi destroy")
 
-// Destroy destroys an ephemeral stack's resources and removes the stack.
+// Destroy destroys an ephemeral stack's resources and removes the stack. Whether the stack is ephemeral comes
+// from its stack file on this runner or, where there is none (a review stack on a fresh runner), from its last
+// deployment's outputs.
 func (m *Manager) Destroy(ctx context.Context, name string) error {
 	ws, err := m.workspace(ctx)
 	if err != nil {
 		return err
 	}
-	cfg, err := ws.GetAllConfig(ctx, name)
+	info, err := m.describe(ctx, ws, name)
 	if err != nil {
-		return fmt.Errorf("stack %s: %w", name, err)
+		return err
 	}
-	if cfg[stacks.Namespace+":environment"].Value != string(stacks.Ephemeral) {
-		return fmt.Errorf("stack %s: %w", name, ErrNotEphemeral)
+	if info.Environment != string(stacks.Ephemeral) {
+		return fmt.Errorf("stack %s (environment %q, from %s): %w", name, info.Environment, info.From,
+			ErrNotEphemeral)
 	}
-	st, err := m.Stack(ctx, name)
+	return m.destroy(ctx, ws, name)
+}
+
+func (m *Manager) destroy(ctx context.Context, ws auto.Workspace, name string) error {
+	explain := m.secretsBefore(name)
+	st, err := auto.SelectStack(ctx, name, ws)
 	if err != nil {
 		return fmt.Errorf("stack %s: %w", name, err)
 	}
 	m.progress(name, "pulumi destroy")
 	if _, err := st.Destroy(ctx, optdestroy.Remove()); err != nil {
-		return fmt.Errorf("stack %s: destroy: %w", name, err)
+		return explain("destroy", err)
 	}
 	// optdestroy.Remove removes the stack after a successful destroy; make sure it is gone on older CLIs too.
-	if stillThere(ctx, ws, name) {
+	if inBackend(ctx, ws, name) {
 		if err := ws.RemoveStack(ctx, name); err != nil {
 			return fmt.Errorf("stack %s: remove: %w", name, err)
 		}
@@ -215,16 +366,9 @@ func (m *Manager) Destroy(ctx context.Context, name string) error {
 	return nil
 }
 
-func stillThere(ctx context.Context, ws auto.Workspace, name string) bool {
-	list, err := ws.ListStacks(ctx)
-	if err != nil {
-		return false
-	}
-	return slices.ContainsFunc(list, func(s auto.StackSummary) bool { return s.Name == name })
-}
-
 // Reap destroys and removes every ephemeral stack past its expiry, or whose pull request is closed, and
-// returns their names. Stacks that are not ephemeral are never touched.
+// returns their names. Stacks that are not ephemeral are never touched. A review stack (pr-*) whose environment
+// and expiry cannot be read is an error that names it: a leak is never silent.
 func (m *Manager) Reap(ctx context.Context, closedPRs []int) ([]string, error) {
 	ws, err := m.workspace(ctx)
 	if err != nil {
@@ -237,21 +381,22 @@ func (m *Manager) Reap(ctx context.Context, closedPRs []int) ([]string, error) {
 	var reaped []string
 	var errs []error
 	for _, s := range list {
-		name := s.Name
-		if i := strings.LastIndex(name, "/"); i >= 0 {
-			name = name[i+1:]
-		}
-		cfg, err := ws.GetAllConfig(ctx, name)
+		name := shortName(s.Name)
+		info, err := m.describe(ctx, ws, name)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("stack %s: %w", name, err))
+			if strings.HasPrefix(name, ReviewPrefix) {
+				errs = append(errs, fmt.Errorf("reap: %w", err))
+			} else {
+				m.progress(name, "skipped: %v", err)
+			}
 			continue
 		}
-		why := m.reapReason(name, cfg, closedPRs)
+		why := m.reapReason(name, info, closedPRs)
 		if why == "" {
 			continue
 		}
 		m.progress(name, "reaping: %s", why)
-		if err := m.Destroy(ctx, name); err != nil {
+		if err := m.destroy(ctx, ws, name); err != nil {
 			errs = append(errs, err)
 			continue
 		}
@@ -261,15 +406,15 @@ func (m *Manager) Reap(ctx context.Context, closedPRs []int) ([]string, error) {
 }
 
 // reapReason says why a stack is to be reaped, or "" to keep it.
-func (m *Manager) reapReason(name string, cfg auto.ConfigMap, closedPRs []int) string {
-	if cfg[stacks.Namespace+":environment"].Value != string(stacks.Ephemeral) {
+func (m *Manager) reapReason(name string, info stackInfo, closedPRs []int) string {
+	if info.Environment != string(stacks.Ephemeral) {
 		return ""
 	}
 	if n, err := strconv.Atoi(strings.TrimPrefix(name, ReviewPrefix)); err == nil &&
 		strings.HasPrefix(name, ReviewPrefix) && slices.Contains(closedPRs, n) {
 		return fmt.Sprintf("pull request #%d is closed", n)
 	}
-	raw := cfg[stacks.Namespace+":expiresAt"].Value
+	raw := info.ExpiresAt
 	expires, err := time.Parse(time.RFC3339, raw)
 	switch {
 	case raw == "":

@@ -13,3 +13,13 @@ func Root() string {
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Join(filepath.Dir(file), "..", "..")
 }
+
+// PulumiVersion is the Pulumi CLI version appstack runs and tests with: stackctl installs it by default
+// (stackctl install-cli), and .ci/run builds the same version with ../shared/tools/pulumi-cli/build.sh.
+// It is the one place the version is pinned.
+const PulumiVersion = "3.200.0"
+
+// MinimumPulumiVersion is the oldest Pulumi CLI the lifecycle supports: the one the engine-level test runs. The
+// features it relies on are older (refresh previews since 3.105.0, the secrets-manager fallback to the stack's
+// last deployment, PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER, since 3.134.0), but only this version is tested.
+const MinimumPulumiVersion = PulumiVersion

@@ -2,7 +2,8 @@
 // Pulumi engine loads as pulumi-resource-aws or pulumi-resource-docker (named by the file it is installed as)
 // in the engine-level tests. It creates nothing anywhere: it answers Check, Diff, Create, Read, Update, Delete
 // and Invoke with the offline mocks' deterministic values and appends every call to the file named by
-// APPSTACK_STANDIN_LOG. It is not AWS and not Docker.
+// APPSTACK_STANDIN_LOG. It models each created host's boot and answers the readiness reads from a parameter
+// store in a file (ssm.go). It is not AWS and not Docker.
 package main
 
 import (
@@ -32,6 +33,8 @@ type Call struct {
 	Type string `json:"type,omitempty"`
 	Name string `json:"name,omitempty"`
 	ID   string `json:"id,omitempty"`
+	// Instance is the instance an Elastic IP association names.
+	Instance string `json:"instance,omitempty"`
 }
 
 type standin struct {
@@ -39,6 +42,7 @@ type standin struct {
 	pkg, version string
 	mocks        *offline.Mocks
 	mu           sync.Mutex
+	ssmMu        sync.Mutex // the parameter store file (ssm.go)
 }
 
 func main() {
@@ -169,7 +173,12 @@ func (s *standin) Create(_ context.Context, req *pulumirpc.CreateRequest) (*pulu
 	}
 	if !req.GetPreview() {
 		u := resource.URN(req.GetUrn())
-		s.log(Call{Op: "create", Type: string(u.Type()), Name: u.Name(), ID: id})
+		if u.Type() == "aws:ec2/instance:Instance" {
+			if err := s.boot(id, inputs); err != nil {
+				return nil, err
+			}
+		}
+		s.log(Call{Op: "create", Type: string(u.Type()), Name: u.Name(), ID: id, Instance: instanceOf(inputs)})
 	}
 	return &pulumirpc.CreateResponse{Id: id, Properties: props}, nil
 }
@@ -189,7 +198,8 @@ func (s *standin) Update(_ context.Context, req *pulumirpc.UpdateRequest) (*pulu
 	}
 	if !req.GetPreview() {
 		u := resource.URN(req.GetUrn())
-		s.log(Call{Op: "update", Type: string(u.Type()), Name: u.Name(), ID: req.GetId()})
+		s.log(Call{Op: "update", Type: string(u.Type()), Name: u.Name(), ID: req.GetId(),
+			Instance: instanceOf(inputs)})
 	}
 	return &pulumirpc.UpdateResponse{Properties: props}, nil
 }
@@ -205,7 +215,12 @@ func (s *standin) Invoke(_ context.Context, req *pulumirpc.InvokeRequest) (*pulu
 	if err != nil {
 		return nil, err
 	}
-	out, err := s.mocks.Call(pulumi.MockCallArgs{Token: req.GetTok(), Args: args})
+	var out resource.PropertyMap
+	if readsSSM(req.GetTok(), args) {
+		out, err = s.invokeSSM(req.GetTok(), args)
+	} else {
+		out, err = s.mocks.Call(pulumi.MockCallArgs{Token: req.GetTok(), Args: args})
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -215,4 +230,12 @@ func (s *standin) Invoke(_ context.Context, req *pulumirpc.InvokeRequest) (*pulu
 
 func (s *standin) Cancel(context.Context, *emptypb.Empty) (*emptypb.Empty, error) {
 	return &emptypb.Empty{}, nil
+}
+
+// instanceOf is the instanceId input of an Elastic IP association, for the call log.
+func instanceOf(inputs resource.PropertyMap) string {
+	if v, ok := inputs["instanceId"]; ok && v.IsString() {
+		return v.StringValue()
+	}
+	return ""
 }
