@@ -134,3 +134,14 @@ func TestTheChecksApplyOnlyToAStackWithAFrontDoor(t *testing.T) {
 	err := FrontDoorCheck{}.Run(context.Background(), map[string]string{"web": "http://203.0.113.7:8080/"})
 	assert.ErrorContains(t, err, "no front door")
 }
+
+func TestTheRequestLoopFollowsTheFrontDoorsHostnames(t *testing.T) {
+	door := Loop{Address: "203.0.113.7", FrontDoor: true, Bound: time.Second,
+		URLs: []string{"https://web.pr-e2e-1.example.com/", "https://api.pr-e2e-1.example.com/"}}
+	assert.NoError(t, door.check(), "behind the front door the URLs are its hostnames, not the host's address")
+	door.URLs = append(door.URLs, "http://203.0.113.7:8080/")
+	assert.ErrorContains(t, door.check(), "is not an https URL of the front door")
+
+	plain := Loop{Address: "203.0.113.7", Bound: time.Second, URLs: []string{"https://web.pr-e2e-1.example.com/"}}
+	assert.ErrorContains(t, plain.check(), "is not on the address 203.0.113.7", "without a front door nothing changes")
+}

@@ -18,6 +18,9 @@ import (
 type Loop struct {
 	// Address is the host every URL must name (the stack's Elastic IP). Required.
 	Address string
+	// FrontDoor says the URLs are https hostnames behind the stack's front door (the host admits only the front
+	// door): each URL must then be https instead of naming Address, which still names the stack in messages.
+	FrontDoor bool
 	// URLs are the targets, each on Address. Required.
 	URLs []string
 	// Interval is the pause between two requests. Default 200ms.
@@ -87,7 +90,10 @@ func (l Loop) check() error {
 		if u.Scheme != "http" && u.Scheme != "https" {
 			return fmt.Errorf("request loop: %q: want http or https", raw)
 		}
-		if u.Hostname() != l.Address {
+		switch {
+		case l.FrontDoor && u.Scheme != "https":
+			return fmt.Errorf("request loop: %q is not an https URL of the front door", raw)
+		case !l.FrontDoor && u.Hostname() != l.Address:
 			return fmt.Errorf("request loop: %q is not on the address %s", raw, l.Address)
 		}
 	}

@@ -79,6 +79,8 @@ type Suite struct {
 	HealthInterval time.Duration
 	// ScanEvery is the pause between leftover scans. Default 30s.
 	ScanEvery time.Duration
+	// FrontDoor checks a stack with a domain (every service URL https). Default: the system's roots and network.
+	FrontDoor FrontDoorCheck
 
 	results []stepResult
 }
@@ -167,6 +169,15 @@ func (s *Suite) scenario(ctx context.Context, st Stack) error {
 	}); err != nil {
 		return err
 	}
+	// Only a stack with a domain has a front door: its certificates, TLS versions, HSTS and redirect are checked
+	// from outside against the real hostnames.
+	if HasFrontDoor(first.ServiceURLs) {
+		if err := s.step("front door: certificate, TLS 1.2+, HSTS, HTTP redirect", func() error {
+			return s.FrontDoor.Run(ctx, first.ServiceURLs)
+		}); err != nil {
+			return err
+		}
+	}
 	v2 := v1.WithVersion("2")
 	if err := s.step("switch to a new version under load", func() error {
 		if err := st.SetServices(ctx, v2.JSON()); err != nil {
@@ -245,7 +256,7 @@ func (s *Suite) deploy(ctx context.Context, st Stack, label string, serving *Out
 	defer stopLoop()
 	if serving != nil {
 		loop := Loop{Address: serving.PublicIP, URLs: sortedValues(serving.ServiceURLs), Interval: s.Options.Interval,
-			Timeout: s.Options.RequestTimeout, Bound: s.Options.LoopBound}
+			Timeout: s.Options.RequestTimeout, Bound: s.Options.LoopBound, FrontDoor: HasFrontDoor(serving.ServiceURLs)}
 		loopDone = make(chan loopOutcome, 1)
 		go func() {
 			r, err := loop.Run(loopCtx)
