@@ -76,6 +76,21 @@ func TestFrontDoorOnTheRealEngine(t *testing.T) {
 		}
 	})
 
+	t.Run("a failed boot behind the front door leaves the targets on the serving host", func(t *testing.T) {
+		before := len(e.calls(t))
+		// The outcomes count every host the stand-in created: the first two booted ready, the third fails.
+		e.boots(t, "ready", "ready", "failed health timeout: web did not answer")
+		e.change(t, "a version whose boot fails behind the front door")
+		_, err := e.tryUp(t, ctx, "example")
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), `failed its boot at step "health"`)
+		for _, c := range e.calls(t)[before:] {
+			if c["type"] == "aws:lb/targetGroupAttachment:TargetGroupAttachment" {
+				t.Errorf("the gate failed, yet the stand-in saw %s of %s", c["op"], c["name"])
+			}
+		}
+	})
+
 	t.Run("a domain the account does not hold fails naming the key", func(t *testing.T) {
 		st, err := e.m.Stack(ctx, "example")
 		require.NoError(t, err)
