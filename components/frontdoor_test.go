@@ -226,3 +226,24 @@ func TestTheHostJoinsTheTargetGroupsOnlyOnceReady(t *testing.T) {
 	_, err = runBoots(t, false, bad, nil)
 	assert.ErrorContains(t, err, `host "h": every target group needs Service, Arn and a TCP Port`)
 }
+
+func TestTargetGroupNamesFitAWSsLimitAndChangeWithAReplacement(t *testing.T) {
+	long := frontdoor.Service{Name: "streamlit-dashboard-for-traders", Port: 8501, Hostname: "x.example.com",
+		ReadyPath: "/"}
+	name := frontdoor.TargetGroupName("appstack", "production", "app-frontdoor", long, "vpc-1")
+	assert.LessOrEqual(t, len(name), 32, "CreateTargetGroup refuses longer names")
+	assert.Regexp(t, `^streamlit-dashboard-f-[0-9a-f]{10}$`, name)
+	assert.Equal(t, name, frontdoor.TargetGroupName("appstack", "production", "app-frontdoor", long, "vpc-1"),
+		"the same inputs keep the name, so nothing is replaced")
+	moved := long
+	moved.Port = 8502
+	assert.NotEqual(t, name, frontdoor.TargetGroupName("appstack", "production", "app-frontdoor", moved, "vpc-1"),
+		"a new port replaces the group: the replacement needs a name of its own")
+	assert.NotEqual(t, name, frontdoor.TargetGroupName("appstack", "staging", "app-frontdoor", long, "vpc-1"),
+		"staging and production in one account never share a name")
+
+	res := offlinetest.Run(t, program(frontdoor.New, "door", doorArgs()))
+	tg, ok := res.Named(tgType, "door-web-tg")
+	require.True(t, ok)
+	assert.Regexp(t, `^web-[0-9a-f]{10}$`, offlinetest.Str(t, tg, "name"))
+}

@@ -6,11 +6,14 @@
 package frontdoor
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/netip"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -299,6 +302,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 			}
 		}
 		tg, err := lb.NewTargetGroup(ctx, name+"-"+s.Name+"-tg", &lb.TargetGroupArgs{
+			Name:                pulumi.String(TargetGroupName(ctx.Project(), ctx.Stack(), name, s, a.VpcID)),
 			VpcId:               pulumi.String(a.VpcID),
 			TargetType:          pulumi.String("instance"),
 			Port:                pulumi.Int(s.Port),
@@ -372,6 +376,20 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		return nil, err
 	}
 	return c, nil
+}
+
+// TargetGroupName is a target group's name: AWS allows 32 characters, fewer than the provider's automatic name
+// (the resource's name plus 7 random characters) needs for a long service name. It is the service's name cut to
+// 21 characters and 10 hex digits of a hash of the stack and of every input whose change replaces the group (port,
+// protocol, VPC), so that a replacement, created before the old group is deleted, never takes the old name.
+func TargetGroupName(project, stack, component string, s Service, vpcID string) string {
+	sum := sha256.Sum256([]byte(strings.Join([]string{project, stack, component, s.Name, strconv.Itoa(s.Port),
+		"HTTP", "HTTP1", "instance", vpcID}, "\x00")))
+	prefix := s.Name
+	if len(prefix) > 21 {
+		prefix = strings.TrimRight(prefix[:21], "-")
+	}
+	return prefix + "-" + hex.EncodeToString(sum[:])[:10]
 }
 
 // certificate requests an ACM certificate for hostname, validated by a DNS record in the zone: ACM renews it
