@@ -213,12 +213,13 @@ func PreviewPolicy(bucketArn, keyArn string) (string, error) {
 			"Resource": []string{keyArn}},
 		map[string]any{"Sid": "PublicAMIParameters", "Effect": "Allow", "Action": []string{"ssm:GetParameter"},
 			"Resource": []string{"arn:aws:ssm:*::parameter/aws/service/*"}},
-		// Describe and Get calls a refresh makes; AWS scopes none of them below the account.
+		// Describe and Get calls a refresh makes, and the program's own lookup of the content tags a repository
+		// holds (ecr:ListImages, through aws:ecr/getImages); AWS scopes none of them below the account.
 		map[string]any{"Sid": "Refresh", "Effect": "Allow", "Resource": []string{"*"}, "Action": []string{
 			"cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource", "dynamodb:DescribeContinuousBackups",
 			"dynamodb:DescribeTable", "dynamodb:DescribeTimeToLive", "dynamodb:ListTagsOfResource",
 			"ecr:DescribeRepositories", "ecr:GetAuthorizationToken", "ecr:GetLifecyclePolicy",
-			"ecr:ListTagsForResource", "iam:GetInstanceProfile", "iam:GetRole", "iam:GetRolePolicy",
+			"ecr:ListImages", "ecr:ListTagsForResource", "iam:GetInstanceProfile", "iam:GetRole", "iam:GetRolePolicy",
 			"iam:ListAttachedRolePolicies", "iam:ListRolePolicies", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus",
 			"kms:ListResourceTags", "logs:DescribeLogGroups", "logs:ListTagsForResource", "sns:GetSubscriptionAttributes",
 			"sns:GetTopicAttributes", "sns:ListTagsForResource", "ssm:DescribeParameters", "ssm:ListTagsForResource",

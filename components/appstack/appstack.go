@@ -161,31 +161,38 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	var hostServices []host.Service
 	var ports []int
 	for _, s := range cfg.Services {
+		// Every service owns its repository whichever way it gets its image, so a switch between build and
+		// image (a rollback by pinned digest, and back) never deletes the repository with the images a
+		// rollback needs, and the host keeps its pull rights on it.
+		repo, err := registry.New(ctx, name+"-"+s.Name, &registry.Args{
+			KeepImages:  cfg.KeepImages,
+			ForceDelete: cfg.ForceDelete,
+			Tags:        tagSet,
+		}, parent)
+		if err != nil {
+			return nil, err
+		}
+		repoURLs[s.Name] = repo.RepositoryURL
+		repoArns = append(repoArns, repo.RepositoryArn)
 		var ref pulumi.StringInput = pulumi.String(s.Image)
 		if s.Build != nil {
-			repo, err := registry.New(ctx, name+"-"+s.Name, &registry.Args{
-				KeepImages:  cfg.KeepImages,
-				ForceDelete: cfg.ForceDelete,
-				Tags:        tagSet,
-			}, parent)
-			if err != nil {
-				return nil, err
-			}
 			img, err := image.New(ctx, name+"-"+s.Name, &image.Args{
-				Context:       s.Build.Context,
-				Dockerfile:    s.Build.Dockerfile,
-				BuildArgs:     s.Build.Args,
-				Platform:      cfg.Instance.Arch.Platform(),
-				ProjectDir:    dir,
-				RepositoryURL: repo.RepositoryURL,
-				RegistryID:    repo.RegistryID,
+				Context:        s.Build.Context,
+				Dockerfile:     s.Build.Dockerfile,
+				BuildArgs:      s.Build.Args,
+				Platform:       cfg.Instance.Arch.Platform(),
+				ProjectDir:     dir,
+				RepositoryURL:  repo.RepositoryURL,
+				RepositoryName: repo.RepositoryName,
+				RegistryID:     repo.RegistryID,
 			}, parent)
 			if err != nil {
 				return nil, err
 			}
-			repoURLs[s.Name] = repo.RepositoryURL
-			repoArns = append(repoArns, repo.RepositoryArn)
 			ref = img.RepoDigest
+		} else if arn, ok := registry.RepositoryArnOf(s.Image); ok {
+			// A pinned image in any private ECR repository, this stack's or another's: the host may pull it.
+			repoArns = append(repoArns, pulumi.String(arn))
 		}
 		digests[s.Name] = ref
 		ports = append(ports, s.Port)

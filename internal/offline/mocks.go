@@ -45,6 +45,9 @@ type Invoke struct {
 // name, so the same program always gives the same values.
 type Mocks struct {
 	Project, Stack, Region string
+	// Registry holds the ECR repositories and the images pushed to them. Default: an empty registry, so a
+	// run starts from no images; pass one registry to several runs to model successive deploys.
+	Registry *Registry
 
 	mu        sync.Mutex
 	resources []Resource
@@ -58,6 +61,15 @@ func (m *Mocks) Resources() []Resource {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return append([]Resource(nil), m.resources...)
+}
+
+func (m *Mocks) registry() *Registry {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.Registry == nil {
+		m.Registry = &Registry{}
+	}
+	return m.Registry
 }
 
 // Invokes returns every invoke, in call order.
@@ -118,6 +130,7 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		set("arn", arn("ecr", "repository/"+id))
 		set("registryId", Account)
 		set("repositoryUrl", fmt.Sprintf("%s.dkr.ecr.%s.amazonaws.com/%s", Account, m.Region, id))
+		m.registry().CreateRepository(id, str("imageTagMutability"))
 	case "aws:dynamodb/table:Table":
 		set("name", autoName)
 		id = str("name")
@@ -155,12 +168,17 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		set("arn", arn("logs", "log-group:"+id))
 	case "docker:index/image:Image":
 		name := str("imageName")
-		repo := name
-		if i := strings.LastIndex(name, ":"); i > strings.LastIndex(name, "/") {
-			repo = name[:i]
-		}
-		set("repoDigest", repo+"@sha256:"+hash(name))
 		id = name
+		if v, ok := out["skipPush"]; ok && v.IsBool() && v.BoolValue() {
+			// pulumi-docker builds without pushing and reports the local image id as repoDigest.
+			set("repoDigest", "sha256:"+hash(name))
+			break
+		}
+		digest, err := m.push(name)
+		if err != nil {
+			return "", nil, err
+		}
+		set("repoDigest", digest)
 	}
 	if !args.Custom {
 		id = ""
@@ -205,6 +223,20 @@ func urnOf(project, stack, parent, typ, name string) string {
 	return fmt.Sprintf("urn:pulumi:%s::%s::%s::%s", stack, project, qualified, name)
 }
 
+// push pushes imageName (<registry>/<repository>:<tag>) to the registry and returns its
+// <registry>/<repository>@sha256:... reference, as pulumi-docker reports it after a push.
+func (m *Mocks) push(imageName string) (string, error) {
+	repo, tag, err := SplitImageName(imageName)
+	if err != nil {
+		return "", err
+	}
+	digest, err := m.registry().Push(repo, tag, Account)
+	if err != nil {
+		return "", fmt.Errorf("docker push %s: %w", imageName, err)
+	}
+	return strings.TrimSuffix(imageName, ":"+tag) + "@" + digest, nil
+}
+
 // Call answers an invoke.
 func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 	m.mu.Lock()
@@ -223,6 +255,32 @@ func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 			"password":           "offline-registry-password",
 			"authorizationToken": "offline-registry-token",
 		}), nil
+	case "aws:ecr/getImages:getImages":
+		return m.listImages(args.Args)
 	}
 	return args.Args, nil
+}
+
+// listImages answers aws:ecr/getImages from the registry, as ListImages does.
+func (m *Mocks) listImages(args resource.PropertyMap) (resource.PropertyMap, error) {
+	name := args["repositoryName"]
+	if !name.IsString() {
+		return nil, fmt.Errorf("getImages: repositoryName is required")
+	}
+	registryID := Account
+	if v := args["registryId"]; v.IsString() && v.StringValue() != "" {
+		registryID = v.StringValue()
+	}
+	images, err := m.registry().ListImages(name.StringValue(), registryID)
+	if err != nil {
+		return nil, fmt.Errorf("reading ECR Images (%s): %w", name.StringValue(), err)
+	}
+	ids := []any{}
+	for _, img := range images {
+		ids = append(ids, map[string]any{"imageDigest": img.Digest, "imageTag": img.Tag})
+	}
+	return resource.NewPropertyMapFromMap(map[string]any{
+		"id": name.StringValue(), "repositoryName": name.StringValue(), "registryId": registryID,
+		"region": m.Region, "imageIds": ids,
+	}), nil
 }

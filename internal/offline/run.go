@@ -29,6 +29,9 @@ type Options struct {
 	DryRun bool
 	// Waiter answers the hosts' readiness gates. Default: every host is ready at once (ReadyWaiter).
 	Waiter readiness.Waiter
+	// Registry is the ECR registry the run pushes to and looks images up in. Default: an empty one. Pass the
+	// same registry to successive runs to model successive deploys.
+	Registry *Registry
 }
 
 // ReadyWaiter is a readiness gate with no cloud behind it: every host is ready, and it counts the waits.
@@ -68,7 +71,8 @@ func Run(program pulumi.RunFunc, opts Options) (*Result, error) {
 	if opts.Waiter == nil {
 		opts.Waiter = &ReadyWaiter{}
 	}
-	mocks := &Mocks{Project: opts.Project, Stack: opts.Stack, Region: opts.Config[stacks.RegionKey]}
+	mocks := &Mocks{Project: opts.Project, Stack: opts.Stack, Region: opts.Config[stacks.RegionKey],
+		Registry: opts.Registry}
 	keys := make([]string, 0, len(opts.Config))
 	for k := range opts.Config {
 		keys = append(keys, k)
