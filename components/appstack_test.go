@@ -155,3 +155,21 @@ func imageDigest(t *testing.T, res *offline.Result) string {
 	require.True(t, ok, "imageDigests: %v", res.Exports)
 	return m["web"]
 }
+
+func TestProductionKeepsTheKeyOfItsTables(t *testing.T) {
+	for _, tc := range []struct {
+		env  stacks.Environment
+		keep bool
+	}{{stacks.Production, true}, {stacks.Staging, false}, {stacks.Ephemeral, false}} {
+		t.Run(string(tc.env), func(t *testing.T) {
+			cfg := webConfig(tc.env, stacks.Service{Image: "public.ecr.aws/x/y@sha256:" + strings.Repeat("0", 64)})
+			cfg.Tables = []stacks.Table{{Name: "events", HashKey: "id", HashKeyType: "S"}}
+			res := deployApp(t, &offline.Registry{}, cfg)
+			key := offlinetest.One(t, res, "aws:kms/key:Key")
+			tbl := offlinetest.One(t, res, "aws:dynamodb/table:Table")
+			assert.Equal(t, tc.keep, key.Protect, "protect")
+			assert.Equal(t, tc.keep, key.RetainOnDelete, "retainOnDelete")
+			assert.Equal(t, tbl.Protect, key.Protect, "the key is kept wherever its tables are")
+		})
+	}
+}

@@ -104,7 +104,9 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		Names:              cfg.SecretNames,
 		Values:             args.Secrets,
 		DeletionWindowDays: deletionWindow,
-		Tags:               tagSet,
+		// The key that encrypts the tables is kept wherever the tables are.
+		Protect: cfg.Protect,
+		Tags:    tagSet,
 	}
 	if cfg.AlarmEmail != "" {
 		// The alarm topic is encrypted with the stack key, which CloudWatch must be allowed to use.

@@ -64,7 +64,7 @@ func TestReportContents(t *testing.T) {
 	assert.Greater(t, r.Cost.TotalUSD, 30.0)
 	var text bytes.Buffer
 	require.NoError(t, r.WriteText(&text))
-	for _, want := range []string{"Policy: 36 rules, 0 open findings, 2 waived",
+	for _, want := range []string{"Policy: 37 rules, 0 open findings, 2 waived",
 		"[waived] APPSTACK-NET-007", "Reason: the sample service is a public web page",
 		"EC2 t3.medium", "EC2 detailed monitoring", "[protect] [retainOnDelete]"} {
 		assert.Contains(t, text.String(), want)
