@@ -91,6 +91,7 @@ func newEngine(t *testing.T) *engine {
 				"PULUMI_CONFIG_PASSPHRASE": "engine-test-passphrase",
 				"PULUMI_SKIP_UPDATE_CHECK": "true",
 				"APPSTACK_STANDIN_LOG":     e.log,
+				"APPSTACK_STANDIN_STATE":   t.TempDir(), // the stand-ins' ECR registry
 				"PATH":                     bin + string(os.PathListSeparator) + os.Getenv("PATH"),
 			})},
 		Progress: testWriter{t},
@@ -207,8 +208,9 @@ func TestStackLifecycleOnTheRealEngine(t *testing.T) {
 				replaced[name] = true
 			}
 		}
-		assert.Equal(t, map[string]bool{"app-host-instance": true, "app-host-eip-assoc": true,
-			"app-web-image": true}, replaced, "ops: %v", ops)
+		assert.Equal(t, map[string]bool{"app-host-instance": true, "app-host-eip-assoc": true}, replaced,
+			"ops: %v", ops)
+		assert.Equal(t, []string{"update"}, ops["app-web-image"], "pulumi-docker updates in place, and pushes")
 		for _, name := range []string{"app-host-eip", "app-events-table", "app-web-repo", "app-secrets-key",
 			"app-network-sg", "app-identity-role"} {
 			assert.Equal(t, []string{"same"}, ops[name], name)
@@ -219,7 +221,7 @@ func TestStackLifecycleOnTheRealEngine(t *testing.T) {
 				deleted = append(deleted, c["name"])
 			}
 		}
-		assert.ElementsMatch(t, []string{"app-host-instance", "app-host-eip-assoc", "app-web-image"}, deleted,
+		assert.ElementsMatch(t, []string{"app-host-instance", "app-host-eip-assoc"}, deleted,
 			"the old host goes only after the new one took the address")
 	})
 
