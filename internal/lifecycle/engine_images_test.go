@@ -10,9 +10,12 @@ import (
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"appstack/internal/offline/offlinetest"
 )
 
 // pushes counts the images the docker stand-in pushed (to its ECR-like registry, which refuses an existing
@@ -114,10 +117,19 @@ func TestImagesOnTheRealEngine(t *testing.T) {
 	original, err := os.ReadFile(main)
 	require.NoError(t, err)
 
-	t.Run("a preview of a new stack plans the push with unknown ids and digests", func(t *testing.T) {
-		res, err := st.Preview(ctx)
-		require.NoError(t, err)
+	t.Run("a preview of a new stack plans the push, and the policy pack judges its unknowns", func(t *testing.T) {
+		// The stand-ins return unknown ids, ARNs, names and digests for what a preview would create, as a
+		// real provider does. The policy pack runs on the real preview; the stack accepts the two findings it
+		// waives by disabling them, as the README says, so any other finding is a false one.
+		cfg := filepath.Join(t.TempDir(), "policy-config.json")
+		require.NoError(t, os.WriteFile(cfg, []byte(`{"appstack-net-007": {"enforcementLevel": "disabled"},`+
+			`"appstack-ec2-010": {"enforcementLevel": "disabled"}}`), 0o600))
+		res, err := st.Preview(ctx, optpreview.PolicyPacks(filepath.Join(offlinetest.Root(), "policypack")),
+			optpreview.PolicyPackConfigs(cfg))
+		require.NoError(t, err, "%s", res.StdOut)
 		assert.Greater(t, res.ChangeSummary[apitype.OpCreate], 10, "%v", res.ChangeSummary)
+		assert.Contains(t, res.StdOut, "docker:index:Image app-web-image create", "the preview plans the push")
+		assert.NotRegexp(t, `appstack-[a-z0-9]+-\d{3}`, res.StdOut, "no policy finding on unknown values")
 		assert.Zero(t, e.pushes(t), "a preview pushes nothing")
 	})
 
