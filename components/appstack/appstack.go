@@ -48,7 +48,7 @@ type App struct {
 	PublicIP pulumi.StringOutput
 	// InstanceID is the host serving the address.
 	InstanceID pulumi.IDOutput
-	// RepositoryURLs maps each built service to its ECR repository.
+	// RepositoryURLs maps each service to its ECR repository (every service has one, built or pinned).
 	RepositoryURLs pulumi.StringMapOutput
 	// ImageDigests maps each service to the image reference the host runs (<repository>@sha256:...).
 	ImageDigests pulumi.StringMapOutput
