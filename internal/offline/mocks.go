@@ -56,6 +56,9 @@ type Mocks struct {
 	// Boots are the outcomes of the next boots, in order of creation (BootOutcome); once they are used up every
 	// boot ends ready.
 	Boots []string
+	// Denied are the parameter names and paths the deploy's identity may not read: reads of them are refused
+	// as SSM refuses them (AccessDeniedException), through the provider.
+	Denied []string
 
 	mu         sync.Mutex
 	resources  []Resource
@@ -235,8 +238,14 @@ func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 				"name": name, "type": "String", "value": "ami-0" + hash(name)[:16],
 			}), nil
 		}
+		if err := m.denied("GetParameter", name); err != nil {
+			return nil, err
+		}
 		return m.getParameter(name)
 	case "aws:ssm/getParametersByPath:getParametersByPath":
+		if err := m.denied("GetParametersByPath", args.Args["path"].StringValue()); err != nil {
+			return nil, err
+		}
 		return m.getParametersByPath(args.Args["path"].StringValue()), nil
 	case "aws:ecr/getAuthorizationToken:getAuthorizationToken":
 		return resource.NewPropertyMapFromMap(map[string]any{
@@ -375,4 +384,17 @@ func (m *Mocks) getParametersByPath(dir string) resource.PropertyMap {
 	return resource.NewPropertyMapFromMap(map[string]any{
 		"id": dir, "path": dir, "names": names, "values": values, "types": types, "arns": arns,
 	})
+}
+
+// denied refuses a read of a name in Denied the way the AWS SDK for Go v2 reports SSM's refusal, which
+// pulumi-aws passes through.
+func (m *Mocks) denied(op, name string) error {
+	if !slices.Contains(m.Denied, name) {
+		return nil
+	}
+	return fmt.Errorf("operation error SSM: %s, https response error StatusCode: 400, RequestID: "+
+		"00000000-0000-0000-0000-000000000000, api error AccessDeniedException: User: "+
+		"arn:aws:sts::%s:assumed-role/deploy/appstack is not authorized to perform: ssm:%s on resource: "+
+		"arn:aws:ssm:%s:%s:parameter%s because no identity-based policy allows the ssm:%s action", op, Account,
+		op, m.Region, Account, name, op)
 }
