@@ -443,3 +443,14 @@ func TestECSAMIInstallsTheCLIAndRestartsDocker(t *testing.T) {
 	assert.Equal(t, 1, plain.ran("dnf", "install", "-y", "docker"))
 	assert.Zero(t, plain.ran("dnf", "install", "-y", "awscli-2"), "AL2023 ships the AWS CLI")
 }
+
+func TestAServiceWithoutEnvironmentBoots(t *testing.T) {
+	w := newWorld(t)
+	s := spec()
+	s.Services[0].Env, s.Services[0].Secrets = nil, nil
+	status, out := w.run(s)
+	require.Equal(t, 0, status, out)
+	env, err := os.ReadFile(filepath.Join(w.dir, "etc", "web.env"))
+	require.NoError(t, err)
+	assert.Empty(t, env)
+}
