@@ -71,7 +71,7 @@ func TestAMIComesFromThePublicParameterForTheArch(t *testing.T) {
 			res := offlinetest.Run(t, program(host.New, "h", a))
 			var names []string
 			for _, inv := range res.Invokes {
-				if inv.Token == "aws:ssm/getParameter:getParameter" {
+				if inv.Token == getParameter && strings.HasPrefix(inv.Args["name"].StringValue(), "/aws/service/") {
 					names = append(names, inv.Args["name"].StringValue())
 				}
 			}
@@ -106,7 +106,7 @@ func TestUserDataNamesSecretsByParameter(t *testing.T) {
 	script := offlinetest.Str(t, offlinetest.One(t, res, instanceType), "userData")
 	assert.Contains(t, script, "retry secret /appstack/test/app/secrets/JWT_SECRET",
 		"the host fetches the secret itself, by parameter name")
-	assert.Contains(t, script, "docker pull "+digestRef("web", 1))
+	assert.Contains(t, script, "pull web "+digestRef("web", 1))
 }
 
 func TestAnImageNotPinnedByDigestFailsTheUpdate(t *testing.T) {
@@ -225,7 +225,7 @@ func TestECSAMIComesFromTheECSParameter(t *testing.T) {
 	res := offlinetest.Run(t, program(host.New, "h", a))
 	var names []string
 	for _, inv := range res.Invokes {
-		if inv.Token == "aws:ssm/getParameter:getParameter" {
+		if inv.Token == getParameter && strings.HasPrefix(inv.Args["name"].StringValue(), "/aws/service/") {
 			names = append(names, inv.Args["name"].StringValue())
 		}
 	}

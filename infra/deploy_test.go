@@ -3,6 +3,7 @@ package infra
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -24,16 +25,23 @@ func TestRoleMayWriteOnlyItsOwnReadySignal(t *testing.T) {
 			require.NoError(t, json.Unmarshal([]byte(doc), &d))
 			var writes []identity.Statement
 			for _, s := range d.Statement {
-				for _, a := range s.Action {
-					if strings.HasPrefix(a, "ssm:Put") || strings.HasPrefix(a, "ssm:Delete") {
-						writes = append(writes, s)
-					}
+				if slices.ContainsFunc(s.Action, func(a string) bool {
+					return strings.HasPrefix(a, "ssm:Put") || strings.HasPrefix(a, "ssm:Delete")
+				}) {
+					writes = append(writes, s)
 				}
 			}
 			require.Len(t, writes, 1)
-			assert.Equal(t, []string{"ssm:PutParameter"}, writes[0].Action)
+			assert.Equal(t, []string{"ssm:DeleteParameter", "ssm:PutParameter"}, writes[0].Action,
+				"the host writes its signal and, once ready, deletes the other deploys' signals")
 			assert.Equal(t, []string{fmt.Sprintf("arn:aws:ssm:ap-southeast-1:%s:parameter/appstack/%s/app/ready/*",
 				offline.Account, stack)}, writes[0].Resource)
+			for _, s := range d.Statement {
+				if slices.Contains(s.Action, "ssm:GetParametersByPath") {
+					assert.Equal(t, []string{fmt.Sprintf("arn:aws:ssm:ap-southeast-1:%s:parameter/appstack/%s/app/ready",
+						offline.Account, stack)}, s.Resource, "it lists only its own stack's ready/ path")
+				}
+			}
 		})
 	}
 }
@@ -70,13 +78,19 @@ func TestProductionAddressIsProtected(t *testing.T) {
 func TestReadyTimeoutReachesTheGate(t *testing.T) {
 	cfg := stackFile(t, "staging").Config
 	cfg["appstack:readyTimeout"] = "15m"
-	mustRun(t, "staging", cfg)
+	res := mustRun(t, "staging", cfg)
+	assert.Contains(t, offlinetest.Str(t, res.OfType(instanceType)[0], "userData"), "boot_budget=${APPSTACK_BOOT_BUDGET:-780}",
+		"the boot's wall-clock budget is the timeout minus the launch allowance")
 	cfg["appstack:readyTimeout"] = "soon"
 	_, err := run(t, "staging", cfg)
 	assert.ErrorContains(t, err, `appstack:readyTimeout: "soon" is not a duration such as 10m or 90s`)
 	cfg["appstack:readyTimeout"] = "2h"
 	_, err = run(t, "staging", cfg)
-	assert.ErrorContains(t, err, "appstack:readyTimeout: 2h0m0s is out of range; want 1m to 1h")
+	assert.ErrorContains(t, err, "appstack:readyTimeout: 2h0m0s is out of range; want 5m0s to 1h")
+	cfg["appstack:readyTimeout"] = "4m"
+	_, err = run(t, "staging", cfg)
+	assert.ErrorContains(t, err, "appstack:readyTimeout: 4m0s is too short: the boot gets the ready timeout minus "+
+		"a 2m0s launch allowance and needs at least 3m0s; want 5m0s to 1h")
 }
 
 func TestAlarmEmailGetsAnEncryptedTopic(t *testing.T) {
@@ -112,10 +126,33 @@ func TestECSOptimisedAMIFromConfig(t *testing.T) {
 	res := mustRun(t, "staging", cfg)
 	var names []string
 	for _, inv := range res.Invokes {
-		if inv.Token == "aws:ssm/getParameter:getParameter" {
-			names = append(names, inv.Args["name"].StringValue())
+		if name := inv.Args["name"]; inv.Token == "aws:ssm/getParameter:getParameter" &&
+			strings.HasPrefix(name.StringValue(), "/aws/service/") {
+			names = append(names, name.StringValue())
 		}
 	}
 	assert.Equal(t, []string{"/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id"}, names)
+	assert.Equal(t, 30.0, offlinetest.Num(t, res.OfType(instanceType)[0], "rootBlockDevice.volumeSize"),
+		"the AMI's 30 GiB snapshot sets the profile's root volume")
+	cfg["appstack:instance"] = `{"ami":"ecs-al2023","rootVolumeGiB":20}`
+	_, err := run(t, "staging", cfg)
+	assert.ErrorContains(t, err, "appstack:instance.rootVolumeGiB: 20: want 30 to 16384 (the ecs-al2023 AMI's "+
+		"root snapshot is 30 GiB, and EC2 refuses a smaller volume)")
 	assert.NotContains(t, offlinetest.Str(t, res.OfType(instanceType)[0], "userData"), "dnf install -y docker")
+}
+
+func TestTheHostWaitsForItsPermissionsAndSecrets(t *testing.T) {
+	cfg := stackFile(t, "staging").Config
+	cfg["appstack:secrets"] = `{"JWT_SECRET":"v"}`
+	cfg["appstack:services"] = `[{"name":"web","port":8080,"build":{"context":"app"},"secrets":["JWT_SECRET"]}]`
+	res := mustRun(t, "staging", cfg, "appstack:secrets")
+	inst := res.OfType(instanceType)[0]
+	for _, typ := range []string{"aws:iam/rolePolicy:RolePolicy", "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+		"aws:iam/instanceProfile:InstanceProfile", "aws:ssm/parameter:Parameter"} {
+		all := res.OfType(typ)
+		require.NotEmpty(t, all, typ)
+		for _, r := range all {
+			assert.Contains(t, inst.DependsOn, r.URN, "the instance is created only after %s %s", typ, r.Name)
+		}
+	}
 }

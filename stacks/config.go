@@ -170,6 +170,10 @@ func (a Arch) Platform() string {
 	return "linux/amd64"
 }
 
+// MinRootVolumeGiB is the smallest root volume each AMI (instance.ami) launches with: EC2 refuses a volume
+// smaller than the AMI's root snapshot, 8 GiB for AL2023 and 30 GiB for the ECS-optimised AL2023 AMI.
+var MinRootVolumeGiB = map[string]int{"al2023": 8, "ecs-al2023": 30}
+
 // Defaults returns the profile of defaults for env. The caller validates env; an unknown one gets staging's.
 func Defaults(env Environment) Config {
 	c := Config{

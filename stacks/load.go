@@ -120,7 +120,14 @@ func (l *loader) read() *Config {
 	decodeList(l, "services", &cfg.Services, true)
 	decodeList(l, "tables", &cfg.Tables, false)
 	if raw, ok := l.src.Get(key("instance")); ok {
-		l.decodeStrict(key("instance"), raw, &cfg.Instance, reflect.TypeFor[Instance]())
+		if l.decodeStrict(key("instance"), raw, &cfg.Instance, reflect.TypeFor[Instance]()) {
+			// The profile's root volume follows the AMI when the stack does not set one: the ECS-optimised
+			// AMI's snapshot is 30 GiB.
+			var set map[string]json.RawMessage
+			if json.Unmarshal([]byte(raw), &set) == nil && set["rootVolumeGiB"] == nil {
+				cfg.Instance.RootVolumeGiB = max(cfg.Instance.RootVolumeGiB, MinRootVolumeGiB[cfg.Instance.AMI])
+			}
+		}
 	}
 	if raw, ok := l.src.Get(key("ingressCidrs")); ok {
 		l.decodeStrict(key("ingressCidrs"), raw, &cfg.IngressCidrs, nil)

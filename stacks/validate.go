@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"appstack/internal/imageref"
+	"appstack/internal/readiness"
 )
 
 var (
@@ -56,8 +57,13 @@ func (c *Config) problems(dir string) []string {
 	if c.KeepImages < 1 || c.KeepImages > 1000 {
 		v.addf(key("keepImages"), "%d is out of range; want 1 to 1000", c.KeepImages)
 	}
-	if c.ReadyTimeout < time.Minute || c.ReadyTimeout > time.Hour {
-		v.addf(key("readyTimeout"), "%s is out of range; want 1m to 1h", c.ReadyTimeout)
+	switch {
+	case c.ReadyTimeout < readiness.MinReadyTimeout:
+		v.addf(key("readyTimeout"), "%s is too short: the boot gets the ready timeout minus a %s launch allowance "+
+			"and needs at least %s; want %s to 1h", c.ReadyTimeout, readiness.LaunchAllowance, readiness.MinBudget,
+			readiness.MinReadyTimeout)
+	case c.ReadyTimeout > time.Hour:
+		v.addf(key("readyTimeout"), "%s is out of range; want %s to 1h", c.ReadyTimeout, readiness.MinReadyTimeout)
 	}
 	if !c.ExpiresAt.IsZero() && c.Environment != Ephemeral {
 		v.addf(key("expiresAt"), "only ephemeral stacks expire; this one is %s", c.Environment)
@@ -277,9 +283,9 @@ func (v *validator) instance(in Instance) {
 	if in.AMI != "al2023" && in.AMI != "ecs-al2023" {
 		v.addf(key("instance", "ami"), "%q: want al2023 or ecs-al2023", in.AMI)
 	}
-	if in.RootVolumeGiB < 8 || in.RootVolumeGiB > 16384 {
-		v.addf(key("instance", "rootVolumeGiB"), "%d: want 8 to 16384 (the AMI's snapshot needs 8)",
-			in.RootVolumeGiB)
+	if least, ok := MinRootVolumeGiB[in.AMI]; ok && (in.RootVolumeGiB < least || in.RootVolumeGiB > 16384) {
+		v.addf(key("instance", "rootVolumeGiB"), "%d: want %d to 16384 (the %s AMI's root snapshot is %d GiB, "+
+			"and EC2 refuses a smaller volume)", in.RootVolumeGiB, least, in.AMI, least)
 	}
 }
 

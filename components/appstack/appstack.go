@@ -246,9 +246,12 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		Region:               cfg.Region,
 		ReadyParameterPrefix: path + "/ready",
 		ReadyTimeout:         cfg.ReadyTimeout,
-		AlarmTopicArn:        alarmTopic,
-		ProtectAddress:       cfg.Protect,
-		Tags:                 tagSet,
+		// The boot uses the role's policies and reads the secret parameters at once: the identity's and the
+		// secrets' children (policy, SSM core attachment, instance profile, key, parameters) come first.
+		DependsOn:      []pulumi.Resource{id, sec},
+		AlarmTopicArn:  alarmTopic,
+		ProtectAddress: cfg.Protect,
+		Tags:           tagSet,
 	}, parent)
 	if err != nil {
 		return nil, err

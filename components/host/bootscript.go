@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"text/template"
+	"time"
 
 	"mvdan.cc/sh/v3/syntax"
 
@@ -20,6 +21,9 @@ import (
 
 // MaxUserData is EC2's limit on user-data, before base64.
 const MaxUserData = 16 * 1024
+
+// DefaultBudget is the boot's budget under the default readyTimeout.
+var DefaultBudget = readiness.Budget(readiness.DefaultReadyTimeout)
 
 //go:embed boot.sh.tmpl
 var bootTemplate string
@@ -39,6 +43,10 @@ type BootSpec struct {
 	ECSAMI bool
 	// ReadyPrefix is the SSM parameter path the readiness signal is written under, /<prefix>/<instance id>.
 	ReadyPrefix string
+	// Attempt numbers the boots of this fingerprint (readiness.Attempt); a new number makes a new host.
+	Attempt int
+	// Budget is how long the boot may take from its start to its last signal. Default DefaultBudget.
+	Budget time.Duration
 	// Services are the containers to run.
 	Services []BootService
 }
@@ -86,13 +94,23 @@ func CheckDigest(service, ref string) error {
 // RenderBootScript renders the boot script for spec. It fails on an image not pinned by digest. Whether the
 // script fits EC2's user-data is UserData's question.
 func RenderBootScript(spec BootSpec) (string, error) {
+	budget := spec.Budget
+	if budget == 0 {
+		budget = DefaultBudget
+	}
+	if budget < readiness.MinBudget {
+		return "", fmt.Errorf("the boot budget %s is under %s", budget, readiness.MinBudget)
+	}
 	data := struct {
 		Region, LogGroup, ReadyPrefix, Fingerprint string
+		Attempt, BudgetSeconds                     int
 		ECSAMI                                     bool
 		Registries                                 []registry
 		Services                                   []bootService
+		Booting, Ready, Failed                     string
 	}{Region: spec.Region, LogGroup: spec.LogGroup, ReadyPrefix: spec.ReadyPrefix, Fingerprint: spec.Fingerprint(),
-		ECSAMI: spec.ECSAMI}
+		Attempt: spec.Attempt, BudgetSeconds: int(budget / time.Second), ECSAMI: spec.ECSAMI,
+		Booting: readiness.Booting, Ready: readiness.Ready, Failed: readiness.Failed}
 	seen := map[string]bool{}
 	for _, s := range spec.Services {
 		if err := CheckDigest(s.Name, s.Image); err != nil {

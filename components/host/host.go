@@ -14,6 +14,7 @@ import (
 
 	"appstack/components/tags"
 	"appstack/internal/readiness"
+	"appstack/stacks"
 )
 
 // Type is the component's type token. It never changes once deployed.
@@ -23,9 +24,13 @@ const Type = "appstack:components:Host"
 const (
 	// AMIStandard is plain Amazon Linux 2023; the boot script installs Docker.
 	AMIStandard = "al2023"
-	// AMIECS is the ECS-optimised Amazon Linux 2023, which ships Docker: a boot skips the install.
+	// AMIECS is the ECS-optimised Amazon Linux 2023, which ships Docker: a boot skips that install (and installs
+	// the AWS CLI, which this minimal-based AMI lacks).
 	AMIECS = "ecs-al2023"
 )
+
+// MinRootVolumeGiB is the smallest root volume each AMI launches with (stacks.MinRootVolumeGiB).
+var MinRootVolumeGiB = stacks.MinRootVolumeGiB
 
 // AMIParameters are the public SSM parameters that name the newest AMI of each kind, per architecture.
 var AMIParameters = map[string]map[string]string{
@@ -65,7 +70,7 @@ type Args struct {
 	Arch string
 	// AMI is AMIStandard or AMIECS. Default AMIStandard.
 	AMI string
-	// RootVolumeGiB is the encrypted gp3 root volume's size. Default 20.
+	// RootVolumeGiB is the encrypted gp3 root volume's size. Default 20, and 30 on AMIECS (its snapshot's size).
 	RootVolumeGiB int
 	// DetailedMonitoring turns on 1-minute CloudWatch metrics. Default false.
 	DetailedMonitoring bool
@@ -82,8 +87,13 @@ type Args struct {
 	// ReadyParameterPrefix is the SSM path the host writes its readiness signal under (the host's role must be
 	// allowed to put parameters there). Required.
 	ReadyParameterPrefix string
-	// ReadyTimeout bounds how long a deploy waits for a new host's readiness signal. Default 10 minutes.
+	// ReadyTimeout bounds how long a deploy waits for a new host's readiness signal; the boot gets it minus
+	// readiness.LaunchAllowance, so at least readiness.MinReadyTimeout. Default 10 minutes.
 	ReadyTimeout time.Duration
+	// DependsOn are what the instance must not boot before: its role's policies and instance profile, the
+	// secret parameters it reads (components, such as the identity and the secrets, stand for their children).
+	// Optional.
+	DependsOn []pulumi.Resource
 	// AlarmTopicArn receives the host's status-check alarms. Optional.
 	AlarmTopicArn pulumi.StringInput
 	// ProtectAddress protects the Elastic IP so that no destroy or mistake changes the public address.
@@ -106,17 +116,17 @@ type Host struct {
 	// Fingerprint identifies what the host runs; the host signals it when ready.
 	Fingerprint pulumi.StringOutput
 	// ReadyInstanceID is the instance id, resolved only once that instance has signalled readiness. The
-	// Elastic IP association takes it, so the address moves only to a healthy host.
+	// Elastic IP association and the status-check alarms take it, so both follow only a healthy host.
 	ReadyInstanceID pulumi.StringOutput
 }
 
 func (a *Args) withDefaults() Args {
 	out := *a
-	if out.RootVolumeGiB == 0 {
-		out.RootVolumeGiB = 20
-	}
 	if out.AMI == "" {
 		out.AMI = AMIStandard
+	}
+	if out.RootVolumeGiB == 0 {
+		out.RootVolumeGiB = max(20, MinRootVolumeGiB[out.AMI])
 	}
 	if out.ReadyTimeout == 0 {
 		out.ReadyTimeout = readiness.DefaultReadyTimeout
@@ -140,6 +150,12 @@ func (a *Args) validate(name string) error {
 			a.ReadyParameterPrefix)
 	case a.SecurityGroupIDs == nil || a.InstanceProfileName == nil || a.LogGroupName == nil:
 		return fmt.Errorf("host %q: SecurityGroupIDs, InstanceProfileName and LogGroupName are required", name)
+	case a.RootVolumeGiB < MinRootVolumeGiB[a.AMI]:
+		return fmt.Errorf("host %q: RootVolumeGiB %d: the %s AMI's root snapshot needs at least %d", name,
+			a.RootVolumeGiB, a.AMI, MinRootVolumeGiB[a.AMI])
+	case a.ReadyTimeout < readiness.MinReadyTimeout:
+		return fmt.Errorf("host %q: ReadyTimeout %s: the boot needs at least %s after a %s launch allowance", name,
+			a.ReadyTimeout, readiness.MinBudget, readiness.LaunchAllowance)
 	}
 	for _, s := range a.Services {
 		if s.Image == nil || s.Name == "" || s.Port == 0 {
@@ -165,8 +181,28 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	ami := ssm.LookupParameterOutput(ctx, ssm.LookupParameterOutputArgs{
 		Name: pulumi.String(AMIParameters[a.AMI][a.Arch]),
 	}, pulumi.Parent(c)).Value()
+	// The stack's readiness signals, read through the provider (in a preview too) to number this deploy's boot
+	// attempt: see readiness.Attempt.
+	signals, err := ssm.GetParametersByPath(ctx, &ssm.GetParametersByPathArgs{
+		Path:           a.ReadyParameterPrefix,
+		WithDecryption: pulumi.BoolRef(false),
+	}, pulumi.Parent(c))
+	var values []string
+	switch {
+	case err == nil:
+		values = signals.Values
+	case ctx.DryRun():
+		// A preview with a narrower role still shows the plan; a deploy never guesses the attempt, since a
+		// wrong number would replace a healthy host.
+		_ = ctx.Log.Warn(fmt.Sprintf("host %q: cannot read the readiness signals under %s (%v); this preview "+
+			"assumes boot attempt 0, so whether it shows the host replaced may differ from the deploy", name,
+			a.ReadyParameterPrefix, err), &pulumi.LogArgs{Resource: c})
+	default:
+		return nil, fmt.Errorf("host %q: reading the readiness signals under %s (the deploy needs "+
+			"ssm:GetParametersByPath on that path): %w", name, a.ReadyParameterPrefix, err)
+	}
 
-	spec := a.bootSpec()
+	spec := a.bootSpec(values)
 	c.UserData = spec.ApplyT(func(v any) (string, error) {
 		script, err := RenderBootScript(v.(BootSpec))
 		if err != nil {
@@ -226,7 +262,9 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	}
 	instance, err := ec2.NewInstance(ctx, name+"-instance", instanceArgs, pulumi.Parent(c),
 		// A newer AMI alone never replaces a running host; the next host built picks it up.
-		pulumi.IgnoreChanges([]string{"ami"}))
+		pulumi.IgnoreChanges([]string{"ami"}),
+		// The boot uses the role's permissions and reads the secret parameters at once: they must exist first.
+		pulumi.DependsOn(a.DependsOn))
 	if err != nil {
 		return nil, err
 	}
@@ -241,7 +279,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if err != nil {
 		return nil, err
 	}
-	c.ReadyInstanceID = a.gate(ctx, name, instance.ID(), c.Fingerprint, readiness.From(ctx, a.ReadyTimeout))
+	c.ReadyInstanceID = a.gate(ctx, c, name, instance.ID(), c.Fingerprint)
 	// A separate association moves the address between hosts without ever replacing the address itself. It
 	// takes the gated id: until the new host has signalled readiness it still names the old host, which keeps
 	// serving; a failed or timed-out gate fails the update right here.
@@ -253,7 +291,8 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if err != nil {
 		return nil, err
 	}
-	if err := a.alarms(ctx, c, name, instance.ID()); err != nil {
+	// The alarms watch the serving host: after a failed gate they stay on the host that still serves.
+	if err := a.alarms(ctx, c, name, c.ReadyInstanceID); err != nil {
 		return nil, err
 	}
 	c.InstanceID = instance.ID()
@@ -269,7 +308,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 }
 
 // bootSpec resolves every service's image and environment into what the boot script renders (a BootSpec).
-func (a *Args) bootSpec() pulumi.AnyOutput {
+func (a *Args) bootSpec(signals []string) pulumi.AnyOutput {
 	inputs := []any{a.LogGroupName}
 	for _, s := range a.Services {
 		env := s.Env
@@ -280,7 +319,7 @@ func (a *Args) bootSpec() pulumi.AnyOutput {
 	}
 	return pulumi.All(inputs...).ApplyT(func(v []any) any {
 		spec := BootSpec{Region: a.Region, LogGroup: v[0].(string), ReadyPrefix: a.ReadyParameterPrefix,
-			ECSAMI: a.AMI == AMIECS}
+			ECSAMI: a.AMI == AMIECS, Budget: readiness.Budget(a.ReadyTimeout)}
 		for i, s := range a.Services {
 			spec.Services = append(spec.Services, BootService{
 				Name:       s.Name,
@@ -292,6 +331,7 @@ func (a *Args) bootSpec() pulumi.AnyOutput {
 				Secrets:    s.Secrets,
 			})
 		}
+		spec.Attempt = readiness.Attempt(spec.Fingerprint(), signals)
 		return spec
 	}).(pulumi.AnyOutput)
 }
@@ -300,7 +340,7 @@ func (a *Args) bootSpec() pulumi.AnyOutput {
 // script with stand-ins as long as the real values (an ECR reference, a generated table name) and compares.
 func (a *Args) compress() (bool, error) {
 	spec := BootSpec{Region: a.Region, LogGroup: "app-logs-0000000", ReadyPrefix: a.ReadyParameterPrefix,
-		ECSAMI: a.AMI == AMIECS}
+		ECSAMI: a.AMI == AMIECS, Attempt: 999, Budget: readiness.Budget(a.ReadyTimeout)}
 	for _, s := range a.Services {
 		env := map[string]string{}
 		if m, ok := s.Env.(pulumi.StringMap); ok {
@@ -319,17 +359,33 @@ func (a *Args) compress() (bool, error) {
 	return len(script) > compressAbove, err
 }
 
-// gate resolves to the instance id once the instance has signalled that it runs fingerprint. A preview never
-// waits: there is no new host to wait for.
-func (a *Args) gate(ctx *pulumi.Context, name string, id pulumi.IDOutput, fingerprint pulumi.StringOutput,
-	w readiness.Waiter) pulumi.StringOutput {
+// gate resolves to the instance id once the instance has signalled that it runs fingerprint. It reads the
+// signal with an invoke of aws:ssm/getParameter through the same provider as the host's resources, so with
+// exactly the deploy's credentials, profile, assumed role and region. A preview never waits: there is no new
+// host to wait for.
+func (a *Args) gate(ctx *pulumi.Context, c *Host, name string, id pulumi.IDOutput,
+	fingerprint pulumi.StringOutput) pulumi.StringOutput {
+	read := func(_ context.Context, parameter string) (string, error) {
+		res, err := ssm.LookupParameter(ctx, &ssm.LookupParameterArgs{Name: parameter,
+			WithDecryption: pulumi.BoolRef(false)}, pulumi.Parent(c))
+		switch {
+		case readiness.IsNotFound(err):
+			return "", fmt.Errorf("%w: %v", readiness.ErrNotFound, err)
+		case err != nil:
+			return "", err
+		}
+		return res.Value, nil
+	}
+	gate := readiness.Gate{Read: read, Timeout: a.ReadyTimeout, Log: func(line string) {
+		_ = ctx.Log.Info(line, &pulumi.LogArgs{Resource: c}) // the timeline is information; a lost line is no failure
+	}}
 	return pulumi.All(id, fingerprint, a.LogGroupName).ApplyTWithContext(ctx.Context(),
 		func(goctx context.Context, v []any) (string, error) {
 			instanceID := string(v[0].(pulumi.ID))
 			if ctx.DryRun() {
 				return instanceID, nil
 			}
-			err := w.Wait(goctx, readiness.WaitRequest{
+			err := gate.Wait(goctx, readiness.WaitRequest{
 				InstanceID:  instanceID,
 				Parameter:   a.ReadyParameterPrefix + "/" + instanceID,
 				Fingerprint: v[1].(string),
@@ -344,7 +400,7 @@ func (a *Args) gate(ctx *pulumi.Context, name string, id pulumi.IDOutput, finger
 }
 
 // alarms recover the host when AWS's hardware fails and reboot it when its own status check fails.
-func (a *Args) alarms(ctx *pulumi.Context, c *Host, name string, id pulumi.IDOutput) error {
+func (a *Args) alarms(ctx *pulumi.Context, c *Host, name string, id pulumi.StringOutput) error {
 	for _, alarm := range []struct{ suffix, metric, action, what string }{
 		{"recover", "StatusCheckFailed_System", "recover", "recover the host onto healthy hardware"},
 		{"reboot", "StatusCheckFailed_Instance", "reboot", "reboot the host when its own status check fails"},

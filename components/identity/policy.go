@@ -53,8 +53,13 @@ func PolicyDocument(g Grants) (string, error) {
 	}, tables)
 	add("Secrets", []string{"ssm:GetParameter", "ssm:GetParameters"}, g.ParameterArns)
 	if g.ReadyParameterArn != "" {
-		// The boot script's readiness signal: the only parameters the host may write.
-		add("ReadySignal", []string{"ssm:PutParameter"}, []string{g.ReadyParameterArn})
+		// The boot script's readiness signal: the only parameters the host may write. Once ready, the host
+		// deletes the other deploys' signals under the same path, which it lists.
+		add("ReadySignal", []string{"ssm:DeleteParameter", "ssm:PutParameter"}, []string{g.ReadyParameterArn})
+	}
+	if g.ReadyPathArn != "" {
+		// GetParametersByPath is authorized against the path, not the parameters it returns.
+		add("ReadySignalList", []string{"ssm:GetParametersByPath"}, []string{g.ReadyPathArn})
 	}
 	if g.KmsKeyArn != "" && (len(g.ParameterArns) > 0 || len(g.TableArns) > 0) {
 		// The stack's own key: AmazonSSMManagedInstanceCore lets any host read any parameter, but only this

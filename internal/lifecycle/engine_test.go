@@ -19,15 +19,12 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/events"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
-	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"appstack/infra"
 	"appstack/internal/lifecycle"
-	"appstack/internal/offline"
 	"appstack/internal/offline/offlinetest"
-	"appstack/internal/readiness"
 )
 
 const canary = "canary-engine-4d2e-secret"
@@ -81,10 +78,9 @@ func newEngine(t *testing.T) *engine {
 
 	e.m = &lifecycle.Manager{
 		Dir: e.work,
-		// The program itself, inline, with a readiness gate that needs no cloud: every host is ready.
-		Program: func(ctx *pulumi.Context) error {
-			return infra.Program(readiness.WithWaiter(ctx, &offline.ReadyWaiter{}))
-		},
+		// The program itself, inline; its readiness gate reads through the stand-in provider, which models
+		// each host's boot (internal/standin/ssm.go).
+		Program: infra.Program,
 		Options: []auto.LocalWorkspaceOption{auto.Pulumi(cmd), auto.PulumiHome(t.TempDir()),
 			auto.EnvVars(map[string]string{
 				"PULUMI_BACKEND_URL":       "file://" + e.state,
@@ -92,6 +88,8 @@ func newEngine(t *testing.T) *engine {
 				"PULUMI_SKIP_UPDATE_CHECK": "true",
 				"APPSTACK_STANDIN_LOG":     e.log,
 				"APPSTACK_STANDIN_STATE":   t.TempDir(), // the stand-ins' ECR registry
+				"APPSTACK_STANDIN_SSM":     filepath.Join(e.state, "standin-ssm.json"),
+				"APPSTACK_STANDIN_BOOTS":   filepath.Join(e.state, "standin-boots"),
 				"PATH":                     bin + string(os.PathListSeparator) + os.Getenv("PATH"),
 			})},
 		Progress: testWriter{t},

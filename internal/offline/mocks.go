@@ -4,11 +4,16 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
+	"path"
+	"slices"
 	"strings"
 	"sync"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"appstack/internal/readiness"
 )
 
 // Account is the AWS account id the mocks report.
@@ -48,10 +53,20 @@ type Mocks struct {
 	// Registry holds the ECR repositories and the images pushed to them. Default: an empty registry, so a
 	// run starts from no images; pass one registry to several runs to model successive deploys.
 	Registry *Registry
+	// BootOnCreate models each created instance's boot: its readiness parameter then holds what the boot script
+	// would have written (see Boots). Off in a preview, where nothing boots.
+	BootOnCreate bool
+	// Boots are the outcomes of the next boots, in order of creation (BootOutcome); once they are used up every
+	// boot ends ready.
+	Boots []string
+	// Denied are the parameter names and paths the deploy's identity may not read: reads of them are refused
+	// as SSM refuses them (AccessDeniedException), through the provider.
+	Denied []string
 
-	mu        sync.Mutex
-	resources []Resource
-	invokes   []Invoke
+	mu         sync.Mutex
+	resources  []Resource
+	invokes    []Invoke
+	parameters map[string]string
 }
 
 var _ pulumi.MockResourceMonitor = (*Mocks)(nil)
@@ -108,7 +123,12 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	switch args.TypeToken {
 	case "aws:ec2/instance:Instance":
 		// A new boot script means a new instance (userDataReplaceOnChange), and so a new id.
-		id = "i-0" + hash(h, str("userData"))[:16]
+		id = "i-0" + hash(h, str("userData"), str("userDataBase64"))[:16]
+		if m.BootOnCreate && args.Custom {
+			if err := m.Boot(id, out); err != nil {
+				return "", nil, err
+			}
+		}
 		set("arn", arn("ec2", "instance/"+id))
 		set("privateIp", "172.31.0.10")
 		set("publicIp", "198.51.100.10")
@@ -245,9 +265,20 @@ func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 	switch args.Token {
 	case "aws:ssm/getParameter:getParameter":
 		name := args.Args["name"].StringValue()
-		return resource.NewPropertyMapFromMap(map[string]any{
-			"name": name, "type": "String", "value": "ami-0" + hash(name)[:16],
-		}), nil
+		if strings.HasPrefix(name, "/aws/service/") {
+			return resource.NewPropertyMapFromMap(map[string]any{
+				"name": name, "type": "String", "value": "ami-0" + hash(name)[:16],
+			}), nil
+		}
+		if err := m.denied("GetParameter", name); err != nil {
+			return nil, err
+		}
+		return m.getParameter(name)
+	case "aws:ssm/getParametersByPath:getParametersByPath":
+		if err := m.denied("GetParametersByPath", args.Args["path"].StringValue()); err != nil {
+			return nil, err
+		}
+		return m.getParametersByPath(args.Args["path"].StringValue()), nil
 	case "aws:ecr/getAuthorizationToken:getAuthorizationToken":
 		return resource.NewPropertyMapFromMap(map[string]any{
 			"proxyEndpoint":      fmt.Sprintf("https://%s.dkr.ecr.%s.amazonaws.com", Account, m.Region),
@@ -283,4 +314,145 @@ func (m *Mocks) listImages(args resource.PropertyMap) (resource.PropertyMap, err
 		"id": name.StringValue(), "repositoryName": name.StringValue(), "registryId": registryID,
 		"region": m.Region, "imageIds": ids,
 	}), nil
+}
+
+// BootOutcome is how a modelled boot ends: "ready", "failed <step> <reason…>", "booting" (it never finishes) or
+// "silent" (it never signals). SignalFor turns it into the value the boot script would have written.
+type BootOutcome = string
+
+// SignalFor is the readiness parameter's value after a boot of fingerprint that ended as outcome; false when the
+// boot writes nothing.
+func SignalFor(outcome BootOutcome, fingerprint string) (string, bool, error) {
+	word, rest, _ := strings.Cut(strings.TrimSpace(outcome), " ")
+	full := readiness.Timeline{{Name: "install", Seconds: 12}, {Name: "pull", Seconds: 8}, {Name: "secret", Seconds: 1},
+		{Name: "start", Seconds: 2}, {Name: "health", Seconds: 20}}
+	s := readiness.Signal{State: word, Fingerprint: fingerprint}
+	switch word {
+	case readiness.Ready:
+		s.Timeline = append(full, readiness.Step{Name: "total", Seconds: 43})
+	case readiness.Failed:
+		s.Step, s.Reason, _ = strings.Cut(rest, " ")
+		total := 0
+		for _, st := range full {
+			if st.Name == s.Step {
+				break
+			}
+			s.Timeline = append(s.Timeline, st)
+			total += st.Seconds
+		}
+		s.Timeline = append(s.Timeline, readiness.Step{Name: "total", Seconds: total + 1})
+		if s.Step == "" {
+			return "", false, fmt.Errorf("boot outcome %q: want failed <step> <reason>", outcome)
+		}
+	case readiness.Booting:
+	case "silent":
+		return "", false, nil
+	default:
+		return "", false, fmt.Errorf("boot outcome %q: want ready, failed <step> <reason>, booting or silent", outcome)
+	}
+	return s.String(), true, nil
+}
+
+// Boot models the boot of a created instance from its user data, as the boot script would run it: it takes the
+// next outcome, writes the signal to <prefix>/<instance id>, and once ready deletes the other fingerprints'
+// signals under the prefix.
+func (m *Mocks) Boot(instanceID string, inputs resource.PropertyMap) error {
+	str := func(k resource.PropertyKey) string {
+		if v, ok := inputs[k]; ok && v.IsString() {
+			return v.StringValue()
+		}
+		return ""
+	}
+	p, err := readiness.ParseUserData(str("userData"), str("userDataBase64"))
+	if err != nil {
+		return fmt.Errorf("instance %s: %w", instanceID, err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	outcome := readiness.Ready
+	if len(m.Boots) > 0 {
+		outcome, m.Boots = m.Boots[0], m.Boots[1:]
+	}
+	value, ok, err := SignalFor(outcome, p.Fingerprint)
+	if err != nil || !ok {
+		return err
+	}
+	if m.parameters == nil {
+		m.parameters = map[string]string{}
+	}
+	name := p.ReadyPrefix + "/" + instanceID
+	m.parameters[name] = value
+	if strings.HasPrefix(value, readiness.Ready+" ") {
+		for other, v := range m.parameters {
+			if path.Dir(other) == p.ReadyPrefix && other != name && !strings.Contains(v, " "+p.Fingerprint) {
+				delete(m.parameters, other)
+			}
+		}
+	}
+	return nil
+}
+
+// Parameters returns the SSM parameters the modelled boots wrote (and SetParameter set), by name.
+func (m *Mocks) Parameters() map[string]string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return maps.Clone(m.parameters)
+}
+
+// SetParameter sets an SSM parameter, as an earlier deploy's host would have.
+func (m *Mocks) SetParameter(name, value string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.parameters == nil {
+		m.parameters = map[string]string{}
+	}
+	m.parameters[name] = value
+}
+
+// getParameter answers aws:ssm/getParameter as pulumi-aws does: a missing parameter is an error, in the text
+// terraform-provider-aws gives SSM's ParameterNotFound (internal/service/ssm/parameter.go, findParameterByName).
+func (m *Mocks) getParameter(name string) (resource.PropertyMap, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	v, ok := m.parameters[name]
+	if !ok {
+		return nil, fmt.Errorf("reading SSM Parameter (%s): couldn't find resource", name)
+	}
+	return resource.NewPropertyMapFromMap(map[string]any{
+		"name": name, "id": name, "type": "String", "value": v, "insecureValue": v, "version": 1,
+		"arn": fmt.Sprintf("arn:aws:ssm:%s:%s:parameter%s", m.Region, Account, name),
+	}), nil
+}
+
+// getParametersByPath answers aws:ssm/getParametersByPath (not recursive): the parameters directly under path,
+// in name order; none is no error.
+func (m *Mocks) getParametersByPath(dir string) resource.PropertyMap {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	dir = strings.TrimSuffix(dir, "/")
+	names, values, types, arns := []any{}, []any{}, []any{}, []any{}
+	for _, name := range slices.Sorted(maps.Keys(m.parameters)) {
+		if path.Dir(name) == dir {
+			names = append(names, name)
+			values = append(values, m.parameters[name])
+			types = append(types, "String")
+			arns = append(arns, fmt.Sprintf("arn:aws:ssm:%s:%s:parameter%s", m.Region, Account, name))
+		}
+	}
+	return resource.NewPropertyMapFromMap(map[string]any{
+		"id": dir, "path": dir, "names": names, "values": values, "types": types, "arns": arns,
+	})
+}
+
+// denied refuses a read of a name in Denied the way the AWS SDK for Go v2 reports SSM's refusal, which
+// pulumi-aws passes through.
+func (m *Mocks) denied(op, name string) error {
+	if !slices.Contains(m.Denied, name) {
+		return nil
+	}
+	return fmt.Errorf("operation error SSM: %s, https response error StatusCode: 400, RequestID: "+
+		"00000000-0000-0000-0000-000000000000, api error AccessDeniedException: User: "+
+		"arn:aws:sts::%s:assumed-role/deploy/appstack is not authorized to perform: ssm:%s on resource: "+
+		"arn:aws:ssm:%s:%s:parameter%s because no identity-based policy allows the ssm:%s action", op, Account,
+		op, m.Region, Account, name, op)
 }

@@ -1,16 +1,13 @@
 package offline
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"appstack/internal/readiness"
 	"appstack/stacks"
 	"appstack/stacks/pulumisource"
 )
@@ -27,25 +24,16 @@ type Options struct {
 	SecretKeys []string
 	// DryRun evaluates as `pulumi preview` does instead of as `pulumi up`.
 	DryRun bool
-	// Waiter answers the hosts' readiness gates. Default: every host is ready at once (ReadyWaiter).
-	Waiter readiness.Waiter
+	// Boots are the outcomes of the created hosts' boots, in order (BootOutcome); after them every boot ends
+	// ready. The hosts' readiness gates read the signals these boots write, through the invokes the mocks answer.
+	Boots []BootOutcome
+	// Parameters are SSM parameters that exist before the run, such as an earlier deploy's readiness signals.
+	Parameters map[string]string
+	// Denied are parameter names and paths the deploy may not read (Mocks.Denied).
+	Denied []string
 	// Registry is the ECR registry the run pushes to and looks images up in. Default: an empty one. Pass the
 	// same registry to successive runs to model successive deploys.
 	Registry *Registry
-}
-
-// ReadyWaiter is a readiness gate with no cloud behind it: every host is ready, and it counts the waits.
-type ReadyWaiter struct {
-	mu    sync.Mutex
-	Waits []readiness.WaitRequest
-}
-
-// Wait records the request and reports the host ready.
-func (w *ReadyWaiter) Wait(_ context.Context, req readiness.WaitRequest) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.Waits = append(w.Waits, req)
-	return nil
 }
 
 // Result is everything an offline run declared.
@@ -57,6 +45,8 @@ type Result struct {
 	Exports map[string]any
 	// SecretExports are the names of exports that are secret.
 	SecretExports []string
+	// Parameters are the SSM parameters after the run (the modelled boots' signals among them).
+	Parameters map[string]string
 }
 
 // Run evaluates program against the mocks. The configuration's full key list is handed to the program, so
@@ -68,11 +58,11 @@ func Run(program pulumi.RunFunc, opts Options) (*Result, error) {
 	if opts.Stack == "" {
 		return nil, fmt.Errorf("offline: a stack name is required")
 	}
-	if opts.Waiter == nil {
-		opts.Waiter = &ReadyWaiter{}
-	}
 	mocks := &Mocks{Project: opts.Project, Stack: opts.Stack, Region: opts.Config[stacks.RegionKey],
-		Registry: opts.Registry}
+		BootOnCreate: !opts.DryRun, Boots: opts.Boots, Denied: opts.Denied, Registry: opts.Registry}
+	for name, value := range opts.Parameters {
+		mocks.SetParameter(name, value)
+	}
 	keys := make([]string, 0, len(opts.Config))
 	for k := range opts.Config {
 		keys = append(keys, k)
@@ -85,7 +75,7 @@ func Run(program pulumi.RunFunc, opts Options) (*Result, error) {
 		resolved = make(chan struct{})
 	)
 	wrapped := func(ctx *pulumi.Context) error {
-		if err := program(readiness.WithWaiter(pulumisource.WithKeys(ctx, keys), opts.Waiter)); err != nil {
+		if err := program(pulumisource.WithKeys(ctx, keys)); err != nil {
 			return err
 		}
 		var names []string
@@ -109,7 +99,8 @@ func Run(program pulumi.RunFunc, opts Options) (*Result, error) {
 		info.ConfigSecretKeys = opts.SecretKeys
 		info.DryRun = opts.DryRun
 	})
-	res := &Result{Stack: opts.Stack, Resources: mocks.Resources(), Invokes: mocks.Invokes(), Exports: map[string]any{}}
+	res := &Result{Stack: opts.Stack, Resources: mocks.Resources(), Invokes: mocks.Invokes(), Exports: map[string]any{},
+		Parameters: mocks.Parameters()}
 	if err != nil {
 		// The record still says what was registered before the failure.
 		return res, err

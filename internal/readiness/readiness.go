@@ -1,5 +1,7 @@
 // Package readiness is the deploy's readiness gate: it waits until a new host has signalled, in SSM Parameter
-// Store, that every service it runs is healthy, and explains where to look when it has not.
+// Store, that every service it runs is healthy, and explains where to look when it has not. It reads through
+// whatever Reader the caller gives it; the host component reads through the AWS provider, so the gate uses
+// exactly the provider's credentials, profile, assumed role and region.
 package readiness
 
 import (
@@ -9,39 +11,28 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"path"
 	"slices"
 	"strings"
-	"sync"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
-	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
-	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
 // DefaultReadyTimeout is how long a deploy waits for a new host's readiness signal.
 const DefaultReadyTimeout = 10 * time.Minute
 
-// FailedPrefix starts the signal of a boot that failed: failed:<step>:<reason>.
-const FailedPrefix = "failed:"
+// LaunchAllowance is the part of the ready timeout a boot cannot use: from the moment the instance is running
+// (when the provider's create returns and the gate starts to wait) until cloud-init runs the boot script —
+// typically well under a minute on AL2023 — plus the time to write the last signal.
+const LaunchAllowance = 2 * time.Minute
 
-// Waiter blocks until the host with instanceID has signalled that it runs fingerprint, and returns an error
-// that says why not otherwise.
-type Waiter interface {
-	Wait(ctx context.Context, req WaitRequest) error
-}
+// MinBudget is the least time a boot is given: installing Docker and the CloudWatch agent, pulling and starting
+// even a small service take a couple of minutes.
+const MinBudget = 3 * time.Minute
 
-// WaitRequest says which signal to wait for and where to point the operator if it never comes.
-type WaitRequest struct {
-	InstanceID  string
-	Parameter   string // the readiness parameter's name
-	Fingerprint string
-	LogGroup    string
-	Region      string
-}
+// MinReadyTimeout is the shortest ready timeout that leaves a boot MinBudget after LaunchAllowance.
+const MinReadyTimeout = LaunchAllowance + MinBudget
+
+// Budget is the wall-clock time a boot may take, from its start to its last signal, under readyTimeout.
+func Budget(readyTimeout time.Duration) time.Duration { return readyTimeout - LaunchAllowance }
 
 // Fingerprint identifies what a host runs: every service's name and image digest.
 func Fingerprint(images map[string]string) string {
@@ -52,36 +43,38 @@ func Fingerprint(images map[string]string) string {
 	return "sha256:" + hex.EncodeToString(h.Sum(nil))[:32]
 }
 
-// SSMAPI is the part of the SSM client the gate uses.
-type SSMAPI interface {
-	GetParameter(ctx context.Context, in *ssm.GetParameterInput, opts ...func(*ssm.Options)) (*ssm.GetParameterOutput,
-		error)
-	GetParametersByPath(ctx context.Context, in *ssm.GetParametersByPathInput, opts ...func(*ssm.Options)) (
-		*ssm.GetParametersByPathOutput, error)
-	DeleteParameters(ctx context.Context, in *ssm.DeleteParametersInput, opts ...func(*ssm.Options)) (
-		*ssm.DeleteParametersOutput, error)
+// ErrNotFound is what a Reader returns while the parameter does not exist yet.
+var ErrNotFound = errors.New("parameter not found")
+
+// Reader reads one SSM parameter's value. It returns an error wrapping ErrNotFound while the parameter does not
+// exist.
+type Reader func(ctx context.Context, name string) (string, error)
+
+// WaitRequest says which signal to wait for and where to point the operator if it never comes.
+type WaitRequest struct {
+	InstanceID  string
+	Parameter   string // the readiness parameter's name
+	Fingerprint string
+	LogGroup    string
+	Region      string
 }
 
-// SSMWaiter polls the readiness parameter in SSM Parameter Store.
-type SSMWaiter struct {
-	// Client reads parameters. Default: an SSM client from the standard AWS configuration chain (the same
-	// credentials `pulumi up` uses), created on first use.
-	Client SSMAPI
+// Gate polls a host's readiness parameter.
+type Gate struct {
+	// Read reads the parameter. Required.
+	Read Reader
 	// Timeout bounds the wait. Default DefaultReadyTimeout.
 	Timeout time.Duration
 	// Interval is the pause between reads. Default 5 s.
 	Interval time.Duration
-
-	once sync.Once
-	err  error
+	// Log receives the boot's timeline line once the host has signalled ready or failed. Optional.
+	Log func(line string)
 }
 
-// Wait polls until the parameter holds the fingerprint, holds a failure, or the timeout passes.
-func (w *SSMWaiter) Wait(ctx context.Context, req WaitRequest) error {
-	if err := w.client(ctx, req.Region); err != nil {
-		return fmt.Errorf("readiness gate: no AWS client to read %s: %w", req.Parameter, err)
-	}
-	timeout, interval := w.Timeout, w.Interval
+// Wait polls until the parameter says the host is ready with the fingerprint, says it failed, an error no retry
+// can fix comes back, or the timeout passes.
+func (g Gate) Wait(ctx context.Context, req WaitRequest) error {
+	timeout, interval := g.Timeout, g.Interval
 	if timeout <= 0 {
 		timeout = DefaultReadyTimeout
 	}
@@ -93,21 +86,26 @@ func (w *SSMWaiter) Wait(ctx context.Context, req WaitRequest) error {
 	var last string
 	var lastErr error
 	for {
-		out, err := w.Client.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(req.Parameter)})
-		var notFound *ssmtypes.ParameterNotFound
+		value, err := g.Read(ctx, req.Parameter)
 		switch {
-		case err == nil && out.Parameter != nil:
-			last = aws.ToString(out.Parameter.Value)
-			if last == req.Fingerprint {
-				w.prune(ctx, req.Parameter)
+		case err == nil:
+			last = value
+			s, perr := Parse(value)
+			if perr != nil || s.Fingerprint != req.Fingerprint {
+				break
+			}
+			switch s.State {
+			case Ready:
+				g.log(s.Timeline.Line(req.InstanceID))
 				return nil
+			case Failed:
+				g.log(s.Timeline.Line(req.InstanceID))
+				return req.failure(fmt.Sprintf("the new host failed its boot at step %q: %s", s.Step, s.Reason))
 			}
-			if strings.HasPrefix(last, FailedPrefix) {
-				step, reason, _ := strings.Cut(strings.TrimPrefix(last, FailedPrefix), ":")
-				return req.failure(fmt.Sprintf("the new host failed its boot at step %q: %s", step, reason))
-			}
-		case errors.As(err, &notFound):
-		case ctx.Err() != nil:
+		case errors.Is(err, ErrNotFound), ctx.Err() != nil:
+		case Permanent(err):
+			return req.failure(fmt.Sprintf("the readiness signal cannot be read, and no retry will change "+
+				"that: %v", err))
 		default:
 			lastErr = err
 		}
@@ -116,7 +114,8 @@ func (w *SSMWaiter) Wait(ctx context.Context, req WaitRequest) error {
 			what := "no readiness signal"
 			switch {
 			case last != "":
-				what = fmt.Sprintf("the host signalled %q, not the expected %q", last, req.Fingerprint)
+				what = fmt.Sprintf("the last signal was %q, not %q or %q with fingerprint %s", last, Ready,
+					Failed, req.Fingerprint)
 			case lastErr != nil:
 				what = fmt.Sprintf("no readiness signal (last error reading it: %v)", lastErr)
 			}
@@ -126,70 +125,54 @@ func (w *SSMWaiter) Wait(ctx context.Context, req WaitRequest) error {
 	}
 }
 
-// prune deletes the other hosts' signals under the same path once this host's signal matched, so that one
-// parameter per boot does not pile up. It is best effort: a failure leaves stale signals, never a failed deploy.
-func (w *SSMWaiter) prune(ctx context.Context, keep string) {
-	dir := path.Dir(keep)
-	var stale []string
-	var next *string
-	for {
-		out, err := w.Client.GetParametersByPath(ctx, &ssm.GetParametersByPathInput{Path: aws.String(dir),
-			NextToken: next})
-		if err != nil {
-			return
-		}
-		for _, p := range out.Parameters {
-			if name := aws.ToString(p.Name); name != keep {
-				stale = append(stale, name)
-			}
-		}
-		if next = out.NextToken; next == nil {
-			break
-		}
+func (g Gate) log(line string) {
+	if g.Log != nil {
+		g.Log(line)
 	}
-	// DeleteParameters takes at most ten names a call.
-	for chunk := range slices.Chunk(stale, 10) {
-		if _, err := w.Client.DeleteParameters(ctx, &ssm.DeleteParametersInput{Names: chunk}); err != nil {
-			return
-		}
-	}
-}
-
-func (w *SSMWaiter) client(ctx context.Context, region string) error {
-	w.once.Do(func() {
-		if w.Client != nil {
-			return
-		}
-		cfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(region))
-		if err != nil {
-			w.err = err
-			return
-		}
-		w.Client = ssm.NewFromConfig(cfg)
-	})
-	return w.err
 }
 
 // failure explains a failed gate: what happened, that traffic did not move, and where to look.
 func (r WaitRequest) failure(what string) error {
 	return fmt.Errorf("host %s is not ready: %s. The Elastic IP stays on the previous host, which keeps serving "+
-		"(on a first deploy nothing was switched). Look at the boot log in CloudWatch log group %s, stream "+
-		"boot/%s, or run: aws ec2 get-console-output --region %s --instance-id %s --latest --output text",
+		"(on a first deploy nothing was switched); running the deploy again boots a fresh host. Look at the boot "+
+		"log in CloudWatch log group %s, stream boot/%s, or run: aws ec2 get-console-output --region %s "+
+		"--instance-id %s --latest --output text",
 		r.InstanceID, what, r.LogGroup, r.InstanceID, r.Region, r.InstanceID)
 }
 
-type waiterKey struct{}
+// notFound are the texts the AWS provider's aws_ssm_parameter data source returns for a parameter that does not
+// exist: terraform-provider-aws (internal/service/ssm/parameter.go, findParameterByName) turns SSM's
+// ParameterNotFound into a NotFoundError whose text is "couldn't find resource", wrapped as "reading SSM
+// Parameter (<name>): …".
+var notFound = []string{"couldn't find resource", "ParameterNotFound"}
 
-// WithWaiter makes every host created with the returned context use w instead of polling SSM; offline runs and
-// tests use it.
-func WithWaiter(ctx *pulumi.Context, w Waiter) *pulumi.Context {
-	return ctx.WithValue(waiterKey{}, w)
+// IsNotFound reports whether err, from an invoke of aws:ssm/getParameter, says the parameter does not exist.
+func IsNotFound(err error) bool {
+	return err != nil && containsAny(err.Error(), notFound)
 }
 
-// From returns the waiter installed by WithWaiter, or one that polls SSM with the given timeout.
-func From(ctx *pulumi.Context, timeout time.Duration) Waiter {
-	if w, ok := ctx.Value(waiterKey{}).(Waiter); ok {
-		return w
+// permanent are the AWS error codes and SDK texts that no retry within a deploy can fix: the identity has no
+// credentials, its credentials are expired or invalid, or it may not read the parameter. The AWS SDK for Go v2
+// (which terraform-provider-aws uses) prints the API error code in its message ("api error
+// AccessDeniedException: …"), and the provider passes that message through.
+var permanent = []string{
+	"AccessDenied", // AccessDeniedException (SSM), AccessDenied (STS)
+	"UnrecognizedClientException", "InvalidClientTokenId", "ExpiredToken", "InvalidSignatureException",
+	"SignatureDoesNotMatch", "security token included in the request is",
+	"no valid credential sources", "failed to refresh cached credentials", "NoCredentialProviders",
+	"KMS.AccessDeniedException",
+}
+
+// Permanent reports whether err is one no retry can fix (credentials or permissions).
+func Permanent(err error) bool {
+	return err != nil && containsAny(err.Error(), permanent)
+}
+
+func containsAny(s string, subs []string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
 	}
-	return &SSMWaiter{Timeout: timeout}
+	return false
 }

@@ -4,58 +4,23 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
-	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"appstack/internal/readiness"
 )
 
-// fakeSSM answers GetParameter from a script of replies, repeating the last one, and keeps a parameter store
-// for the pruning calls.
-type fakeSSM struct {
+const fp = "sha256:0123456789abcdef0123456789abcdef"
+
+// reads answers the gate from a script of replies, repeating the last one, and records the names read.
+type reads struct {
 	mu      sync.Mutex
 	replies []reply
 	names   []string
-	store   []string
-	deleted []string
-}
-
-func (f *fakeSSM) GetParametersByPath(_ context.Context, in *ssm.GetParametersByPathInput,
-	_ ...func(*ssm.Options)) (*ssm.GetParametersByPathOutput, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	// Pages of three, to exercise the paging.
-	start := 0
-	if in.NextToken != nil {
-		start, _ = strconv.Atoi(*in.NextToken)
-	}
-	out := &ssm.GetParametersByPathOutput{}
-	for _, name := range f.store[start:min(start+3, len(f.store))] {
-		out.Parameters = append(out.Parameters, ssmtypes.Parameter{Name: aws.String(name)})
-	}
-	if start+3 < len(f.store) {
-		out.NextToken = aws.String(strconv.Itoa(start + 3))
-	}
-	return out, nil
-}
-
-func (f *fakeSSM) DeleteParameters(_ context.Context, in *ssm.DeleteParametersInput, _ ...func(*ssm.Options)) (
-	*ssm.DeleteParametersOutput, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if len(in.Names) > 10 {
-		return nil, errors.New("ValidationException: at most 10 names")
-	}
-	f.deleted = append(f.deleted, in.Names...)
-	return &ssm.DeleteParametersOutput{}, nil
 }
 
 type reply struct {
@@ -63,76 +28,91 @@ type reply struct {
 	err   error
 }
 
-func (f *fakeSSM) GetParameter(_ context.Context, in *ssm.GetParameterInput, _ ...func(*ssm.Options)) (
-	*ssm.GetParameterOutput, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.names = append(f.names, aws.ToString(in.Name))
-	r := f.replies[0]
-	if len(f.replies) > 1 {
-		f.replies = f.replies[1:]
+func (r *reads) read(_ context.Context, name string) (string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.names = append(r.names, name)
+	rp := r.replies[0]
+	if len(r.replies) > 1 {
+		r.replies = r.replies[1:]
 	}
-	if r.err != nil {
-		return nil, r.err
-	}
-	return &ssm.GetParameterOutput{Parameter: &ssmtypes.Parameter{Value: aws.String(r.value)}}, nil
+	return rp.value, rp.err
 }
 
-var notFound = &ssmtypes.ParameterNotFound{Message: aws.String("not yet")}
+// notFound is what pulumi-aws returns for a missing parameter (terraform-provider-aws findParameterByName), as
+// the engine wraps it for the program.
+var notFound = errors.New("invocation of aws:ssm/getParameter:getParameter returned an error: invoking " +
+	"aws:ssm/getParameter:getParameter: 1 error occurred:\n\t* reading SSM Parameter " +
+	"(/appstack/staging/app/ready/i-0new): couldn't find resource")
 
 func request() readiness.WaitRequest {
 	return readiness.WaitRequest{InstanceID: "i-0new", Parameter: "/appstack/staging/app/ready/i-0new",
-		Fingerprint: "sha256:abc", LogGroup: "app-logs-1", Region: "ap-southeast-1"}
+		Fingerprint: fp, LogGroup: "app-logs-1", Region: "ap-southeast-1"}
 }
 
-func wait(replies ...reply) (*fakeSSM, error) {
-	f := &fakeSSM{replies: replies}
-	w := &readiness.SSMWaiter{Client: f, Timeout: 50 * time.Millisecond, Interval: time.Millisecond}
-	return f, w.Wait(context.Background(), request())
+func wait(replies ...reply) (*reads, []string, error) {
+	r := &reads{replies: replies}
+	var lines []string
+	g := readiness.Gate{Read: func(ctx context.Context, name string) (string, error) {
+		v, err := r.read(ctx, name)
+		if readiness.IsNotFound(err) {
+			err = fmt.Errorf("%w: %v", readiness.ErrNotFound, err)
+		}
+		return v, err
+	}, Timeout: 50 * time.Millisecond, Interval: time.Millisecond, Log: func(l string) { lines = append(lines, l) }}
+	return r, lines, g.Wait(context.Background(), request())
 }
 
-func TestGateOpensOnTheExpectedFingerprint(t *testing.T) {
-	f, err := wait(reply{err: notFound}, reply{err: notFound}, reply{value: "sha256:abc"})
+var readyValue = "ready " + fp + " install=12,pull=8,secret=1,start=2,health=20,total=43"
+
+func TestGateOpensOnReadyWithTheExpectedFingerprint(t *testing.T) {
+	r, lines, err := wait(reply{err: notFound}, reply{value: "booting " + fp}, reply{value: readyValue})
 	require.NoError(t, err)
-	assert.Len(t, f.names, 3, "polls until the signal appears")
-	assert.Equal(t, "/appstack/staging/app/ready/i-0new", f.names[0])
+	assert.Len(t, r.names, 3, "polls until the signal says ready")
+	assert.Equal(t, "/appstack/staging/app/ready/i-0new", r.names[0])
+	assert.Equal(t, []string{"boot timeline i-0new: install=12s pull=8s secret=1s start=2s health=20s total=43s"}, lines,
+		"the timeline is printed once")
 }
 
 func TestGateOpensAtOnceWhenNothingChanged(t *testing.T) {
-	f, err := wait(reply{value: "sha256:abc"})
+	r, _, err := wait(reply{value: readyValue})
 	require.NoError(t, err)
-	assert.Len(t, f.names, 1, "a deploy with no change reads the signal once and does not wait")
-}
-
-func TestAnOpenGatePrunesTheOtherHostsSignals(t *testing.T) {
-	f := &fakeSSM{replies: []reply{{value: "sha256:abc"}}}
-	for i := range 13 {
-		f.store = append(f.store, fmt.Sprintf("/appstack/staging/app/ready/i-0old%02d", i))
-	}
-	f.store = append(f.store, "/appstack/staging/app/ready/i-0new")
-	w := &readiness.SSMWaiter{Client: f, Timeout: 50 * time.Millisecond, Interval: time.Millisecond}
-	require.NoError(t, w.Wait(context.Background(), request()))
-	assert.Len(t, f.deleted, 13, "every other host's signal, over several pages and in batches of ten")
-	assert.NotContains(t, f.deleted, "/appstack/staging/app/ready/i-0new")
-}
-
-func TestAFailedGatePrunesNothing(t *testing.T) {
-	f := &fakeSSM{replies: []reply{{value: "failed:health:web"}}, store: []string{"/appstack/staging/app/ready/i-0old"}}
-	w := &readiness.SSMWaiter{Client: f, Timeout: 50 * time.Millisecond, Interval: time.Millisecond}
-	require.Error(t, w.Wait(context.Background(), request()))
-	assert.Empty(t, f.deleted, "the old host's signal stays while it still serves")
+	assert.Len(t, r.names, 1, "a deploy with no change reads the signal once and does not wait")
 }
 
 func TestGateReportsABootFailure(t *testing.T) {
-	_, err := wait(reply{err: notFound}, reply{value: "failed:pull:docker pull web failed after 5 attempts"})
+	_, lines, err := wait(reply{err: notFound},
+		reply{value: "failed " + fp + " install=12,total=40 pull docker pull web failed"})
 	require.Error(t, err)
 	for _, want := range []string{
-		`host i-0new is not ready: the new host failed its boot at step "pull": docker pull web failed after 5 attempts`,
+		`host i-0new is not ready: the new host failed its boot at step "pull": docker pull web failed`,
 		"The Elastic IP stays on the previous host, which keeps serving",
+		"running the deploy again boots a fresh host",
 		"CloudWatch log group app-logs-1, stream boot/i-0new",
 		"aws ec2 get-console-output --region ap-southeast-1 --instance-id i-0new --latest",
 	} {
 		assert.Contains(t, err.Error(), want)
+	}
+	assert.Equal(t, []string{"boot timeline i-0new: install=12s total=40s"}, lines)
+}
+
+func TestGateFailsFastOnErrorsNoRetryFixes(t *testing.T) {
+	// The texts the AWS SDK for Go v2 gives these errors, as pulumi-aws passes them to the program.
+	for name, text := range map[string]string{
+		"access denied": "reading SSM Parameter (/x): operation error SSM: GetParameter, https response error " +
+			"StatusCode: 400, RequestID: 1, api error AccessDeniedException: User: arn:aws:sts::1:assumed-role/r/s " +
+			"is not authorized to perform: ssm:GetParameter",
+		"expired token": "operation error SSM: GetParameter, https response error StatusCode: 400, RequestID: 1, " +
+			"api error ExpiredTokenException: The security token included in the request is expired",
+		"invalid token":  "api error UnrecognizedClientException: The security token included in the request is invalid.",
+		"no credentials": "failed to refresh cached credentials, no EC2 IMDS role found",
+	} {
+		t.Run(name, func(t *testing.T) {
+			r, _, err := wait(reply{err: errors.New(text)})
+			require.Error(t, err)
+			assert.Len(t, r.names, 1, "no second read")
+			assert.Contains(t, err.Error(), "no retry will change that: "+text)
+		})
 	}
 }
 
@@ -143,27 +123,81 @@ func TestGateTimesOut(t *testing.T) {
 		want  string
 	}{
 		{"no signal", reply{err: notFound}, "no readiness signal within 50ms"},
-		{"another fingerprint", reply{value: "sha256:old"},
-			`the host signalled "sha256:old", not the expected "sha256:abc" within 50ms`},
-		{"the parameter cannot be read", reply{err: errors.New("AccessDeniedException")},
-			"no readiness signal (last error reading it: AccessDeniedException) within 50ms"},
+		{"still booting", reply{value: "booting " + fp},
+			`the last signal was "booting ` + fp + `", not "ready" or "failed" with fingerprint ` + fp + " within 50ms"},
+		{"another fingerprint", reply{value: "ready sha256:ffffffffffffffffffffffffffffffff -"},
+			`the last signal was "ready sha256:ffffffffffffffffffffffffffffffff -"`},
+		{"a passing error", reply{err: errors.New("api error ThrottlingException: Rate exceeded")},
+			"no readiness signal (last error reading it: api error ThrottlingException: Rate exceeded) within 50ms"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := wait(tc.reply)
+			r, _, err := wait(tc.reply)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.want)
-			assert.Contains(t, err.Error(), "aws ec2 get-console-output")
+			assert.Greater(t, len(r.names), 1, "kept polling")
 		})
 	}
 }
 
-func digestRef(repo string, n int) string {
-	return fmt.Sprintf("123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/%s@sha256:%064x", repo, n)
+func TestSignalsRoundTrip(t *testing.T) {
+	for _, s := range []readiness.Signal{
+		{State: readiness.Booting, Fingerprint: fp},
+		{State: readiness.Ready, Fingerprint: fp, Timeline: readiness.Timeline{{Name: "install", Seconds: 3},
+			{Name: "total", Seconds: 9}}},
+		{State: readiness.Failed, Fingerprint: fp, Step: "health",
+			Reason: "timeout: web did not answer /health and /ready on port 8080 by the boot deadline (480s)"},
+		{State: readiness.Failed, Fingerprint: fp, Step: "metadata", Timeline: readiness.Timeline{{Name: "total", Seconds: 20}},
+			Reason: "the instance metadata service did not answer"},
+	} {
+		got, err := readiness.Parse(s.String())
+		require.NoError(t, err, s.String())
+		assert.Equal(t, s, got)
+	}
+	for _, bad := range []string{"", fp, "failed:pull:docker", "ready " + fp, "ready notafingerprint -",
+		"failed " + fp + " - ", "ready " + fp + " install=x", "unknown " + fp} {
+		_, err := readiness.Parse(bad)
+		assert.Error(t, err, "%q", bad)
+	}
+}
+
+func TestTimelineLineParses(t *testing.T) {
+	tl := readiness.Timeline{{Name: "total", Seconds: 43}, {Name: "health", Seconds: 20}, {Name: "install", Seconds: 12}}
+	line := tl.Line("i-0abc")
+	assert.Equal(t, "boot timeline i-0abc: install=12s health=20s total=43s", line, "steps in boot order, total last")
+	id, got, err := readiness.ParseTimeline(line)
+	require.NoError(t, err)
+	assert.Equal(t, "i-0abc", id)
+	assert.Equal(t, readiness.Timeline{{Name: "install", Seconds: 12}, {Name: "health", Seconds: 20},
+		{Name: "total", Seconds: 43}}, got)
+	_, _, err = readiness.ParseTimeline("boot timeline i-0abc: install=12")
+	assert.Error(t, err)
+}
+
+func TestAttemptCountsTheFingerprintsBootsThatDidNotEndReady(t *testing.T) {
+	other := "sha256:ffffffffffffffffffffffffffffffff"
+	failed := "failed " + fp + " total=30 pull docker pull web failed"
+	assert.Equal(t, 0, readiness.Attempt(fp, nil), "a first deploy")
+	assert.Equal(t, 1, readiness.Attempt(fp, []string{"ready " + other + " -", failed}), "a re-run after a failure")
+	assert.Equal(t, 2, readiness.Attempt(fp, []string{failed, "booting " + fp}), "after a second, interrupted boot")
+	assert.Equal(t, 1, readiness.Attempt(fp, []string{failed, readyValue}),
+		"after the re-run succeeded the number stays: a no-change deploy keeps the host")
+	assert.Equal(t, 0, readiness.Attempt(fp, []string{"sha256:0123", "failed " + other + " - pull x"}),
+		"old-format values and other fingerprints do not count")
+}
+
+func TestFailFastClassification(t *testing.T) {
+	assert.True(t, readiness.IsNotFound(notFound))
+	assert.False(t, readiness.Permanent(notFound))
+	assert.False(t, readiness.Permanent(errors.New("api error ThrottlingException: Rate exceeded")))
+	assert.False(t, readiness.Permanent(errors.New("dial tcp: i/o timeout")))
 }
 
 func TestFingerprintFollowsTheDigests(t *testing.T) {
-	a := readiness.Fingerprint(map[string]string{"web": digestRef("web", 1), "api": digestRef("api", 1)})
-	assert.Equal(t, a, readiness.Fingerprint(map[string]string{"api": digestRef("api", 1), "web": digestRef("web", 1)}))
-	assert.NotEqual(t, a, readiness.Fingerprint(map[string]string{"web": digestRef("web", 2), "api": digestRef("api", 1)}))
+	ref := func(repo string, n int) string {
+		return fmt.Sprintf("123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/%s@sha256:%064x", repo, n)
+	}
+	a := readiness.Fingerprint(map[string]string{"web": ref("web", 1), "api": ref("api", 1)})
+	assert.Equal(t, a, readiness.Fingerprint(map[string]string{"api": ref("api", 1), "web": ref("web", 1)}))
+	assert.NotEqual(t, a, readiness.Fingerprint(map[string]string{"web": ref("web", 2), "api": ref("api", 1)}))
 	assert.Regexp(t, `^sha256:[0-9a-f]{32}$`, a)
 }

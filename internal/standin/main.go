@@ -2,9 +2,10 @@
 // Pulumi engine loads as pulumi-resource-aws or pulumi-resource-docker (named by the file it is installed as)
 // in the engine-level tests. It creates nothing anywhere: it answers Check, Diff, Create, Read, Update, Delete
 // and Invoke with the offline mocks' deterministic values and appends every call to the file named by
-// APPSTACK_STANDIN_LOG. Where a real provider's answer decides a deploy, it answers as that provider would:
-// computed outputs are unknown in a preview, and ECR's rules hold for images and repositories (ecr.go). It
-// is not AWS and not Docker.
+// APPSTACK_STANDIN_LOG. It models each created host's boot and answers the readiness reads from a parameter
+// store in a file (ssm.go). Where a real provider's answer decides a deploy, it answers as that provider
+// would: computed outputs are unknown in a preview, and ECR's rules hold for images and repositories
+// (ecr.go). It is not AWS and not Docker.
 package main
 
 import (
@@ -34,6 +35,8 @@ type Call struct {
 	Type string `json:"type,omitempty"`
 	Name string `json:"name,omitempty"`
 	ID   string `json:"id,omitempty"`
+	// Instance is the instance an Elastic IP association names.
+	Instance string `json:"instance,omitempty"`
 }
 
 type standin struct {
@@ -41,6 +44,7 @@ type standin struct {
 	pkg, version string
 	mocks        *offline.Mocks
 	mu           sync.Mutex
+	ssmMu        sync.Mutex // the parameter store file (ssm.go)
 }
 
 func main() {
@@ -196,12 +200,17 @@ func (s *standin) Create(_ context.Context, req *pulumirpc.CreateRequest) (*pulu
 		props, err := marshal(unknownComputed(inputs, out))
 		return &pulumirpc.CreateResponse{Properties: props}, err
 	}
+	if u.Type() == "aws:ec2/instance:Instance" {
+		if err := s.boot(id, inputs); err != nil {
+			return nil, err
+		}
+	}
 	if u.Type() == repository {
 		if err := createdRepository(id, inputs); err != nil {
 			return nil, err
 		}
 	}
-	s.log(Call{Op: "create", Type: string(u.Type()), Name: u.Name(), ID: id})
+	s.log(Call{Op: "create", Type: string(u.Type()), Name: u.Name(), ID: id, Instance: instanceOf(inputs)})
 	props, err := marshal(out)
 	return &pulumirpc.CreateResponse{Id: id, Properties: props}, err
 }
@@ -262,7 +271,8 @@ func (s *standin) Update(_ context.Context, req *pulumirpc.UpdateRequest) (*pulu
 			return nil, err
 		}
 	}
-	s.log(Call{Op: "update", Type: string(u.Type()), Name: u.Name(), ID: req.GetId()})
+	s.log(Call{Op: "update", Type: string(u.Type()), Name: u.Name(), ID: req.GetId(),
+		Instance: instanceOf(inputs)})
 	props, err := marshal(out)
 	return &pulumirpc.UpdateResponse{Properties: props}, err
 }
@@ -287,15 +297,15 @@ func (s *standin) Invoke(_ context.Context, req *pulumirpc.InvokeRequest) (*pulu
 	if err != nil {
 		return nil, err
 	}
-	if req.GetTok() == getImages {
-		out, err := listImages(context.Background(), args)
-		if err != nil {
-			return nil, err
-		}
-		props, err := marshal(out)
-		return &pulumirpc.InvokeResponse{Return: props}, err
+	var out resource.PropertyMap
+	switch {
+	case req.GetTok() == getImages:
+		out, err = listImages(context.Background(), args)
+	case readsSSM(req.GetTok(), args):
+		out, err = s.invokeSSM(req.GetTok(), args)
+	default:
+		out, err = s.mocks.Call(pulumi.MockCallArgs{Token: req.GetTok(), Args: args})
 	}
-	out, err := s.mocks.Call(pulumi.MockCallArgs{Token: req.GetTok(), Args: args})
 	if err != nil {
 		return nil, err
 	}
@@ -305,4 +315,12 @@ func (s *standin) Invoke(_ context.Context, req *pulumirpc.InvokeRequest) (*pulu
 
 func (s *standin) Cancel(context.Context, *emptypb.Empty) (*emptypb.Empty, error) {
 	return &emptypb.Empty{}, nil
+}
+
+// instanceOf is the instanceId input of an Elastic IP association, for the call log.
+func instanceOf(inputs resource.PropertyMap) string {
+	if v, ok := inputs["instanceId"]; ok && v.IsString() {
+		return v.StringValue()
+	}
+	return ""
 }

@@ -5,11 +5,7 @@
 package main
 
 import (
-	_ "github.com/aws/aws-sdk-go-v2/aws"
 	_ "github.com/aws/aws-sdk-go-v2/aws/arn"
-	_ "github.com/aws/aws-sdk-go-v2/config"
-	_ "github.com/aws/aws-sdk-go-v2/service/ssm"
-	_ "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	_ "github.com/pulumi/pulumi-aws/sdk/v7/go/aws/cloudwatch"
 	_ "github.com/pulumi/pulumi-aws/sdk/v7/go/aws/dynamodb"
 	_ "github.com/pulumi/pulumi-aws/sdk/v7/go/aws/ec2"

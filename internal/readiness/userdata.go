@@ -1,0 +1,51 @@
+package readiness
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// BootParams are what a rendered boot script says about its readiness signal.
+type BootParams struct {
+	// ReadyPrefix is the path the host writes its signal under, <prefix>/<instance id>.
+	ReadyPrefix string
+	// Fingerprint is what the host signals.
+	Fingerprint string
+}
+
+// ParseUserData reads the readiness prefix and fingerprint out of an instance's user data: the plain script
+// (userData), or the base64 of a gzipped one (userDataBase64), as cloud-init would unpack it. Stand-ins use it
+// to answer for the host the way its boot would.
+func ParseUserData(userData, userDataBase64 string) (BootParams, error) {
+	script := userData
+	if script == "" && userDataBase64 != "" {
+		raw, err := base64.StdEncoding.DecodeString(userDataBase64)
+		if err != nil {
+			return BootParams{}, fmt.Errorf("userDataBase64: %w", err)
+		}
+		if zr, err := gzip.NewReader(bytes.NewReader(raw)); err == nil {
+			if raw, err = io.ReadAll(zr); err != nil {
+				return BootParams{}, fmt.Errorf("userDataBase64: gzip: %w", err)
+			}
+		}
+		script = string(raw)
+	}
+	var p BootParams
+	for line := range strings.Lines(script) {
+		line = strings.TrimSpace(line)
+		if v, ok := strings.CutPrefix(line, "ready_prefix="); ok {
+			p.ReadyPrefix = strings.Trim(v, `'"`)
+		}
+		if v, ok := strings.CutPrefix(line, "fingerprint="); ok {
+			p.Fingerprint = strings.Trim(v, `'"`)
+		}
+	}
+	if p.ReadyPrefix == "" || !fingerprintRE.MatchString(p.Fingerprint) {
+		return BootParams{}, fmt.Errorf("the user data is no appstack boot script (no ready_prefix= and fingerprint=)")
+	}
+	return p, nil
+}
