@@ -162,10 +162,13 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	var repoArns pulumi.StringArray
 	var hostServices []host.Service
 	var ports []int
-	for _, s := range cfg.Services {
-		// Every service owns its repository whichever way it gets its image, so a switch between build and
-		// image (a rollback by pinned digest, and back) never deletes the repository with the images a
-		// rollback needs, and the host keeps its pull rights on it.
+	// Every service owns its repository whichever way it gets its image, so a switch between build and image
+	// (a rollback by pinned digest, and back) never deletes the repository with the images a rollback needs,
+	// and the host keeps its pull rights on it. All repositories are declared before any image, because an
+	// image waits for its repository to exist (it looks up the tags the repository holds): declared first,
+	// they are created in parallel.
+	repos := make([]*registry.Registry, len(cfg.Services))
+	for i, s := range cfg.Services {
 		repo, err := registry.New(ctx, name+"-"+s.Name, &registry.Args{
 			KeepImages:  cfg.KeepImages,
 			ForceDelete: cfg.ForceDelete,
@@ -174,6 +177,10 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		if err != nil {
 			return nil, err
 		}
+		repos[i] = repo
+	}
+	for i, s := range cfg.Services {
+		repo := repos[i]
 		repoURLs[s.Name] = repo.RepositoryURL
 		repoArns = append(repoArns, repo.RepositoryArn)
 		var ref pulumi.StringInput = pulumi.String(s.Image)
