@@ -1,7 +1,10 @@
 package readiness_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"sync"
@@ -200,4 +203,27 @@ func TestFingerprintFollowsTheDigests(t *testing.T) {
 	assert.Equal(t, a, readiness.Fingerprint(map[string]string{"api": ref("api", 1), "web": ref("web", 1)}))
 	assert.NotEqual(t, a, readiness.Fingerprint(map[string]string{"web": ref("web", 2), "api": ref("api", 1)}))
 	assert.Regexp(t, `^sha256:[0-9a-f]{32}$`, a)
+}
+
+func TestUserDataNamesThePrefixAndFingerprint(t *testing.T) {
+	script := "#!/bin/bash\nregion=ap-southeast-1\nready_prefix=/appstack/pr-7/app/ready\nfingerprint=" + fp + "\n"
+	want := readiness.BootParams{ReadyPrefix: "/appstack/pr-7/app/ready", Fingerprint: fp}
+	got, err := readiness.ParseUserData(script, "")
+	require.NoError(t, err)
+	assert.Equal(t, want, got)
+
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	_, err = zw.Write([]byte(script))
+	require.NoError(t, err)
+	require.NoError(t, zw.Close())
+	got, err = readiness.ParseUserData("", base64.StdEncoding.EncodeToString(buf.Bytes()))
+	require.NoError(t, err, "userDataBase64 holds the gzipped script, as cloud-init unpacks it")
+	assert.Equal(t, want, got)
+
+	got, err = readiness.ParseUserData("#!/bin/bash\necho hello\n", "")
+	require.NoError(t, err)
+	assert.Empty(t, got.ReadyPrefix, "no appstack boot script")
+	_, err = readiness.ParseUserData("", "not base64!")
+	assert.Error(t, err)
 }
