@@ -78,7 +78,7 @@ func (w *world) execBounded(ctx context.Context, args []string, limit int) error
 	w.calls = append(w.calls, args)
 	network := mustBeBounded[args[0]] || (args[0] == "docker" && (args[1] == "pull" || args[1] == "login")) ||
 		(args[0] == "systemctl" && args[1] == "restart")
-	if network && limit == 0 && !(args[0] == "aws" && args[1] == "--version") {
+	if network && limit == 0 && (args[0] != "aws" || args[1] != "--version") {
 		w.t.Errorf("%q runs without a time limit", args)
 	}
 	switch args[0] {

@@ -42,9 +42,9 @@ func (r *reads) read(_ context.Context, name string) (string, error) {
 	return rp.value, rp.err
 }
 
-// notFound is what pulumi-aws returns for a missing parameter (terraform-provider-aws findParameterByName), as
+// errNotFound is what pulumi-aws returns for a missing parameter (terraform-provider-aws findParameterByName), as
 // the engine wraps it for the program.
-var notFound = errors.New("invocation of aws:ssm/getParameter:getParameter returned an error: invoking " +
+var errNotFound = errors.New("invocation of aws:ssm/getParameter:getParameter returned an error: invoking " +
 	"aws:ssm/getParameter:getParameter: 1 error occurred:\n\t* reading SSM Parameter " +
 	"(/appstack/staging/app/ready/i-0new): couldn't find resource")
 
@@ -69,7 +69,7 @@ func wait(replies ...reply) (*reads, []string, error) {
 var readyValue = "ready " + fp + " install=12,pull=8,secret=1,start=2,health=20,total=43"
 
 func TestGateOpensOnReadyWithTheExpectedFingerprint(t *testing.T) {
-	r, lines, err := wait(reply{err: notFound}, reply{value: "booting " + fp}, reply{value: readyValue})
+	r, lines, err := wait(reply{err: errNotFound}, reply{value: "booting " + fp}, reply{value: readyValue})
 	require.NoError(t, err)
 	assert.Len(t, r.names, 3, "polls until the signal says ready")
 	assert.Equal(t, "/appstack/staging/app/ready/i-0new", r.names[0])
@@ -84,7 +84,7 @@ func TestGateOpensAtOnceWhenNothingChanged(t *testing.T) {
 }
 
 func TestGateReportsABootFailure(t *testing.T) {
-	_, lines, err := wait(reply{err: notFound},
+	_, lines, err := wait(reply{err: errNotFound},
 		reply{value: "failed " + fp + " install=12,total=40 pull docker pull web failed"})
 	require.Error(t, err)
 	for _, want := range []string{
@@ -125,7 +125,7 @@ func TestGateTimesOut(t *testing.T) {
 		reply reply
 		want  string
 	}{
-		{"no signal", reply{err: notFound}, "no readiness signal within 50ms"},
+		{"no signal", reply{err: errNotFound}, "no readiness signal within 50ms"},
 		{"still booting", reply{value: "booting " + fp},
 			`the last signal was "booting ` + fp + `", not "ready" or "failed" with fingerprint ` + fp + " within 50ms"},
 		{"another fingerprint", reply{value: "ready sha256:ffffffffffffffffffffffffffffffff -"},
@@ -189,8 +189,8 @@ func TestAttemptCountsTheFingerprintsBootsThatDidNotEndReady(t *testing.T) {
 }
 
 func TestFailFastClassification(t *testing.T) {
-	assert.True(t, readiness.IsNotFound(notFound))
-	assert.False(t, readiness.Permanent(notFound))
+	assert.True(t, readiness.IsNotFound(errNotFound))
+	assert.False(t, readiness.Permanent(errNotFound))
 	assert.False(t, readiness.Permanent(errors.New("api error ThrottlingException: Rate exceeded")))
 	assert.False(t, readiness.Permanent(errors.New("dial tcp: i/o timeout")))
 }
