@@ -355,7 +355,7 @@ func SignalFor(outcome BootOutcome, fingerprint string) (string, bool, error) {
 
 // Boot models the boot of a created instance from its user data, as the boot script would run it: it takes the
 // next outcome, writes the signal to <prefix>/<instance id>, and once ready deletes the other fingerprints'
-// signals under the prefix.
+// signals under the prefix. An instance whose user data is no appstack boot script writes nothing.
 func (m *Mocks) Boot(instanceID string, inputs resource.PropertyMap) error {
 	str := func(k resource.PropertyKey) string {
 		if v, ok := inputs[k]; ok && v.IsString() {
@@ -366,6 +366,9 @@ func (m *Mocks) Boot(instanceID string, inputs resource.PropertyMap) error {
 	p, err := readiness.ParseUserData(str("userData"), str("userDataBase64"))
 	if err != nil {
 		return fmt.Errorf("instance %s: %w", instanceID, err)
+	}
+	if p.ReadyPrefix == "" {
+		return nil // not an appstack host: nothing in it writes a signal
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
