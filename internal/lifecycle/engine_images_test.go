@@ -205,6 +205,23 @@ func TestImagesOnTheRealEngine(t *testing.T) {
 		assert.Equal(t, 2, e.pushes(t))
 	})
 
+	t.Run("a create that failed after its push is re-run without a push", func(t *testing.T) {
+		require.NoError(t, os.WriteFile(main, append(append([]byte{}, original...),
+			"\n// a third version of the sample service\n"...), 0o644))
+		require.NoError(t, os.WriteFile(filepath.Join(e.registry, "fail-after-push"), nil, 0o600))
+		_, err := e.m.Up(ctx, "staging")
+		require.Error(t, err, "the image's create fails after its push")
+		assert.Contains(t, err.Error(), "fail-after-push")
+		assert.Equal(t, 3, e.pushes(t), "the push landed")
+
+		res, ops := e.up(t, ctx, "staging")
+		assert.Equal(t, 3, e.pushes(t), "the re-run finds the tag and pushes nothing")
+		assert.NotContains(t, ops["app-web-image"], "create")
+		third := webDigest(t, res)
+		assert.NotContains(t, []string{first, second}, third)
+		assert.Contains(t, userData(t, ctx, st), third, "the host runs what the failed create pushed")
+	})
+
 	t.Run("a staging destroy stops at the repository that holds images", func(t *testing.T) {
 		_, err := st.Destroy(ctx)
 		require.Error(t, err, "ECR refuses to delete a repository with images unless forced")

@@ -55,6 +55,8 @@ type engine struct {
 	work  string
 	state string
 	log   string
+	// registry is the directory of the stand-ins' ECR registry state.
+	registry string
 }
 
 func newEngine(t *testing.T) *engine {
@@ -62,7 +64,8 @@ func newEngine(t *testing.T) *engine {
 	cmd, err := auto.NewPulumiCommand(&auto.PulumiCommandOptions{Root: root, SkipVersionCheck: true})
 	require.NoError(t, err)
 
-	e := &engine{work: t.TempDir(), state: t.TempDir(), log: filepath.Join(t.TempDir(), "standin.log")}
+	e := &engine{work: t.TempDir(), state: t.TempDir(), log: filepath.Join(t.TempDir(), "standin.log"),
+		registry: t.TempDir()}
 	for _, f := range []string{"Pulumi.yaml", "Pulumi.staging.yaml", "Pulumi.production.yaml"} {
 		copyFile(t, filepath.Join(offlinetest.Root(), f), filepath.Join(e.work, f))
 	}
@@ -87,7 +90,7 @@ func newEngine(t *testing.T) *engine {
 				"PULUMI_CONFIG_PASSPHRASE": "engine-test-passphrase",
 				"PULUMI_SKIP_UPDATE_CHECK": "true",
 				"APPSTACK_STANDIN_LOG":     e.log,
-				"APPSTACK_STANDIN_STATE":   t.TempDir(), // the stand-ins' ECR registry
+				"APPSTACK_STANDIN_STATE":   e.registry, // the stand-ins' ECR registry
 				"APPSTACK_STANDIN_SSM":     filepath.Join(e.state, "standin-ssm.json"),
 				"APPSTACK_STANDIN_BOOTS":   filepath.Join(e.state, "standin-boots"),
 				"PATH":                     bin + string(os.PathListSeparator) + os.Getenv("PATH"),

@@ -195,6 +195,15 @@ func (s *standin) buildImage(inputs resource.PropertyMap, preview bool) (resourc
 	}
 	out["repoDigest"] = resource.NewStringProperty(strings.TrimSuffix(name, ":"+tag) + "@" + digest)
 	s.log(Call{Op: "push", Type: dockerImage, Name: name, ID: digest})
+	// A test makes the next create fail after its push landed (a lost connection, a killed runner) by
+	// creating this file; the state then has no image while the registry has its tag.
+	if flag := filepath.Join(os.Getenv("APPSTACK_STANDIN_STATE"), "fail-after-push"); os.Getenv(
+		"APPSTACK_STANDIN_STATE") != "" {
+		if err := os.Remove(flag); err == nil {
+			return nil, fmt.Errorf("the push of %s landed, then the operation failed (stand-in: fail-after-push)",
+				name)
+		}
+	}
 	return out, nil
 }
 
