@@ -187,12 +187,22 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		Path:           a.ReadyParameterPrefix,
 		WithDecryption: pulumi.BoolRef(false),
 	}, pulumi.Parent(c))
-	if err != nil {
+	var values []string
+	switch {
+	case err == nil:
+		values = signals.Values
+	case ctx.DryRun():
+		// A preview with a narrower role still shows the plan; a deploy never guesses the attempt, since a
+		// wrong number would replace a healthy host.
+		_ = ctx.Log.Warn(fmt.Sprintf("host %q: cannot read the readiness signals under %s (%v); this preview "+
+			"assumes boot attempt 0, so whether it shows the host replaced may differ from the deploy", name,
+			a.ReadyParameterPrefix, err), &pulumi.LogArgs{Resource: c})
+	default:
 		return nil, fmt.Errorf("host %q: reading the readiness signals under %s (the deploy needs "+
 			"ssm:GetParametersByPath on that path): %w", name, a.ReadyParameterPrefix, err)
 	}
 
-	spec := a.bootSpec(signals.Values)
+	spec := a.bootSpec(values)
 	c.UserData = spec.ApplyT(func(v any) (string, error) {
 		script, err := RenderBootScript(v.(BootSpec))
 		if err != nil {

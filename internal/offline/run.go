@@ -29,6 +29,11 @@ type Options struct {
 	Boots []BootOutcome
 	// Parameters are SSM parameters that exist before the run, such as an earlier deploy's readiness signals.
 	Parameters map[string]string
+	// Denied are parameter names and paths the deploy may not read (Mocks.Denied).
+	Denied []string
+	// Registry is the ECR registry the run pushes to and looks images up in. Default: an empty one. Pass the
+	// same registry to successive runs to model successive deploys.
+	Registry *Registry
 }
 
 // Result is everything an offline run declared.
@@ -54,7 +59,7 @@ func Run(program pulumi.RunFunc, opts Options) (*Result, error) {
 		return nil, fmt.Errorf("offline: a stack name is required")
 	}
 	mocks := &Mocks{Project: opts.Project, Stack: opts.Stack, Region: opts.Config[stacks.RegionKey],
-		BootOnCreate: !opts.DryRun, Boots: opts.Boots}
+		BootOnCreate: !opts.DryRun, Boots: opts.Boots, Denied: opts.Denied, Registry: opts.Registry}
 	for name, value := range opts.Parameters {
 		mocks.SetParameter(name, value)
 	}

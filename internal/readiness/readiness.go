@@ -160,7 +160,6 @@ var permanent = []string{
 	"UnrecognizedClientException", "InvalidClientTokenId", "ExpiredToken", "InvalidSignatureException",
 	"SignatureDoesNotMatch", "security token included in the request is",
 	"no valid credential sources", "failed to refresh cached credentials", "NoCredentialProviders",
-	"KMS.AccessDeniedException",
 }
 
 // Permanent reports whether err is one no retry can fix (credentials or permissions).
