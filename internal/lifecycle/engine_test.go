@@ -156,6 +156,8 @@ func (e *engine) fresh(t *testing.T) *lifecycle.Manager {
 				"PATH":                      e.bin + string(os.PathListSeparator) + os.Getenv("PATH"),
 			})},
 		Progress: testWriter{t},
+		// The stand-in's parameter store stands for SSM, where the modelled hosts wrote their signals.
+		Parameters: e.parameters(),
 	}
 	e.m = m
 	t.Cleanup(func() { _ = m.Close() })
@@ -380,8 +382,14 @@ func TestStackLifecycleOnTheRealEngine(t *testing.T) {
 	})
 
 	t.Run("a fresh runner destroys and removes pr-7, recognised as ephemeral from its deployment", func(t *testing.T) {
+		require.NotEmpty(t, e.parameters().Under(t,
+			"/appstack/pr-7/"), "pr-7's hosts wrote readiness signals")
 		require.NoError(t, e.fresh(t).Destroy(ctx, "pr-7"))
 		assert.NotContains(t, e.stackNames(t, ctx), "pr-7")
+		assert.Empty(t, e.parameters().Under(t, "/appstack/pr-7/"),
+			"the hosts' signals go with the stack")
+		assert.NotEmpty(t, e.parameters().Under(t,
+			"/appstack/staging/"), "another stack's signals stay")
 	})
 
 	t.Run("the canary secret is never in plain text in the backend or the project", func(t *testing.T) {
@@ -613,4 +621,9 @@ func gjson(t *testing.T, raw string, i int, field string) string {
 	}
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// parameters is the stand-in's parameter store of this engine's backend.
+func (e *engine) parameters() offlinetest.StandinParameters {
+	return offlinetest.StandinParameters{File: filepath.Join(e.state, "standin-ssm.json"), Region: "ap-southeast-1"}
 }
