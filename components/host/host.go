@@ -178,18 +178,15 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if err := ctx.RegisterComponentResource(Type, name, c, opts...); err != nil {
 		return nil, err
 	}
-	// The provider returns every SSM parameter value as a secret (the data source marks it sensitive); a public
-	// AMI id is none, and the plan should show it.
-	ami := pulumi.Unsecret(ssm.LookupParameterOutput(ctx, ssm.LookupParameterOutputArgs{
+	ami := ssm.LookupParameterOutput(ctx, ssm.LookupParameterOutputArgs{
 		Name: pulumi.String(AMIParameters[a.AMI][a.Arch]),
-	}, pulumi.Parent(c)).Value()).(pulumi.StringOutput)
+	}, pulumi.Parent(c)).Value()
 	// The stack's readiness signals, read through the provider (in a preview too) to number this deploy's boot
 	// attempt: see readiness.Attempt.
-	var signals ssm.GetParametersByPathResult
-	err := invokeAWS(ctx, "aws:ssm/getParametersByPath:getParametersByPath", &ssm.GetParametersByPathArgs{
+	signals, err := ssm.GetParametersByPath(ctx, &ssm.GetParametersByPathArgs{
 		Path:           a.ReadyParameterPrefix,
 		WithDecryption: pulumi.BoolRef(false),
-	}, &signals, pulumi.Parent(c))
+	}, pulumi.Parent(c))
 	var values []string
 	switch {
 	case err == nil:
@@ -363,15 +360,14 @@ func (a *Args) compress() (bool, error) {
 }
 
 // gate resolves to the instance id once the instance has signalled that it runs fingerprint. It reads the
-// signal with an invoke of aws:ssm/getParameter (invokeAWS) through the same provider as the host's resources, so with
+// signal with an invoke of aws:ssm/getParameter through the same provider as the host's resources, so with
 // exactly the deploy's credentials, profile, assumed role and region. A preview never waits: there is no new
 // host to wait for.
 func (a *Args) gate(ctx *pulumi.Context, c *Host, name string, id pulumi.IDOutput,
 	fingerprint pulumi.StringOutput) pulumi.StringOutput {
 	read := func(_ context.Context, parameter string) (string, error) {
-		var res ssm.LookupParameterResult
-		err := invokeAWS(ctx, "aws:ssm/getParameter:getParameter", &ssm.LookupParameterArgs{Name: parameter,
-			WithDecryption: pulumi.BoolRef(false)}, &res, pulumi.Parent(c))
+		res, err := ssm.LookupParameter(ctx, &ssm.LookupParameterArgs{Name: parameter,
+			WithDecryption: pulumi.BoolRef(false)}, pulumi.Parent(c))
 		switch {
 		case readiness.IsNotFound(err):
 			return "", fmt.Errorf("%w: %v", readiness.ErrNotFound, err)

@@ -234,13 +234,9 @@ func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 	case "aws:ssm/getParameter:getParameter":
 		name := args.Args["name"].StringValue()
 		if strings.HasPrefix(name, "/aws/service/") {
-			out := resource.NewPropertyMapFromMap(map[string]any{
+			return resource.NewPropertyMapFromMap(map[string]any{
 				"name": name, "type": "String", "value": "ami-0" + hash(name)[:16],
-			})
-			// The data source marks value sensitive (terraform-provider-aws parameter_data_source.go), so the
-			// provider returns it as a secret, a public AMI id included.
-			out["value"] = resource.MakeSecret(out["value"])
-			return out, nil
+			}), nil
 		}
 		if err := m.denied("GetParameter", name); err != nil {
 			return nil, err
@@ -367,13 +363,10 @@ func (m *Mocks) getParameter(name string) (resource.PropertyMap, error) {
 	if !ok {
 		return nil, fmt.Errorf("reading SSM Parameter (%s): couldn't find resource", name)
 	}
-	out := resource.NewPropertyMapFromMap(map[string]any{
+	return resource.NewPropertyMapFromMap(map[string]any{
 		"name": name, "id": name, "type": "String", "value": v, "insecureValue": v, "version": 1,
 		"arn": fmt.Sprintf("arn:aws:ssm:%s:%s:parameter%s", m.Region, Account, name),
-	})
-	// The data source marks value sensitive (terraform-provider-aws parameter_data_source.go).
-	out["value"] = resource.MakeSecret(out["value"])
-	return out, nil
+	}), nil
 }
 
 // getParametersByPath answers aws:ssm/getParametersByPath (not recursive): the parameters directly under path,
@@ -391,12 +384,9 @@ func (m *Mocks) getParametersByPath(dir string) resource.PropertyMap {
 			arns = append(arns, fmt.Sprintf("arn:aws:ssm:%s:%s:parameter%s", m.Region, Account, name))
 		}
 	}
-	out := resource.NewPropertyMapFromMap(map[string]any{
+	return resource.NewPropertyMapFromMap(map[string]any{
 		"id": dir, "path": dir, "names": names, "values": values, "types": types, "arns": arns,
 	})
-	// The provider marks values sensitive, whatever the parameters' type.
-	out["values"] = resource.MakeSecret(out["values"])
-	return out
 }
 
 // denied refuses a read of a name in Denied the way the AWS SDK for Go v2 reports SSM's refusal, which
