@@ -143,7 +143,8 @@ func (r WaitRequest) failure(what string) error {
 // notFound are the texts the AWS provider's aws_ssm_parameter data source returns for a parameter that does not
 // exist: terraform-provider-aws (internal/service/ssm/parameter.go, findParameterByName) turns SSM's
 // ParameterNotFound into a NotFoundError whose text is "couldn't find resource", wrapped as "reading SSM
-// Parameter (<name>): …".
+// Parameter (<name>): …"; the bridge adds "invoking <token>: " (pulumi-terraform-bridge pkg/tfbridge/provider.go,
+// Invoke) and the engine "invocation of <token> returned an error: ".
 var notFound = []string{"couldn't find resource", "ParameterNotFound"}
 
 // IsNotFound reports whether err, from an invoke of aws:ssm/getParameter, says the parameter does not exist.
