@@ -57,6 +57,9 @@ type WaitRequest struct {
 	Fingerprint string
 	LogGroup    string
 	Region      string
+	// URN is the instance's URN: a host that never signalled is no boot attempt (Attempt), so the failure
+	// says how to replace it on purpose. Optional.
+	URN string
 }
 
 // Gate polls a host's readiness parameter.
@@ -112,6 +115,10 @@ func (g Gate) Wait(ctx context.Context, req WaitRequest) error {
 		select {
 		case <-ctx.Done():
 			what := "no readiness signal"
+			if req.URN != "" {
+				what += fmt.Sprintf(" (a host that never signals is not counted as a boot attempt, so a re-run "+
+					"would wait for it again; replace it on purpose: pulumi up --replace '%s')", req.URN)
+			}
 			switch {
 			case last != "":
 				what = fmt.Sprintf("the last signal was %q, not %q or %q with fingerprint %s", last, Ready,
