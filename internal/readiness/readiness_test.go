@@ -50,7 +50,8 @@ var errNotFound = errors.New("invocation of aws:ssm/getParameter:getParameter re
 
 func request() readiness.WaitRequest {
 	return readiness.WaitRequest{InstanceID: "i-0new", Parameter: "/appstack/staging/app/ready/i-0new",
-		Fingerprint: fp, LogGroup: "app-logs-1", Region: "ap-southeast-1"}
+		Fingerprint: fp, LogGroup: "app-logs-1", Region: "ap-southeast-1",
+		URN: "urn:pulumi:staging::appstack::aws:ec2/instance:Instance::app-host-instance"}
 }
 
 func wait(replies ...reply) (*reads, []string, error) {
@@ -125,7 +126,9 @@ func TestGateTimesOut(t *testing.T) {
 		reply reply
 		want  string
 	}{
-		{"no signal", reply{err: errNotFound}, "no readiness signal within 50ms"},
+		{"no signal", reply{err: errNotFound}, "no readiness signal (a host that never signals is not counted as " +
+			"a boot attempt, so a re-run would wait for it again; replace it on purpose: pulumi up --replace " +
+			"'urn:pulumi:staging::appstack::aws:ec2/instance:Instance::app-host-instance') within 50ms"},
 		{"still booting", reply{value: "booting " + fp},
 			`the last signal was "booting ` + fp + `", not "ready" or "failed" with fingerprint ` + fp + " within 50ms"},
 		{"another fingerprint", reply{value: "ready sha256:ffffffffffffffffffffffffffffffff -"},

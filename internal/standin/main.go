@@ -44,7 +44,8 @@ type standin struct {
 	pkg, version string
 	mocks        *offline.Mocks
 	mu           sync.Mutex
-	ssmMu        sync.Mutex // the parameter store file (ssm.go)
+	ssmMu        sync.Mutex // the parameter store (ssm.go)
+	memory       *ssmState  // the store, when no file is named
 }
 
 func main() {
