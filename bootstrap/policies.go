@@ -248,6 +248,12 @@ func RolePolicy(a Account, r Role, region string) Document {
 	if len(encrypt) > 0 {
 		st = append(st, allow("SecretsKeyEncrypt", list("kms:Encrypt"), encrypt))
 	}
+	// The program counts this version's earlier boot attempts from the stack's readiness signals at program
+	// time, preview included (components/host: aws:ssm/getParametersByPath through the provider), and a deploy's
+	// gate reads the new host's signal. They hold fingerprints and boot timings, never secrets.
+	ready := a.arn("ssm", "*", "parameter/"+Project+"/"+s.Stacks+"/*/ready")
+	st = append(st, allow("ReadySignals", list("ssm:GetParameter", "ssm:GetParametersByPath"),
+		list(ready, ready+"/*")))
 	st = append(st, readStatements(a)...)
 	return doc(st...)
 }
