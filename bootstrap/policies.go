@@ -248,6 +248,12 @@ func RolePolicy(a Account, r Role, region string) Document {
 	if len(encrypt) > 0 {
 		st = append(st, allow("SecretsKeyEncrypt", list("kms:Encrypt"), encrypt))
 	}
+	// The program counts this version's earlier boot attempts from the stack's readiness signals at program
+	// time, preview included (components/host: aws:ssm/getParametersByPath through the provider), and a deploy's
+	// gate reads the new host's signal. They hold fingerprints and boot timings, never secrets.
+	ready := a.arn("ssm", "*", "parameter/"+Project+"/"+s.Stacks+"/*/ready")
+	st = append(st, allow("ReadySignals", list("ssm:GetParameter", "ssm:GetParametersByPath"),
+		list(ready, ready+"/*")))
 	st = append(st, readStatements(a)...)
 	return doc(st...)
 }
@@ -279,6 +285,9 @@ func readStatements(a Account) []Statement {
 			"route53:ListResourceRecordSets", "route53:ListTagsForResource",
 			"ecr:DescribeImages", "ecr:DescribeRepositories", "ecr:GetAuthorizationToken",
 			"ecr:GetLifecyclePolicy", "ecr:ListTagsForResource",
+			// The image component's lookup of the content tags a repository holds (aws:ecr/getImages calls
+			// ListImages: terraform-provider-aws internal/service/ecr/images_data_source.go).
+			"ecr:ListImages",
 			"iam:GetInstanceProfile", "iam:GetRole", "iam:GetRolePolicy", "iam:ListAttachedRolePolicies",
 			"iam:ListInstanceProfilesForRole", "iam:ListRolePolicies",
 			"kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags",
@@ -333,8 +342,12 @@ func BoundaryPolicy(a Account) Document {
 			"dynamodb:DeleteItem", "dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:PutItem",
 			"dynamodb:Query", "dynamodb:Scan", "dynamodb:UpdateItem"),
 			list(a.arn("dynamodb", "*", "table/*"))).when("StringEquals", ownStack, StackOfPrincipal),
-		allow("ReadySignal", list("ssm:PutParameter"),
+		// The boot writes its readiness signal and, once ready, deletes other deploys' signals under the same
+		// path (components/identity's ReadySignal and ReadySignalList).
+		allow("ReadySignal", list("ssm:DeleteParameter", "ssm:PutParameter"),
 			list(a.arn("ssm", "*", "parameter/"+Project+"/"+StackOfPrincipal+"/*/ready/*"))),
+		allow("ReadySignalList", list("ssm:GetParametersByPath"),
+			list(a.arn("ssm", "*", "parameter/"+Project+"/"+StackOfPrincipal+"/*/ready"))),
 		// Only the key of the host's own stack, which appstack created (managed-by=appstack): never the state
 		// key or a secrets key, which the bootstrap tags managed-by=appstack-bootstrap and no CI role may re-tag.
 		allow("StackKey", list("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"),

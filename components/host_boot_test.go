@@ -38,6 +38,8 @@ type world struct {
 	imdsDown   bool            // the instance metadata service never answers
 	hang       map[string]bool // port that accepts connections and never answers: each poll takes --max-time
 	noCLI      bool            // the AWS CLI is not installed until dnf installs awscli-2
+	pullHangs  bool            // docker pull never returns: timeout ends it at its limit
+	putClock   []int           // the clock at each signal written
 	others     map[string]string
 	deleted    []string
 }
@@ -55,9 +57,30 @@ func flag(args []string, name string) string {
 	return ""
 }
 
+// mustBeBounded are the commands that wait on the network or a package mirror: the boot runs each under
+// timeout, so that none outlives the deadline.
+var mustBeBounded = map[string]bool{"aws": true, "dnf": true, "amazon-cloudwatch-agent-ctl": true}
+
 func (w *world) exec(ctx context.Context, args []string) error {
+	return w.execBounded(ctx, args, 0)
+}
+
+func (w *world) execBounded(ctx context.Context, args []string, limit int) error {
 	hc := interp.HandlerCtx(ctx)
+	if args[0] == "timeout" {
+		n, err := strconv.Atoi(args[1])
+		if err != nil || n <= 0 {
+			w.t.Errorf("timeout with a bad limit: %q", args)
+			return interp.ExitStatus(125)
+		}
+		return w.execBounded(ctx, args[2:], n)
+	}
 	w.calls = append(w.calls, args)
+	network := mustBeBounded[args[0]] || (args[0] == "docker" && (args[1] == "pull" || args[1] == "login")) ||
+		(args[0] == "systemctl" && args[1] == "restart")
+	if network && limit == 0 && (args[0] != "aws" || args[1] != "--version") {
+		w.t.Errorf("%q runs without a time limit", args)
+	}
 	switch args[0] {
 	case "dnf":
 		if slices.Contains(args, "awscli-2") {
@@ -103,6 +126,10 @@ func (w *world) exec(ctx context.Context, args []string) error {
 		case "rm", "create":
 			return nil
 		case "pull":
+			if w.pullHangs {
+				w.clock += limit
+				return interp.ExitStatus(124)
+			}
 			if w.pullFails != 0 {
 				w.pullFails--
 				fmt.Fprintln(hc.Stderr, "Error response from daemon: manifest unknown")
@@ -132,6 +159,7 @@ func (w *world) exec(ctx context.Context, args []string) error {
 		case "ssm put-parameter":
 			w.putNames = append(w.putNames, flag(args, "--name"))
 			w.puts = append(w.puts, flag(args, "--value"))
+			w.putClock = append(w.putClock, w.clock)
 			return nil
 		case "ssm get-parameters-by-path":
 			for name, value := range w.others {
@@ -442,4 +470,29 @@ func TestECSAMIInstallsTheCLIAndRestartsDocker(t *testing.T) {
 	require.Equal(t, 0, status, out)
 	assert.Equal(t, 1, plain.ran("dnf", "install", "-y", "docker"))
 	assert.Zero(t, plain.ran("dnf", "install", "-y", "awscli-2"), "AL2023 ships the AWS CLI")
+}
+
+func TestAServiceWithoutEnvironmentBoots(t *testing.T) {
+	w := newWorld(t)
+	s := spec()
+	s.Services[0].Env, s.Services[0].Secrets = nil, nil
+	status, out := w.run(s)
+	require.Equal(t, 0, status, out)
+	env, err := os.ReadFile(filepath.Join(w.dir, "etc", "web.env"))
+	require.NoError(t, err)
+	assert.Empty(t, env)
+}
+
+func TestAHungRegistryEndsAtTheDeadlineAndIsStillSignalled(t *testing.T) {
+	w := newWorld(t)
+	w.pullHangs = true
+	start := w.clock
+	status, out := w.run(spec())
+	assert.Equal(t, 1, status)
+	last := w.last()
+	assert.Equal(t, []string{"pull", "docker pull web failed"}, []string{last.Step, last.Reason}, out)
+	budget := int(host.DefaultBudget.Seconds())
+	assert.GreaterOrEqual(t, w.clock-start, budget-5, "the pull was given the whole budget")
+	assert.LessOrEqual(t, w.putClock[len(w.putClock)-1]-start, budget,
+		"the failure is signalled by the deadline, inside the launch allowance the gate keeps")
 }

@@ -2,6 +2,7 @@ package components_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -103,6 +104,33 @@ func TestAReRunAfterAFailedBootBootsAFreshHost(t *testing.T) {
 	require.NoError(t, err, "a deploy with no change after the success")
 	assert.Equal(t, offlinetest.Str(t, second, "userData"), offlinetest.Str(t, offlinetest.One(t, same, instanceType),
 		"userData"), "keeps the healthy host")
+}
+
+func TestTheGateFailsFastWhenTheDeployMayNotReadTheSignal(t *testing.T) {
+	// The instance id is derived from the user data, so a first run tells which parameter to deny.
+	res, err := runBoots(t, false, hostArgs(), nil)
+	require.NoError(t, err)
+	param := readyPrefix + "/" + offlinetest.One(t, res, instanceType).ID
+	start := time.Now()
+	_, err = offline.Run(program(host.New, "h", hostArgs()), offline.Options{Stack: "test", Denied: []string{param},
+		Config: map[string]string{"aws:region": offlinetest.Region}})
+	require.Error(t, err)
+	assert.Less(t, time.Since(start), time.Minute, "no waiting out readyTimeout")
+	assert.Contains(t, err.Error(), "no retry will change that")
+	assert.Contains(t, err.Error(), "AccessDeniedException")
+	assert.Contains(t, err.Error(), "The Elastic IP stays on the previous host")
+}
+
+func TestTheSignalsPathMustBeReadable(t *testing.T) {
+	run := func(dryRun bool) error {
+		_, err := offline.Run(program(host.New, "h", hostArgs()), offline.Options{Stack: "test", DryRun: dryRun,
+			Denied: []string{readyPrefix}, Config: map[string]string{"aws:region": offlinetest.Region}})
+		return err
+	}
+	assert.NoError(t, run(true), "a preview with a narrower role warns and goes on")
+	err := run(false)
+	require.Error(t, err, "a deploy never guesses the boot attempt")
+	assert.Contains(t, err.Error(), "ssm:GetParametersByPath on that path")
 }
 
 func TestStatusCheckAlarmsRecoverAndRebootTheServingHost(t *testing.T) {

@@ -142,3 +142,20 @@ func policy(t *testing.T, g identity.Grants) identity.Document {
 	require.NoError(t, err)
 	return parse(t, doc)
 }
+
+// The host pulls from the stack's repositories and from the repository of every pinned ECR image; a pinned
+// image in one of the stack's own repositories is granted once.
+func TestEveryRepositoryTheHostPullsFromIsGrantedOnce(t *testing.T) {
+	g := grants
+	g.RepositoryArns = []string{"arn:aws:ecr:ap-southeast-1:123456789012:repository/web",
+		"arn:aws:ecr:eu-west-1:210987654321:repository/shared",
+		"arn:aws:ecr:ap-southeast-1:123456789012:repository/web"}
+	bySid := map[string]identity.Statement{}
+	for _, s := range policy(t, g).Statement {
+		bySid[s.Sid] = s
+	}
+	assert.Equal(t, []string{"arn:aws:ecr:ap-southeast-1:123456789012:repository/web",
+		"arn:aws:ecr:eu-west-1:210987654321:repository/shared"}, bySid["EcrPull"].Resource)
+	assert.Equal(t, []string{"ecr:GetAuthorizationToken"}, bySid["EcrLogin"].Action)
+	assert.Equal(t, []string{"*"}, bySid["EcrLogin"].Resource)
+}

@@ -54,3 +54,12 @@ func TestSecretsArgsAreChecked(t *testing.T) {
 		assert.ErrorContains(t, err, tc.want)
 	}
 }
+
+func TestAProtectedStackKeepsItsKey(t *testing.T) {
+	for _, protect := range []bool{true, false} {
+		res := offlinetest.Run(t, program(secrets.New, "sec", &secrets.Args{Path: "/p", Protect: protect}))
+		key := offlinetest.One(t, res, "aws:kms/key:Key")
+		assert.Equal(t, protect, key.Protect, "pulumi refuses to delete or replace the key")
+		assert.Equal(t, protect, key.RetainOnDelete, "a delete from the program leaves the key in AWS")
+	}
+}

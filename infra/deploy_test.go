@@ -3,6 +3,7 @@ package infra
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -24,16 +25,23 @@ func TestRoleMayWriteOnlyItsOwnReadySignal(t *testing.T) {
 			require.NoError(t, json.Unmarshal([]byte(doc), &d))
 			var writes []identity.Statement
 			for _, s := range d.Statement {
-				for _, a := range s.Action {
-					if strings.HasPrefix(a, "ssm:Put") || strings.HasPrefix(a, "ssm:Delete") {
-						writes = append(writes, s)
-					}
+				if slices.ContainsFunc(s.Action, func(a string) bool {
+					return strings.HasPrefix(a, "ssm:Put") || strings.HasPrefix(a, "ssm:Delete")
+				}) {
+					writes = append(writes, s)
 				}
 			}
 			require.Len(t, writes, 1)
-			assert.Equal(t, []string{"ssm:PutParameter"}, writes[0].Action)
+			assert.Equal(t, []string{"ssm:DeleteParameter", "ssm:PutParameter"}, writes[0].Action,
+				"the host writes its signal and, once ready, deletes the other deploys' signals")
 			assert.Equal(t, []string{fmt.Sprintf("arn:aws:ssm:ap-southeast-1:%s:parameter/appstack/%s/app/ready/*",
 				offline.Account, stack)}, writes[0].Resource)
+			for _, s := range d.Statement {
+				if slices.Contains(s.Action, "ssm:GetParametersByPath") {
+					assert.Equal(t, []string{fmt.Sprintf("arn:aws:ssm:ap-southeast-1:%s:parameter/appstack/%s/app/ready",
+						offline.Account, stack)}, s.Resource, "it lists only its own stack's ready/ path")
+				}
+			}
 		})
 	}
 }

@@ -177,6 +177,12 @@ var fixtures = []fixture{
 	{rule: "APPSTACK-DDB-003", stack: "production", typ: policy.Table,
 		breakIt: func(r *offline.Resource) { r.RetainOnDelete = false }},
 	{rule: "APPSTACK-KMS-001", typ: policy.Key, breakIt: setInput("enableKeyRotation", false)},
+	{rule: "APPSTACK-KMS-002", stack: "production", typ: policy.Key,
+		breakIt: func(r *offline.Resource) { r.Protect = false }},
+	{rule: "APPSTACK-KMS-002", stack: "production", typ: policy.Key,
+		breakIt: func(r *offline.Resource) { r.RetainOnDelete = false }},
+	// A stack that protects its tables must keep the key that encrypts them, whatever its environment.
+	{rule: "APPSTACK-KMS-002", typ: policy.Table, breakIt: func(r *offline.Resource) { r.Protect = true }},
 	{rule: "APPSTACK-SSM-001", typ: policy.Parameter, breakIt: setInput("type", "String")},
 	{rule: "APPSTACK-SNS-001", typ: policy.Topic, breakIt: deleteInput("kmsMasterKeyId")},
 	{rule: "APPSTACK-SEC-001", typ: policy.Instance, breakIt: setInput("tags.note", "canary-secret-value")},

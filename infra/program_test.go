@@ -258,7 +258,8 @@ func TestFourStreamlitAppsOnOneHost(t *testing.T) {
 		v, _ := offline.Lookup(r.Inputs, "fromPort")
 		assert.Equal(t, float64(8501+i), v.NumberValue())
 	}
-	assert.Empty(t, res.OfType(repoType), "prebuilt images need no repository")
+	assert.Len(t, res.OfType(repoType), 4,
+		"every service keeps a repository, so a switch between build and image never deletes one")
 	ud := offlinetest.Str(t, res.OfType(instanceType)[0], "userData")
 	assert.LessOrEqual(t, len(ud), 16*1024)
 	for i := range 4 {

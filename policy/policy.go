@@ -127,11 +127,18 @@ func walk(v resource.PropertyValue, secret bool, visit func(resource.PropertyVal
 	}
 }
 
-// input reads an input by path, looking through secrets.
+// Unknown stands for an input a preview cannot know yet, such as the ARN of a key that is yet to be
+// created: it is set, so a rule that wants it set passes, and the update's own evaluation sees the value.
+const Unknown = "(known after the update)"
+
+// input reads an input by path, looking through secrets; an unknown value reads as Unknown.
 func input(r offline.Resource, path string) (resource.PropertyValue, bool) {
 	v, ok := offline.Lookup(r.Inputs, path)
 	if ok && v.IsSecret() {
 		v = v.SecretValue().Element
+	}
+	if ok && (v.IsComputed() || v.IsOutput() && !v.OutputValue().Known) {
+		v = resource.NewProperty(Unknown)
 	}
 	return v, ok
 }

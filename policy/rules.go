@@ -311,6 +311,29 @@ var Rules = []Rule{
 		Check: func(r offline.Resource, _ *Stack) []string {
 			return when(!boolean(r, "enableKeyRotation"), "rotation is off")
 		}},
+	{ID: "APPSTACK-KMS-002", Mirrors: []string{"securityhub:KMS.3", "awsconfig:kms-cmk-not-scheduled-for-deletion"},
+		Severity: Critical, Title: "the key of protected tables, and production's key, are protected and retained",
+		Types: []string{Key},
+		Fix: "pulumi.Protect and RetainOnDelete on the key (components/secrets sets them when the profile protects): " +
+			"a deleted key is disabled at once and DynamoDB archives a table whose key stays inaccessible for 7 days",
+		Check: func(r offline.Resource, s *Stack) []string {
+			var why []string
+			if environment(r) == productionEnv {
+				why = append(why, "it is production's key")
+			}
+			if arn := r.Outputs["arn"]; arn.IsString() {
+				for _, t := range s.Resources {
+					if t.Type == Table && t.Protect && str(t, "serverSideEncryption.kmsKeyArn") == arn.StringValue() {
+						why = append(why, "it encrypts protected table "+t.Name)
+					}
+				}
+			}
+			if len(why) == 0 || (r.Protect && r.RetainOnDelete) {
+				return nil
+			}
+			return []string{fmt.Sprintf("protect=%t retainOnDelete=%t, but %s", r.Protect, r.RetainOnDelete,
+				strings.Join(why, " and "))}
+		}},
 	{ID: "APPSTACK-SSM-001", Mirrors: []string{"appstack"}, Severity: Critical,
 		Title: "parameters are SecureStrings under the stack's key, with secret values", Types: []string{Parameter},
 		Fix: "type = SecureString, keyId = the stack's key, value from config.RequireSecret",

@@ -51,7 +51,7 @@ type App struct {
 	PublicIP pulumi.StringOutput
 	// InstanceID is the host serving the address.
 	InstanceID pulumi.IDOutput
-	// RepositoryURLs maps each built service to its ECR repository.
+	// RepositoryURLs maps each service to its ECR repository (every service has one, built or pinned).
 	RepositoryURLs pulumi.StringMapOutput
 	// ImageDigests maps each service to the image reference the host runs (<repository>@sha256:...).
 	ImageDigests pulumi.StringMapOutput
@@ -117,7 +117,9 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		Names:              cfg.SecretNames,
 		Values:             args.Secrets,
 		DeletionWindowDays: deletionWindow,
-		Tags:               tagSet,
+		// The key that encrypts the tables is kept wherever the tables are.
+		Protect: cfg.Protect,
+		Tags:    tagSet,
 	}
 	if cfg.AlarmEmail != "" {
 		// The alarm topic is encrypted with the stack key, which CloudWatch must be allowed to use.
@@ -173,32 +175,46 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	var repoArns pulumi.StringArray
 	var hostServices []host.Service
 	var ports []int
-	for _, s := range cfg.Services {
+	// Every service owns its repository whichever way it gets its image, so a switch between build and image
+	// (a rollback by pinned digest, and back) never deletes the repository with the images a rollback needs,
+	// and the host keeps its pull rights on it. All repositories are declared before any image, because an
+	// image waits for its repository to exist (it looks up the tags the repository holds): declared first,
+	// they are created in parallel.
+	repos := make([]*registry.Registry, len(cfg.Services))
+	for i, s := range cfg.Services {
+		repo, err := registry.New(ctx, name+"-"+s.Name, &registry.Args{
+			KeepImages:  cfg.KeepImages,
+			ForceDelete: cfg.ForceDelete,
+			Tags:        tagSet,
+		}, parent)
+		if err != nil {
+			return nil, err
+		}
+		repos[i] = repo
+	}
+	for i, s := range cfg.Services {
+		repo := repos[i]
+		repoURLs[s.Name] = repo.RepositoryURL
+		repoArns = append(repoArns, repo.RepositoryArn)
 		var ref pulumi.StringInput = pulumi.String(s.Image)
 		if s.Build != nil {
-			repo, err := registry.New(ctx, name+"-"+s.Name, &registry.Args{
-				KeepImages:  cfg.KeepImages,
-				ForceDelete: cfg.ForceDelete,
-				Tags:        tagSet,
-			}, parent)
-			if err != nil {
-				return nil, err
-			}
 			img, err := image.New(ctx, name+"-"+s.Name, &image.Args{
-				Context:       s.Build.Context,
-				Dockerfile:    s.Build.Dockerfile,
-				BuildArgs:     s.Build.Args,
-				Platform:      cfg.Instance.Arch.Platform(),
-				ProjectDir:    dir,
-				RepositoryURL: repo.RepositoryURL,
-				RegistryID:    repo.RegistryID,
+				Context:        s.Build.Context,
+				Dockerfile:     s.Build.Dockerfile,
+				BuildArgs:      s.Build.Args,
+				Platform:       cfg.Instance.Arch.Platform(),
+				ProjectDir:     dir,
+				RepositoryURL:  repo.RepositoryURL,
+				RepositoryName: repo.RepositoryName,
+				RegistryID:     repo.RegistryID,
 			}, parent)
 			if err != nil {
 				return nil, err
 			}
-			repoURLs[s.Name] = repo.RepositoryURL
-			repoArns = append(repoArns, repo.RepositoryArn)
 			ref = img.RepoDigest
+		} else if arn, ok := registry.RepositoryArnOf(s.Image); ok {
+			// A pinned image in any private ECR repository, this stack's or another's: the host may pull it.
+			repoArns = append(repoArns, pulumi.String(arn))
 		}
 		digests[s.Name] = ref
 		ports = append(ports, s.Port)

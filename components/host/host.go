@@ -206,12 +206,22 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		Path:           a.ReadyParameterPrefix,
 		WithDecryption: pulumi.BoolRef(false),
 	}, pulumi.Parent(c))
-	if err != nil {
+	var values []string
+	switch {
+	case err == nil:
+		values = signals.Values
+	case ctx.DryRun():
+		// A preview with a narrower role still shows the plan; a deploy never guesses the attempt, since a
+		// wrong number would replace a healthy host.
+		_ = ctx.Log.Warn(fmt.Sprintf("host %q: cannot read the readiness signals under %s (%v); this preview "+
+			"assumes boot attempt 0, so whether it shows the host replaced may differ from the deploy", name,
+			a.ReadyParameterPrefix, err), &pulumi.LogArgs{Resource: c})
+	default:
 		return nil, fmt.Errorf("host %q: reading the readiness signals under %s (the deploy needs "+
 			"ssm:GetParametersByPath on that path): %w", name, a.ReadyParameterPrefix, err)
 	}
 
-	spec := a.bootSpec(signals.Values)
+	spec := a.bootSpec(values)
 	c.UserData = spec.ApplyT(func(v any) (string, error) {
 		script, err := RenderBootScript(v.(BootSpec))
 		if err != nil {
@@ -288,7 +298,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if err != nil {
 		return nil, err
 	}
-	c.ReadyInstanceID = a.gate(ctx, c, name, instance.ID(), c.Fingerprint)
+	c.ReadyInstanceID = a.gate(ctx, c, name, instance, c.Fingerprint)
 	// A separate association moves the address between hosts without ever replacing the address itself. It
 	// takes the gated id: until the new host has signalled readiness it still names the old host, which keeps
 	// serving; a failed or timed-out gate fails the update right here.
@@ -375,7 +385,7 @@ func (a *Args) compress() (bool, error) {
 // signal with an invoke of aws:ssm/getParameter through the same provider as the host's resources, so with
 // exactly the deploy's credentials, profile, assumed role and region. A preview never waits: there is no new
 // host to wait for.
-func (a *Args) gate(ctx *pulumi.Context, c *Host, name string, id pulumi.IDOutput,
+func (a *Args) gate(ctx *pulumi.Context, c *Host, name string, instance *ec2.Instance,
 	fingerprint pulumi.StringOutput) pulumi.StringOutput {
 	read := func(_ context.Context, parameter string) (string, error) {
 		res, err := ssm.LookupParameter(ctx, &ssm.LookupParameterArgs{Name: parameter,
@@ -391,7 +401,7 @@ func (a *Args) gate(ctx *pulumi.Context, c *Host, name string, id pulumi.IDOutpu
 	gate := readiness.Gate{Read: read, Timeout: a.ReadyTimeout, Log: func(line string) {
 		_ = ctx.Log.Info(line, &pulumi.LogArgs{Resource: c}) // the timeline is information; a lost line is no failure
 	}}
-	return pulumi.All(id, fingerprint, a.LogGroupName).ApplyTWithContext(ctx.Context(),
+	return pulumi.All(instance.ID(), fingerprint, a.LogGroupName, instance.URN()).ApplyTWithContext(ctx.Context(),
 		func(goctx context.Context, v []any) (string, error) {
 			instanceID := string(v[0].(pulumi.ID))
 			if ctx.DryRun() {
@@ -403,6 +413,7 @@ func (a *Args) gate(ctx *pulumi.Context, c *Host, name string, id pulumi.IDOutpu
 				Fingerprint: v[1].(string),
 				LogGroup:    v[2].(string),
 				Region:      a.Region,
+				URN:         string(v[3].(pulumi.URN)),
 			})
 			if err != nil {
 				return "", fmt.Errorf("host %q: %w", name, err)

@@ -58,6 +58,9 @@ type Grants struct {
 	LogGroupArn    string
 	// ReadyParameterArn is the ARN pattern of the readiness parameters, <prefix>/*.
 	ReadyParameterArn string
+	// ReadyPathArn is the ARN of the readiness path itself, <prefix>, which ssm:GetParametersByPath is
+	// authorized against.
+	ReadyPathArn string
 }
 
 // Path is the IAM path of every role and instance profile appstack creates; the bootstrap's deploy role may
@@ -115,6 +118,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 			KmsKeyArn:         v[3].(string),
 			LogGroupArn:       v[4].(string),
 			ReadyParameterArn: readyParameterArn(v[4].(string), args.ReadyParameterPrefix),
+			ReadyPathArn:      strings.TrimSuffix(readyParameterArn(v[4].(string), args.ReadyParameterPrefix), "/*"),
 		})
 	}).(pulumi.StringOutput)
 	_, err = iam.NewRolePolicy(ctx, name+"-policy", &iam.RolePolicyArgs{

@@ -3,6 +3,7 @@ package identity
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 )
 
 // Statement is one IAM policy statement.
@@ -32,11 +33,15 @@ func PolicyDocument(g Grants) (string, error) {
 			doc.Statement = append(doc.Statement, Statement{sid, "Allow", actions, resources})
 		}
 	}
-	if len(g.RepositoryArns) > 0 {
+	// Every repository the host may pull from: the stack's own (one per service, whichever way it gets its
+	// image) and the repository of each pinned ECR image, another stack's or account's included. A login
+	// token is needed for any of them.
+	repos := slices.Compact(slices.Sorted(slices.Values(g.RepositoryArns)))
+	if len(repos) > 0 {
 		add("EcrLogin", []string{"ecr:GetAuthorizationToken"}, []string{"*"})
 	}
 	add("EcrPull", []string{"ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"},
-		g.RepositoryArns)
+		repos)
 	var tables []string
 	for _, arn := range g.TableArns {
 		tables = append(tables, arn, arn+"/index/*")
@@ -48,8 +53,13 @@ func PolicyDocument(g Grants) (string, error) {
 	}, tables)
 	add("Secrets", []string{"ssm:GetParameter", "ssm:GetParameters"}, g.ParameterArns)
 	if g.ReadyParameterArn != "" {
-		// The boot script's readiness signal: the only parameters the host may write.
-		add("ReadySignal", []string{"ssm:PutParameter"}, []string{g.ReadyParameterArn})
+		// The boot script's readiness signal: the only parameters the host may write. Once ready, the host
+		// deletes the other deploys' signals under the same path, which it lists.
+		add("ReadySignal", []string{"ssm:DeleteParameter", "ssm:PutParameter"}, []string{g.ReadyParameterArn})
+	}
+	if g.ReadyPathArn != "" {
+		// GetParametersByPath is authorized against the path, not the parameters it returns.
+		add("ReadySignalList", []string{"ssm:GetParametersByPath"}, []string{g.ReadyPathArn})
 	}
 	if g.KmsKeyArn != "" && (len(g.ParameterArns) > 0 || len(g.TableArns) > 0) {
 		// The stack's own key: AmazonSSMManagedInstanceCore lets any host read any parameter, but only this

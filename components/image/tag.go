@@ -12,7 +12,8 @@ import (
 	"slices"
 )
 
-// ContentTag hashes everything a build reads: every file under the context (path, executable bit, bytes),
+// ContentTag hashes everything a build reads: every file under the context (path, executable bit, bytes; a
+// symlink's target),
 // the Dockerfile, the build arguments and the platform. It ignores .dockerignore on purpose: a file that the
 // build would skip can only cause a spare rebuild, never a stale image. Only .git is skipped.
 func ContentTag(projectDir, context, dockerfile string, buildArgs map[string]string, platform string) (string, error) {
@@ -25,12 +26,21 @@ func ContentTag(projectDir, context, dockerfile string, buildArgs map[string]str
 		if d.IsDir() && d.Name() == ".git" {
 			return filepath.SkipDir
 		}
-		if !d.Type().IsRegular() {
-			return nil
-		}
 		rel, err := filepath.Rel(root, path)
 		if err != nil {
 			return err
+		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			// docker sends a symlink as a link, so its target is what the build sees.
+			target, err := os.Readlink(path)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(h, "link %s -> %s\n", filepath.ToSlash(rel), filepath.ToSlash(target))
+			return nil
+		}
+		if !d.Type().IsRegular() {
+			return nil
 		}
 		info, err := d.Info()
 		if err != nil {

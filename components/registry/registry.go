@@ -4,6 +4,8 @@ package registry
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
+	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v7/go/aws/ecr"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -37,6 +39,10 @@ type Registry struct {
 	RepositoryArn pulumi.StringOutput
 	// RegistryID is the account that owns the repository, for the login token.
 	RegistryID pulumi.StringOutput
+	// RepositoryName is the repository's name, read from its id: unknown in a preview until the repository
+	// exists (terraform-provider-aws sets a repository's id to its name), so that a lookup of its images
+	// never targets a repository that is yet to be created.
+	RepositoryName pulumi.StringOutput
 }
 
 func (a *Args) withDefaults() Args {
@@ -86,6 +92,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	c.RepositoryURL = repo.RepositoryUrl
 	c.RepositoryArn = repo.Arn
 	c.RegistryID = repo.RegistryId
+	c.RepositoryName = repo.ID().ToStringOutput()
 	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{
 		"repositoryUrl": repo.RepositoryUrl,
 		"repositoryArn": repo.Arn,
@@ -116,4 +123,26 @@ func LifecyclePolicy(keep int) (string, error) {
 		{2, fmt.Sprintf("keep the newest %d images", keep), selection{"any", "imageCountMoreThan", "", keep}, expire},
 	}})
 	return string(out), err
+}
+
+// ecrRefRE is an image in a private ECR registry: <account>.dkr.ecr.<region>.amazonaws.com[.cn]/<name>, then a
+// tag or a digest.
+var ecrRefRE = regexp.MustCompile(`^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?/([a-z0-9][a-z0-9._/-]*)[:@]`)
+
+// RepositoryArnOf returns the ARN of the ECR repository an image reference names, such as
+// 123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/web@sha256:... ->
+// arn:aws:ecr:ap-southeast-1:123456789012:repository/web. ok is false for an image outside private ECR.
+func RepositoryArnOf(ref string) (arn string, ok bool) {
+	m := ecrRefRE.FindStringSubmatch(ref)
+	if m == nil {
+		return "", false
+	}
+	partition := "aws"
+	switch {
+	case m[3] == ".cn":
+		partition = "aws-cn"
+	case strings.HasPrefix(m[2], "us-gov-"):
+		partition = "aws-us-gov"
+	}
+	return fmt.Sprintf("arn:%s:ecr:%s:%s:repository/%s", partition, m[2], m[1], m[4]), true
 }

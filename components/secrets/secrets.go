@@ -34,6 +34,11 @@ type Args struct {
 	// ServicePrincipals may encrypt and decrypt with the key, such as cloudwatch.amazonaws.com publishing alarms
 	// to an encrypted SNS topic. Optional.
 	ServicePrincipals []string
+	// Protect keeps the key: pulumi refuses to delete or replace it, and a delete from the program leaves it
+	// in AWS. Default false; set it wherever the tables the key encrypts are protected, because a table whose
+	// key is scheduled for deletion is unreadable, and DynamoDB archives it when its key stays inaccessible for
+	// seven days.
+	Protect bool
 	// Tags go on the key and the parameters. Optional.
 	Tags map[string]string
 }
@@ -95,7 +100,16 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 			return KeyPolicy(root, a.ServicePrincipals)
 		}).(pulumi.StringOutput)
 	}
-	key, err := kms.NewKey(ctx, name+"-key", keyArgs, pulumi.Parent(c))
+	keyOpts := []pulumi.ResourceOption{pulumi.Parent(c)}
+	if a.Protect {
+		// Deleting a KMS key schedules it for deletion after the window: it is disabled at once, and once
+		// deleted everything it encrypted is lost
+		// (https://docs.aws.amazon.com/kms/latest/developerguide/deleting-keys.html). DynamoDB archives a table
+		// whose key stays inaccessible for more than seven days
+		// (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_SSEDescription.html).
+		keyOpts = append(keyOpts, pulumi.Protect(true), pulumi.RetainOnDelete(true))
+	}
+	key, err := kms.NewKey(ctx, name+"-key", keyArgs, keyOpts...)
 	if err != nil {
 		return nil, err
 	}

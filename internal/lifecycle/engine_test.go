@@ -75,6 +75,8 @@ type engine struct {
 	bin    string
 	// program is the prebuilt program binary every runner reuses.
 	program string
+	// registry is the directory of the stand-ins' ECR registry state.
+	registry string
 }
 
 func newEngine(t *testing.T) *engine {
@@ -82,7 +84,8 @@ func newEngine(t *testing.T) *engine {
 	cmd, err := auto.NewPulumiCommand(&auto.PulumiCommandOptions{Root: root, SkipVersionCheck: true})
 	require.NoError(t, err)
 
-	e := &engine{repo: t.TempDir(), state: t.TempDir(), log: filepath.Join(t.TempDir(), "standin.log"), cmd: cmd}
+	e := &engine{repo: t.TempDir(), state: t.TempDir(), log: filepath.Join(t.TempDir(), "standin.log"), cmd: cmd,
+		registry: t.TempDir()}
 	// The repository: the committed files as a clone has them.
 	ls := exec.Command("git", "ls-files", "-z")
 	ls.Dir = offlinetest.Root()
@@ -147,11 +150,14 @@ func (e *engine) fresh(t *testing.T) *lifecycle.Manager {
 				"AWS_EC2_METADATA_DISABLED": "true",
 				"AWS_ENDPOINT_URL_KMS":      e.kms.srv.URL,
 				"APPSTACK_STANDIN_LOG":      e.log,
+				"APPSTACK_STANDIN_STATE":    e.registry, // the stand-ins' ECR registry
 				"APPSTACK_STANDIN_SSM":      filepath.Join(e.state, "standin-ssm.json"),
 				"APPSTACK_STANDIN_BOOTS":    filepath.Join(e.state, "standin-boots"),
 				"PATH":                      e.bin + string(os.PathListSeparator) + os.Getenv("PATH"),
 			})},
 		Progress: testWriter{t},
+		// The stand-in's parameter store stands for SSM, where the modelled hosts wrote their signals.
+		Parameters: e.parameters(),
 	}
 	e.m = m
 	t.Cleanup(func() { _ = m.Close() })
@@ -290,8 +296,9 @@ func TestStackLifecycleOnTheRealEngine(t *testing.T) {
 				replaced[name] = true
 			}
 		}
-		assert.Equal(t, map[string]bool{"app-host-instance": true, "app-host-eip-assoc": true,
-			"app-web-image": true}, replaced, "ops: %v", ops)
+		assert.Equal(t, map[string]bool{"app-host-instance": true, "app-host-eip-assoc": true}, replaced,
+			"ops: %v", ops)
+		assert.Equal(t, []string{"update"}, ops["app-web-image"], "pulumi-docker updates in place, and pushes")
 		for _, name := range []string{"app-host-eip", "app-events-table", "app-web-repo", "app-secrets-key",
 			"app-network-sg", "app-identity-role"} {
 			assert.Equal(t, []string{"same"}, ops[name], name)
@@ -302,7 +309,7 @@ func TestStackLifecycleOnTheRealEngine(t *testing.T) {
 				deleted = append(deleted, c["name"])
 			}
 		}
-		assert.ElementsMatch(t, []string{"app-host-instance", "app-host-eip-assoc", "app-web-image"}, deleted,
+		assert.ElementsMatch(t, []string{"app-host-instance", "app-host-eip-assoc"}, deleted,
 			"the old host goes only after the new one took the address")
 		after, err := os.ReadFile(filepath.Join(e.work, "Pulumi.yaml"))
 		require.NoError(t, err)
@@ -375,8 +382,14 @@ func TestStackLifecycleOnTheRealEngine(t *testing.T) {
 	})
 
 	t.Run("a fresh runner destroys and removes pr-7, recognised as ephemeral from its deployment", func(t *testing.T) {
+		require.NotEmpty(t, e.parameters().Under(t,
+			"/appstack/pr-7/"), "pr-7's hosts wrote readiness signals")
 		require.NoError(t, e.fresh(t).Destroy(ctx, "pr-7"))
 		assert.NotContains(t, e.stackNames(t, ctx), "pr-7")
+		assert.Empty(t, e.parameters().Under(t, "/appstack/pr-7/"),
+			"the hosts' signals go with the stack")
+		assert.NotEmpty(t, e.parameters().Under(t,
+			"/appstack/staging/"), "another stack's signals stay")
 	})
 
 	t.Run("the canary secret is never in plain text in the backend or the project", func(t *testing.T) {
@@ -608,4 +621,9 @@ func gjson(t *testing.T, raw string, i int, field string) string {
 	}
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// parameters is the stand-in's parameter store of this engine's backend.
+func (e *engine) parameters() offlinetest.StandinParameters {
+	return offlinetest.StandinParameters{File: filepath.Join(e.state, "standin-ssm.json"), Region: "ap-southeast-1"}
 }

@@ -63,6 +63,9 @@ type Manager struct {
 	Progress io.Writer
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// Parameters deletes the readiness signals a destroyed stack's hosts left in SSM. Default: SSMStore, with
+	// the region and profile of the stack's AWS provider.
+	Parameters ParameterStore
 
 	copyMu  sync.Mutex
 	copyDir string
@@ -352,6 +355,17 @@ func (m *Manager) destroy(ctx context.Context, ws auto.Workspace, name string) e
 	if err != nil {
 		return fmt.Errorf("stack %s: %w", name, err)
 	}
+	// The deployment names the account and region its hosts wrote their readiness signals in; read it before
+	// the stack is removed.
+	d, err := readDeployment(ctx, ws, name)
+	if err != nil {
+		return fmt.Errorf("stack %s: reading its last deployment: %w", name, err)
+	}
+	region, profile := d.awsProvider()
+	project, err := ws.ProjectSettings(ctx)
+	if err != nil {
+		return err
+	}
 	m.progress(name, "pulumi destroy")
 	if _, err := st.Destroy(ctx, optdestroy.Remove()); err != nil {
 		return explain("destroy", err)
@@ -363,7 +377,10 @@ func (m *Manager) destroy(ctx context.Context, ws auto.Workspace, name string) e
 		}
 	}
 	m.progress(name, "destroyed and removed")
-	return nil
+	if len(d.Resources) == 0 {
+		return nil // never deployed: no host wrote anything
+	}
+	return m.cleanParameters(ctx, string(project.Name), name, region, profile)
 }
 
 // Reap destroys and removes every ephemeral stack past its expiry, or whose pull request is closed, and

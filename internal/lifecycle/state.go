@@ -30,6 +30,7 @@ type deployment struct {
 	Resources []struct {
 		URN     string         `json:"urn"`
 		Type    string         `json:"type"`
+		Inputs  map[string]any `json:"inputs"`
 		Outputs map[string]any `json:"outputs"`
 	} `json:"resources"`
 }

@@ -52,12 +52,18 @@ type Mocks struct {
 	Project, Stack, Region string
 	// Zones are the public hosted zones the account holds. Nil: every zone asked for (see zoneHeld).
 	Zones []string
+	// Registry holds the ECR repositories and the images pushed to them. Default: an empty registry, so a
+	// run starts from no images; pass one registry to several runs to model successive deploys.
+	Registry *Registry
 	// BootOnCreate models each created instance's boot: its readiness parameter then holds what the boot script
 	// would have written (see Boots). Off in a preview, where nothing boots.
 	BootOnCreate bool
 	// Boots are the outcomes of the next boots, in order of creation (BootOutcome); once they are used up every
 	// boot ends ready.
 	Boots []string
+	// Denied are the parameter names and paths the deploy's identity may not read: reads of them are refused
+	// as SSM refuses them (AccessDeniedException), through the provider.
+	Denied []string
 
 	mu         sync.Mutex
 	resources  []Resource
@@ -72,6 +78,15 @@ func (m *Mocks) Resources() []Resource {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return append([]Resource(nil), m.resources...)
+}
+
+func (m *Mocks) registry() *Registry {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.Registry == nil {
+		m.Registry = &Registry{}
+	}
+	return m.Registry
 }
 
 // Invokes returns every invoke, in call order.
@@ -137,6 +152,7 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		set("arn", arn("ecr", "repository/"+id))
 		set("registryId", Account)
 		set("repositoryUrl", fmt.Sprintf("%s.dkr.ecr.%s.amazonaws.com/%s", Account, m.Region, id))
+		m.registry().CreateRepository(id, str("imageTagMutability"))
 	case "aws:dynamodb/table:Table":
 		set("name", autoName)
 		id = str("name")
@@ -178,12 +194,17 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		set("arn", arn("logs", "log-group:"+id))
 	case "docker:index/image:Image":
 		name := str("imageName")
-		repo := name
-		if i := strings.LastIndex(name, ":"); i > strings.LastIndex(name, "/") {
-			repo = name[:i]
-		}
-		set("repoDigest", repo+"@sha256:"+hash(name))
 		id = name
+		if v, ok := out["skipPush"]; ok && v.IsBool() && v.BoolValue() {
+			// pulumi-docker builds without pushing and reports the local image id as repoDigest.
+			set("repoDigest", "sha256:"+hash(name))
+			break
+		}
+		digest, err := m.push(name)
+		if err != nil {
+			return "", nil, err
+		}
+		set("repoDigest", digest)
 	default:
 		if fid := m.frontDoorOutputs(args.TypeToken, args.Name, h, out); fid != "" {
 			id = fid
@@ -232,6 +253,20 @@ func urnOf(project, stack, parent, typ, name string) string {
 	return fmt.Sprintf("urn:pulumi:%s::%s::%s::%s", stack, project, qualified, name)
 }
 
+// push pushes imageName (<registry>/<repository>:<tag>) to the registry and returns its
+// <registry>/<repository>@sha256:... reference, as pulumi-docker reports it after a push.
+func (m *Mocks) push(imageName string) (string, error) {
+	repo, tag, err := SplitImageName(imageName)
+	if err != nil {
+		return "", err
+	}
+	digest, err := m.registry().Push(repo, tag, Account)
+	if err != nil {
+		return "", fmt.Errorf("docker push %s: %w", imageName, err)
+	}
+	return strings.TrimSuffix(imageName, ":"+tag) + "@" + digest, nil
+}
+
 // Call answers an invoke.
 func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 	m.mu.Lock()
@@ -248,8 +283,14 @@ func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 				"name": name, "type": "String", "value": "ami-0" + hash(name)[:16],
 			}), nil
 		}
+		if err := m.denied("GetParameter", name); err != nil {
+			return nil, err
+		}
 		return m.getParameter(name)
 	case "aws:ssm/getParametersByPath:getParametersByPath":
+		if err := m.denied("GetParametersByPath", args.Args["path"].StringValue()); err != nil {
+			return nil, err
+		}
 		return m.getParametersByPath(args.Args["path"].StringValue()), nil
 	case "aws:ecr/getAuthorizationToken:getAuthorizationToken":
 		return resource.NewPropertyMapFromMap(map[string]any{
@@ -258,8 +299,34 @@ func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 			"password":           "offline-registry-password",
 			"authorizationToken": "offline-registry-token",
 		}), nil
+	case "aws:ecr/getImages:getImages":
+		return m.listImages(args.Args)
 	}
 	return args.Args, nil
+}
+
+// listImages answers aws:ecr/getImages from the registry, as ListImages does.
+func (m *Mocks) listImages(args resource.PropertyMap) (resource.PropertyMap, error) {
+	name := args["repositoryName"]
+	if !name.IsString() {
+		return nil, fmt.Errorf("getImages: repositoryName is required")
+	}
+	registryID := Account
+	if v := args["registryId"]; v.IsString() && v.StringValue() != "" {
+		registryID = v.StringValue()
+	}
+	images, err := m.registry().ListImages(name.StringValue(), registryID)
+	if err != nil {
+		return nil, fmt.Errorf("reading ECR Images (%s): %w", name.StringValue(), err)
+	}
+	ids := []any{}
+	for _, img := range images {
+		ids = append(ids, map[string]any{"imageDigest": img.Digest, "imageTag": img.Tag})
+	}
+	return resource.NewPropertyMapFromMap(map[string]any{
+		"id": name.StringValue(), "repositoryName": name.StringValue(), "registryId": registryID,
+		"region": m.Region, "imageIds": ids,
+	}), nil
 }
 
 // BootOutcome is how a modelled boot ends: "ready", "failed <step> <reason…>", "booting" (it never finishes) or
@@ -301,7 +368,7 @@ func SignalFor(outcome BootOutcome, fingerprint string) (string, bool, error) {
 
 // Boot models the boot of a created instance from its user data, as the boot script would run it: it takes the
 // next outcome, writes the signal to <prefix>/<instance id>, and once ready deletes the other fingerprints'
-// signals under the prefix.
+// signals under the prefix. An instance whose user data is no appstack boot script writes nothing.
 func (m *Mocks) Boot(instanceID string, inputs resource.PropertyMap) error {
 	str := func(k resource.PropertyKey) string {
 		if v, ok := inputs[k]; ok && v.IsString() {
@@ -312,6 +379,9 @@ func (m *Mocks) Boot(instanceID string, inputs resource.PropertyMap) error {
 	p, err := readiness.ParseUserData(str("userData"), str("userDataBase64"))
 	if err != nil {
 		return fmt.Errorf("instance %s: %w", instanceID, err)
+	}
+	if p.ReadyPrefix == "" {
+		return nil // not an appstack host: nothing in it writes a signal
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -388,4 +458,17 @@ func (m *Mocks) getParametersByPath(dir string) resource.PropertyMap {
 	return resource.NewPropertyMapFromMap(map[string]any{
 		"id": dir, "path": dir, "names": names, "values": values, "types": types, "arns": arns,
 	})
+}
+
+// denied refuses a read of a name in Denied the way the AWS SDK for Go v2 reports SSM's refusal, which
+// pulumi-aws passes through.
+func (m *Mocks) denied(op, name string) error {
+	if !slices.Contains(m.Denied, name) {
+		return nil
+	}
+	return fmt.Errorf("operation error SSM: %s, https response error StatusCode: 400, RequestID: "+
+		"00000000-0000-0000-0000-000000000000, api error AccessDeniedException: User: "+
+		"arn:aws:sts::%s:assumed-role/deploy/appstack is not authorized to perform: ssm:%s on resource: "+
+		"arn:aws:ssm:%s:%s:parameter%s because no identity-based policy allows the ssm:%s action", op, Account,
+		op, m.Region, Account, name, op)
 }

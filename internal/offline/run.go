@@ -31,6 +31,11 @@ type Options struct {
 	Parameters map[string]string
 	// Zones are the public hosted zones the account holds. Default nil: every zone asked for exists.
 	Zones []string
+	// Denied are parameter names and paths the deploy may not read (Mocks.Denied).
+	Denied []string
+	// Registry is the ECR registry the run pushes to and looks images up in. Default: an empty one. Pass the
+	// same registry to successive runs to model successive deploys.
+	Registry *Registry
 }
 
 // Result is everything an offline run declared.
@@ -56,7 +61,8 @@ func Run(program pulumi.RunFunc, opts Options) (*Result, error) {
 		return nil, fmt.Errorf("offline: a stack name is required")
 	}
 	mocks := &Mocks{Project: opts.Project, Stack: opts.Stack, Region: opts.Config[stacks.RegionKey],
-		BootOnCreate: !opts.DryRun, Boots: opts.Boots, Zones: opts.Zones}
+		BootOnCreate: !opts.DryRun, Boots: opts.Boots, Denied: opts.Denied, Registry: opts.Registry,
+		Zones: opts.Zones}
 	for name, value := range opts.Parameters {
 		mocks.SetParameter(name, value)
 	}

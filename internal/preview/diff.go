@@ -25,7 +25,8 @@ var ReplaceOn = map[string][]string{
 	"aws:ec2/eipAssociation:EipAssociation": {"instanceId", "allocationId"},
 	policy.Role:                             {"name"},
 	policy.LogGroup:                         {"name"},
-	policy.DockerImage:                      {"imageName", "build"},
+	// policy.DockerImage has none: pulumi-docker v4.10.0's Diff never asks for a replacement; any change is an
+	// Update that builds and pushes again (provider/provider.go).
 }
 
 // productionData are the types whose loss in production loses data or the public address.

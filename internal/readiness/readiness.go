@@ -57,6 +57,9 @@ type WaitRequest struct {
 	Fingerprint string
 	LogGroup    string
 	Region      string
+	// URN is the instance's URN: a host that never signalled is no boot attempt (Attempt), so the failure
+	// says how to replace it on purpose. Optional.
+	URN string
 }
 
 // Gate polls a host's readiness parameter.
@@ -112,6 +115,10 @@ func (g Gate) Wait(ctx context.Context, req WaitRequest) error {
 		select {
 		case <-ctx.Done():
 			what := "no readiness signal"
+			if req.URN != "" {
+				what += fmt.Sprintf(" (a host that never signals is not counted as a boot attempt, so a re-run "+
+					"would wait for it again; replace it on purpose: pulumi up --replace '%s')", req.URN)
+			}
 			switch {
 			case last != "":
 				what = fmt.Sprintf("the last signal was %q, not %q or %q with fingerprint %s", last, Ready,
@@ -143,7 +150,8 @@ func (r WaitRequest) failure(what string) error {
 // notFound are the texts the AWS provider's aws_ssm_parameter data source returns for a parameter that does not
 // exist: terraform-provider-aws (internal/service/ssm/parameter.go, findParameterByName) turns SSM's
 // ParameterNotFound into a NotFoundError whose text is "couldn't find resource", wrapped as "reading SSM
-// Parameter (<name>): …".
+// Parameter (<name>): …"; the bridge adds "invoking <token>: " (pulumi-terraform-bridge pkg/tfbridge/provider.go,
+// Invoke) and the engine "invocation of <token> returned an error: ".
 var notFound = []string{"couldn't find resource", "ParameterNotFound"}
 
 // IsNotFound reports whether err, from an invoke of aws:ssm/getParameter, says the parameter does not exist.
@@ -160,7 +168,6 @@ var permanent = []string{
 	"UnrecognizedClientException", "InvalidClientTokenId", "ExpiredToken", "InvalidSignatureException",
 	"SignatureDoesNotMatch", "security token included in the request is",
 	"no valid credential sources", "failed to refresh cached credentials", "NoCredentialProviders",
-	"KMS.AccessDeniedException",
 }
 
 // Permanent reports whether err is one no retry can fix (credentials or permissions).

@@ -1,7 +1,10 @@
 package readiness_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"sync"
@@ -39,15 +42,16 @@ func (r *reads) read(_ context.Context, name string) (string, error) {
 	return rp.value, rp.err
 }
 
-// notFound is what pulumi-aws returns for a missing parameter (terraform-provider-aws findParameterByName), as
+// errNotFound is what pulumi-aws returns for a missing parameter (terraform-provider-aws findParameterByName), as
 // the engine wraps it for the program.
-var notFound = errors.New("invocation of aws:ssm/getParameter:getParameter returned an error: invoking " +
+var errNotFound = errors.New("invocation of aws:ssm/getParameter:getParameter returned an error: invoking " +
 	"aws:ssm/getParameter:getParameter: 1 error occurred:\n\t* reading SSM Parameter " +
 	"(/appstack/staging/app/ready/i-0new): couldn't find resource")
 
 func request() readiness.WaitRequest {
 	return readiness.WaitRequest{InstanceID: "i-0new", Parameter: "/appstack/staging/app/ready/i-0new",
-		Fingerprint: fp, LogGroup: "app-logs-1", Region: "ap-southeast-1"}
+		Fingerprint: fp, LogGroup: "app-logs-1", Region: "ap-southeast-1",
+		URN: "urn:pulumi:staging::appstack::aws:ec2/instance:Instance::app-host-instance"}
 }
 
 func wait(replies ...reply) (*reads, []string, error) {
@@ -66,7 +70,7 @@ func wait(replies ...reply) (*reads, []string, error) {
 var readyValue = "ready " + fp + " install=12,pull=8,secret=1,start=2,health=20,total=43"
 
 func TestGateOpensOnReadyWithTheExpectedFingerprint(t *testing.T) {
-	r, lines, err := wait(reply{err: notFound}, reply{value: "booting " + fp}, reply{value: readyValue})
+	r, lines, err := wait(reply{err: errNotFound}, reply{value: "booting " + fp}, reply{value: readyValue})
 	require.NoError(t, err)
 	assert.Len(t, r.names, 3, "polls until the signal says ready")
 	assert.Equal(t, "/appstack/staging/app/ready/i-0new", r.names[0])
@@ -81,7 +85,7 @@ func TestGateOpensAtOnceWhenNothingChanged(t *testing.T) {
 }
 
 func TestGateReportsABootFailure(t *testing.T) {
-	_, lines, err := wait(reply{err: notFound},
+	_, lines, err := wait(reply{err: errNotFound},
 		reply{value: "failed " + fp + " install=12,total=40 pull docker pull web failed"})
 	require.Error(t, err)
 	for _, want := range []string{
@@ -122,7 +126,9 @@ func TestGateTimesOut(t *testing.T) {
 		reply reply
 		want  string
 	}{
-		{"no signal", reply{err: notFound}, "no readiness signal within 50ms"},
+		{"no signal", reply{err: errNotFound}, "no readiness signal (a host that never signals is not counted as " +
+			"a boot attempt, so a re-run would wait for it again; replace it on purpose: pulumi up --replace " +
+			"'urn:pulumi:staging::appstack::aws:ec2/instance:Instance::app-host-instance') within 50ms"},
 		{"still booting", reply{value: "booting " + fp},
 			`the last signal was "booting ` + fp + `", not "ready" or "failed" with fingerprint ` + fp + " within 50ms"},
 		{"another fingerprint", reply{value: "ready sha256:ffffffffffffffffffffffffffffffff -"},
@@ -186,8 +192,8 @@ func TestAttemptCountsTheFingerprintsBootsThatDidNotEndReady(t *testing.T) {
 }
 
 func TestFailFastClassification(t *testing.T) {
-	assert.True(t, readiness.IsNotFound(notFound))
-	assert.False(t, readiness.Permanent(notFound))
+	assert.True(t, readiness.IsNotFound(errNotFound))
+	assert.False(t, readiness.Permanent(errNotFound))
 	assert.False(t, readiness.Permanent(errors.New("api error ThrottlingException: Rate exceeded")))
 	assert.False(t, readiness.Permanent(errors.New("dial tcp: i/o timeout")))
 }
@@ -200,4 +206,27 @@ func TestFingerprintFollowsTheDigests(t *testing.T) {
 	assert.Equal(t, a, readiness.Fingerprint(map[string]string{"api": ref("api", 1), "web": ref("web", 1)}))
 	assert.NotEqual(t, a, readiness.Fingerprint(map[string]string{"web": ref("web", 2), "api": ref("api", 1)}))
 	assert.Regexp(t, `^sha256:[0-9a-f]{32}$`, a)
+}
+
+func TestUserDataNamesThePrefixAndFingerprint(t *testing.T) {
+	script := "#!/bin/bash\nregion=ap-southeast-1\nready_prefix=/appstack/pr-7/app/ready\nfingerprint=" + fp + "\n"
+	want := readiness.BootParams{ReadyPrefix: "/appstack/pr-7/app/ready", Fingerprint: fp}
+	got, err := readiness.ParseUserData(script, "")
+	require.NoError(t, err)
+	assert.Equal(t, want, got)
+
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	_, err = zw.Write([]byte(script))
+	require.NoError(t, err)
+	require.NoError(t, zw.Close())
+	got, err = readiness.ParseUserData("", base64.StdEncoding.EncodeToString(buf.Bytes()))
+	require.NoError(t, err, "userDataBase64 holds the gzipped script, as cloud-init unpacks it")
+	assert.Equal(t, want, got)
+
+	got, err = readiness.ParseUserData("#!/bin/bash\necho hello\n", "")
+	require.NoError(t, err)
+	assert.Empty(t, got.ReadyPrefix, "no appstack boot script")
+	_, err = readiness.ParseUserData("", "not base64!")
+	assert.Error(t, err)
 }

@@ -19,7 +19,8 @@ type BootParams struct {
 
 // ParseUserData reads the readiness prefix and fingerprint out of an instance's user data: the plain script
 // (userData), or the base64 of a gzipped one (userDataBase64), as cloud-init would unpack it. Stand-ins use it
-// to answer for the host the way its boot would.
+// to answer for the host the way its boot would. User data that is no appstack boot script gives empty
+// BootParams; an error means the user data could not be decoded.
 func ParseUserData(userData, userDataBase64 string) (BootParams, error) {
 	script := userData
 	if script == "" && userDataBase64 != "" {
@@ -45,7 +46,7 @@ func ParseUserData(userData, userDataBase64 string) (BootParams, error) {
 		}
 	}
 	if p.ReadyPrefix == "" || !fingerprintRE.MatchString(p.Fingerprint) {
-		return BootParams{}, fmt.Errorf("the user data is no appstack boot script (no ready_prefix= and fingerprint=)")
+		return BootParams{}, nil
 	}
 	return p, nil
 }

@@ -3,7 +3,9 @@
 // in the engine-level tests. It creates nothing anywhere: it answers Check, Diff, Create, Read, Update, Delete
 // and Invoke with the offline mocks' deterministic values and appends every call to the file named by
 // APPSTACK_STANDIN_LOG. It models each created host's boot and answers the readiness reads from a parameter
-// store in a file (ssm.go). It is not AWS and not Docker.
+// store in a file (ssm.go). Where a real provider's answer decides a deploy, it answers as that provider
+// would: computed outputs are unknown in a preview, and ECR's rules hold for images and repositories
+// (ecr.go). It is not AWS and not Docker.
 package main
 
 import (
@@ -42,7 +44,8 @@ type standin struct {
 	pkg, version string
 	mocks        *offline.Mocks
 	mu           sync.Mutex
-	ssmMu        sync.Mutex // the parameter store file (ssm.go)
+	ssmMu        sync.Mutex // the parameter store (ssm.go)
+	memory       *ssmState  // the store, when no file is named
 }
 
 func main() {
@@ -105,7 +108,18 @@ func (s *standin) Configure(_ context.Context, req *pulumirpc.ConfigureRequest) 
 }
 
 func (s *standin) Check(_ context.Context, req *pulumirpc.CheckRequest) (*pulumirpc.CheckResponse, error) {
-	return &pulumirpc.CheckResponse{Inputs: req.GetNews()}, nil
+	if resource.URN(req.GetUrn()).Type() != dockerImage {
+		return &pulumirpc.CheckResponse{Inputs: req.GetNews()}, nil
+	}
+	inputs, err := unmarshal(req.GetNews())
+	if err != nil {
+		return nil, err
+	}
+	if err := checkImage(inputs); err != nil {
+		return nil, err
+	}
+	news, err := marshal(inputs)
+	return &pulumirpc.CheckResponse{Inputs: news}, err
 }
 
 // Diff reports the changed inputs, and a replacement where a real provider would need one (the table the
@@ -120,6 +134,9 @@ func (s *standin) Diff(_ context.Context, req *pulumirpc.DiffRequest) (*pulumirp
 		return nil, err
 	}
 	typ := string(resource.URN(req.GetUrn()).Type())
+	if typ == dockerImage {
+		return diffImage(olds, news), nil
+	}
 	var diffs, replaces []string
 	for _, k := range keys(olds, news) {
 		if olds[k].DeepEquals(news[k]) || slices.Contains(req.GetIgnoreChanges(), string(k)) {
@@ -151,15 +168,10 @@ func keys(a, b resource.PropertyMap) []resource.PropertyKey {
 	return out
 }
 
-func (s *standin) state(urn string, inputs resource.PropertyMap) (string, *structpb.Struct, error) {
+func (s *standin) state(urn string, inputs resource.PropertyMap) (string, resource.PropertyMap, error) {
 	u := resource.URN(urn)
-	id, out, err := s.mocks.NewResource(pulumi.MockResourceArgs{TypeToken: string(u.Type()), Name: u.Name(),
+	return s.mocks.NewResource(pulumi.MockResourceArgs{TypeToken: string(u.Type()), Name: u.Name(),
 		Inputs: inputs, Custom: true})
-	if err != nil {
-		return "", nil, err
-	}
-	props, err := marshal(out)
-	return id, props, err
 }
 
 func (s *standin) Create(_ context.Context, req *pulumirpc.CreateRequest) (*pulumirpc.CreateResponse, error) {
@@ -167,20 +179,53 @@ func (s *standin) Create(_ context.Context, req *pulumirpc.CreateRequest) (*pulu
 	if err != nil {
 		return nil, err
 	}
-	id, props, err := s.state(req.GetUrn(), inputs)
+	u := resource.URN(req.GetUrn())
+	if u.Type() == dockerImage {
+		out, err := s.buildImage(inputs, req.GetPreview())
+		if err != nil {
+			return nil, err
+		}
+		props, err := marshal(out)
+		if err != nil || req.GetPreview() {
+			return &pulumirpc.CreateResponse{Properties: props}, err
+		}
+		s.log(Call{Op: "create", Type: string(u.Type()), Name: u.Name(), ID: strProp(inputs, "imageName")})
+		return &pulumirpc.CreateResponse{Id: strProp(inputs, "imageName"), Properties: props}, nil
+	}
+	id, out, err := s.state(req.GetUrn(), inputs)
 	if err != nil {
 		return nil, err
 	}
-	if !req.GetPreview() {
-		u := resource.URN(req.GetUrn())
-		if u.Type() == "aws:ec2/instance:Instance" {
-			if err := s.boot(id, inputs); err != nil {
-				return nil, err
-			}
-		}
-		s.log(Call{Op: "create", Type: string(u.Type()), Name: u.Name(), ID: id, Instance: instanceOf(inputs)})
+	if req.GetPreview() {
+		// A real provider knows only the inputs before it creates: ids, ARNs, URLs and addresses it computes
+		// are unknown in a preview.
+		props, err := marshal(unknownComputed(inputs, out))
+		return &pulumirpc.CreateResponse{Properties: props}, err
 	}
-	return &pulumirpc.CreateResponse{Id: id, Properties: props}, nil
+	if u.Type() == "aws:ec2/instance:Instance" {
+		if err := s.boot(id, inputs); err != nil {
+			return nil, err
+		}
+	}
+	if u.Type() == repository {
+		if err := createdRepository(id, inputs); err != nil {
+			return nil, err
+		}
+	}
+	s.log(Call{Op: "create", Type: string(u.Type()), Name: u.Name(), ID: id, Instance: instanceOf(inputs)})
+	props, err := marshal(out)
+	return &pulumirpc.CreateResponse{Id: id, Properties: props}, err
+}
+
+// unknownComputed is out with every property that is not an input made unknown.
+func unknownComputed(inputs, out resource.PropertyMap) resource.PropertyMap {
+	res := inputs.Copy()
+	for k := range out {
+		if _, ok := inputs[k]; !ok {
+			res[k] = resource.MakeComputed(resource.NewStringProperty(""))
+		}
+	}
+	return res
 }
 
 func (s *standin) Read(_ context.Context, req *pulumirpc.ReadRequest) (*pulumirpc.ReadResponse, error) {
@@ -192,20 +237,59 @@ func (s *standin) Update(_ context.Context, req *pulumirpc.UpdateRequest) (*pulu
 	if err != nil {
 		return nil, err
 	}
-	_, props, err := s.state(req.GetUrn(), inputs)
+	u := resource.URN(req.GetUrn())
+	if u.Type() == dockerImage {
+		out, err := s.buildImage(inputs, req.GetPreview())
+		if err != nil {
+			return nil, err
+		}
+		if !req.GetPreview() {
+			s.log(Call{Op: "update", Type: string(u.Type()), Name: u.Name(), ID: req.GetId()})
+		}
+		props, err := marshal(out)
+		return &pulumirpc.UpdateResponse{Properties: props}, err
+	}
+	_, out, err := s.state(req.GetUrn(), inputs)
 	if err != nil {
 		return nil, err
 	}
-	if !req.GetPreview() {
-		u := resource.URN(req.GetUrn())
-		s.log(Call{Op: "update", Type: string(u.Type()), Name: u.Name(), ID: req.GetId(),
-			Instance: instanceOf(inputs)})
+	if req.GetPreview() {
+		// An update in place keeps what the provider computed before (the resource's id, ARN, ...).
+		olds, err := unmarshal(req.GetOlds())
+		if err != nil {
+			return nil, err
+		}
+		out = inputs.Copy()
+		for k, v := range olds {
+			if _, ok := inputs[k]; !ok {
+				out[k] = v
+			}
+		}
+		props, err := marshal(out)
+		return &pulumirpc.UpdateResponse{Properties: props}, err
 	}
-	return &pulumirpc.UpdateResponse{Properties: props}, nil
+	if u.Type() == repository {
+		if err := createdRepository(req.GetId(), inputs); err != nil {
+			return nil, err
+		}
+	}
+	s.log(Call{Op: "update", Type: string(u.Type()), Name: u.Name(), ID: req.GetId(),
+		Instance: instanceOf(inputs)})
+	props, err := marshal(out)
+	return &pulumirpc.UpdateResponse{Properties: props}, err
 }
 
 func (s *standin) Delete(_ context.Context, req *pulumirpc.DeleteRequest) (*emptypb.Empty, error) {
 	u := resource.URN(req.GetUrn())
+	if u.Type() == repository {
+		state, err := unmarshal(req.GetProperties())
+		if err != nil {
+			return nil, err
+		}
+		if err := deleteRepository(req.GetId(), state); err != nil {
+			return nil, err
+		}
+	}
 	s.log(Call{Op: "delete", Type: string(u.Type()), Name: u.Name(), ID: req.GetId()})
 	return &emptypb.Empty{}, nil
 }
@@ -216,9 +300,12 @@ func (s *standin) Invoke(_ context.Context, req *pulumirpc.InvokeRequest) (*pulu
 		return nil, err
 	}
 	var out resource.PropertyMap
-	if readsSSM(req.GetTok(), args) {
+	switch {
+	case req.GetTok() == getImages:
+		out, err = listImages(context.Background(), args)
+	case readsSSM(req.GetTok(), args):
 		out, err = s.invokeSSM(req.GetTok(), args)
-	} else {
+	default:
 		out, err = s.mocks.Call(pulumi.MockCallArgs{Token: req.GetTok(), Args: args})
 	}
 	if err != nil {

@@ -18,7 +18,7 @@ import (
 // a `pulumi up`: each host the stand-in creates gets the readiness signal its boot script would have written,
 // and the program's reads of aws:ssm/getParameter and aws:ssm/getParametersByPath answer from that store.
 //
-//	APPSTACK_STANDIN_SSM    the store (JSON); without it nothing boots and the reads answer from an empty store
+//	APPSTACK_STANDIN_SSM    the store (JSON); without it the store lives in the plugin process, for one run
 //	APPSTACK_STANDIN_BOOTS  the boots' outcomes, one a line, used in order of creation (offline.BootOutcome);
 //	                        once used up every boot ends ready
 type ssmState struct {
@@ -31,6 +31,13 @@ func (s *standin) loadSSM() (*ssmState, error) {
 	st := &ssmState{Parameters: map[string]string{}}
 	path := os.Getenv("APPSTACK_STANDIN_SSM")
 	if path == "" {
+		if s.memory != nil {
+			raw, err := json.Marshal(s.memory)
+			if err != nil {
+				return nil, err
+			}
+			return st, json.Unmarshal(raw, st)
+		}
 		return st, nil
 	}
 	raw, err := os.ReadFile(path)
@@ -49,6 +56,7 @@ func (s *standin) loadSSM() (*ssmState, error) {
 func (s *standin) saveSSM(st *ssmState) error {
 	path := os.Getenv("APPSTACK_STANDIN_SSM")
 	if path == "" {
+		s.memory = st
 		return nil
 	}
 	raw, err := json.MarshalIndent(st, "", "  ")
@@ -90,9 +98,6 @@ func (s *standin) store(st *ssmState) *offline.Mocks {
 
 // boot models the boot of a created instance: the next outcome decides the signal it leaves.
 func (s *standin) boot(id string, inputs resource.PropertyMap) error {
-	if os.Getenv("APPSTACK_STANDIN_SSM") == "" {
-		return nil
-	}
 	s.ssmMu.Lock()
 	defer s.ssmMu.Unlock()
 	st, err := s.loadSSM()

@@ -58,6 +58,7 @@ func TestTheAdapterDrivesTheRealEngine(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(bin, "pulumi-resource-docker"), raw, 0o755))
 
+	ssmFile := filepath.Join(t.TempDir(), "ssm.json")
 	bootsFile := filepath.Join(t.TempDir(), "boots")
 	require.NoError(t, os.WriteFile(bootsFile, []byte(boots), 0o600))
 	m := &lifecycle.Manager{
@@ -69,11 +70,14 @@ func TestTheAdapterDrivesTheRealEngine(t *testing.T) {
 				"PULUMI_CONFIG_PASSPHRASE": "e2e-engine-test",
 				"PULUMI_SKIP_UPDATE_CHECK": "true",
 				"APPSTACK_STANDIN_LOG":     filepath.Join(t.TempDir(), "standin.log"),
-				"APPSTACK_STANDIN_SSM":     filepath.Join(t.TempDir(), "ssm.json"),
+				"APPSTACK_STANDIN_STATE":   t.TempDir(), // the stand-ins' ECR registry
+				"APPSTACK_STANDIN_SSM":     ssmFile,
 				"APPSTACK_STANDIN_BOOTS":   bootsFile,
 				"PATH":                     bin + string(os.PathListSeparator) + os.Getenv("PATH"),
 			})},
 		Progress: &strings.Builder{},
+		// The stand-in's parameter store stands for SSM, where the modelled hosts wrote their signals.
+		Parameters: offlinetest.StandinParameters{File: ssmFile, Region: "eu-west-1"},
 	}
 	t.Chdir(work) // the inline program resolves build contexts against the working directory
 	ctx := context.Background()
@@ -138,6 +142,8 @@ func TestTheAdapterDrivesTheRealEngine(t *testing.T) {
 	assert.False(t, switched, "a failed gate moves nothing")
 
 	require.NoError(t, st.Destroy(ctx))
+	assert.Empty(t, offlinetest.StandinParameters{File: ssmFile}.Under(t, "/appstack/pr-e2e-engine1/"),
+		"the destroy deletes the readiness signals the hosts wrote")
 	ws, err := auto.NewLocalWorkspace(ctx, append([]auto.LocalWorkspaceOption{auto.WorkDir(work),
 		auto.Program(m.Program)}, m.Options...)...)
 	require.NoError(t, err)
