@@ -426,7 +426,8 @@ func (a *Args) gate(ctx *pulumi.Context, c *Host, name string, instance *ec2.Ins
 // the Elastic IP association: until the new host has signalled readiness nothing of it is registered. A new id
 // replaces the attachment, and Pulumi creates the replacement (RegisterTargets) before it deletes the old one
 // (DeregisterTargets, after which the old target drains for the group's deregistration delay), so each target
-// group always holds a registered target.
+// group always holds a registered target; the new one takes requests once it passes the group's first health
+// check (docs/frontdoor.md states the window this leaves).
 func (a *Args) targets(ctx *pulumi.Context, c *Host, name string) error {
 	for _, tg := range a.TargetGroups {
 		_, err := lb.NewTargetGroupAttachment(ctx, name+"-"+tg.Service+"-target", &lb.TargetGroupAttachmentArgs{
