@@ -389,7 +389,7 @@ func TestStackLifecycleOnTheRealEngine(t *testing.T) {
 		assert.Empty(t, e.parameters().Under(t, "/appstack/pr-7/"),
 			"the hosts' signals go with the stack")
 		assert.NotEmpty(t, e.parameters().Under(t,
-			"/appstack/staging/"), "another stack's signals stay")
+			"/appstack/production/"), "another stack's signals stay")
 	})
 
 	t.Run("the canary secret is never in plain text in the backend or the project", func(t *testing.T) {
