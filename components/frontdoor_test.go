@@ -247,3 +247,20 @@ func TestTargetGroupNamesFitAWSsLimitAndChangeWithAReplacement(t *testing.T) {
 	require.True(t, ok)
 	assert.Regexp(t, `^web-[0-9a-f]{10}$`, offlinetest.Str(t, tg, "name"))
 }
+
+func TestAServiceWithoutAHealthyTargetRaisesAnAlarm(t *testing.T) {
+	args := doorArgs()
+	args.AlarmTopicArn = pulumi.String("arn:aws:sns:ap-southeast-1:123456789012:alarms")
+	res := offlinetest.Run(t, program(frontdoor.New, "door", args))
+	alarm, ok := res.Named("aws:cloudwatch/metricAlarm:MetricAlarm", "door-web-unhealthy")
+	require.True(t, ok)
+	assert.Equal(t, "AWS/ApplicationELB", offlinetest.Str(t, alarm, "namespace"))
+	assert.Equal(t, "HealthyHostCount", offlinetest.Str(t, alarm, "metricName"))
+	assert.Equal(t, "LessThanThreshold", offlinetest.Str(t, alarm, "comparisonOperator"))
+	assert.Equal(t, float64(1), offlinetest.Num(t, alarm, "threshold"))
+	assert.Equal(t, "breaching", offlinetest.Str(t, alarm, "treatMissingData"), "no data is no healthy host")
+	assert.Regexp(t, `^targetgroup/`, offlinetest.Str(t, alarm, "dimensions.TargetGroup"))
+	assert.Regexp(t, `^app/`, offlinetest.Str(t, alarm, "dimensions.LoadBalancer"))
+	assert.Equal(t, "arn:aws:sns:ap-southeast-1:123456789012:alarms", offlinetest.Str(t, alarm, "alarmActions[0]"))
+	assert.Len(t, res.OfType("aws:cloudwatch/metricAlarm:MetricAlarm"), 2, "one per service")
+}

@@ -259,8 +259,8 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	var fd *frontdoor.FrontDoor
 	var targetGroups []host.TargetGroup
 	if door != nil {
-		fd, err = newFrontDoor(ctx, name, cfg, door, logs.Arn.ApplyT(accountID).(pulumi.StringOutput), tagSet,
-			parent)
+		fd, err = newFrontDoor(ctx, name, cfg, door, logs.Arn.ApplyT(accountID).(pulumi.StringOutput), alarmTopic,
+			tagSet, parent)
 		if err != nil {
 			return nil, err
 		}

@@ -71,7 +71,8 @@ func placeFrontDoor(ctx *pulumi.Context, cfg *stacks.Config) (*doorPlacement, er
 
 // newFrontDoor creates the front door for every service.
 func newFrontDoor(ctx *pulumi.Context, name string, cfg *stacks.Config, p *doorPlacement,
-	account pulumi.StringOutput, tagSet map[string]string, opts ...pulumi.ResourceOption) (*frontdoor.FrontDoor, error) {
+	account pulumi.StringOutput, alarmTopic pulumi.StringInput, tagSet map[string]string,
+	opts ...pulumi.ResourceOption) (*frontdoor.FrontDoor, error) {
 	var services []frontdoor.Service
 	for _, s := range cfg.Services {
 		services = append(services, frontdoor.Service{Name: s.Name, Port: s.Port, Hostname: p.hostnames[s.Name],
@@ -92,6 +93,7 @@ func newFrontDoor(ctx *pulumi.Context, name string, cfg *stacks.Config, p *doorP
 		LogBucketPrefix:     LogBucketPrefix(ctx.Project(), ctx.Stack()),
 		LogRetentionDays:    cfg.LogRetentionDays,
 		ForceDestroyLogs:    cfg.ForceDelete,
+		AlarmTopicArn:       alarmTopic,
 		Tags:                tagSet,
 	}, opts...)
 }

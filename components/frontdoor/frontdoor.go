@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/pulumi/pulumi-aws/sdk/v7/go/aws/acm"
+	"github.com/pulumi/pulumi-aws/sdk/v7/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi-aws/sdk/v7/go/aws/ec2"
 	"github.com/pulumi/pulumi-aws/sdk/v7/go/aws/elb"
 	"github.com/pulumi/pulumi-aws/sdk/v7/go/aws/lb"
@@ -106,6 +107,8 @@ type Args struct {
 	LogRetentionDays int
 	// ForceDestroyLogs lets a destroy delete the access-log bucket with its logs. Default false; ephemeral.
 	ForceDestroyLogs bool
+	// AlarmTopicArn is told when a service has no healthy target. Optional: the alarm is still in CloudWatch.
+	AlarmTopicArn pulumi.StringInput
 	// Tags go on every taggable resource. Optional.
 	Tags map[string]string
 }
@@ -326,6 +329,9 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 			return nil, err
 		}
 		c.TargetGroupArns[s.Name] = tg.Arn
+		if err := a.noHealthyTarget(ctx, c, name+"-"+s.Name, alb, tg); err != nil {
+			return nil, err
+		}
 		_, err = lb.NewListenerRule(ctx, name+"-"+s.Name+"-rule", &lb.ListenerRuleArgs{
 			ListenerArn: https.Arn,
 			Priority:    pulumi.Int(i + 1),
@@ -376,6 +382,37 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		return nil, err
 	}
 	return c, nil
+}
+
+// noHealthyTarget alarms when a service has had no healthy target for three minutes: every request to it fails.
+// Three one-minute periods ride out a host switch, when the new target passes its first health check within one
+// interval.
+func (a *Args) noHealthyTarget(ctx *pulumi.Context, c *FrontDoor, name string, alb *lb.LoadBalancer,
+	tg *lb.TargetGroup) error {
+	var actions pulumi.Array
+	if a.AlarmTopicArn != nil {
+		actions = pulumi.Array{a.AlarmTopicArn}
+	}
+	_, err := cloudwatch.NewMetricAlarm(ctx, name+"-unhealthy", &cloudwatch.MetricAlarmArgs{
+		AlarmDescription: pulumi.String("appstack: the front door has no healthy target for this service"),
+		Namespace:        pulumi.String("AWS/ApplicationELB"),
+		MetricName:       pulumi.String("HealthyHostCount"),
+		Dimensions: pulumi.StringMap{
+			"LoadBalancer": alb.ArnSuffix,
+			"TargetGroup":  tg.ArnSuffix,
+		},
+		Statistic:          pulumi.String("Minimum"),
+		Period:             pulumi.Int(60),
+		EvaluationPeriods:  pulumi.Int(3),
+		Threshold:          pulumi.Float64(1),
+		ComparisonOperator: pulumi.String("LessThanThreshold"),
+		// No data means no healthy host reported: the service is down, not quiet.
+		TreatMissingData: pulumi.String("breaching"),
+		AlarmActions:     actions,
+		OkActions:        actions,
+		Tags:             tags.With(a.Tags, name),
+	}, pulumi.Parent(c))
+	return err
 }
 
 // TargetGroupName is a target group's name: AWS allows 32 characters, fewer than the provider's automatic name

@@ -110,10 +110,12 @@ func (m *Mocks) frontDoorOutputs(typ, name, h string, out resource.PropertyMap) 
 		set("dnsName", fmt.Sprintf("%s-%s.%s.elb.amazonaws.com", name, h[:10], m.Region))
 		// The region's canonical hosted zone of Application Load Balancers (ap-southeast-1's, as AWS lists it).
 		set("zoneId", "Z1LMS91P8CMLE5")
+		set("arnSuffix", "app/"+name+"/"+h[:16])
 		return id
 	case "aws:lb/targetGroup:TargetGroup":
 		id := arn("elasticloadbalancing", "targetgroup/"+name+"/"+h[:16])
 		set("arn", id)
+		set("arnSuffix", "targetgroup/"+name+"/"+h[:16])
 		return id
 	case "aws:lb/listener:Listener":
 		id := arn("elasticloadbalancing", "listener/app/"+name+"/"+h[:16])
