@@ -56,19 +56,7 @@ func (e *engine) previewOps(t *testing.T, ctx context.Context, stack string) map
 	t.Helper()
 	st, err := e.m.Stack(ctx, stack)
 	require.NoError(t, err)
-	ch := make(chan events.EngineEvent)
-	ops := map[string][]string{}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for ev := range ch {
-			if ev.ResourcePreEvent != nil {
-				md := ev.ResourcePreEvent.Metadata
-				name := md.URN[strings.LastIndex(md.URN, "::")+2:]
-				ops[name] = append(ops[name], string(md.Op))
-			}
-		}
-	}()
+	ch, ops, done := collectOps()
 	_, err = st.Preview(ctx, optpreview.EventStreams(ch))
 	<-done
 	require.NoError(t, err)

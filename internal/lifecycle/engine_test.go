@@ -187,14 +187,23 @@ func copyFile(t *testing.T, from, to string) {
 	require.NoError(t, os.WriteFile(to, raw, 0o755))
 }
 
-// ops runs an up and returns each resource's operation by name (create, same, update, replace, ...).
+// up runs an up and returns each resource's operations by name (create, same, update, replace, ...).
 func (e *engine) up(t *testing.T, ctx context.Context, stack string) (auto.UpResult, map[string][]string) {
 	t.Helper()
-	ch := make(chan events.EngineEvent)
-	ops := map[string][]string{}
-	done := make(chan struct{})
+	ch, ops, done := collectOps()
+	res, err := e.m.Up(ctx, stack, optup.EventStreams(ch))
+	<-done
+	require.NoError(t, err)
+	return res, ops
+}
+
+// collectOps returns an event stream for an operation and the map it fills, by resource name, with the
+// operations the engine announces; done closes once the engine has closed the stream.
+func collectOps() (ch chan events.EngineEvent, ops map[string][]string, done <-chan struct{}) {
+	ch, ops = make(chan events.EngineEvent), map[string][]string{}
+	closed := make(chan struct{})
 	go func() {
-		defer close(done)
+		defer close(closed)
 		for ev := range ch {
 			if ev.ResourcePreEvent != nil {
 				md := ev.ResourcePreEvent.Metadata
@@ -203,10 +212,7 @@ func (e *engine) up(t *testing.T, ctx context.Context, stack string) (auto.UpRes
 			}
 		}
 	}()
-	res, err := e.m.Up(ctx, stack, optup.EventStreams(ch))
-	<-done
-	require.NoError(t, err)
-	return res, ops
+	return ch, ops, closed
 }
 
 func (e *engine) calls(t *testing.T) []map[string]string {
