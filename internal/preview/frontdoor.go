@@ -16,7 +16,7 @@ var frontDoorReplaceOn = map[string][]string{
 	"aws:lb/listenerRule:ListenerRule":               {"listenerArn"},
 	"aws:lb/listenerCertificate:ListenerCertificate": {"listenerArn", "certificateArn"},
 	"aws:route53/record:Record":                      {"zoneId", "name"},
-	"aws:s3/bucket:Bucket":                           {"bucket"},
+	"aws:s3/bucket:Bucket":                           {"bucket", "bucketPrefix"},
 }
 
 func init() {
