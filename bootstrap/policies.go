@@ -517,8 +517,12 @@ func DeployPolicies(a Account, stacks string) []Managed {
 			allow("OwnHostProfiles", list("iam:AddRoleToInstanceProfile", "iam:DeleteInstanceProfile",
 				"iam:RemoveRoleFromInstanceProfile", "iam:UntagInstanceProfile"), list(profiles)).
 				when("StringLike", ownTag, stacks),
+			// iam:AddRoleToInstanceProfile is authorized as iam:PassRole on the role ("The caller of this operation
+			// must be granted the PassRole permission on the IAM role": IAM API reference,
+			// AddRoleToInstanceProfile), and that request names no service, so iam:PassedToService is absent
+			// there; every call that passes a role to a service sets it, and then it must be EC2.
 			allow("PassOwnHostRolesToEC2Only", list("iam:PassRole"), list(iamRoles)).
-				when("StringEquals", "iam:PassedToService", "ec2.amazonaws.com").
+				when("StringEqualsIfExists", "iam:PassedToService", "ec2.amazonaws.com").
 				when("StringLike", ownTag, stacks),
 			// A role a deploy role created could trust the deploy role itself; it never gets to use it.
 			Statement{Sid: "NeverAssumeHostRoles", Effect: "Deny", Action: list("sts:AssumeRole", "sts:TagSession"),
