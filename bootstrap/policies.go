@@ -64,6 +64,11 @@ type Spec struct {
 	Decrypts []string
 	// Encrypts are the secrets keys the role may encrypt new data keys with (new stacks).
 	Encrypts []string
+	// Refreshes lets a read-only role run a refresh of its stacks (the drift check): a refresh reads every
+	// SecureString parameter with decryption (terraform-provider-aws internal/service/ssm/parameter.go,
+	// resourceParameterRead → findParameterByName(…, true)), so it reads the stacks' secret parameters and
+	// decrypts with their own keys. The role already decrypts the same values in the stacks' configuration.
+	Refreshes bool
 }
 
 // Specs is the whole delegation: who may preview or change what.
@@ -71,9 +76,10 @@ var Specs = map[Role]Spec{
 	PullRequestPreview: {Subject: "pull_request", Stacks: "staging", Decrypts: []string{"staging"}},
 	Review: {Subject: "environment:review", Stacks: "pr-*", Deploys: true, AlsoReads: []string{"staging"},
 		Decrypts: []string{"review", "staging"}, Encrypts: []string{"review"}},
-	Staging:           {Subject: "environment:staging", Stacks: "staging", Deploys: true, Decrypts: []string{"staging"}},
-	ProductionPreview: {Subject: "environment:production-preview", Stacks: "production", Decrypts: []string{"production"}},
-	Production:        {Subject: "environment:production", Stacks: "production", Deploys: true, Decrypts: []string{"production"}},
+	Staging: {Subject: "environment:staging", Stacks: "staging", Deploys: true, Decrypts: []string{"staging"}},
+	ProductionPreview: {Subject: "environment:production-preview", Stacks: "production", Decrypts: []string{"production"},
+		Refreshes: true},
+	Production: {Subject: "environment:production", Stacks: "production", Deploys: true, Decrypts: []string{"production"}},
 }
 
 // RoleName is the IAM name of a CI role.
@@ -254,6 +260,14 @@ func RolePolicy(a Account, r Role, region string) Document {
 	ready := a.arn("ssm", "*", "parameter/"+Project+"/"+s.Stacks+"/*/ready")
 	st = append(st, allow("ReadySignals", list("ssm:GetParameter", "ssm:GetParametersByPath"),
 		list(ready, ready+"/*")))
+	if s.Refreshes {
+		st = append(st,
+			allow("RefreshSecretParameters", list("ssm:GetParameter", "ssm:GetParameters"),
+				list(a.arn("ssm", "*", "parameter/"+Project+"/"+s.Stacks+"/*"))),
+			allow("RefreshStackKeys", list("kms:Decrypt"), list(a.arn("kms", "*", "key/*"))).
+				when("StringLike", "aws:ResourceTag/stack", s.Stacks).
+				when("StringEquals", "aws:ResourceTag/managed-by", "appstack"))
+	}
 	st = append(st, readStatements(a)...)
 	return doc(st...)
 }
@@ -511,8 +525,12 @@ func DeployPolicies(a Account, stacks string) []Managed {
 			allow("OwnHostProfiles", list("iam:AddRoleToInstanceProfile", "iam:DeleteInstanceProfile",
 				"iam:RemoveRoleFromInstanceProfile", "iam:UntagInstanceProfile"), list(profiles)).
 				when("StringLike", ownTag, stacks),
+			// iam:AddRoleToInstanceProfile is authorized as iam:PassRole on the role ("The caller of this operation
+			// must be granted the PassRole permission on the IAM role": IAM API reference,
+			// AddRoleToInstanceProfile), and that request names no service, so iam:PassedToService is absent
+			// there; every call that passes a role to a service sets it, and then it must be EC2.
 			allow("PassOwnHostRolesToEC2Only", list("iam:PassRole"), list(iamRoles)).
-				when("StringEquals", "iam:PassedToService", "ec2.amazonaws.com").
+				when("StringEqualsIfExists", "iam:PassedToService", "ec2.amazonaws.com").
 				when("StringLike", ownTag, stacks),
 			// A role a deploy role created could trust the deploy role itself; it never gets to use it.
 			Statement{Sid: "NeverAssumeHostRoles", Effect: "Deny", Action: list("sts:AssumeRole", "sts:TagSession"),

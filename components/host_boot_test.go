@@ -218,6 +218,7 @@ func (w *world) run(spec host.BootSpec) (int, string) {
 		"APPSTACK_UNIT_DIR=" + filepath.Join(w.dir, "units"),
 		"APPSTACK_DOCKER_DIR=" + filepath.Join(w.dir, "docker"),
 		"APPSTACK_CWAGENT_DIR=" + filepath.Join(w.dir, "cwagent"),
+		"APPSTACK_CWAGENT_CTL=amazon-cloudwatch-agent-ctl",
 		"APPSTACK_CLOUD_DIR=" + filepath.Join(w.dir, "cloud"),
 	}
 	require.NoError(w.t, os.MkdirAll(filepath.Join(w.dir, "units"), 0o755))
@@ -293,6 +294,7 @@ func TestBootHappyPath(t *testing.T) {
 	assert.Equal(t, 1, w.ran("docker", "login", "--username", "AWS", "--password-stdin",
 		"123456789012.dkr.ecr.ap-southeast-1.amazonaws.com"))
 	assert.Equal(t, 1, w.ran("systemctl", "enable", "--now", "appstack-web.service"))
+	assert.Equal(t, 1, w.ran("amazon-cloudwatch-agent-ctl", "-a", "fetch-config"), "the boot log is shipped")
 	assert.Equal(t, 1, w.ran("docker", "create", "--name", "appstack-keep-web", digestRef("web", 1)),
 		"a stopped container keeps the service's image from the daily prune")
 
@@ -495,4 +497,11 @@ func TestAHungRegistryEndsAtTheDeadlineAndIsStillSignalled(t *testing.T) {
 	assert.GreaterOrEqual(t, w.clock-start, budget-5, "the pull was given the whole budget")
 	assert.LessOrEqual(t, w.putClock[len(w.putClock)-1]-start, budget,
 		"the failure is signalled by the deadline, inside the launch allowance the gate keeps")
+}
+
+// The agent's package puts its control script under /opt/aws/amazon-cloudwatch-agent/bin, which is not on PATH.
+func TestTheBootCallsTheCloudWatchAgentByItsPath(t *testing.T) {
+	script, err := host.RenderBootScript(spec())
+	require.NoError(t, err)
+	assert.Contains(t, script, "/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl")
 }

@@ -190,6 +190,7 @@ var fixtures = []fixture{
 	{rule: "APPSTACK-EIP-001", stack: "production", typ: policy.Eip,
 		breakIt: func(r *offline.Resource) { r.Protect = false }},
 	{rule: "APPSTACK-TAG-001", typ: policy.Table, breakIt: setInput("tags.managed-by", "")},
+	{rule: "APPSTACK-TAG-001", typ: policy.Instance, breakIt: deleteInput("volumeTags")},
 }
 
 // withSecret is the staging config plus one secret, so the secret rules have a value to look for, and an alarm

@@ -436,15 +436,23 @@ var Rules = []Rule{
 		}},
 	{ID: "APPSTACK-TAG-001", Mirrors: []string{"awsguard:required-tags"}, Severity: Low,
 		Title: "taggable resources carry the app, environment, stack and managed-by tags", Types: taggable,
-		Fix: "pass the stack's tags to every taggable resource",
+		Fix: "pass the stack's tags to every taggable resource; an instance passes them as volumeTags too",
 		Check: func(r offline.Resource, _ *Stack) []string {
-			var missing []string
+			var missing, volume []string
 			for _, k := range tags.Required {
 				if str(r, "tags."+k) == "" {
 					missing = append(missing, k)
 				}
+				// An instance's volumes are tagged in the launch itself only through volumeTags (rootBlockDevice
+				// tags follow with CreateTags: terraform-provider-aws ec2_instance.go, resourceInstanceCreate), and
+				// the CI roles launch only volumes that carry their stack's tag.
+				if r.Type == Instance && str(r, "volumeTags."+k) == "" {
+					volume = append(volume, k)
+				}
 			}
-			return when(len(missing) > 0, "missing tags %s", strings.Join(missing, ", "))
+			return append(when(len(missing) > 0, "missing tags %s", strings.Join(missing, ", ")),
+				when(len(volume) > 0, "its volumes are launched without the tags %s (volumeTags)",
+					strings.Join(volume, ", "))...)
 		}},
 }
 

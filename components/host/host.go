@@ -254,8 +254,13 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 			VolumeSize:          pulumi.Int(a.RootVolumeGiB),
 			Encrypted:           pulumi.Bool(true),
 			DeleteOnTermination: pulumi.Bool(true),
-			Tags:                tags.With(a.Tags, name),
 		},
+		// The volume is tagged in the RunInstances call itself: the provider sends volumeTags as a tag
+		// specification at launch, while rootBlockDevice.tags are added after it with CreateTags
+		// (terraform-provider-aws internal/service/ec2/ec2_instance.go, resourceInstanceCreate). The deploy roles
+		// may launch only volumes that carry their stack's tag (bootstrap: Ec2LaunchTagged), so a volume tagged
+		// after the launch would have the whole launch refused.
+		VolumeTags: tags.With(a.Tags, name),
 		Monitoring:   pulumi.Bool(a.DetailedMonitoring),
 		EbsOptimized: pulumi.Bool(true),
 		Tags:         tags.With(a.Tags, name),
