@@ -264,3 +264,37 @@ func TestAServiceWithoutAHealthyTargetRaisesAnAlarm(t *testing.T) {
 	assert.Equal(t, "arn:aws:sns:ap-southeast-1:123456789012:alarms", offlinetest.Str(t, alarm, "alarmActions[0]"))
 	assert.Len(t, res.OfType("aws:cloudwatch/metricAlarm:MetricAlarm"), 2, "one per service")
 }
+
+// After registering a new host the update waits for the load balancer's health checks, so that the engine
+// deregisters the old host (it deletes replaced resources once the program is done) only when the new one is in
+// service; a deploy whose host already serves the version registers nothing new and does not wait.
+func TestANewHostPassesTheHealthChecksBeforeTheOldOneIsDeregistered(t *testing.T) {
+	args := hostArgs()
+	args.TargetGroups = []host.TargetGroup{{Service: "web", Arn: pulumi.String("arn:aws:elasticloadbalancing:" +
+		"ap-southeast-1:123456789012:targetgroup/web/0123456789abcdef"), Port: 8080}}
+	args.HealthySettle = 20 * time.Millisecond
+	run := func(dryRun bool, params map[string]string) (*offline.Result, string) {
+		res, err := offline.Run(func(ctx *pulumi.Context) error {
+			h, err := host.New(ctx, "h", args)
+			if err != nil {
+				return err
+			}
+			ctx.Export("settled", h.Settled)
+			return nil
+		}, offline.Options{Stack: "test", DryRun: dryRun, Parameters: params, Settle: true,
+			Config: map[string]string{"aws:region": offlinetest.Region}})
+		require.NoError(t, err)
+		settled, _ := res.Exports["settled"].(string)
+		return res, settled
+	}
+	first, settled := run(false, nil)
+	assert.Equal(t, "waited 20ms", settled, "a new host is registered: wait for its health checks")
+	_, settled = run(false, first.Parameters)
+	assert.Equal(t, "already serving", settled, "no change: nothing new is registered")
+	_, settled = run(true, nil)
+	assert.Equal(t, "preview", settled)
+
+	args.TargetGroups = nil
+	_, settled = run(false, nil)
+	assert.Equal(t, "no load balancer", settled)
+}

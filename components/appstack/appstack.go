@@ -293,6 +293,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		DependsOn:      []pulumi.Resource{id, sec},
 		AlarmTopicArn:  alarmTopic,
 		TargetGroups:   targetGroups,
+		HealthySettle:  frontdoor.HealthyThreshold*frontdoor.HealthCheckInterval + frontdoor.HealthCheckInterval,
 		ProtectAddress: cfg.Protect,
 		Tags:           tagSet,
 	}, parent)

@@ -100,6 +100,11 @@ type Args struct {
 	// TargetGroups are the front door's target groups the host serves behind: the host registers in each once
 	// it has signalled readiness. Optional.
 	TargetGroups []TargetGroup
+	// HealthySettle is how long a target registered in TargetGroups takes to pass the load balancer's health
+	// checks (its healthy threshold times the interval, plus one interval for the first check). After registering
+	// a new host the update waits that long, so that the engine, which deletes replaced resources once the
+	// program is done, deregisters the old host only when the new one is in service. Default 0: no wait.
+	HealthySettle time.Duration
 	// ProtectAddress protects the Elastic IP so that no destroy or mistake changes the public address.
 	// Default false; on in production.
 	ProtectAddress bool
@@ -129,6 +134,9 @@ type Host struct {
 	UserData pulumi.StringOutput
 	// Fingerprint identifies what the host runs; the host signals it when ready.
 	Fingerprint pulumi.StringOutput
+	// Settled says how the update let a newly registered host pass the front door's health checks: "waited
+	// <d>", "already serving", "preview" or "no load balancer".
+	Settled pulumi.StringOutput
 	// ReadyInstanceID is the instance id, resolved only once that instance has signalled readiness. The
 	// Elastic IP association and the status-check alarms take it, so both follow only a healthy host.
 	ReadyInstanceID pulumi.StringOutput
@@ -260,7 +268,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		// (terraform-provider-aws internal/service/ec2/ec2_instance.go, resourceInstanceCreate). The deploy roles
 		// may launch only volumes that carry their stack's tag (bootstrap: Ec2LaunchTagged), so a volume tagged
 		// after the launch would have the whole launch refused.
-		VolumeTags: tags.With(a.Tags, name),
+		VolumeTags:   tags.With(a.Tags, name),
 		Monitoring:   pulumi.Bool(a.DetailedMonitoring),
 		EbsOptimized: pulumi.Bool(true),
 		Tags:         tags.With(a.Tags, name),
@@ -315,9 +323,11 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if err != nil {
 		return nil, err
 	}
-	if err := a.targets(ctx, c, name); err != nil {
+	attachments, err := a.targets(ctx, c, name)
+	if err != nil {
 		return nil, err
 	}
+	c.Settled = a.settle(ctx, c, name, attachments, values)
 	// The alarms watch the serving host: after a failed gate they stay on the host that still serves.
 	if err := a.alarms(ctx, c, name, c.ReadyInstanceID); err != nil {
 		return nil, err
@@ -328,6 +338,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		"instanceId": instance.ID(),
 		"publicIp":   eip.PublicIp,
 		"readyId":    c.ReadyInstanceID,
+		"settled":    c.Settled,
 	}); err != nil {
 		return nil, err
 	}
@@ -433,18 +444,58 @@ func (a *Args) gate(ctx *pulumi.Context, c *Host, name string, instance *ec2.Ins
 // (DeregisterTargets, after which the old target drains for the group's deregistration delay), so each target
 // group always holds a registered target; the new one takes requests once it passes the group's first health
 // check (docs/frontdoor.md states the window this leaves).
-func (a *Args) targets(ctx *pulumi.Context, c *Host, name string) error {
+func (a *Args) targets(ctx *pulumi.Context, c *Host, name string) ([]*lb.TargetGroupAttachment, error) {
+	var out []*lb.TargetGroupAttachment
 	for _, tg := range a.TargetGroups {
-		_, err := lb.NewTargetGroupAttachment(ctx, name+"-"+tg.Service+"-target", &lb.TargetGroupAttachmentArgs{
+		att, err := lb.NewTargetGroupAttachment(ctx, name+"-"+tg.Service+"-target", &lb.TargetGroupAttachmentArgs{
 			TargetGroupArn: tg.Arn,
 			TargetId:       c.ReadyInstanceID,
 			Port:           pulumi.Int(tg.Port),
 		}, pulumi.Parent(c))
 		if err != nil {
-			return err
+			return nil, err
 		}
+		out = append(out, att)
 	}
-	return nil
+	return out, nil
+}
+
+// settle holds the update open for HealthySettle once a new host is registered. pulumi-aws only registers and
+// deregisters targets and cannot read their health (terraform-provider-aws
+// internal/service/elbv2/target_group_attachment.go), and the engine deletes the replaced, old attachments only
+// after the program has finished, so this wait is what keeps the old host registered until the new target has
+// passed the health checks that put it in service (docs/frontdoor.md). A deploy whose host already serves this
+// version (its ready signal is among the stack's signals) registers nothing new and does not wait; nor does a
+// preview.
+func (a *Args) settle(ctx *pulumi.Context, c *Host, name string, attachments []*lb.TargetGroupAttachment,
+	signals []string) pulumi.StringOutput {
+	if len(attachments) == 0 || a.HealthySettle <= 0 {
+		return pulumi.String("no load balancer").ToStringOutput()
+	}
+	inputs := []any{c.Fingerprint}
+	for _, att := range attachments {
+		inputs = append(inputs, att.ID())
+	}
+	return pulumi.All(inputs...).ApplyTWithContext(ctx.Context(), func(goctx context.Context, v []any) (string,
+		error) {
+		offline, _ := ctx.Value(readiness.NoSettle).(bool)
+		switch {
+		case ctx.DryRun():
+			return "preview", nil
+		case offline:
+			return "offline: not waited", nil
+		case readiness.Serving(v[0].(string), signals):
+			return "already serving", nil
+		}
+		_ = ctx.Log.Info(fmt.Sprintf("host %q: waiting %s for the front door's health checks before the previous "+
+			"host is deregistered", name, a.HealthySettle), &pulumi.LogArgs{Resource: c})
+		select {
+		case <-time.After(a.HealthySettle):
+			return fmt.Sprintf("waited %s", a.HealthySettle), nil
+		case <-goctx.Done():
+			return "", goctx.Err()
+		}
+	}).(pulumi.StringOutput)
 }
 
 // alarms recover the host when AWS's hardware fails and reboot it when its own status check fails.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"appstack/internal/readiness"
 	"appstack/stacks"
 	"appstack/stacks/pulumisource"
 )
@@ -33,6 +34,9 @@ type Options struct {
 	Zones []string
 	// Denied are parameter names and paths the deploy may not read (Mocks.Denied).
 	Denied []string
+	// Settle lets hosts wait for the front door's health checks after registering, as a deploy does
+	// (host.Args.HealthySettle). Default false: the mocks model no load balancer timing, so nothing waits.
+	Settle bool
 	// Registry is the ECR registry the run pushes to and looks images up in. Default: an empty one. Pass the
 	// same registry to successive runs to model successive deploys.
 	Registry *Registry
@@ -78,6 +82,9 @@ func Run(program pulumi.RunFunc, opts Options) (*Result, error) {
 		resolved = make(chan struct{})
 	)
 	wrapped := func(ctx *pulumi.Context) error {
+		if !opts.Settle {
+			ctx = ctx.WithValue(readiness.NoSettle, true)
+		}
 		if err := program(pulumisource.WithKeys(ctx, keys)); err != nil {
 			return err
 		}

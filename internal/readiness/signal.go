@@ -180,3 +180,20 @@ func Attempt(fingerprint string, values []string) int {
 	}
 	return n
 }
+
+// Serving says whether a host already runs fingerprint: one of the stack's signals is that fingerprint's ready
+// signal. Then a deploy makes no new host, and nothing new joins a load balancer.
+func Serving(fingerprint string, values []string) bool {
+	for _, v := range values {
+		if s, err := Parse(v); err == nil && s.Fingerprint == fingerprint && s.State == Ready {
+			return true
+		}
+	}
+	return false
+}
+
+type noSettleKey struct{}
+
+// NoSettle is the key of a Pulumi context value (true) with which an offline run tells its hosts not to wait for a
+// load balancer's health checks: the mocks model no load balancer timing (host.Args.HealthySettle).
+var NoSettle any = noSettleKey{}
