@@ -85,6 +85,24 @@ var Specs = map[Role]Spec{
 // RoleName is the IAM name of a CI role.
 func RoleName(r Role) string { return CIRolePrefix + string(r) }
 
+// DeployRoles maps the name of each CI role that only previews stacks to the name of the role that deploys the
+// same stacks (production-preview to production, pr-preview to staging). The stack key's policy names the
+// deploying role; a preview or drift check by the preview role names the same role, so it shows no change.
+func DeployRoles() map[string]string {
+	out := map[string]string{}
+	for _, r := range Roles {
+		if Specs[r].Deploys {
+			continue
+		}
+		for _, d := range Roles {
+			if Specs[d].Deploys && Specs[d].Stacks == Specs[r].Stacks {
+				out[RoleName(r)] = RoleName(d)
+			}
+		}
+	}
+	return out
+}
+
 // Subject is the only OIDC subject that may assume the role.
 func Subject(repository string, r Role) string { return "repo:" + repository + ":" + Specs[r].Subject }
 
@@ -448,8 +466,12 @@ func DeployPolicies(a Account, stacks string) []Managed {
 				"dynamodb:UpdateContinuousBackups", "dynamodb:UpdateTable", "dynamodb:UpdateTimeToLive"),
 				list(a.arn("dynamodb", "*", "table/*"))).when("StringLike", ownTag, stacks),
 
-			// The stack's own key: created tagged, then changed only while it carries the tag. A key policy is
-			// what lets CloudWatch publish to the encrypted alarm topic.
+			// The stack's own key: created tagged, then changed only while it carries the tag. Tag conditions
+			// alone would race a new key: "it might take up to five minutes for tag and alias changes to affect
+			// KMS key authorization" (https://docs.aws.amazon.com/kms/latest/developerguide/abac.html). So the
+			// key's policy also names the role that deploys the stack for what the deploy does with its key
+			// right after CreateKey (components/secrets KeyPolicy); a key policy is also what lets CloudWatch
+			// publish to the encrypted alarm topic.
 			allow("StackKeyCreate", list("kms:CreateKey", "kms:TagResource"), list("*")).
 				when("StringLike", newTag, stacks).
 				when("StringLikeIfExists", ownTag, stacks),

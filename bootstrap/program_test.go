@@ -875,3 +875,11 @@ func TestRepositoryAndRegionAreRequired(t *testing.T) {
 	_, err = run(t, map[string]string{"aws:region": ""})
 	assert.ErrorContains(t, err, "aws:region: not set")
 }
+
+// The stack key's policy names the role that deploys the stack also when a preview role previews it: the
+// program's map of preview roles to deploy roles is the bootstrap's own.
+func TestTheProgramKnowsWhichRoleDeploysWhatAPreviewRolePreviews(t *testing.T) {
+	assert.Equal(t, DeployRoles(), identity.CIDeployRoles)
+	assert.Equal(t, RoleName(Production), DeployRoles()[RoleName(ProductionPreview)])
+	assert.Equal(t, RoleName(Staging), DeployRoles()[RoleName(PullRequestPreview)])
+}

@@ -120,6 +120,8 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		// The key that encrypts the tables is kept wherever the tables are.
 		Protect: cfg.Protect,
 		Tags:    tagSet,
+		// A preview or drift check by a CI preview role shows the key policy the deploying role keeps.
+		DeployRoles: identity.CIDeployRoles,
 	}
 	if cfg.AlarmEmail != "" {
 		// The alarm topic is encrypted with the stack key, which CloudWatch must be allowed to use.

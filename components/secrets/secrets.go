@@ -8,6 +8,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
+	"github.com/pulumi/pulumi-aws/sdk/v7/go/aws"
+	"github.com/pulumi/pulumi-aws/sdk/v7/go/aws/iam"
 	"github.com/pulumi/pulumi-aws/sdk/v7/go/aws/kms"
 	"github.com/pulumi/pulumi-aws/sdk/v7/go/aws/ssm"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -28,9 +31,13 @@ type Args struct {
 	Values pulumi.StringMapInput
 	// DeletionWindowDays is how long a deleted key can still be recovered. Default 30 (AWS allows 7-30).
 	DeletionWindowDays int
-	// AccountRoot is arn:<partition>:iam::<account>:root, which administers the key. Required with
-	// ServicePrincipals.
+	// AccountRoot is arn:<partition>:iam::<account>:root, which administers the key through IAM. Optional:
+	// default the root of the deploy's own account (aws:index/getCallerIdentity).
 	AccountRoot pulumi.StringInput
+	// DeployRoles maps the name of a role that only previews the stack to the name of the role that deploys it
+	// (identity.CIDeployRoles), both under the same path. The key policy names the deploying role, so that a
+	// preview or drift check run by the preview role shows the policy the deploy keeps. Optional.
+	DeployRoles map[string]string
 	// ServicePrincipals may encrypt and decrypt with the key, such as cloudwatch.amazonaws.com publishing alarms
 	// to an encrypted SNS topic. Optional.
 	ServicePrincipals []string
@@ -72,8 +79,6 @@ func (a *Args) validate(name string) error {
 		return fmt.Errorf("secrets %q: DeletionWindowDays %d: want 7 to 30", name, a.DeletionWindowDays)
 	case len(a.Names) > 0 && a.Values == nil:
 		return fmt.Errorf("secrets %q: Values is required with Names", name)
-	case len(a.ServicePrincipals) > 0 && a.AccountRoot == nil:
-		return fmt.Errorf("secrets %q: AccountRoot is required with ServicePrincipals", name)
 	}
 	return nil
 }
@@ -88,17 +93,35 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if err := ctx.RegisterComponentResource(Type, name, c, opts...); err != nil {
 		return nil, err
 	}
-	// A key of the stack's own, so that only this stack's role can decrypt its secrets.
+	// A key of the stack's own, so that only this stack's host role (and its deploy) can decrypt its secrets.
+	//
+	// The key policy names the IAM role (or user) that deploys the stack. The CI roles may otherwise use the key
+	// only while its tags match their stacks, and AWS KMS documents that "it might take up to five minutes for
+	// tag and alias changes to affect KMS key authorization"
+	// (https://docs.aws.amazon.com/kms/latest/developerguide/abac.html), while the provider enables rotation
+	// right after CreateKey and retries that only on NotFound and Disabled (terraform-provider-aws
+	// internal/service/kms/key.go, updateKeyRotationEnabled), and SSM encrypts the parameters with the key
+	// seconds later. A key-policy statement for a named principal is part of the key from its creation.
+	caller := aws.GetCallerIdentityOutput(ctx, aws.GetCallerIdentityOutputArgs{}, pulumi.Parent(c))
+	// An assumed-role session's ARN (arn:aws:sts::…:assumed-role/<role>/<session>) is no principal a key policy
+	// accepts for long: the session changes on every run. getSessionContext gives the role behind it, with its
+	// path; an IAM user's ARN passes through unchanged.
+	deployer := iam.GetSessionContextOutput(ctx, iam.GetSessionContextOutputArgs{Arn: caller.Arn()},
+		pulumi.Parent(c)).IssuerArn().ApplyT(func(issuer string) string {
+		return deployingRole(issuer, a.DeployRoles)
+	}).(pulumi.StringOutput)
+	root := a.AccountRoot
+	if root == nil {
+		root = caller.Arn().ApplyT(accountRootOf).(pulumi.StringOutput)
+	}
 	keyArgs := &kms.KeyArgs{
 		Description:          pulumi.Sprintf("appstack %s: secrets and tables", a.Path),
 		EnableKeyRotation:    pulumi.Bool(true),
 		DeletionWindowInDays: pulumi.Int(a.DeletionWindowDays),
 		Tags:                 tags.With(a.Tags, name),
-	}
-	if len(a.ServicePrincipals) > 0 {
-		keyArgs.Policy = a.AccountRoot.ToStringOutput().ApplyT(func(root string) (string, error) {
-			return KeyPolicy(root, a.ServicePrincipals)
-		}).(pulumi.StringOutput)
+		Policy: pulumi.All(root, deployer).ApplyT(func(v []any) (string, error) {
+			return KeyPolicy(v[0].(string), v[1].(string), a.ServicePrincipals)
+		}).(pulumi.StringOutput),
 	}
 	keyOpts := []pulumi.ResourceOption{pulumi.Parent(c)}
 	if a.Protect {
@@ -147,26 +170,80 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	return c, nil
 }
 
-// KeyPolicy is the default key policy (the account administers the key through IAM) plus use of the key by the
-// given AWS services, which IAM policies cannot grant.
-func KeyPolicy(accountRoot string, services []string) (string, error) {
+// DeployerKeyActions are what the deploying principal does with its stack's key: the provider's create, read,
+// update and delete of aws_kms_key (CreateKey's follow-ups EnableKeyRotation and the DescribeKey,
+// GetKeyRotationStatus, GetKeyPolicy and ListResourceTags waiters; PutKeyPolicy, UpdateKeyDescription,
+// TagResource and UntagResource on update; ScheduleKeyDeletion on delete — terraform-provider-aws
+// internal/service/kms/key.go), SSM SecureString parameters (PutParameter encrypts with kms:Encrypt, the
+// provider's read-back decrypts with kms:Decrypt; advanced parameters use kms:GenerateDataKey —
+// https://docs.aws.amazon.com/systems-manager/latest/userguide/secure-string-parameter-kms-encryption.html).
+// No kms:ReEncrypt*: nothing the deploy runs re-encrypts under another key.
+var DeployerKeyActions = []string{
+	"kms:Decrypt", "kms:DescribeKey", "kms:EnableKeyRotation", "kms:Encrypt", "kms:GenerateDataKey",
+	"kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags", "kms:PutKeyPolicy",
+	"kms:ScheduleKeyDeletion", "kms:TagResource", "kms:UntagResource", "kms:UpdateKeyDescription",
+}
+
+// KeyPolicy is AWS's default key policy (the account administers the key through IAM:
+// https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html), the deploying principal's use
+// of the key from its creation (DeployerKeyActions, and grants only for AWS resources, which DynamoDB creates to
+// encrypt a table: https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/encryption.usagenotes.html),
+// and use of the key by the given AWS services, which IAM policies cannot grant. The root statement is always
+// there, so PutKeyPolicy's lockout safety check passes and the account keeps control of the key whoever deploys.
+func KeyPolicy(accountRoot, deployer string, services []string) (string, error) {
+	if accountRoot == "" || deployer == "" {
+		return "", fmt.Errorf("key policy: the account root (%q) and the deploying principal (%q) are required",
+			accountRoot, deployer)
+	}
 	type statement struct {
 		Sid       string
 		Effect    string
 		Principal map[string]any
 		Action    any
 		Resource  string
+		Condition map[string]map[string]string `json:",omitempty"`
 	}
 	doc := struct {
 		Version   string
 		Statement []statement
 	}{Version: "2012-10-17", Statement: []statement{
-		{"AccountAdministersThroughIAM", "Allow", map[string]any{"AWS": accountRoot}, "kms:*", "*"},
+		{Sid: "AccountAdministersThroughIAM", Effect: "Allow", Principal: map[string]any{"AWS": accountRoot},
+			Action: "kms:*", Resource: "*"},
+		{Sid: "DeployerUsesTheKey", Effect: "Allow", Principal: map[string]any{"AWS": deployer},
+			Action: DeployerKeyActions, Resource: "*"},
+		{Sid: "DeployerGrantsForAWSResources", Effect: "Allow", Principal: map[string]any{"AWS": deployer},
+			Action: "kms:CreateGrant", Resource: "*",
+			Condition: map[string]map[string]string{"Bool": {"kms:GrantIsForAWSResource": "true"}}},
 	}}
 	if len(services) > 0 {
-		doc.Statement = append(doc.Statement, statement{"ServicesEncrypt", "Allow",
-			map[string]any{"Service": services}, []string{"kms:Decrypt", "kms:GenerateDataKey"}, "*"})
+		doc.Statement = append(doc.Statement, statement{Sid: "ServicesEncrypt", Effect: "Allow",
+			Principal: map[string]any{"Service": services}, Action: []string{"kms:Decrypt", "kms:GenerateDataKey"},
+			Resource: "*"})
 	}
 	out, err := json.Marshal(doc)
 	return string(out), err
+}
+
+// deployingRole is the role that deploys the stack for the role behind the session: a preview role's deploying
+// role, under the same path, or the issuer itself.
+func deployingRole(issuer string, deployRoles map[string]string) string {
+	a, err := arn.Parse(issuer)
+	if err != nil || a.Service != "iam" || !strings.HasPrefix(a.Resource, "role/") {
+		return issuer
+	}
+	i := strings.LastIndex(a.Resource, "/")
+	if d, ok := deployRoles[a.Resource[i+1:]]; ok {
+		a.Resource = a.Resource[:i+1] + d
+		return a.String()
+	}
+	return issuer
+}
+
+// accountRootOf is arn:<partition>:iam::<account>:root for the account of an ARN.
+func accountRootOf(s string) (string, error) {
+	a, err := arn.Parse(s)
+	if err != nil || a.AccountID == "" {
+		return "", fmt.Errorf("cannot read the account from the caller ARN %q", s)
+	}
+	return fmt.Sprintf("arn:%s:iam::%s:root", a.Partition, a.AccountID), nil
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	awsarn "github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -18,6 +19,21 @@ import (
 
 // Account is the AWS account id the mocks report.
 const Account = "123456789012"
+
+// CIRoles are the bootstrap's CI roles, all under /appstack/: the roles that exist by default.
+var CIRoles = []string{"appstack-ci-pr-preview", "appstack-ci-review", "appstack-ci-staging",
+	"appstack-ci-production-preview", "appstack-ci-production"}
+
+// DefaultCaller is the caller ARN the mocks report by default for a stack: a GitHub Actions session of the CI
+// role that deploys it (appstack-ci-staging, appstack-ci-production, appstack-ci-review for the others), as STS
+// names an assumed-role session (no role path).
+func DefaultCaller(stack string) string {
+	role := "appstack-ci-review"
+	if stack == "staging" || stack == "production" {
+		role = "appstack-ci-" + stack
+	}
+	return "arn:aws:sts::" + Account + ":assumed-role/" + role + "/GitHubActions"
+}
 
 // Resource is one resource the program registered, with its inputs and options.
 type Resource struct {
@@ -64,6 +80,12 @@ type Mocks struct {
 	// Denied are the parameter names and paths the deploy's identity may not read: reads of them are refused
 	// as SSM refuses them (AccessDeniedException), through the provider.
 	Denied []string
+	// Caller is the ARN STS GetCallerIdentity returns for the deploy's credentials. Default
+	// DefaultCaller(Stack): the deploying CI role's session.
+	Caller string
+	// Roles maps the IAM roles that exist to their paths, for aws:iam/getSessionContext, which looks up the role
+	// behind an assumed-role ARN. Default: CIRoles under /appstack/.
+	Roles map[string]string
 
 	mu         sync.Mutex
 	resources  []Resource
@@ -301,8 +323,66 @@ func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 		}), nil
 	case "aws:ecr/getImages:getImages":
 		return m.listImages(args.Args)
+	case "aws:index/getCallerIdentity:getCallerIdentity":
+		caller := m.caller()
+		a, err := awsarn.Parse(caller)
+		if err != nil {
+			return nil, fmt.Errorf("getCallerIdentity: caller %q: %w", caller, err)
+		}
+		return resource.NewPropertyMapFromMap(map[string]any{
+			"accountId": a.AccountID, "arn": caller, "id": a.AccountID, "userId": "AROAOFFLINE:session",
+		}), nil
+	case "aws:iam/getSessionContext:getSessionContext":
+		return m.sessionContext(args.Args)
 	}
 	return args.Args, nil
+}
+
+func (m *Mocks) caller() string {
+	if m.Caller == "" {
+		return DefaultCaller(m.Stack)
+	}
+	return m.Caller
+}
+
+// sessionContext answers aws:iam/getSessionContext as terraform-provider-aws does
+// (internal/service/iam/session_context_data_source.go): an assumed-role ARN
+// (arn:<partition>:sts::<account>:assumed-role/<role>/<session>) becomes the role's ARN with its path, found
+// with iam:GetRole, and a role that does not exist is an error; any other ARN (an IAM user, the root) passes
+// through as issuerArn.
+func (m *Mocks) sessionContext(args resource.PropertyMap) (resource.PropertyMap, error) {
+	v := args["arn"]
+	if !v.IsString() {
+		return nil, fmt.Errorf("getSessionContext: arn is required")
+	}
+	in := v.StringValue()
+	a, err := awsarn.Parse(in)
+	if err != nil {
+		return nil, fmt.Errorf("getSessionContext: %q is an invalid ARN: %w", in, err)
+	}
+	out := map[string]any{"arn": in, "id": in, "issuerArn": in, "issuerId": "", "issuerName": "", "sessionName": ""}
+	parts := strings.Split(a.Resource, "/")
+	if a.Service != "sts" || len(parts) < 3 || parts[0] != "assumed-role" {
+		return resource.NewPropertyMapFromMap(out), nil
+	}
+	role, session := parts[1], parts[len(parts)-1]
+	roles := m.Roles
+	if roles == nil {
+		roles = map[string]string{}
+		for _, r := range CIRoles {
+			roles[r] = "/appstack/"
+		}
+	}
+	rolePath, ok := roles[role]
+	if !ok {
+		return nil, fmt.Errorf("unable to get role (%s): couldn't find resource (NoSuchEntity: The role with name %s "+
+			"cannot be found.)", role, role)
+	}
+	out["issuerArn"] = fmt.Sprintf("arn:%s:iam::%s:role%s%s", a.Partition, a.AccountID, rolePath, role)
+	out["issuerId"] = "AROA" + strings.ToUpper(hash(role)[:16])
+	out["issuerName"] = role
+	out["sessionName"] = session
+	return resource.NewPropertyMapFromMap(out), nil
 }
 
 // listImages answers aws:ecr/getImages from the registry, as ListImages does.

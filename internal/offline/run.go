@@ -40,6 +40,10 @@ type Options struct {
 	// Registry is the ECR registry the run pushes to and looks images up in. Default: an empty one. Pass the
 	// same registry to successive runs to model successive deploys.
 	Registry *Registry
+	// Caller is the deploy's caller ARN and Roles the IAM roles that exist, with their paths (Mocks.Caller,
+	// Mocks.Roles). Default: a CI role's session.
+	Caller string
+	Roles  map[string]string
 }
 
 // Result is everything an offline run declared.
@@ -66,7 +70,7 @@ func Run(program pulumi.RunFunc, opts Options) (*Result, error) {
 	}
 	mocks := &Mocks{Project: opts.Project, Stack: opts.Stack, Region: opts.Config[stacks.RegionKey],
 		BootOnCreate: !opts.DryRun, Boots: opts.Boots, Denied: opts.Denied, Registry: opts.Registry,
-		Zones: opts.Zones}
+		Zones: opts.Zones, Caller: opts.Caller, Roles: opts.Roles}
 	for name, value := range opts.Parameters {
 		mocks.SetParameter(name, value)
 	}
