@@ -6,17 +6,13 @@ package main
 
 import (
 	_ "github.com/aws/aws-sdk-go-v2/aws/arn"
-	_ "github.com/pulumi/pulumi-aws/sdk/v7/go/aws/acm"
+	_ "github.com/pulumi/pulumi-aws/sdk/v7/go/aws"
 	_ "github.com/pulumi/pulumi-aws/sdk/v7/go/aws/cloudwatch"
 	_ "github.com/pulumi/pulumi-aws/sdk/v7/go/aws/dynamodb"
 	_ "github.com/pulumi/pulumi-aws/sdk/v7/go/aws/ec2"
 	_ "github.com/pulumi/pulumi-aws/sdk/v7/go/aws/ecr"
-	_ "github.com/pulumi/pulumi-aws/sdk/v7/go/aws/elb"
 	_ "github.com/pulumi/pulumi-aws/sdk/v7/go/aws/iam"
 	_ "github.com/pulumi/pulumi-aws/sdk/v7/go/aws/kms"
-	_ "github.com/pulumi/pulumi-aws/sdk/v7/go/aws/lb"
-	_ "github.com/pulumi/pulumi-aws/sdk/v7/go/aws/route53"
-	_ "github.com/pulumi/pulumi-aws/sdk/v7/go/aws/s3"
 	_ "github.com/pulumi/pulumi-aws/sdk/v7/go/aws/sns"
 	_ "github.com/pulumi/pulumi-aws/sdk/v7/go/aws/ssm"
 	_ "github.com/pulumi/pulumi-aws/sdk/v7/go/aws/vpc"
