@@ -117,6 +117,10 @@ func set(pm resource.PropertyMap, path []string, v any) resource.PropertyMap {
 	return out
 }
 
+// rootKeyStatement is AWS's default key policy statement: the account administers the key through IAM.
+const rootKeyStatement = `{"Sid":"Root","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},` +
+	`"Action":"kms:*","Resource":"*"}`
+
 func policyDoc(statement string) string {
 	return `{"Version":"2012-10-17","Statement":[` + statement + `]}`
 }
@@ -183,6 +187,15 @@ var fixtures = []fixture{
 		breakIt: func(r *offline.Resource) { r.RetainOnDelete = false }},
 	// A stack that protects its tables must keep the key that encrypts them, whatever its environment.
 	{rule: "APPSTACK-KMS-002", typ: policy.Table, breakIt: func(r *offline.Resource) { r.Protect = true }},
+	{rule: "APPSTACK-KMS-003", typ: policy.Key, breakIt: deleteInput("policy")},
+	{rule: "APPSTACK-KMS-003", typ: policy.Key, breakIt: setInput("policy", policyDoc(rootKeyStatement+
+		`,{"Sid":"Deployer","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:role/appstack/d"},`+
+		`"Action":"kms:*","Resource":"*"}`))},
+	{rule: "APPSTACK-KMS-003", typ: policy.Key, breakIt: setInput("policy", policyDoc(
+		`{"Sid":"Deployer","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:role/appstack/d"},`+
+			`"Action":["kms:Decrypt"],"Resource":"*"}`))},
+	{rule: "APPSTACK-KMS-003", typ: policy.Key, breakIt: setInput("policy", policyDoc(rootKeyStatement+
+		`,{"Sid":"Anyone","Effect":"Allow","Principal":{"AWS":"*"},"Action":["kms:Decrypt"],"Resource":"*"}`))},
 	{rule: "APPSTACK-SSM-001", typ: policy.Parameter, breakIt: setInput("type", "String")},
 	{rule: "APPSTACK-SNS-001", typ: policy.Topic, breakIt: deleteInput("kmsMasterKeyId")},
 	{rule: "APPSTACK-SEC-001", typ: policy.Instance, breakIt: setInput("tags.note", "canary-secret-value")},

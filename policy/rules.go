@@ -334,6 +334,53 @@ var Rules = []Rule{
 			return []string{fmt.Sprintf("protect=%t retainOnDelete=%t, but %s", r.Protect, r.RetainOnDelete,
 				strings.Join(why, " and "))}
 		}},
+	{ID: "APPSTACK-KMS-003", Mirrors: []string{"kics:7ebc9038-0bde-479a-acc4-6ed7b6758899"},
+		Severity: High,
+		Title:    "the stack key's policy keeps the account statement and grants no wildcard to anyone else",
+		Types:    []string{Key},
+		Fix: "components/secrets KeyPolicy: the account root with kms:* (AWS's default statement), the deploying " +
+			"role with the actions the deploy needs, services by name; no other kms:*, NotAction or \"*\" principal",
+		Check: func(r offline.Resource, _ *Stack) []string {
+			doc := str(r, "policy")
+			if doc == Unknown {
+				return nil // a preview before the account and the deployer are known
+			}
+			if doc == "" {
+				return []string{"the key has no explicit key policy (the deploying role would wait for tags)"}
+			}
+			var out []string
+			root := false
+			for _, st := range statements(doc) {
+				p, _ := json.Marshal(st.Principal)
+				accountRoot := false
+				if m, ok := st.Principal.(map[string]any); ok {
+					a, _ := m["AWS"].(string)
+					accountRoot = strings.HasPrefix(a, "arn:") && strings.HasSuffix(a, ":root")
+				}
+				if accountRoot && st.Effect == "Allow" && slices.Equal(st.Actions(), []string{"kms:*"}) {
+					root = true
+					continue
+				}
+				if st.Effect != "Allow" {
+					continue
+				}
+				if st.NotAction != nil || st.NotPrincipal != nil {
+					out = append(out, fmt.Sprintf("statement %q uses NotAction or NotPrincipal", st.Sid))
+				}
+				if strings.Contains(string(p), `"*"`) {
+					out = append(out, fmt.Sprintf("statement %q allows the principal *", st.Sid))
+				}
+				for _, a := range st.Actions() {
+					if strings.Contains(a, "*") {
+						out = append(out, fmt.Sprintf("statement %q allows %s to %s", st.Sid, a, p))
+					}
+				}
+			}
+			if !root {
+				out = append(out, "no statement lets the account administer the key through IAM")
+			}
+			return out
+		}},
 	{ID: "APPSTACK-SSM-001", Mirrors: []string{"appstack"}, Severity: Critical,
 		Title: "parameters are SecureStrings under the stack's key, with secret values", Types: []string{Parameter},
 		Fix: "type = SecureString, keyId = the stack's key, value from config.RequireSecret",
@@ -613,10 +660,13 @@ func fromWorld(r offline.Resource) bool {
 
 // statement is one IAM statement with its one-or-many fields left raw.
 type statement struct {
-	Sid       string
-	Principal any
-	Action    any
-	Resource  any
+	Sid          string
+	Effect       string
+	Principal    any
+	NotPrincipal any
+	Action       any
+	NotAction    any
+	Resource     any
 }
 
 func (s statement) Actions() []string   { return oneOrMany(s.Action) }
