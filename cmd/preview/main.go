@@ -6,6 +6,7 @@
 //	go run ./cmd/preview                               # the staging stack, as text
 //	go run ./cmd/preview -stack production -json       # stable JSON, for golden files and -diff
 //	go run ./cmd/preview -diff base.json               # what this tree changes relative to base.json
+//	go run ./cmd/preview -dir examples/mexc-sniper -stack production   # an example stack (examples/<team>/)
 //
 // Exit status: 0 clean, 1 the stack could not be evaluated (bad config, missing file), 3 open policy findings.
 package main
