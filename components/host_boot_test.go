@@ -42,6 +42,9 @@ type world struct {
 	putClock   []int           // the clock at each signal written
 	others     map[string]string
 	deleted    []string
+	loginStdin []string // what each docker login read on stdin
+	pullConfig []string // DOCKER_CONFIG at each docker pull
+	tempDirs   []string // made by mktemp -d
 }
 
 func newWorld(t *testing.T) *world {
@@ -101,6 +104,20 @@ func (w *world) execBounded(ctx context.Context, args []string, limit int) error
 		return nil
 	case "mkdir":
 		return os.MkdirAll(args[len(args)-1], 0o755)
+	case "mktemp":
+		dir, err := os.MkdirTemp(w.dir, "docker-config-")
+		if err != nil {
+			return err
+		}
+		w.tempDirs = append(w.tempDirs, dir)
+		fmt.Fprintln(hc.Stdout, dir)
+		return nil
+	case "rm":
+		if !slices.Equal(args[:2], []string{"rm", "-rf"}) || !slices.Contains(w.tempDirs, args[2]) {
+			w.t.Errorf("rm of something the boot did not make: %q", args)
+			return interp.ExitStatus(1)
+		}
+		return os.RemoveAll(args[2])
 	case "chmod":
 		mode, err := strconv.ParseUint(args[1], 8, 32)
 		if err != nil {
@@ -121,11 +138,16 @@ func (w *world) execBounded(ctx context.Context, args []string, limit int) error
 	case "docker":
 		switch args[1] {
 		case "login":
-			_, _ = io.ReadAll(hc.Stdin)
+			in, _ := io.ReadAll(hc.Stdin)
+			w.loginStdin = append(w.loginStdin, string(in))
+			if dir := hc.Env.Get("DOCKER_CONFIG").String(); dir != "" {
+				return os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"auths":{"x":{}}}`), 0o600)
+			}
 			return nil
-		case "rm", "create":
+		case "rm", "create", "logout":
 			return nil
 		case "pull":
+			w.pullConfig = append(w.pullConfig, hc.Env.Get("DOCKER_CONFIG").String())
 			if w.pullHangs {
 				w.clock += limit
 				return interp.ExitStatus(124)

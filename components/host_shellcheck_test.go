@@ -59,6 +59,10 @@ func TestBootScriptsPassShellcheck(t *testing.T) {
 	script, err := host.RenderBootScript(bootSpec(4))
 	require.NoError(t, err)
 	scripts := map[string]string{"four services": script}
+	// A service pulled from GHCR with a registry login: the login code renders only then.
+	if scripts["private registry"], err = host.RenderBootScript(ghcrSpec()); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct{ name, stack string }{
 		{"staging", "staging"}, {"production", "production"}, {"ephemeral", "staging"},
 		{"staging on ecs-al2023", "staging"},

@@ -130,6 +130,18 @@ type Service struct {
 	// Hostname is the service's name under Domain. Default `<name>.<domain>`; ephemeral stacks put their stack
 	// name before the domain (`<name>.<stack>.<domain>`). Only with Domain.
 	Hostname string `json:"hostname,omitempty"`
+	// RegistryAuth logs the host in to Image's private registry (other than ECR, which the host's role
+	// reaches) before the pull. Optional; only with Image.
+	RegistryAuth *RegistryAuth `json:"registryAuth,omitempty"`
+}
+
+// RegistryAuth is the pull credential of a private registry other than ECR, such as GHCR.
+type RegistryAuth struct {
+	// Username is the registry user (for GHCR, the GitHub user or organisation). Required.
+	Username string `json:"username"`
+	// PasswordSecret names the entry of `appstack:secrets` that holds the password or token (for GHCR, a
+	// token with read:packages only). Required.
+	PasswordSecret string `json:"passwordSecret"`
 }
 
 // Build says how to build a service's image.

@@ -118,6 +118,7 @@ func (v *validator) services(c *Config, dir string) {
 		v.path(key("services", i, "healthPath"), s.HealthPath)
 		v.path(key("services", i, "readyPath"), s.ReadyPath)
 		v.source(i, s, dir)
+		v.registryAuth(i, s, c.SecretNames)
 		v.env(i, s)
 		for j, ref := range s.Secrets {
 			k := key("services", i, "secrets", j)
@@ -186,6 +187,40 @@ func (v *validator) source(i int, s Service, dir string) {
 		}
 	default:
 		v.build(i, s.Build, dir)
+	}
+}
+
+// ecrRegistryRE is an ECR registry host, whose images the host pulls with its role.
+var ecrRegistryRE = regexp.MustCompile(`^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$`)
+
+// registryAuth checks a service's pull credential for a private registry other than ECR.
+func (v *validator) registryAuth(i int, s Service, secrets []string) {
+	a := s.RegistryAuth
+	if a == nil {
+		return
+	}
+	k := key("services", i, "registryAuth")
+	switch {
+	case s.Image == "":
+		v.addf(k, "only for a prebuilt image: a built image goes to the service's ECR repository, which the host "+
+			"pulls with its role")
+	case ecrRegistryRE.MatchString(imageref.Registry(s.Image)):
+		v.addf(k, "%s is an ECR registry, which the host pulls from with its role; remove registryAuth",
+			imageref.Registry(s.Image))
+	}
+	switch {
+	case a.Username == "":
+		v.addf(k+".username", "not set")
+	case strings.ContainsFunc(a.Username, func(r rune) bool { return r <= ' ' || r == 0x7f }) || len(a.Username) > 256:
+		v.addf(k+".username", "%q: want up to 256 characters without spaces or control characters", a.Username)
+	}
+	switch {
+	case a.PasswordSecret == "":
+		v.addf(k+".passwordSecret", "not set: name the entry of appstack:secrets that holds the registry's "+
+			"password or token")
+	case !slices.Contains(secrets, a.PasswordSecret):
+		v.addf(k+".passwordSecret", "%s is not set in appstack:secrets (pulumi config set --secret --path "+
+			"'appstack:secrets.%s' TOKEN)", a.PasswordSecret, a.PasswordSecret)
 	}
 }
 

@@ -228,6 +228,8 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 			Image:      ref,
 			Env:        serviceEnv(s, tableNames),
 			Secrets:    secretEnv(s, sec.ParameterNames),
+			// The pull credential is one of the stack's secrets: an SSM SecureString the host's role may read.
+			RegistryLogin: registryLogin(s, sec.ParameterNames),
 		})
 	}
 
@@ -380,4 +382,13 @@ func secretEnv(s stacks.Service, parameters map[string]string) map[string]string
 		out[n] = parameters[n]
 	}
 	return out
+}
+
+// registryLogin is a service's private-registry login, its password named by its SSM parameter; nil without one.
+func registryLogin(s stacks.Service, parameters map[string]string) *host.RegistryLogin {
+	if s.RegistryAuth == nil {
+		return nil
+	}
+	return &host.RegistryLogin{Username: s.RegistryAuth.Username,
+		PasswordParameter: parameters[s.RegistryAuth.PasswordSecret]}
 }

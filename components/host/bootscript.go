@@ -62,6 +62,8 @@ type BootService struct {
 	Env map[string]string
 	// Secrets maps an environment variable to the SSM parameter that holds its value.
 	Secrets map[string]string
+	// RegistryLogin logs in to Image's private registry (not ECR) before the pull. Optional.
+	RegistryLogin *RegistryLogin
 }
 
 // Fingerprint identifies what the spec runs; the host signals it when every service is ready.
@@ -74,6 +76,9 @@ func (s BootSpec) Fingerprint() string {
 }
 
 type registry struct{ Host, Region string }
+
+// login is one private registry the boot logs in to with a password from SSM.
+type login struct{ Host, Username, Parameter string }
 
 type bootService struct {
 	BootService
@@ -106,6 +111,7 @@ func RenderBootScript(spec BootSpec) (string, error) {
 		Attempt, BudgetSeconds                     int
 		ECSAMI                                     bool
 		Registries                                 []registry
+		Logins                                     []login
 		Services                                   []bootService
 		Booting, Ready, Failed                     string
 	}{Region: spec.Region, LogGroup: spec.LogGroup, ReadyPrefix: spec.ReadyPrefix, Fingerprint: spec.Fingerprint(),
@@ -120,6 +126,25 @@ func RenderBootScript(spec BootSpec) (string, error) {
 		if m := ecrHostRE.FindStringSubmatch(host); m != nil && !seen[host] {
 			seen[host] = true
 			data.Registries = append(data.Registries, registry{host, m[1]})
+		}
+		if l := s.RegistryLogin; l != nil {
+			reg := imageref.Registry(s.Image)
+			switch {
+			case ecrHostRE.MatchString(reg):
+				return "", fmt.Errorf("service %q: %s is ECR, which the host pulls from with its role; it needs "+
+					"no registry login", s.Name, reg)
+			case l.Username == "" || l.PasswordParameter == "":
+				return "", fmt.Errorf("service %q: the registry login needs a user name and a password parameter",
+					s.Name)
+			}
+			i := slices.IndexFunc(data.Logins, func(x login) bool { return x.Host == reg })
+			switch {
+			case i < 0:
+				data.Logins = append(data.Logins, login{reg, l.Username, l.PasswordParameter})
+			case data.Logins[i] != login{reg, l.Username, l.PasswordParameter}:
+				return "", fmt.Errorf("service %q: registry %s has another login in an earlier service; one host "+
+					"logs in to a registry once", s.Name, reg)
+			}
 		}
 		bs := bootService{BootService: s}
 		for _, k := range slices.Sorted(maps.Keys(s.Env)) {

@@ -59,6 +59,17 @@ type Service struct {
 	Env pulumi.StringMapInput
 	// Secrets maps an environment variable to the SSM SecureString parameter holding its value. Optional.
 	Secrets map[string]string
+	// RegistryLogin logs in to Image's private registry (not ECR) before the pull. Optional.
+	RegistryLogin *RegistryLogin
+}
+
+// RegistryLogin is a private registry's pull credential: a user name and the SSM SecureString parameter that
+// holds the password. The boot reads the parameter; the password is never in the user-data.
+type RegistryLogin struct {
+	// Username is the registry user. Required.
+	Username string
+	// PasswordParameter is the name of the SSM SecureString parameter holding the password or token. Required.
+	PasswordParameter string
 }
 
 // Args configures a Host.
@@ -360,13 +371,14 @@ func (a *Args) bootSpec(signals []string) pulumi.AnyOutput {
 			ECSAMI: a.AMI == AMIECS, Budget: readiness.Budget(a.ReadyTimeout)}
 		for i, s := range a.Services {
 			spec.Services = append(spec.Services, BootService{
-				Name:       s.Name,
-				Image:      v[1+2*i].(string),
-				Port:       s.Port,
-				HealthPath: s.HealthPath,
-				ReadyPath:  s.ReadyPath,
-				Env:        v[2+2*i].(map[string]string),
-				Secrets:    s.Secrets,
+				Name:          s.Name,
+				Image:         v[1+2*i].(string),
+				Port:          s.Port,
+				HealthPath:    s.HealthPath,
+				ReadyPath:     s.ReadyPath,
+				Env:           v[2+2*i].(map[string]string),
+				Secrets:       s.Secrets,
+				RegistryLogin: s.RegistryLogin,
 			})
 		}
 		spec.Attempt = readiness.Attempt(spec.Fingerprint(), signals)
@@ -386,12 +398,17 @@ func (a *Args) compress() (bool, error) {
 				env[k] = strings.Repeat("x", 48)
 			}
 		}
-		spec.Services = append(spec.Services, BootService{
+		bs := BootService{
 			Name: s.Name, Port: s.Port, HealthPath: s.HealthPath, ReadyPath: s.ReadyPath, Env: env,
 			Secrets: s.Secrets,
 			Image: "123456789012.dkr.ecr." + a.Region + ".amazonaws.com/" + s.Name + "-repo-0000000@sha256:" +
 				strings.Repeat("0", 64),
-		})
+		}
+		// A prebuilt image is known already, and its registry decides the login the script renders.
+		if img, ok := s.Image.(pulumi.String); ok {
+			bs.Image, bs.RegistryLogin = string(img), s.RegistryLogin
+		}
+		spec.Services = append(spec.Services, bs)
 	}
 	script, err := RenderBootScript(spec)
 	return len(script) > compressAbove, err
