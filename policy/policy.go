@@ -38,6 +38,9 @@ type Rule struct {
 	Title string
 	// Fix says how to make a failing resource pass.
 	Fix string
+	// AdoptedFix says how to reconcile an adopted resource (pulumi import) that fails: which setting to state
+	// and what the next up then changes. Optional.
+	AdoptedFix string
 	// Types are the resource types the rule looks at.
 	Types []string
 	// Check returns one message per problem with r. s is the whole stack, for rules that need context.
@@ -98,7 +101,7 @@ func Evaluate(resources []offline.Resource) []Finding {
 			for _, msg := range rule.Check(r, s) {
 				out = append(out, Finding{
 					Rule: rule.ID, Mirrors: rule.Mirrors, Severity: rule.Severity, Type: r.Type, Name: r.Name,
-					URN: r.URN, Message: msg, Fix: rule.Fix,
+					URN: r.URN, Message: msg, Fix: fixFor(rule, r),
 				})
 			}
 		}
@@ -213,4 +216,13 @@ func RuleByID(id string) (Rule, bool) {
 		}
 	}
 	return Rule{}, false
+}
+
+// fixFor is the rule's fix, and for an adopted resource (pulumi import) how to reconcile the existing setting:
+// the stack states what the resource has, so adopting it changes nothing unasked.
+func fixFor(rule Rule, r offline.Resource) string {
+	if r.Import != "" && rule.AdoptedFix != "" {
+		return rule.Fix + " (adopted " + r.Import + ": " + rule.AdoptedFix + ")"
+	}
+	return rule.Fix
 }

@@ -235,18 +235,24 @@ var Rules = []Rule{
 	{ID: "APPSTACK-ECR-001", Mirrors: []string{"CKV_AWS_51", "AVD-AWS-0031"}, Severity: High,
 		Title: "image tags are immutable", Types: []string{Repository},
 		Fix: "imageTagMutability = IMMUTABLE",
+		AdoptedFix: "set services[].adoptRepository.mutability: IMMUTABLE; the next up changes it in place " +
+			"(PutImageTagMutability), and a tag pushed again is then refused",
 		Check: func(r offline.Resource, _ *Stack) []string {
 			return when(str(r, "imageTagMutability") != "IMMUTABLE", "tags are mutable")
 		}},
 	{ID: "APPSTACK-ECR-002", Mirrors: []string{"CKV_AWS_163", "AVD-AWS-0030"}, Severity: Medium,
 		Title: "images are scanned on push", Types: []string{Repository},
 		Fix: "imageScanningConfiguration.scanOnPush = true",
+		AdoptedFix: "set services[].adoptRepository.scanOnPush: true; the next up changes it in place " +
+			"(PutImageScanningConfiguration)",
 		Check: func(r offline.Resource, _ *Stack) []string {
 			return when(!boolean(r, "imageScanningConfiguration.scanOnPush"), "scan on push is off")
 		}},
 	{ID: "APPSTACK-ECR-003", Mirrors: []string{"CKV_AWS_136", "AVD-AWS-0033"}, Severity: Medium,
 		Title: "images are encrypted with KMS", Types: []string{Repository},
 		Fix: "encryptionConfigurations[0].encryptionType = KMS",
+		AdoptedFix: "ECR cannot change a repository's encryption: drop adoptRepository so that appstack creates " +
+			"a KMS-encrypted repository and pushes the images again, or waive the rule with the reason",
 		Check: func(r offline.Resource, _ *Stack) []string {
 			return when(str(r, "encryptionConfigurations[0].encryptionType") != "KMS", "not KMS-encrypted")
 		}},
@@ -284,12 +290,16 @@ var Rules = []Rule{
 	{ID: "APPSTACK-DDB-001", Mirrors: []string{"CKV_AWS_28", "AVD-AWS-0024"}, Severity: High,
 		Title: "tables have point-in-time recovery", Types: []string{Table},
 		Fix: "pointInTimeRecovery.enabled = true",
+		AdoptedFix: "set tables[].adopt.pointInTimeRecovery: true; the next up turns it on in place " +
+			"(UpdateContinuousBackups), data untouched",
 		Check: func(r offline.Resource, _ *Stack) []string {
 			return when(!boolean(r, "pointInTimeRecovery.enabled"), "point-in-time recovery is off")
 		}},
 	{ID: "APPSTACK-DDB-002", Mirrors: []string{"CKV_AWS_119", "AVD-AWS-0025"}, Severity: Medium,
 		Title: "tables are encrypted with a customer-managed key", Types: []string{Table},
 		Fix: "serverSideEncryption {enabled: true, kmsKeyArn: the stack's key}",
+		AdoptedFix: "set tables[].adopt.encryption: stack-key; the next up switches the table to the stack's key " +
+			"in place (UpdateTable SSESpecification), data untouched",
 		Check: func(r offline.Resource, _ *Stack) []string {
 			return when(!boolean(r, "serverSideEncryption.enabled") || str(r, "serverSideEncryption.kmsKeyArn") == "",
 				"not encrypted with a customer-managed key")

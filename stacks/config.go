@@ -65,6 +65,9 @@ type Config struct {
 	// FrontDoorSubnetIDs are the front door's subnets, in two or more Availability Zones. Only with VpcID and
 	// Domain; in the default VPC its default subnets are looked up.
 	FrontDoorSubnetIDs []string `json:"frontDoorSubnetIds"`
+	// AdoptAddress is the allocation id (eipalloc-...) of an existing Elastic IP the stack adopts with pulumi
+	// import, keeping the address its users know, instead of allocating one. Optional.
+	AdoptAddress string `json:"adoptAddress"`
 	// PermissionsBoundary is the ARN of the managed policy every IAM role the stack creates carries. Optional:
 	// by default the bootstrap's arn:<partition>:iam::<account>:policy/appstack/appstack-host-boundary in the
 	// stack's own account.
@@ -133,6 +136,33 @@ type Service struct {
 	// RegistryAuth logs the host in to Image's private registry (other than ECR, which the host's role
 	// reaches) before the pull. Optional; only with Image.
 	RegistryAuth *RegistryAuth `json:"registryAuth,omitempty"`
+	// AdoptRepository adopts an existing ECR repository (pulumi import) as the service's repository instead of
+	// creating one. Optional.
+	AdoptRepository *RepositoryAdoption `json:"adoptRepository,omitempty"`
+}
+
+// RepositoryAdoption names an existing ECR repository and states the settings it has, so that the adoption
+// changes nothing the owner did not ask for; the policy flags each setting that misses appstack's default.
+type RepositoryAdoption struct {
+	// Name is the repository's name, by ECR's rules. Required.
+	Name string `json:"name"`
+	// Mutability is the repository's tag mutability, IMMUTABLE or MUTABLE. Default IMMUTABLE.
+	Mutability string `json:"mutability,omitempty"`
+	// ScanOnPush says whether the repository scans images on push. Default true.
+	ScanOnPush *bool `json:"scanOnPush,omitempty"`
+	// Encryption is the repository's encryption, KMS or AES256 (ECR cannot change it in place). Default KMS.
+	Encryption string `json:"encryption,omitempty"`
+}
+
+// TableAdoption names an existing DynamoDB table and states the settings it has, so that the adoption changes
+// nothing the owner did not ask for; the policy flags each setting that misses appstack's default.
+type TableAdoption struct {
+	// Name is the table's physical name, by DynamoDB's rules (3-255 of a-z, A-Z, 0-9, _, -, .). Required.
+	Name string `json:"name"`
+	// PointInTimeRecovery says whether the table has point-in-time recovery on. Default true.
+	PointInTimeRecovery *bool `json:"pointInTimeRecovery,omitempty"`
+	// Encryption is stack-key (the stack's KMS key) or aws-owned (DynamoDB's default). Default stack-key.
+	Encryption string `json:"encryption,omitempty"`
 }
 
 // RegistryAuth is the pull credential of a private registry other than ECR, such as GHCR.
@@ -168,7 +198,15 @@ type Table struct {
 	RangeKeyType string `json:"rangeKeyType,omitempty"`
 	// TTLAttribute turns on time to live on this (non-key, Number) attribute. Optional.
 	TTLAttribute string `json:"ttlAttribute,omitempty"`
+	// Adopt adopts an existing table (pulumi import), keeping its physical name and data. Optional.
+	Adopt *TableAdoption `json:"adopt,omitempty"`
 }
+
+// The encryptions an adopted table may have.
+const (
+	StackKeyEncryption = "stack-key"
+	AWSOwnedEncryption = "aws-owned"
+)
 
 // Arch is an EC2 CPU architecture.
 type Arch string
@@ -239,6 +277,17 @@ func (s *Service) applyDefaults() {
 	if s.ReadyPath == "" {
 		s.ReadyPath = "/ready"
 	}
+	if a := s.AdoptRepository; a != nil {
+		if a.Mutability == "" {
+			a.Mutability = "IMMUTABLE"
+		}
+		if a.ScanOnPush == nil {
+			a.ScanOnPush = new(true)
+		}
+		if a.Encryption == "" {
+			a.Encryption = "KMS"
+		}
+	}
 	if s.Build != nil && s.Build.Dockerfile == "" && s.Build.Context != "" {
 		s.Build.Dockerfile = s.Build.Context + "/Dockerfile"
 	}
@@ -247,6 +296,14 @@ func (s *Service) applyDefaults() {
 func (t *Table) applyDefaults() {
 	if t.HashKeyType == "" {
 		t.HashKeyType = "S"
+	}
+	if a := t.Adopt; a != nil {
+		if a.PointInTimeRecovery == nil {
+			a.PointInTimeRecovery = new(true)
+		}
+		if a.Encryption == "" {
+			a.Encryption = StackKeyEncryption
+		}
 	}
 	if t.RangeKey != "" && t.RangeKeyType == "" {
 		t.RangeKeyType = "S"

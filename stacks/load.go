@@ -145,6 +145,7 @@ func (l *loader) read() *Config {
 		l.decodeStrict(key("frontDoorSubnetIds"), raw, &cfg.FrontDoorSubnetIDs, nil)
 	}
 	cfg.PermissionsBoundary = l.str("permissionsBoundary")
+	cfg.AdoptAddress = l.str("adoptAddress")
 	if raw := l.str("expiresAt"); raw != "" {
 		t, err := time.Parse(time.RFC3339, raw)
 		if err != nil {

@@ -56,6 +56,7 @@ func (c *Config) problems(dir string) []string {
 	v.ingress(c.IngressCidrs, publicWaived)
 	v.placement(c.VpcID, c.SubnetID)
 	v.frontDoor(c)
+	v.adoptions(c)
 	if c.KeepImages < 1 || c.KeepImages > 1000 {
 		v.addf(key("keepImages"), "%d is out of range; want 1 to 1000", c.KeepImages)
 	}
@@ -187,6 +188,71 @@ func (v *validator) source(i int, s Service, dir string) {
 		}
 	default:
 		v.build(i, s.Build, dir)
+	}
+}
+
+// Physical names of adopted resources follow AWS's rules for that resource, not appstack's logical names:
+//   - DynamoDB table names are 3-255 characters of a-z, A-Z, 0-9, _, - and .
+//     (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/HowItWorks.NamingRulesDataTypes.html);
+//   - ECR repository names are 2-256 characters, lower-case path components joined by . _ - and separated by /
+//     (https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_CreateRepository.html, repositoryName);
+//   - an Elastic IP is adopted by its allocation id, eipalloc- and 8 or 17 hex digits.
+var (
+	tableNameRE      = regexp.MustCompile(`^[a-zA-Z0-9_.-]{3,255}$`)
+	repositoryNameRE = regexp.MustCompile(`^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$`)
+	allocationIDRE   = regexp.MustCompile(`^eipalloc-(?:[0-9a-f]{8}|[0-9a-f]{17})$`)
+)
+
+// adoptions checks what the stack adopts instead of creating: physical names by AWS's rules, each adopted once,
+// and the stated settings.
+func (v *validator) adoptions(c *Config) {
+	if c.AdoptAddress != "" && !allocationIDRE.MatchString(c.AdoptAddress) {
+		v.addf(key("adoptAddress"), "%q is not an Elastic IP allocation id such as eipalloc-0123456789abcdef0 "+
+			"(aws ec2 describe-addresses --public-ips <address>)", c.AdoptAddress)
+	}
+	tables := map[string]int{}
+	for i, t := range c.Tables {
+		a := t.Adopt
+		if a == nil {
+			continue
+		}
+		k := key("tables", i, "adopt")
+		switch {
+		case !tableNameRE.MatchString(a.Name):
+			v.addf(k+".name", "%q: a DynamoDB table name is 3-255 of a-z, A-Z, 0-9, _, - and .", a.Name)
+		case tables[a.Name] > 0:
+			v.addf(k+".name", "%q is already adopted by tables[%d]", a.Name, tables[a.Name]-1)
+		default:
+			tables[a.Name] = i + 1
+		}
+		if a.Encryption != StackKeyEncryption && a.Encryption != AWSOwnedEncryption {
+			v.addf(k+".encryption", "%q: want %s or %s (what the table has now)", a.Encryption, StackKeyEncryption,
+				AWSOwnedEncryption)
+		}
+	}
+	repos := map[string]int{}
+	for i, s := range c.Services {
+		a := s.AdoptRepository
+		if a == nil {
+			continue
+		}
+		k := key("services", i, "adoptRepository")
+		switch {
+		case len(a.Name) < 2 || len(a.Name) > 256 || !repositoryNameRE.MatchString(a.Name):
+			v.addf(k+".name", "%q: an ECR repository name is 2-256 characters of lower-case letters and digits, "+
+				"joined by . _ - and separated by /", a.Name)
+		case repos[a.Name] > 0:
+			v.addf(k+".name", "%q is already adopted by services[%d]", a.Name, repos[a.Name]-1)
+		default:
+			repos[a.Name] = i + 1
+		}
+		if a.Mutability != "IMMUTABLE" && a.Mutability != "MUTABLE" {
+			v.addf(k+".mutability", "%q: want IMMUTABLE or MUTABLE (what the repository has now)", a.Mutability)
+		}
+		if a.Encryption != "KMS" && a.Encryption != "AES256" {
+			v.addf(k+".encryption", "%q: want KMS or AES256 (what the repository has now; ECR cannot change it)",
+				a.Encryption)
+		}
 	}
 }
 

@@ -155,7 +155,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	tableNames, tableArns := pulumi.StringMap{}, pulumi.StringMap{}
 	var tableArnList pulumi.StringArray
 	for _, t := range cfg.Tables {
-		tbl, err := table.New(ctx, name+"-"+t.Name, &table.Args{
+		tblArgs := &table.Args{
 			HashKey:      t.HashKey,
 			HashKeyType:  t.HashKeyType,
 			RangeKey:     t.RangeKey,
@@ -164,7 +164,13 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 			KmsKeyArn:    sec.KeyArn,
 			Protect:      cfg.Protect,
 			Tags:         tagSet,
-		}, parent)
+		}
+		if ad := t.Adopt; ad != nil {
+			tblArgs.Adopt = ad.Name
+			tblArgs.NoPointInTimeRecovery = !*ad.PointInTimeRecovery
+			tblArgs.AWSOwnedKey = ad.Encryption == stacks.AWSOwnedEncryption
+		}
+		tbl, err := table.New(ctx, name+"-"+t.Name, tblArgs, parent)
 		if err != nil {
 			return nil, err
 		}
@@ -184,11 +190,18 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	// they are created in parallel.
 	repos := make([]*registry.Registry, len(cfg.Services))
 	for i, s := range cfg.Services {
-		repo, err := registry.New(ctx, name+"-"+s.Name, &registry.Args{
+		repoArgs := &registry.Args{
 			KeepImages:  cfg.KeepImages,
 			ForceDelete: cfg.ForceDelete,
 			Tags:        tagSet,
-		}, parent)
+		}
+		if ad := s.AdoptRepository; ad != nil {
+			repoArgs.Adopt = ad.Name
+			repoArgs.Mutable = ad.Mutability == "MUTABLE"
+			repoArgs.NoScanOnPush = !*ad.ScanOnPush
+			repoArgs.AES256 = ad.Encryption == "AES256"
+		}
+		repo, err := registry.New(ctx, name+"-"+s.Name, repoArgs, parent)
 		if err != nil {
 			return nil, err
 		}
@@ -299,6 +312,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		TargetGroups:   targetGroups,
 		HealthySettle:  frontdoor.HealthyThreshold*frontdoor.HealthCheckInterval + frontdoor.HealthCheckInterval,
 		ProtectAddress: cfg.Protect,
+		AdoptAddress:   cfg.AdoptAddress,
 		Tags:           tagSet,
 	}, parent)
 	if err != nil {

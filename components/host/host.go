@@ -119,6 +119,9 @@ type Args struct {
 	// ProtectAddress protects the Elastic IP so that no destroy or mistake changes the public address.
 	// Default false; on in production.
 	ProtectAddress bool
+	// AdoptAddress is the allocation id of an existing Elastic IP to adopt with pulumi import instead of
+	// allocating one, keeping the address users know; it is then retained on delete. Optional.
+	AdoptAddress string
 	// Tags go on the instance, its volume and the Elastic IP. Optional.
 	Tags map[string]string
 }
@@ -314,6 +317,11 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	eipOpts := []pulumi.ResourceOption{pulumi.Parent(c)}
 	if a.ProtectAddress {
 		eipOpts = append(eipOpts, pulumi.Protect(true))
+	}
+	if a.AdoptAddress != "" {
+		// The engine reads the address by its allocation id (pulumi import); the association then moves it to
+		// the new host once ready, as it moves appstack's own address.
+		eipOpts = append(eipOpts, pulumi.Import(pulumi.ID(a.AdoptAddress)), pulumi.RetainOnDelete(true))
 	}
 	eip, err := ec2.NewEip(ctx, name+"-eip", &ec2.EipArgs{
 		Domain: pulumi.String("vpc"),

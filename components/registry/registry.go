@@ -27,6 +27,13 @@ type Args struct {
 	KmsKeyArn pulumi.StringInput
 	// Tags go on the repository. Optional.
 	Tags map[string]string
+	// Adopt is the name of an existing repository to adopt with pulumi import instead of creating one; it is
+	// then retained on delete, since it outlives the stack. Optional.
+	Adopt string
+	// Mutable, NoScanOnPush and AES256 declare an adopted repository's settings where they miss appstack's
+	// defaults (IMMUTABLE, scan on push, KMS), so that adopting changes nothing; the policy flags each. Default
+	// false.
+	Mutable, NoScanOnPush, AES256 bool
 }
 
 // Registry is an ECR repository with immutable tags, scan on push, KMS encryption and a lifecycle policy.
@@ -67,14 +74,32 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if a.KmsKeyArn != nil {
 		encryption.KmsKey = a.KmsKeyArn
 	}
-	repo, err := ecr.NewRepository(ctx, name+"-repo", &ecr.RepositoryArgs{
+	repoArgs := &ecr.RepositoryArgs{
 		// Immutable tags: a tag always means one image, so a deploy is reproducible and a rollback exact.
 		ImageTagMutability:         pulumi.String("IMMUTABLE"),
 		ImageScanningConfiguration: &ecr.RepositoryImageScanningConfigurationArgs{ScanOnPush: pulumi.Bool(true)},
 		EncryptionConfigurations:   ecr.RepositoryEncryptionConfigurationArray{encryption},
 		ForceDelete:                pulumi.Bool(a.ForceDelete),
 		Tags:                       tags.With(a.Tags, name),
-	}, pulumi.Parent(c))
+	}
+	repoOpts := []pulumi.ResourceOption{pulumi.Parent(c)}
+	if a.Adopt != "" {
+		repoArgs.Name = pulumi.String(a.Adopt)
+		if a.Mutable {
+			repoArgs.ImageTagMutability = pulumi.String("MUTABLE")
+		}
+		if a.NoScanOnPush {
+			repoArgs.ImageScanningConfiguration = &ecr.RepositoryImageScanningConfigurationArgs{
+				ScanOnPush: pulumi.Bool(false)}
+		}
+		if a.AES256 {
+			repoArgs.EncryptionConfigurations = ecr.RepositoryEncryptionConfigurationArray{
+				ecr.RepositoryEncryptionConfigurationArgs{EncryptionType: pulumi.String("AES256")}}
+		}
+		// The engine reads the repository by its name (pulumi import); the images in it stay.
+		repoOpts = append(repoOpts, pulumi.Import(pulumi.ID(a.Adopt)), pulumi.RetainOnDelete(true))
+	}
+	repo, err := ecr.NewRepository(ctx, name+"-repo", repoArgs, repoOpts...)
 	if err != nil {
 		return nil, err
 	}

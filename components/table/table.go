@@ -32,13 +32,22 @@ type Args struct {
 	Protect bool
 	// Tags go on the table. Optional.
 	Tags map[string]string
+	// Adopt is the physical name of an existing table to adopt with pulumi import instead of creating one; the
+	// table is then retained on delete in every environment, since it outlives the stack. Optional.
+	Adopt string
+	// NoPointInTimeRecovery declares point-in-time recovery off, only to match an adopted table that has it
+	// off (the policy flags it). Default false.
+	NoPointInTimeRecovery bool
+	// AWSOwnedKey declares DynamoDB's AWS-owned key instead of KmsKeyArn, only to match an adopted table that
+	// uses it (the policy flags it). Default false.
+	AWSOwnedKey bool
 }
 
 // Table is an on-demand DynamoDB table with point-in-time recovery and KMS encryption.
 type Table struct {
 	pulumi.ResourceState
 
-	// Name is the table's physical name (generated, so that stacks never collide).
+	// Name is the table's physical name (generated, so that stacks never collide, or the adopted table's).
 	Name pulumi.StringOutput
 	// Arn scopes the host's permissions.
 	Arn pulumi.StringOutput
@@ -96,7 +105,13 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		DeletionProtectionEnabled: pulumi.Bool(a.Protect),
 		Tags:                      tags.With(a.Tags, name),
 	}
-	if a.KmsKeyArn != nil {
+	if a.NoPointInTimeRecovery {
+		tableArgs.PointInTimeRecovery = &dynamodb.TablePointInTimeRecoveryArgs{Enabled: pulumi.Bool(false)}
+	}
+	if a.AWSOwnedKey {
+		// The provider reads DynamoDB's default (AWS-owned key) encryption as serverSideEncryption.enabled=false.
+		tableArgs.ServerSideEncryption = &dynamodb.TableServerSideEncryptionArgs{Enabled: pulumi.Bool(false)}
+	} else if a.KmsKeyArn != nil {
 		tableArgs.ServerSideEncryption = &dynamodb.TableServerSideEncryptionArgs{
 			Enabled: pulumi.Bool(true), KmsKeyArn: a.KmsKeyArn,
 		}
@@ -113,6 +128,12 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if a.Protect {
 		// Data outlives a mistaken destroy: pulumi refuses to delete it, and if forced, AWS keeps it.
 		childOpts = append(childOpts, pulumi.Protect(true), pulumi.RetainOnDelete(true))
+	}
+	if a.Adopt != "" {
+		// The engine reads the table by its name and takes it into the stack (pulumi/pulumi
+		// pkg/resource/deploy/step.go, ImportStep); the name is declared so that it is never auto-named again.
+		tableArgs.Name = pulumi.String(a.Adopt)
+		childOpts = append(childOpts, pulumi.Import(pulumi.ID(a.Adopt)), pulumi.RetainOnDelete(true))
 	}
 	tbl, err := dynamodb.NewTable(ctx, name+"-table", tableArgs, childOpts...)
 	if err != nil {

@@ -53,6 +53,8 @@ type Resource struct {
 	ReplaceOnChanges    []string
 	Aliases             int
 	DependsOn           []string
+	// Import is the id of the existing resource the program adopts (pulumi.Import), or "".
+	Import string
 }
 
 // Invoke is one data-source call the program made.
@@ -158,6 +160,10 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		set("publicIp", "198.51.100.10")
 	case "aws:ec2/eip:Eip":
 		id = "eipalloc-0" + h[:16]
+		if args.ID != "" {
+			// An adopted address keeps its allocation id.
+			id = args.ID
+		}
 		set("allocationId", id)
 		set("publicIp", fmt.Sprintf("203.0.113.%d", int(h[0])%250+1))
 	case "aws:ec2/eipAssociation:EipAssociation":
@@ -257,6 +263,7 @@ func (m *Mocks) record(args pulumi.MockResourceArgs, id string, out resource.Pro
 		r.ReplaceOnChanges = rpc.GetReplaceOnChanges()
 		r.Aliases = len(rpc.GetAliases()) + len(rpc.GetAliasURNs())
 		r.DependsOn = rpc.GetDependencies()
+		r.Import = rpc.GetImportId()
 	}
 	r.URN = urnOf(m.Project, m.Stack, r.Parent, r.Type, r.Name)
 	m.mu.Lock()

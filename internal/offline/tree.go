@@ -115,6 +115,9 @@ func describe(res Resource) string {
 			parts = append(parts, path+"="+summarize(res.Type, path, v))
 		}
 	}
+	if res.Import != "" {
+		parts = append(parts, "[import "+res.Import+"]")
+	}
 	if res.Protect {
 		parts = append(parts, "[protect]")
 	}

@@ -73,6 +73,18 @@ func TestTheRustBackendExample(t *testing.T) {
 	assert.Equal(t, "order_id", tables[0].Inputs["hashKey"])
 	assert.Equal(t, []any{map[string]any{"name": "order_id", "type": "S"}}, tables[0].Inputs["attributes"])
 	assert.True(t, tables[0].Options.Protect, "production trading data is protected")
+	assert.Equal(t, "mexc_trading_data", tables[0].Options.Import, "the existing table is adopted, not created")
+	assert.Equal(t, "mexc_trading_data", tables[0].Inputs["name"], "its physical name is kept")
+	repos := byType(r, "aws:ecr/repository:Repository")
+	require.Len(t, repos, 1)
+	assert.Equal(t, "mexc-sniper-rust", repos[0].Options.Import)
+	eips := byType(r, "aws:ec2/eip:Eip")
+	require.Len(t, eips, 1)
+	assert.Equal(t, "eipalloc-0123456789abcdef0", eips[0].Options.Import, "the address users know")
+	var text strings.Builder
+	require.NoError(t, r.WriteText(&text))
+	assert.Contains(t, text.String(), "aws:dynamodb/table:Table app-trading-data-table <- existing mexc_trading_data",
+		"the preview says what will be imported")
 
 	var params []string
 	for _, p := range byType(r, "aws:ssm/parameter:Parameter") {

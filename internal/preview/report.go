@@ -49,6 +49,8 @@ type Options struct {
 	Protect        bool     `json:"protect,omitempty"`
 	RetainOnDelete bool     `json:"retainOnDelete,omitempty"`
 	IgnoreChanges  []string `json:"ignoreChanges,omitempty"`
+	// Import is the id of an existing resource the stack adopts (pulumi import) instead of creating it.
+	Import string `json:"import,omitempty"`
 }
 
 // Secret replaces every secret value in a report.
@@ -90,7 +92,7 @@ func Build(res *offline.Result, cfg *stacks.Config) *Report {
 			URN: x.URN, Type: x.Type, Name: x.Name, Parent: x.Parent,
 			Inputs: mask(resource.NewObjectProperty(x.Inputs)).(map[string]any),
 			Options: Options{Protect: x.Protect, RetainOnDelete: x.RetainOnDelete,
-				IgnoreChanges: x.IgnoreChanges},
+				IgnoreChanges: x.IgnoreChanges, Import: x.Import},
 		})
 	}
 	slices.SortFunc(r.Resources, func(a, b Resource) int { return strings.Compare(a.URN, b.URN) })
@@ -168,6 +170,16 @@ func (r *Report) WriteText(w io.Writer) error {
 		if err := r.result.WriteTree(w); err != nil {
 			return err
 		}
+	}
+	var imports []string
+	for _, res := range r.Resources {
+		if res.Options.Import != "" {
+			imports = append(imports, fmt.Sprintf("  %s %s <- existing %s\n", res.Type, res.Name, res.Options.Import))
+		}
+	}
+	if len(imports) > 0 {
+		p.printf("\nAdopted (pulumi import: read, not created; the first up shows any setting it changes as an "+
+			"update):\n%s", strings.Join(imports, ""))
 	}
 	p.printf("\nPolicy: %d rules, %d open findings, %d waived\n", len(policy.Rules), len(r.Findings), len(r.Waived))
 	for _, f := range r.Findings {

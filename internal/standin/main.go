@@ -229,6 +229,9 @@ func unknownComputed(inputs, out resource.PropertyMap) resource.PropertyMap {
 }
 
 func (s *standin) Read(_ context.Context, req *pulumirpc.ReadRequest) (*pulumirpc.ReadResponse, error) {
+	if isImport(req) {
+		return s.readExisting(req)
+	}
 	return &pulumirpc.ReadResponse{Id: req.GetId(), Properties: req.GetProperties(), Inputs: req.GetInputs()}, nil
 }
 
@@ -271,6 +274,16 @@ func (s *standin) Update(_ context.Context, req *pulumirpc.UpdateRequest) (*pulu
 	if u.Type() == repository {
 		if err := createdRepository(req.GetId(), inputs); err != nil {
 			return nil, err
+		}
+	}
+	// An update in place keeps what AWS computed before: an adopted address keeps its IP, a table its ARN.
+	olds, err := unmarshal(req.GetOlds())
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range olds {
+		if _, ok := inputs[k]; !ok {
+			out[k] = v
 		}
 	}
 	s.log(Call{Op: "update", Type: string(u.Type()), Name: u.Name(), ID: req.GetId(),
