@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -111,5 +112,33 @@ func TestTheStreamlitExample(t *testing.T) {
 	require.Len(t, health, 4)
 	for name, u := range health {
 		assert.True(t, strings.HasSuffix(u, "/_stcore/health"), "%s: %s", name, u)
+	}
+}
+
+// mdLinkRE is a relative markdown link target.
+var mdLinkRE = regexp.MustCompile(`\]\(([^)#:]+)\)`)
+
+func TestTheREADMELinksTheExamplesAndTheMigrationGuide(t *testing.T) {
+	root := offlinetest.Root()
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	require.NoError(t, err)
+	for _, want := range []string{"(examples/mexc-sniper)", "(examples/quant-finance)", "(docs/migration.md)"} {
+		assert.Contains(t, string(readme), want)
+	}
+	// Every relative link of the guide and the examples' READMEs resolves.
+	for _, doc := range []string{"docs/migration.md", "examples/mexc-sniper/README.md",
+		"examples/quant-finance/README.md"} {
+		raw, err := os.ReadFile(filepath.Join(root, doc))
+		require.NoError(t, err)
+		for _, m := range mdLinkRE.FindAllStringSubmatch(string(raw), -1) {
+			_, err := os.Stat(filepath.Join(root, filepath.Dir(doc), m[1]))
+			assert.NoError(t, err, "%s links %s", doc, m[1])
+		}
+	}
+	guide, err := os.ReadFile(filepath.Join(root, "docs", "migration.md"))
+	require.NoError(t, err)
+	for _, key := range []string{"tables[].adopt", "services[].adoptRepository", "adoptAddress", "registryAuth",
+		"GHCR_TOKEN", "Going back"} {
+		assert.Contains(t, string(guide), key)
 	}
 }
