@@ -1,6 +1,7 @@
 package stacks
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -68,4 +69,37 @@ func TestRegistryAuthIsChecked(t *testing.T) {
 			assert.NotContains(t, err.Error(), "token-value")
 		})
 	}
+}
+
+func TestEphemeralStacksNeverAdopt(t *testing.T) {
+	cfg := with(map[string]string{
+		"appstack:environment": "ephemeral",
+		"appstack:tables":      `[{"name":"trading","hashKey":"order_id","adopt":{"name":"mexc_trading_data"}}]`,
+		"appstack:services": `[{"name":"web","port":8080,"build":{"context":"app"},` +
+			`"adoptRepository":{"name":"mexc-sniper-rust"}}]`,
+		"appstack:adoptAddress": "eipalloc-0a1b2c3d4e5f60718",
+	})
+	_, err := Load(source(t, cfg))
+	require.Error(t, err)
+	ps := problems(t, err)
+	for _, k := range []string{"appstack:adoptAddress: ", "appstack:tables[0].adopt: ",
+		"appstack:services[0].adoptRepository: "} {
+		assert.True(t, slices.ContainsFunc(ps, func(p string) bool {
+			return strings.HasPrefix(p, k+"an ephemeral stack never adopts")
+		}), "%s in %v", k, ps)
+	}
+
+	// What a review stack copies: the same configuration without the adoption keys, which then loads.
+	copied, dropped, err := WithoutAdoptions(cfg)
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []string{"appstack:adoptAddress", "appstack:tables[0].adopt",
+		"appstack:services[0].adoptRepository"}, dropped)
+	assert.Contains(t, cfg, "appstack:adoptAddress", "the base configuration is not changed")
+	loaded, err := Load(source(t, copied))
+	require.NoError(t, err)
+	assert.Nil(t, loaded.Tables[0].Adopt)
+	assert.Equal(t, "order_id", loaded.Tables[0].HashKey, "everything else is kept")
+
+	_, _, err = WithoutAdoptions(map[string]string{"appstack:tables": "{"})
+	assert.ErrorContains(t, err, "appstack:tables: want a list")
 }

@@ -206,6 +206,10 @@ var (
 // adoptions checks what the stack adopts instead of creating: physical names by AWS's rules, each adopted once,
 // and the stated settings.
 func (v *validator) adoptions(c *Config) {
+	if c.Environment == Ephemeral {
+		v.ephemeralAdoptions(c)
+		return
+	}
 	if c.AdoptAddress != "" && !allocationIDRE.MatchString(c.AdoptAddress) {
 		v.addf(key("adoptAddress"), "%q is not an Elastic IP allocation id such as eipalloc-0123456789abcdef0 "+
 			"(aws ec2 describe-addresses --public-ips <address>)", c.AdoptAddress)
@@ -252,6 +256,25 @@ func (v *validator) adoptions(c *Config) {
 		if a.Encryption != "KMS" && a.Encryption != "AES256" {
 			v.addf(k+".encryption", "%q: want KMS or AES256 (what the repository has now; ECR cannot change it)",
 				a.Encryption)
+		}
+	}
+}
+
+// ephemeralAdoptions rejects every adoption key in a throw-away stack (see adoptionKeys).
+func (v *validator) ephemeralAdoptions(c *Config) {
+	const why = "an ephemeral stack never adopts an existing resource: it would take over another stack's; " +
+		"stackctl review drops the adoption keys when it copies a base stack"
+	if c.AdoptAddress != "" {
+		v.addf(key("adoptAddress"), why)
+	}
+	for i, t := range c.Tables {
+		if t.Adopt != nil {
+			v.addf(key("tables", i, "adopt"), why)
+		}
+	}
+	for i, s := range c.Services {
+		if s.AdoptRepository != nil {
+			v.addf(key("services", i, "adoptRepository"), why)
 		}
 	}
 }

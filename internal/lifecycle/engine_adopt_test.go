@@ -122,6 +122,18 @@ func TestAdoptionOnTheRealEngine(t *testing.T) {
 		}
 	})
 
+	t.Run("a review stack copied from it creates its own resources", func(t *testing.T) {
+		reads := e.count(t, "read", "aws:dynamodb/table:Table", adoptedTable)
+		_, err := e.m.CreateReview(ctx, 31, "staging", 0)
+		require.NoError(t, err)
+		_, ops := e.up(t, ctx, "pr-31")
+		for _, name := range []string{"app-trading-data-table", "app-web-repo", "app-host-eip"} {
+			assert.Equal(t, []string{"create"}, ops[name], name)
+		}
+		assert.Equal(t, reads, e.count(t, "read", "aws:dynamodb/table:Table", adoptedTable),
+			"the review stack never touches staging's table")
+	})
+
 	t.Run("adopting what does not exist fails with the provider's not-found, and keeps the address", func(t *testing.T) {
 		setPath(t, ctx, st, "appstack:adoptAddress", "eipalloc-0fffffffffffffff0")
 		_, err := e.tryUp(t, ctx, "staging")

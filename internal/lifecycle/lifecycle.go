@@ -179,6 +179,14 @@ func (m *Manager) CreateReview(ctx context.Context, pr int, base string, ttl tim
 	if err != nil {
 		return auto.Stack{}, fmt.Errorf("stack %s: %w", name, err)
 	}
+	dropped, err := dropAdoptions(config)
+	if err != nil {
+		return auto.Stack{}, fmt.Errorf("stack %s: base stack %s: %w", name, base, err)
+	}
+	if len(dropped) > 0 {
+		m.progress(name, "not copied from %s (a review stack creates its own resources): %s", base,
+			strings.Join(dropped, ", "))
+	}
 	expires := m.now().Add(ttl).UTC().Format(time.RFC3339)
 	config[stacks.Namespace+":environment"] = auto.ConfigValue{Value: string(stacks.Ephemeral)}
 	config[stacks.Namespace+":expiresAt"] = auto.ConfigValue{Value: expires}
@@ -455,4 +463,28 @@ func summary(changes *map[string]int) string {
 		}
 	}
 	return strings.Join(parts, ", ")
+}
+
+// dropAdoptions removes the base stack's adoption keys from a review stack's configuration
+// (stacks.WithoutAdoptions): an ephemeral stack never takes over another stack's resources.
+func dropAdoptions(config auto.ConfigMap) ([]string, error) {
+	plain := map[string]string{}
+	for k, v := range config {
+		if !v.Secret {
+			plain[k] = v.Value
+		}
+	}
+	stripped, dropped, err := stacks.WithoutAdoptions(plain)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range plain {
+		switch nv, ok := stripped[k]; {
+		case !ok:
+			delete(config, k)
+		case nv != v:
+			config[k] = auto.ConfigValue{Value: nv}
+		}
+	}
+	return dropped, nil
 }
