@@ -307,7 +307,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		ReadyTimeout:         cfg.ReadyTimeout,
 		// The boot uses the role's policies and reads the secret parameters at once: the identity's and the
 		// secrets' children (policy, SSM core attachment, instance profile, key, parameters) come first.
-		DependsOn:      []pulumi.Resource{id, sec},
+		DependsOn:      append(append([]pulumi.Resource{}, id.Ready...), sec.Parameters...),
 		AlarmTopicArn:  alarmTopic,
 		TargetGroups:   targetGroups,
 		HealthySettle:  frontdoor.HealthyThreshold*frontdoor.HealthCheckInterval + frontdoor.HealthCheckInterval,

@@ -103,8 +103,9 @@ type Args struct {
 	// readiness.LaunchAllowance, so at least readiness.MinReadyTimeout. Default 10 minutes.
 	ReadyTimeout time.Duration
 	// DependsOn are what the instance must not boot before: its role's policies and instance profile, the
-	// secret parameters it reads (components, such as the identity and the secrets, stand for their children).
-	// Optional.
+	// secret parameters it reads. Pass the resources themselves (identity.Ready, secrets.Parameters), not their
+	// components: the Go SDK adds a component's children as their registrations run, so a dependency on the
+	// component can miss some. Optional.
 	DependsOn []pulumi.Resource
 	// AlarmTopicArn receives the host's status-check alarms. Optional.
 	AlarmTopicArn pulumi.StringInput

@@ -47,6 +47,10 @@ type Identity struct {
 	RoleArn pulumi.StringOutput
 	// InstanceProfileName is what the instance's iamInstanceProfile takes.
 	InstanceProfileName pulumi.StringOutput
+	// Ready are the resources a host must not boot before: the role's inline policy, the SSM core attachment
+	// and the instance profile. They are the resources themselves, not this component: the Go SDK learns a
+	// component's children as their registrations run, so a DependsOn on the component can miss some.
+	Ready []pulumi.Resource
 }
 
 // Grants are the resolved ARNs the inline policy is built from.
@@ -129,7 +133,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 			ReadyPathArn:      strings.TrimSuffix(readyParameterArn(v[4].(string), args.ReadyParameterPrefix), "/*"),
 		})
 	}).(pulumi.StringOutput)
-	_, err = iam.NewRolePolicy(ctx, name+"-policy", &iam.RolePolicyArgs{
+	inline, err := iam.NewRolePolicy(ctx, name+"-policy", &iam.RolePolicyArgs{
 		Role:   role.Name,
 		Policy: policy,
 	}, pulumi.Parent(c))
@@ -137,7 +141,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		return nil, err
 	}
 	// Session Manager replaces SSH: no port 22, no key pairs, every session audited.
-	_, err = iam.NewRolePolicyAttachment(ctx, name+"-ssm-core", &iam.RolePolicyAttachmentArgs{
+	core, err := iam.NewRolePolicyAttachment(ctx, name+"-ssm-core", &iam.RolePolicyAttachmentArgs{
 		Role: role.Name,
 		PolicyArn: role.Arn.ApplyT(func(arn string) string {
 			return "arn:" + partition(arn) + ":iam::aws:policy/AmazonSSMManagedInstanceCore"
@@ -156,6 +160,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	}
 	c.RoleArn = role.Arn
 	c.InstanceProfileName = profile.Name
+	c.Ready = []pulumi.Resource{inline, core, profile}
 	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{
 		"roleArn":             role.Arn,
 		"instanceProfileName": profile.Name,

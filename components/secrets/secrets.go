@@ -60,6 +60,9 @@ type Secrets struct {
 	ParameterNames map[string]string
 	// ParameterArns scopes the host's read permission.
 	ParameterArns pulumi.StringArrayOutput
+	// Parameters are the secret parameters themselves, for a host that must not boot before they exist (a
+	// DependsOn on this component can miss children whose registration has not run yet).
+	Parameters []pulumi.Resource
 }
 
 func (a *Args) withDefaults() Args {
@@ -157,6 +160,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 			return nil, err
 		}
 		c.ParameterNames[n] = paramName
+		c.Parameters = append(c.Parameters, param)
 		arns = append(arns, param.Arn)
 	}
 	c.KeyArn = key.Arn
