@@ -24,9 +24,9 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v7/go/aws/lb"
 	"github.com/pulumi/pulumi-aws/sdk/v7/go/aws/route53"
 	"github.com/pulumi/pulumi-aws/sdk/v7/go/aws/s3"
-	"github.com/pulumi/pulumi-aws/sdk/v7/go/aws/vpc"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"appstack/components/network"
 	"appstack/components/tags"
 )
 
@@ -481,21 +481,8 @@ func (a *Args) securityGroup(ctx *pulumi.Context, c *FrontDoor, name string) (*e
 	}
 	for _, port := range []int{443, 80} {
 		for _, cidr := range a.IngressCidrs {
-			rule := &vpc.SecurityGroupIngressRuleArgs{
-				SecurityGroupId: sg.ID(),
-				IpProtocol:      pulumi.String("tcp"),
-				FromPort:        pulumi.Int(port),
-				ToPort:          pulumi.Int(port),
-				Description:     pulumi.Sprintf("front door port %d from %s", port, cidr),
-				Tags:            tags.With(a.Tags, name),
-			}
-			if strings.Contains(cidr, ":") {
-				rule.CidrIpv6 = pulumi.String(cidr)
-			} else {
-				rule.CidrIpv4 = pulumi.String(cidr)
-			}
-			ruleName := fmt.Sprintf("%s-in-%d-%s", name, port, slug(cidr))
-			if _, err := vpc.NewSecurityGroupIngressRule(ctx, ruleName, rule, pulumi.Parent(c)); err != nil {
+			if err := network.CidrIngress(ctx, name, sg.ID().ToStringOutput(), port, cidr,
+				fmt.Sprintf("front door port %d from %s", port, cidr), a.Tags, pulumi.Parent(c)); err != nil {
 				return nil, err
 			}
 		}
@@ -609,6 +596,3 @@ func LogBucketPolicy(bucketArn, account, principalKind, writer string) (string, 
 }
 
 // slug turns a CIDR into a name fragment: 203.0.113.0/24 -> 203-0-113-0-24.
-func slug(cidr string) string {
-	return strings.NewReplacer(".", "-", "/", "-", ":", "-").Replace(cidr)
-}

@@ -107,21 +107,8 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	}
 	for _, port := range args.Ports {
 		for _, cidr := range args.cidrs() {
-			rule := &vpc.SecurityGroupIngressRuleArgs{
-				SecurityGroupId: sg.ID(),
-				IpProtocol:      pulumi.String("tcp"),
-				FromPort:        pulumi.Int(port),
-				ToPort:          pulumi.Int(port),
-				Description:     pulumi.Sprintf("service port %d from %s", port, cidr),
-				Tags:            tags.With(args.Tags, name),
-			}
-			if strings.Contains(cidr, ":") {
-				rule.CidrIpv6 = pulumi.String(cidr)
-			} else {
-				rule.CidrIpv4 = pulumi.String(cidr)
-			}
-			ruleName := fmt.Sprintf("%s-in-%d-%s", name, port, slug(cidr))
-			if _, err := vpc.NewSecurityGroupIngressRule(ctx, ruleName, rule, pulumi.Parent(c)); err != nil {
+			if err := CidrIngress(ctx, name, sg.ID().ToStringOutput(), port, cidr, fmt.Sprintf("service port %d from %s", port, cidr),
+				args.Tags, pulumi.Parent(c)); err != nil {
 				return nil, err
 			}
 		}
@@ -186,7 +173,24 @@ func frontDoorRules(ctx *pulumi.Context, c *Network, name string, args *Args, ho
 	return nil
 }
 
-// slug turns a CIDR into a name fragment: 203.0.113.0/24 -> 203-0-113-0-24.
-func slug(cidr string) string {
-	return strings.NewReplacer(".", "-", "/", "-", ":", "-").Replace(cidr)
+// CidrIngress admits TCP port from cidr (IPv4 or IPv6) into the security group, as a standalone rule named
+// <name>-in-<port>-<cidr as a slug> that carries tags (with its own Name) and the description.
+func CidrIngress(ctx *pulumi.Context, name string, group pulumi.StringInput, port int, cidr, description string,
+	tagSet map[string]string, opts ...pulumi.ResourceOption) error {
+	rule := &vpc.SecurityGroupIngressRuleArgs{
+		SecurityGroupId: group,
+		IpProtocol:      pulumi.String("tcp"),
+		FromPort:        pulumi.Int(port),
+		ToPort:          pulumi.Int(port),
+		Description:     pulumi.String(description),
+		Tags:            tags.With(tagSet, name),
+	}
+	if strings.Contains(cidr, ":") {
+		rule.CidrIpv6 = pulumi.String(cidr)
+	} else {
+		rule.CidrIpv4 = pulumi.String(cidr)
+	}
+	slug := strings.NewReplacer(".", "-", "/", "-", ":", "-").Replace(cidr) // 203.0.113.0/24 -> 203-0-113-0-24
+	_, err := vpc.NewSecurityGroupIngressRule(ctx, fmt.Sprintf("%s-in-%d-%s", name, port, slug), rule, opts...)
+	return err
 }
