@@ -89,20 +89,7 @@ func (m *Mocks) frontDoorCall(args pulumi.MockCallArgs) (resource.PropertyMap, b
 // frontDoorOutputs fills the computed fields of the front door's resources and returns their id, or "" for a
 // type it does not know.
 func (m *Mocks) frontDoorOutputs(typ, name, h string, out resource.PropertyMap) string {
-	set := func(k string, v any) {
-		if _, ok := out[resource.PropertyKey(k)]; !ok {
-			out[resource.PropertyKey(k)] = resource.NewPropertyValue(v)
-		}
-	}
-	str := func(k string) string {
-		if v, ok := out[resource.PropertyKey(k)]; ok && v.IsString() {
-			return v.StringValue()
-		}
-		return ""
-	}
-	arn := func(service, rest string) string {
-		return fmt.Sprintf("arn:aws:%s:%s:%s:%s", service, m.Region, Account, rest)
-	}
+	set, str, arn := state(out).set, state(out).str, m.arn
 	switch typ {
 	case "aws:lb/loadBalancer:LoadBalancer":
 		id := arn("elasticloadbalancing", "loadbalancer/app/"+name+"/"+h[:16])

@@ -125,25 +125,35 @@ func hash(parts ...string) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// state is a resource's state while the mocks fill in what AWS would compute.
+type state resource.PropertyMap
+
+// set gives key k the value v unless the program set it.
+func (s state) set(k string, v any) {
+	if _, ok := s[resource.PropertyKey(k)]; !ok {
+		s[resource.PropertyKey(k)] = resource.NewPropertyValue(v)
+	}
+}
+
+// str is the string at key k, or "".
+func (s state) str(k string) string {
+	if v, ok := s[resource.PropertyKey(k)]; ok && v.IsString() {
+		return v.StringValue()
+	}
+	return ""
+}
+
+// arn is an ARN of the mocks' account and region.
+func (m *Mocks) arn(service, rest string) string {
+	return fmt.Sprintf("arn:aws:%s:%s:%s:%s", service, m.Region, Account, rest)
+}
+
 // NewResource records a registration and returns its id and state.
 func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
 	h := hash(args.TypeToken, args.Name)
 	id := args.Name + "-" + h[:8]
 	out := args.Inputs.Copy()
-	set := func(k string, v any) {
-		if _, ok := out[resource.PropertyKey(k)]; !ok {
-			out[resource.PropertyKey(k)] = resource.NewPropertyValue(v)
-		}
-	}
-	str := func(k string) string {
-		if v, ok := out[resource.PropertyKey(k)]; ok && v.IsString() {
-			return v.StringValue()
-		}
-		return ""
-	}
-	arn := func(service, rest string) string {
-		return fmt.Sprintf("arn:aws:%s:%s:%s:%s", service, m.Region, Account, rest)
-	}
+	set, str, arn := state(out).set, state(out).str, m.arn
 	// Resources that Pulumi auto-names get a physical name of <logical name>-<7 hex>.
 	autoName := args.Name + "-" + h[:7]
 	switch args.TypeToken {
