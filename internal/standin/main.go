@@ -5,7 +5,9 @@
 // APPSTACK_STANDIN_LOG. It models each created host's boot and answers the readiness reads from a parameter
 // store in a file (ssm.go). Where a real provider's answer decides a deploy, it answers as that provider
 // would: computed outputs are unknown in a preview, and ECR's rules hold for images and repositories
-// (ecr.go). It is not AWS and not Docker.
+// (ecr.go). A fleet's launch templates, Auto Scaling groups (whose instances boot the same way), scaling
+// policies and notifications live in a state file the Auto Scaling API stand-in shares (fleet.go, asgapi).
+// It is not AWS and not Docker.
 package main
 
 import (
@@ -27,6 +29,8 @@ import (
 
 	"appstack/internal/offline"
 	"appstack/internal/preview"
+	"appstack/internal/standin/asgapi"
+	"appstack/internal/standin/ssmstore"
 )
 
 // Call is one line of the call log.
@@ -44,8 +48,8 @@ type standin struct {
 	pkg, version string
 	mocks        *offline.Mocks
 	mu           sync.Mutex
-	ssmMu        sync.Mutex // the parameter store (ssm.go)
-	memory       *ssmState  // the store, when no file is named
+	params       *ssmstore.Store // the parameter store (ssm.go)
+	fleet        *asgapi.Store   // launch templates and Auto Scaling groups (fleet.go)
 }
 
 func main() {
@@ -53,7 +57,9 @@ func main() {
 	version := map[string]string{"aws": "7.41.0", "docker": "4.10.0"}[pkg]
 	err := provider.Main(pkg, func(*provider.HostClient) (pulumirpc.ResourceProviderServer, error) {
 		mocks := &offline.Mocks{Region: "ap-southeast-1", Zones: zonesFromEnv()}
-		return &standin{pkg: pkg, version: version, mocks: mocks}, nil
+		params := ssmstore.FromEnv()
+		return &standin{pkg: pkg, version: version, mocks: mocks, params: params,
+			fleet: &asgapi.Store{File: os.Getenv("APPSTACK_STANDIN_FLEET"), Boot: params}}, nil
 	})
 	if err != nil {
 		os.Exit(1)
@@ -180,6 +186,23 @@ func (s *standin) Create(_ context.Context, req *pulumirpc.CreateRequest) (*pulu
 		return nil, err
 	}
 	u := resource.URN(req.GetUrn())
+	if isFleet(string(u.Type())) {
+		id, out, err := s.fleetCreate(u, inputs, req.GetPreview())
+		if out == nil {
+			return nil, err
+		}
+		props, merr := marshal(out)
+		if merr != nil {
+			return nil, merr
+		}
+		if !req.GetPreview() && id != "" {
+			s.log(Call{Op: "create", Type: string(u.Type()), Name: u.Name(), ID: id})
+		}
+		if err != nil {
+			return nil, err // a partial create: the error carries the state
+		}
+		return &pulumirpc.CreateResponse{Id: id, Properties: props}, nil
+	}
 	if u.Type() == dockerImage {
 		out, err := s.buildImage(inputs, req.GetPreview())
 		if err != nil {
@@ -241,6 +264,25 @@ func (s *standin) Update(_ context.Context, req *pulumirpc.UpdateRequest) (*pulu
 		return nil, err
 	}
 	u := resource.URN(req.GetUrn())
+	if isFleet(string(u.Type())) {
+		olds, err := unmarshal(req.GetOlds())
+		if err != nil {
+			return nil, err
+		}
+		oldInputs, err := unmarshal(req.GetOldInputs())
+		if err != nil {
+			return nil, err
+		}
+		out, err := s.fleetUpdate(u, req.GetId(), olds, oldInputs, inputs, req.GetPreview())
+		if err != nil {
+			return nil, err
+		}
+		if !req.GetPreview() {
+			s.log(Call{Op: "update", Type: string(u.Type()), Name: u.Name(), ID: req.GetId()})
+		}
+		props, err := marshal(out)
+		return &pulumirpc.UpdateResponse{Properties: props}, err
+	}
 	if u.Type() == dockerImage {
 		out, err := s.buildImage(inputs, req.GetPreview())
 		if err != nil {
@@ -294,6 +336,11 @@ func (s *standin) Update(_ context.Context, req *pulumirpc.UpdateRequest) (*pulu
 
 func (s *standin) Delete(_ context.Context, req *pulumirpc.DeleteRequest) (*emptypb.Empty, error) {
 	u := resource.URN(req.GetUrn())
+	if isFleet(string(u.Type())) {
+		if err := s.fleetDelete(u, req.GetId()); err != nil {
+			return nil, err
+		}
+	}
 	if u.Type() == repository {
 		state, err := unmarshal(req.GetProperties())
 		if err != nil {
@@ -316,6 +363,8 @@ func (s *standin) Invoke(_ context.Context, req *pulumirpc.InvokeRequest) (*pulu
 	switch {
 	case req.GetTok() == getImages:
 		out, err = listImages(context.Background(), args)
+	case req.GetTok() == getGroup:
+		out, err = s.invokeGetGroup(args)
 	case readsSSM(req.GetTok(), args):
 		out, err = s.invokeSSM(req.GetTok(), args)
 	default:

@@ -1,0 +1,168 @@
+// Package ssmstore is the stand-ins' parameter store: a JSON file that outlives each plugin process as SSM
+// outlives a `pulumi up`, where the modelled hosts' boots leave their readiness signals. The stand-in provider
+// (boots of single hosts and of a group's first instances) and the Auto Scaling stand-in (boots during an
+// instance refresh) share it, under an exclusive file lock. It is test scaffolding, not SSM.
+//
+//	APPSTACK_STANDIN_SSM    the store (JSON); without it the store lives in the process, for one run
+//	APPSTACK_STANDIN_BOOTS  the boots' outcomes, one a line, used in order of launch (offline.BootOutcome);
+//	                        once used up every boot ends ready
+package ssmstore
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+
+	"appstack/internal/offline"
+	"appstack/internal/readiness"
+)
+
+// State is the store's content.
+type State struct {
+	Parameters map[string]string `json:"parameters"`
+	// BootsUsed is how many lines of the outcomes file the launched hosts have used.
+	BootsUsed int `json:"bootsUsed"`
+}
+
+// Store is the store in File ("" keeps it in memory) with the outcomes in Boots.
+type Store struct {
+	File, Boots string
+
+	mu     sync.Mutex
+	memory *State
+}
+
+// FromEnv is the store the environment names.
+func FromEnv() *Store {
+	return &Store{File: os.Getenv("APPSTACK_STANDIN_SSM"), Boots: os.Getenv("APPSTACK_STANDIN_BOOTS")}
+}
+
+// Update runs f on the store under an exclusive lock and saves what f changed when it returns nil.
+func (s *Store) Update(f func(*State) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.File == "" {
+		st := &State{Parameters: map[string]string{}}
+		if s.memory != nil {
+			raw, err := json.Marshal(s.memory)
+			if err != nil {
+				return err
+			}
+			if err := json.Unmarshal(raw, st); err != nil {
+				return err
+			}
+		}
+		if err := f(st); err != nil {
+			return err
+		}
+		s.memory = st
+		return nil
+	}
+	lock, err := os.OpenFile(s.File+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = lock.Close() }() // closing releases the lock
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return err
+	}
+	st := &State{Parameters: map[string]string{}}
+	raw, err := os.ReadFile(s.File)
+	switch {
+	case err == nil:
+		if err := json.Unmarshal(raw, st); err != nil {
+			return fmt.Errorf("stand-in parameter store %s: %w", s.File, err)
+		}
+		if st.Parameters == nil {
+			st.Parameters = map[string]string{}
+		}
+	case !errors.Is(err, fs.ErrNotExist):
+		return err
+	}
+	if err := f(st); err != nil {
+		return err
+	}
+	out, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(s.File, out, 0o600)
+}
+
+// Read returns a copy of the store.
+func (s *Store) Read() (*State, error) {
+	var out *State
+	err := s.Update(func(st *State) error {
+		out = st
+		return nil
+	})
+	return out, err
+}
+
+// outcomes are the lines of the outcomes file.
+func (s *Store) outcomes() ([]string, error) {
+	if s.Boots == "" {
+		return nil, nil
+	}
+	raw, err := os.ReadFile(s.Boots)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for line := range strings.Lines(string(raw)) {
+		if line = strings.TrimSpace(line); line != "" {
+			out = append(out, line)
+		}
+	}
+	return out, nil
+}
+
+// Boot models the boot of a launched host from its user data (plain or base64), as the boot script would run
+// it: the next outcome decides the signal it leaves (offline.Mocks.Boot). It returns that outcome
+// (offline.BootOutcome); a host whose user data is no appstack boot script uses none and boots "ready".
+func (s *Store) Boot(instanceID, userData, userDataBase64 string) (string, error) {
+	p, err := readiness.ParseUserData(userData, userDataBase64)
+	if err != nil {
+		return "", fmt.Errorf("instance %s: %w", instanceID, err)
+	}
+	if p.ReadyPrefix == "" {
+		return readiness.Ready, nil
+	}
+	all, err := s.outcomes()
+	if err != nil {
+		return "", err
+	}
+	outcome := readiness.Ready
+	err = s.Update(func(st *State) error {
+		m := &offline.Mocks{}
+		for name, value := range st.Parameters {
+			m.SetParameter(name, value)
+		}
+		if st.BootsUsed < len(all) {
+			outcome = all[st.BootsUsed]
+			m.Boots = []string{outcome}
+		}
+		st.BootsUsed++
+		inputs := resource.NewPropertyMapFromMap(map[string]any{"userData": userData,
+			"userDataBase64": userDataBase64})
+		if err := m.Boot(instanceID, inputs); err != nil {
+			return err
+		}
+		st.Parameters = m.Parameters()
+		if st.Parameters == nil {
+			st.Parameters = map[string]string{}
+		}
+		return nil
+	})
+	return outcome, err
+}
