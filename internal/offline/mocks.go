@@ -247,6 +247,9 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		if fid := m.frontDoorOutputs(args.TypeToken, args.Name, h, out); fid != "" {
 			id = fid
 		}
+		if fid := m.fleetOutputs(args.TypeToken, args.Name, h, out); fid != "" {
+			id = fid
+		}
 	}
 	if !args.Custom {
 		id = ""
@@ -312,6 +315,9 @@ func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 	m.invokes = append(m.invokes, Invoke{Token: args.Token, Args: args.Args})
 	m.mu.Unlock()
 	if out, ok, err := m.frontDoorCall(args); ok {
+		return out, err
+	}
+	if out, ok, err := m.fleetCall(args); ok {
 		return out, err
 	}
 	switch args.Token {
