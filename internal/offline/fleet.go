@@ -11,8 +11,13 @@ import (
 // The fleet's data source and computed fields: the Auto Scaling group the deploy reads before it declares it,
 // and what AWS fills in for launch templates, groups and scaling policies.
 
-// fleetCall answers aws:autoscaling/getGroup. The mocks hold no groups, so every group is new: the provider's data
-// source reports a group DescribeAutoScalingGroups does not return as an empty result (terraform-provider-aws
+// Group is an Auto Scaling group that exists: the launch template and numbered version it launches.
+type Group struct {
+	TemplateID, Version string
+}
+
+// fleetCall answers aws:autoscaling/getGroup from Groups. The provider's data source reports a group that
+// DescribeAutoScalingGroups does not return as an empty result (terraform-provider-aws
 // internal/service/autoscaling/group_data_source.go, findGroupByName and tfresource.NewEmptyResultError).
 func (m *Mocks) fleetCall(args pulumi.MockCallArgs) (resource.PropertyMap, bool, error) {
 	if args.Token != "aws:autoscaling/getGroup:getGroup" {
@@ -22,7 +27,17 @@ func (m *Mocks) fleetCall(args pulumi.MockCallArgs) (resource.PropertyMap, bool,
 	if v, ok := args.Args["name"]; ok && v.IsString() {
 		name = v.StringValue()
 	}
-	return nil, true, fmt.Errorf("reading Auto Scaling Group (%s): empty result", name)
+	g, ok := m.Groups[name]
+	if !ok {
+		return nil, true, fmt.Errorf("reading Auto Scaling Group (%s): empty result", name)
+	}
+	return resource.NewPropertyMapFromMap(map[string]any{
+		"name": name, "id": name,
+		"mixedInstancesPolicies": []any{map[string]any{"launchTemplates": []any{map[string]any{
+			"launchTemplateSpecifications": []any{map[string]any{
+				"launchTemplateId": g.TemplateID, "version": g.Version}},
+		}}}},
+	}), true, nil
 }
 
 // fleetOutputs fills the computed fields of the fleet's resources and returns their id, or "" for a type it

@@ -88,6 +88,8 @@ type Mocks struct {
 	// Roles maps the IAM roles that exist to their paths, for aws:iam/getSessionContext, which looks up the role
 	// behind an assumed-role ARN. Default: CIRoles under /appstack/.
 	Roles map[string]string
+	// Groups are the Auto Scaling groups that exist, by name, for aws:autoscaling/getGroup. Default: none.
+	Groups map[string]Group
 
 	mu         sync.Mutex
 	resources  []Resource
