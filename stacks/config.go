@@ -65,6 +65,10 @@ type Config struct {
 	// FrontDoorSubnetIDs are the front door's subnets, in two or more Availability Zones. Only with VpcID and
 	// Domain; in the default VPC its default subnets are looked up.
 	FrontDoorSubnetIDs []string `json:"frontDoorSubnetIds"`
+	// Hosting is single (one EC2 host, the default) or fleet (an Auto Scaling group behind the front door).
+	Hosting string `json:"hosting"`
+	// Fleet is the Auto Scaling group's shape. Only with Hosting fleet; defaults filled by Load.
+	Fleet *Fleet `json:"fleet"`
 	// AdoptAddress is the allocation id (eipalloc-...) of an existing Elastic IP the stack adopts with pulumi
 	// import, keeping the address its users know, instead of allocating one. Optional.
 	AdoptAddress string `json:"adoptAddress"`
@@ -253,6 +257,7 @@ func Defaults(env Environment) Config {
 		LogRetentionDays: 14,
 		ReadyTimeout:     10 * time.Minute,
 		IdleTimeout:      DefaultIdleTimeout,
+		Hosting:          Single,
 	}
 	switch env {
 	case Production:

@@ -144,6 +144,21 @@ func (l *loader) read() *Config {
 	if raw, ok := l.src.Get(key("frontDoorSubnetIds")); ok {
 		l.decodeStrict(key("frontDoorSubnetIds"), raw, &cfg.FrontDoorSubnetIDs, nil)
 	}
+	if h := l.str("hosting"); h != "" {
+		cfg.Hosting = h
+	}
+	if raw, ok := l.src.Get(key("fleet")); ok {
+		cfg.Fleet = &Fleet{}
+		if !l.decodeStrict(key("fleet"), raw, cfg.Fleet, reflect.TypeFor[Fleet]()) {
+			cfg.Fleet = nil
+		}
+	}
+	if cfg.Fleet == nil && cfg.Hosting == FleetHosting {
+		cfg.Fleet = &Fleet{}
+	}
+	if cfg.Fleet != nil {
+		cfg.Fleet.applyDefaults(cfg.Instance.Type)
+	}
 	cfg.PermissionsBoundary = l.str("permissionsBoundary")
 	cfg.AdoptAddress = l.str("adoptAddress")
 	if raw := l.str("expiresAt"); raw != "" {

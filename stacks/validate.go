@@ -56,6 +56,7 @@ func (c *Config) problems(dir string) []string {
 	v.ingress(c.IngressCidrs, publicWaived)
 	v.placement(c.VpcID, c.SubnetID)
 	v.frontDoor(c)
+	v.fleet(c)
 	v.adoptions(c)
 	if c.KeepImages < 1 || c.KeepImages > 1000 {
 		v.addf(key("keepImages"), "%d is out of range; want 1 to 1000", c.KeepImages)
