@@ -646,7 +646,10 @@ func FleetPolicy(a Account, stacks string) Managed {
 			"ec2:DeleteTags", "ec2:ModifyLaunchTemplate"), templates).
 			when("StringLike", ownTag, stacks).
 			when("StringLikeIfExists", newTag, stacks),
-		// The dry-run RunInstances Auto Scaling makes as the caller names the template too.
+		// The dry-run RunInstances Auto Scaling makes as the caller names the template too. The instances and
+		// volumes it would launch carry the template's tag specifications, which is what Ec2LaunchTagged's
+		// aws:RequestTag/stack checks (a mandatory-tag policy refused a group's launch check until its template
+		// tagged the instances: terraform-aws-modules/terraform-aws-eks issue 822).
 		allow("LaunchFromOwnTemplates", list("ec2:RunInstances"), templates).
 			when("StringLike", ownTag, stacks),
 		// Auto Scaling reads a new group's security groups as the caller while it validates the group (a CloudTrail
