@@ -24,7 +24,12 @@ func TestDeployRolesRunOnlyTheirOwnFleets(t *testing.T) {
 		ownTag   = "aws:ResourceTag/stack"
 		ownGroup = "autoscaling:ResourceTag/stack"
 		version  = "autoscaling:LaunchTemplateVersionSpecified"
+		targets  = "autoscaling:TargetGroupARNs"
 	)
+	targetGroup := func(name string) string {
+		return a.arn("elasticloadbalancing", region, "targetgroup/"+name+"/0123456789abcdef")
+	}
+	reviewTG, productionTG := targetGroup("pr-7-web-0123456789"), targetGroup("production-web-0123456789")
 	for _, p := range []property{
 		// Groups.
 		{name: "the staging role creates its group, tagged as its own, on a numbered template version", role: Staging,
@@ -98,8 +103,27 @@ func TestDeployRolesRunOnlyTheirOwnFleets(t *testing.T) {
 			breaks: withoutStatement("FleetGroupsOwn")},
 		{name: "the review role cannot attach production's group to a target group", role: Review,
 			req: Request{Action: "autoscaling:AttachLoadBalancerTargetGroups", Resource: group("appstack-production-app"),
-				Context: ctx(ownGroup, "production")},
-			breaks: withoutCondition("FleetGroupsOwn", "StringLike", ownGroup)},
+				Context: ctx(ownGroup, "production", targets, reviewTG)},
+			breaks: withoutCondition("FleetGroupsAttachOwnTargets", "StringLike", ownGroup)},
+		// Auto Scaling registers hosts as its service-linked role: the target groups a request names are the only
+		// check that a review stack's group never serves production's target groups.
+		{name: "the review role cannot attach its own group to production's target group", role: Review,
+			req: Request{Action: "autoscaling:AttachLoadBalancerTargetGroups", Resource: group("appstack-pr-7-app"),
+				Context: ctx(ownGroup, "pr-7", targets, productionTG)},
+			breaks: withoutCondition("FleetGroupsAttachOwnTargets", "ForAllValues:ArnLike", targets)},
+		{name: "the review role attaches its own group to its own target groups", role: Review, allowed: true,
+			req: Request{Action: "autoscaling:AttachLoadBalancerTargetGroups", Resource: group("appstack-pr-7-app"),
+				Context: ctx(ownGroup, "pr-7", targets, reviewTG)},
+			breaks: withoutStatement("FleetGroupsAttachOwnTargets")},
+		{name: "nor create a group behind production's target group, among its own", role: Review,
+			req: Request{Action: "autoscaling:CreateAutoScalingGroup", Resource: group("appstack-pr-7-app"),
+				Context: ctx(newTag, "pr-7", version, "true", targets, reviewTG,
+					targets, productionTG)},
+			breaks: withoutCondition("FleetGroupsCreateTagged", "ForAllValues:ArnLike", targets)},
+		{name: "the staging role cannot move its group behind production's target group", role: Staging,
+			req: Request{Action: "autoscaling:UpdateAutoScalingGroup", Resource: group("appstack-staging-app"),
+				Context: ctx(ownGroup, "staging", targets, productionTG)},
+			breaks: withoutCondition("FleetGroupsUpdateOwn", "ForAllValues:ArnLike", targets)},
 		{name: "the review role cannot delete staging's group", role: Review,
 			req: Request{Action: "autoscaling:DeleteAutoScalingGroup", Resource: group("appstack-staging-app"),
 				Context: ctx(ownGroup, "staging")},

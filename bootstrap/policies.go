@@ -609,11 +609,22 @@ func FleetPolicy(a Account, stacks string) Managed {
 	noLaunchConfiguration := func(s Statement) Statement {
 		return s.when("Null", "autoscaling:LaunchConfigurationName", "true")
 	}
+	// Auto Scaling registers a group's hosts in its target groups as its own service-linked role, checking no
+	// Elastic Load Balancing right of the caller: without this a review stack's group could serve production's
+	// target groups. A fleet's target groups are named <stack>-… (frontdoor.PrefixedTargetGroupName), and
+	// autoscaling:TargetGroupARNs holds every target group a request names (service authorization reference,
+	// Amazon EC2 Auto Scaling condition keys); a request that names none passes.
+	ownTargets := func(s Statement) Statement {
+		return s.when("ForAllValues:ArnLike", "autoscaling:TargetGroupARNs",
+			a.arn("elasticloadbalancing", "*", "targetgroup/"+stacks+"-*/*"))
+	}
 	return Managed{"fleet", doc(
-		noLaunchConfiguration(numbered(allow("FleetGroupsCreateTagged", list("autoscaling:CreateAutoScalingGroup"),
-			groups).when("StringLike", newTag, stacks))),
-		noLaunchConfiguration(numbered(allow("FleetGroupsUpdateOwn", list("autoscaling:UpdateAutoScalingGroup"),
-			groups).when("StringLike", ownGroup, stacks))),
+		ownTargets(noLaunchConfiguration(numbered(allow("FleetGroupsCreateTagged",
+			list("autoscaling:CreateAutoScalingGroup"), groups).when("StringLike", newTag, stacks)))),
+		ownTargets(noLaunchConfiguration(numbered(allow("FleetGroupsUpdateOwn",
+			list("autoscaling:UpdateAutoScalingGroup"), groups).when("StringLike", ownGroup, stacks)))),
+		ownTargets(allow("FleetGroupsAttachOwnTargets", list("autoscaling:AttachLoadBalancerTargetGroups"), groups).
+			when("StringLike", ownGroup, stacks)),
 		// Tags set only to this role's stacks, on a new group or one of its own.
 		allow("FleetGroupsTag", list("autoscaling:CreateOrUpdateTags"), groups).
 			when("StringLike", newTag, stacks).
@@ -623,7 +634,7 @@ func FleetPolicy(a Account, stacks string) Managed {
 		// notification.go), and the rollout controller's instance refreshes. A tag change may not hand the group
 		// to another stack.
 		numbered(allow("FleetGroupsOwn", list(
-			"autoscaling:AttachLoadBalancerTargetGroups", "autoscaling:CancelInstanceRefresh",
+			"autoscaling:CancelInstanceRefresh",
 			"autoscaling:CreateOrUpdateTags", "autoscaling:DeleteAutoScalingGroup",
 			"autoscaling:DeleteNotificationConfiguration", "autoscaling:DeletePolicy", "autoscaling:DeleteTags",
 			"autoscaling:DetachLoadBalancerTargetGroups", "autoscaling:DisableMetricsCollection",

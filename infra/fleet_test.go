@@ -44,6 +44,8 @@ func TestAFleetServesEveryServiceThroughTheFrontDoorsTargetGroups(t *testing.T) 
 		assert.Equal(t, 300.0, offlinetest.Num(t, tg, "deregistrationDelay"),
 			"an old host keeps its requests and WebSockets five minutes before it goes")
 		assert.Equal(t, "/ready", offlinetest.Str(t, tg, "healthCheck.path"))
+		assert.Regexp(t, `^staging-`, offlinetest.Str(t, tg, "name"),
+			"named for the stack: the deploy roles attach groups only to their own stacks' target groups")
 	}
 	require.NotEmpty(t, doorTargets)
 	assert.ElementsMatch(t, doorTargets, groupTargets, "every service's target group, and only those")
