@@ -32,6 +32,8 @@ import (
 
 	"appstack/internal/lifecycle"
 	"appstack/internal/offline/offlinetest"
+	"appstack/internal/standin/asgapi"
+	"appstack/internal/standin/ssmstore"
 )
 
 const canary = "canary-engine-4d2e-secret"
@@ -77,6 +79,10 @@ type engine struct {
 	program string
 	// registry is the directory of the stand-ins' ECR registry state.
 	registry string
+	// asg is the Auto Scaling API stand-in, over the fleet the stand-in provider keeps (fleet): the rollout
+	// controller reaches it through AWS_ENDPOINT_URL_AUTO_SCALING.
+	asg    *asgapi.Server
+	asgURL string
 }
 
 func newEngine(t *testing.T) *engine {
@@ -118,6 +124,11 @@ func newEngine(t *testing.T) *engine {
 	require.NoError(t, err, "%s", out)
 
 	e.kms = newKMSStandIn(t)
+	e.asg = &asgapi.Server{Store: &asgapi.Store{File: e.fleetFile(), Boot: &ssmstore.Store{
+		File: filepath.Join(e.state, "standin-ssm.json"), Boots: filepath.Join(e.state, "standin-boots")}}}
+	asg := httptest.NewServer(e.asg)
+	t.Cleanup(asg.Close)
+	e.asgURL = asg.URL
 	// The CLI's awskms provider is gocloud.dev v0.37.0 secrets/awskms. With awssdk=v2 it loads an aws-sdk-go-v2
 	// config (config v1.27.11), which honours AWS_ENDPOINT_URL_KMS (env_config.go; service/kms v1.30.1
 	// resolveBaseEndpoint), so the stack's URL names no test endpoint. The default SDK v1 (aws-sdk-go v1.50.36)
@@ -153,7 +164,11 @@ func (e *engine) fresh(t *testing.T) *lifecycle.Manager {
 				"APPSTACK_STANDIN_STATE":    e.registry, // the stand-ins' ECR registry
 				"APPSTACK_STANDIN_SSM":      filepath.Join(e.state, "standin-ssm.json"),
 				"APPSTACK_STANDIN_BOOTS":    filepath.Join(e.state, "standin-boots"),
-				"PATH":                      e.bin + string(os.PathListSeparator) + os.Getenv("PATH"),
+				"APPSTACK_STANDIN_FLEET":    e.fleetFile(),
+				// The rollout controller's Auto Scaling client (aws-sdk-go-v2) honours the SDKs' per-service
+				// endpoint variable.
+				"AWS_ENDPOINT_URL_AUTO_SCALING": e.asgURL,
+				"PATH":                          e.bin + string(os.PathListSeparator) + os.Getenv("PATH"),
 			})},
 		Progress: testWriter{t},
 		// The stand-in's parameter store stands for SSM, where the modelled hosts wrote their signals.
@@ -628,6 +643,9 @@ func gjson(t *testing.T, raw string, i int, field string) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// fleetFile is the stand-ins' fleet: launch templates, groups, instance refreshes and their events.
+func (e *engine) fleetFile() string { return filepath.Join(e.state, "standin-fleet.json") }
 
 // parameters is the stand-in's parameter store of this engine's backend.
 func (e *engine) parameters() offlinetest.StandinParameters {

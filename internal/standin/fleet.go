@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
@@ -176,6 +177,13 @@ func (s *standin) groupFromInputs(u resource.URN, in resource.PropertyMap) *asga
 	return g
 }
 
+func or(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
 func uuidOf(parts ...string) string {
 	h := hashOf(parts...)
 	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
@@ -241,10 +249,18 @@ func (s *standin) fleetCreate(u resource.URN, in resource.PropertyMap, preview b
 				"CreateAutoScalingGroup", err))
 		}
 		out["arn"] = resource.NewStringProperty(g.ARN)
-		if healthy < g.Desired {
+		wait, err := time.ParseDuration(or(strProp(in, "waitForCapacityTimeout"), "10m"))
+		if err != nil || wait <= 0 {
+			return name, out, nil // "0" skips the wait
+		}
+		want := g.Min
+		if g.Desired > 0 {
+			want = g.Desired
+		}
+		if healthy < want {
 			msg := fmt.Sprintf("waiting for Auto Scaling Group (%s) capacity satisfied: timeout while waiting for "+
 				"state to become 'ok' (last state: 'want at least %d healthy instance(s) in Auto Scaling Group, "+
-				"have %d', timeout: 10m0s)", name, g.Desired, healthy)
+				"have %d', timeout: %s)", name, want, healthy, wait)
 			return name, out, partial(name, out, in, msg)
 		}
 		return name, out, nil
