@@ -1,0 +1,262 @@
+package rollout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const fp = "sha256:0123456789abcdef0123456789abcdef"
+
+// fakeASG answers as Auto Scaling does for one group: the refresh it runs moves through the statuses in script,
+// one per DescribeInstanceRefreshes by id, and a rollback request switches it to rollback.
+type fakeASG struct {
+	version   string                        // the group's launch template version
+	instances []types.Instance              // the group's instances
+	refreshes []types.InstanceRefresh       // newest first
+	script    []types.InstanceRefreshStatus // what the started refresh goes through
+	calls     []string
+	started   *autoscaling.StartInstanceRefreshInput
+	rolled    bool
+}
+
+func (f *fakeASG) DescribeAutoScalingGroups(_ context.Context, in *autoscaling.DescribeAutoScalingGroupsInput,
+	_ ...func(*autoscaling.Options)) (*autoscaling.DescribeAutoScalingGroupsOutput, error) {
+	f.calls = append(f.calls, "DescribeAutoScalingGroups")
+	return &autoscaling.DescribeAutoScalingGroupsOutput{AutoScalingGroups: []types.AutoScalingGroup{{
+		AutoScalingGroupName: aws.String(in.AutoScalingGroupNames[0]),
+		MixedInstancesPolicy: policy(f.version),
+		Instances:            f.instances,
+	}}}, nil
+}
+
+func (f *fakeASG) DescribeInstanceRefreshes(_ context.Context, in *autoscaling.DescribeInstanceRefreshesInput,
+	_ ...func(*autoscaling.Options)) (*autoscaling.DescribeInstanceRefreshesOutput, error) {
+	f.calls = append(f.calls, "DescribeInstanceRefreshes")
+	if len(in.InstanceRefreshIds) > 0 && len(f.refreshes) > 0 && len(f.script) > 0 &&
+		aws.ToString(f.refreshes[0].InstanceRefreshId) == in.InstanceRefreshIds[0] &&
+		f.refreshes[0].Status != types.InstanceRefreshStatusCancelled {
+		f.refreshes[0].Status, f.script = f.script[0], f.script[1:]
+		if f.refreshes[0].Status == types.InstanceRefreshStatusSuccessful {
+			f.version = Version(f.refreshes[0].DesiredConfiguration.MixedInstancesPolicy)
+		}
+	}
+	return &autoscaling.DescribeInstanceRefreshesOutput{InstanceRefreshes: f.refreshes}, nil
+}
+
+func (f *fakeASG) StartInstanceRefresh(_ context.Context, in *autoscaling.StartInstanceRefreshInput,
+	_ ...func(*autoscaling.Options)) (*autoscaling.StartInstanceRefreshOutput, error) {
+	f.calls = append(f.calls, "StartInstanceRefresh")
+	if len(f.refreshes) > 0 && (f.refreshes[0].Status == "InProgress" || f.refreshes[0].Status == "Pending") {
+		return nil, errors.New("api error InstanceRefreshInProgress: an instance refresh is already in progress")
+	}
+	f.started = in
+	id := fmt.Sprintf("refresh-%d", len(f.refreshes)+1)
+	f.refreshes = append([]types.InstanceRefresh{{InstanceRefreshId: aws.String(id), Status: "Pending",
+		DesiredConfiguration: in.DesiredConfiguration}}, f.refreshes...)
+	return &autoscaling.StartInstanceRefreshOutput{InstanceRefreshId: aws.String(id)}, nil
+}
+
+func (f *fakeASG) CancelInstanceRefresh(context.Context, *autoscaling.CancelInstanceRefreshInput,
+	...func(*autoscaling.Options)) (*autoscaling.CancelInstanceRefreshOutput, error) {
+	f.calls = append(f.calls, "CancelInstanceRefresh")
+	f.refreshes[0].Status = types.InstanceRefreshStatusCancelled
+	return &autoscaling.CancelInstanceRefreshOutput{}, nil
+}
+
+func (f *fakeASG) RollbackInstanceRefresh(context.Context, *autoscaling.RollbackInstanceRefreshInput,
+	...func(*autoscaling.Options)) (*autoscaling.RollbackInstanceRefreshOutput, error) {
+	f.calls = append(f.calls, "RollbackInstanceRefresh")
+	f.rolled = true
+	f.script = []types.InstanceRefreshStatus{"RollbackInProgress", "RollbackSuccessful"}
+	f.refreshes[0].StatusReason = aws.String("The instance refresh was rolled back by request.")
+	return &autoscaling.RollbackInstanceRefreshOutput{}, nil
+}
+
+func policy(version string) *types.MixedInstancesPolicy {
+	return &types.MixedInstancesPolicy{LaunchTemplate: &types.LaunchTemplate{
+		LaunchTemplateSpecification: &types.LaunchTemplateSpecification{LaunchTemplateId: aws.String("lt-1"),
+			Version: aws.String(version)},
+		Overrides: []types.LaunchTemplateOverrides{{InstanceType: aws.String("t3.small")}},
+	}}
+}
+
+func instance(id, version string) types.Instance {
+	return types.Instance{InstanceId: aws.String(id),
+		LaunchTemplate: &types.LaunchTemplateSpecification{Version: aws.String(version)}}
+}
+
+func run(t *testing.T, f API, signals map[string]string, req Request) (Result, error, []string) {
+	t.Helper()
+	var lines []string
+	clock := time.Unix(0, 0)
+	r := &Rollout{API: f, Poll: time.Nanosecond, Log: func(l string) { lines = append(lines, l) },
+		// Each read of the clock is a minute later, so that deadlines are reached in a bounded number of polls.
+		Now: func() time.Time { clock = clock.Add(time.Minute); return clock },
+		Signals: func(context.Context) (map[string]string, error) { return signals, nil }}
+	if req.Group == "" {
+		req.Group = "app-staging-web"
+	}
+	if req.Policy == nil {
+		req.Policy = policy("3")
+	}
+	if req.Timeout == 0 {
+		req.Timeout = time.Hour
+	}
+	req.Fingerprint, req.MinHealthyPercent = fp, 100
+	res, err := r.Run(context.Background(), req)
+	return res, err, lines
+}
+
+func TestARolloutStartsARefreshThatCarriesTheNewVersionAndRollsBackByItself(t *testing.T) {
+	f := &fakeASG{version: "2", script: []types.InstanceRefreshStatus{"InProgress", "InProgress", "Successful"}}
+	res, err, lines := run(t, f, nil, Request{InstanceWarmup: time.Minute})
+	require.NoError(t, err)
+	assert.Equal(t, "refresh-1", res.RefreshID)
+	assert.Contains(t, res.Summary, "runs launch template version 3")
+	require.NotNil(t, f.started)
+	assert.Equal(t, "3", Version(f.started.DesiredConfiguration.MixedInstancesPolicy),
+		"the group keeps its version: the refresh carries the new one, which Auto Scaling writes only on success")
+	p := f.started.Preferences
+	assert.True(t, aws.ToBool(p.AutoRollback))
+	assert.Equal(t, int32(100), aws.ToInt32(p.MinHealthyPercentage))
+	assert.Equal(t, int32(200), aws.ToInt32(p.MaxHealthyPercentage), "new hosts are launched before old ones go")
+	assert.True(t, aws.ToBool(p.SkipMatching))
+	assert.Equal(t, int32(60), aws.ToInt32(p.InstanceWarmup))
+	assert.Equal(t, types.RefreshStrategyRolling, f.started.Strategy)
+	assert.Contains(t, strings.Join(lines, "\n"), "instance refresh refresh-1 InProgress")
+}
+
+func TestAGroupOnTheVersionAlreadyIsLeftAlone(t *testing.T) {
+	f := &fakeASG{version: "3"}
+	res, err, _ := run(t, f, nil, Request{})
+	require.NoError(t, err)
+	assert.Empty(t, res.RefreshID)
+	assert.NotContains(t, f.calls, "StartInstanceRefresh")
+}
+
+func TestAFailedBootOnANewHostRollsTheRefreshBackAndNamesTheReason(t *testing.T) {
+	f := &fakeASG{version: "2", instances: []types.Instance{instance("i-old", "2"), instance("i-new", "3")},
+		script: []types.InstanceRefreshStatus{"InProgress", "InProgress", "InProgress", "Successful"}}
+	signals := map[string]string{
+		"i-old": "ready sha256:ffffffffffffffffffffffffffffffff install=1,total=2",
+		"i-new": "failed " + fp + " install=1,pull=3,total=4 pull image not found: web@sha256:dead",
+	}
+	_, err, lines := run(t, f, signals, Request{})
+	var rerr *Error
+	require.ErrorAs(t, err, &rerr)
+	assert.True(t, f.rolled, "a failed boot rolls back at once, before Auto Scaling's health checks time out")
+	assert.Equal(t, types.InstanceRefreshStatusRollbackSuccessful, rerr.Status)
+	assert.Contains(t, err.Error(), "host i-new failed its boot at step pull: image not found")
+	assert.Contains(t, err.Error(), "the fleet still runs the previous version")
+	assert.Equal(t, "2", f.version)
+	assert.Contains(t, strings.Join(lines, "\n"), "rolling back instance refresh refresh-1")
+}
+
+func TestAnEarlierAttemptsFailedHostDoesNotRollBackTheRerun(t *testing.T) {
+	// The earlier attempt's host was terminated by its rollback: its failed signal is still in the store.
+	f := &fakeASG{version: "2", instances: []types.Instance{instance("i-old", "2")},
+		script: []types.InstanceRefreshStatus{"InProgress", "Successful"}}
+	signals := map[string]string{"i-gone": "failed " + fp + " - pull timeout"}
+	_, err, _ := run(t, f, signals, Request{})
+	require.NoError(t, err)
+	assert.False(t, f.rolled)
+}
+
+func TestARefreshPastItsDeadlineIsRolledBack(t *testing.T) {
+	script := make([]types.InstanceRefreshStatus, 50)
+	for i := range script {
+		script[i] = "InProgress"
+	}
+	f := &fakeASG{version: "2", script: script}
+	_, err, _ := run(t, f, nil, Request{Timeout: 5 * time.Minute})
+	var rerr *Error
+	require.ErrorAs(t, err, &rerr)
+	assert.True(t, f.rolled)
+	assert.Contains(t, err.Error(), "the new hosts were not all in service after 5m0s")
+}
+
+func TestAutoScalingsOwnRollbackFailsTheDeployWithItsReason(t *testing.T) {
+	f := &fakeASG{version: "2", script: []types.InstanceRefreshStatus{"InProgress", "RollbackInProgress",
+		"RollbackSuccessful"}}
+	f.refreshes = nil
+	_, err, _ := run(t, &rollbackReasonASG{fakeASG: f}, nil, Request{})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "Auto Scaling: instances failed to pass ELB health checks")
+	assert.Contains(t, err.Error(), "ended RollbackSuccessful")
+}
+
+// rollbackReasonASG is Auto Scaling rolling back by itself (its health checks failed the refresh).
+type rollbackReasonASG struct{ *fakeASG }
+
+func (f *rollbackReasonASG) DescribeInstanceRefreshes(ctx context.Context,
+	in *autoscaling.DescribeInstanceRefreshesInput, o ...func(*autoscaling.Options),
+) (*autoscaling.DescribeInstanceRefreshesOutput, error) {
+	out, err := f.fakeASG.DescribeInstanceRefreshes(ctx, in, o...)
+	for i := range out.InstanceRefreshes {
+		if strings.HasPrefix(string(out.InstanceRefreshes[i].Status), "Rollback") {
+			out.InstanceRefreshes[i].RollbackDetails = &types.RollbackDetails{
+				RollbackReason: aws.String("instances failed to pass ELB health checks")}
+		}
+	}
+	return out, err
+}
+
+func TestARefreshOfAnotherVersionIsCancelledFirst(t *testing.T) {
+	f := &fakeASG{version: "2", refreshes: []types.InstanceRefresh{{InstanceRefreshId: aws.String("old"),
+		Status: "InProgress", DesiredConfiguration: &types.DesiredConfiguration{MixedInstancesPolicy: policy("9")}}},
+		script: []types.InstanceRefreshStatus{"InProgress", "Successful"}}
+	_, err, _ := run(t, f, nil, Request{})
+	require.NoError(t, err)
+	assert.Contains(t, f.calls, "CancelInstanceRefresh")
+	assert.Equal(t, "3", Version(f.started.DesiredConfiguration.MixedInstancesPolicy))
+}
+
+func TestARefreshOfThisVersionUnderWayIsFollowedNotRestarted(t *testing.T) {
+	f := &fakeASG{version: "2", refreshes: []types.InstanceRefresh{{InstanceRefreshId: aws.String("mine"),
+		Status: "InProgress", DesiredConfiguration: &types.DesiredConfiguration{MixedInstancesPolicy: policy("3")}}},
+		script: []types.InstanceRefreshStatus{"Successful"}}
+	res, err, _ := run(t, f, nil, Request{})
+	require.NoError(t, err)
+	assert.Equal(t, "mine", res.RefreshID)
+	assert.NotContains(t, f.calls, "StartInstanceRefresh")
+	assert.NotContains(t, f.calls, "CancelInstanceRefresh")
+}
+
+func TestAnUnnumberedVersionIsRefused(t *testing.T) {
+	for _, v := range []string{"$Latest", "$Default", ""} {
+		_, err, _ := run(t, &fakeASG{version: "2"}, nil, Request{Policy: policy(v)})
+		require.Error(t, err, v)
+		assert.Contains(t, err.Error(), "want a number")
+	}
+}
+
+func TestTheIdentityIsTheProvidersOrRefused(t *testing.T) {
+	cfg := map[string]string{"aws:region": "ap-southeast-1", "aws:profile": "deploy",
+		"aws:assumeRoles": `[{"roleArn":"arn:aws:iam::123456789012:role/deploy","sessionName":"ci"}]`}
+	get := func(k string) (string, bool) { v, ok := cfg[k]; return v, ok }
+	id, err := ReadIdentity(get)
+	require.NoError(t, err)
+	assert.Equal(t, Identity{Region: "ap-southeast-1", Profile: "deploy", AssumeRoles: []AssumeRole{
+		{RoleArn: "arn:aws:iam::123456789012:role/deploy", SessionName: "ci"}}}, id)
+
+	cfg["aws:assumeRoles"] = `[{"roleArn":"arn:aws:iam::123456789012:role/deploy","policy":"{}"}]`
+	_, err = ReadIdentity(get)
+	require.Error(t, err, "a session policy the rollout would not copy")
+	assert.Contains(t, err.Error(), "aws:assumeRoles")
+
+	delete(cfg, "aws:assumeRoles")
+	cfg["aws:endpoints"] = `[{"autoscaling":"http://localhost"}]`
+	_, err = ReadIdentity(get)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "aws:endpoints")
+}
