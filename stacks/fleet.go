@@ -34,6 +34,9 @@ type Fleet struct {
 	// MinHealthyPercent is the share of the desired capacity a deploy keeps in service; new hosts are launched
 	// before old ones go (up to 200 percent). Default 100.
 	MinHealthyPercent int `json:"minHealthyPercent"`
+	// DrainSeconds is how long a host leaving the fleet (a deploy, a scale-in) keeps its open requests and
+	// connections (WebSockets) before it is terminated: the target groups' deregistration delay, 0-3600. Default 300.
+	DrainSeconds *int `json:"drainSeconds"`
 	// Scaling is the target tracking policy. Default CPU at 60 percent.
 	Scaling Scaling `json:"scaling"`
 	// SubnetIDs are private subnets, in two or more Availability Zones, whose traffic to AWS (ECR, SSM,
@@ -84,6 +87,9 @@ func (f *Fleet) applyDefaults(instanceType string) {
 	}
 	if f.OnDemandBase == nil {
 		f.OnDemandBase = new(f.Min)
+	}
+	if f.DrainSeconds == nil {
+		f.DrainSeconds = new(300)
 	}
 	if f.MinHealthyPercent == 0 {
 		f.MinHealthyPercent = 100
@@ -153,6 +159,10 @@ func (v *validator) fleet(c *Config) {
 	}
 	if f.OnDemandBase != nil && (*f.OnDemandBase < 0 || *f.OnDemandBase > f.Max) {
 		v.addf(key("fleet", "onDemandBase"), "%d: want 0 to max (%d)", *f.OnDemandBase, f.Max)
+	}
+	if d := *f.DrainSeconds; d < 0 || d > 3600 {
+		// The target group's deregistration_delay.timeout_seconds is 0-3600.
+		v.addf(key("fleet", "drainSeconds"), "%d: want 0 to 3600 seconds (the load balancer's limits)", d)
 	}
 	if f.SpotPercent < 0 || f.SpotPercent > 100 {
 		v.addf(key("fleet", "spotPercent"), "%d: want 0 to 100", f.SpotPercent)

@@ -48,6 +48,8 @@ func TestFleetConfigIsRejectedNamingTheKey(t *testing.T) {
 			"appstack:fleet.onDemandBase: 5: want 0 to max (4)"},
 		{"a deploy that keeps more than all", fleet(map[string]string{"appstack:fleet": `{"minHealthyPercent":150}`}),
 			"appstack:fleet.minHealthyPercent: 150: want 0 to 100"},
+		{"a drain past the load balancer's hour", fleet(map[string]string{"appstack:fleet": `{"drainSeconds":7200}`}),
+			"appstack:fleet.drainSeconds: 7200: want 0 to 3600 seconds"},
 		{"an unknown scaling metric", fleet(map[string]string{"appstack:fleet": `{"scaling":{"metric":"memory"}}`}),
 			`appstack:fleet.scaling.metric: "memory": want cpu or requests`},
 		{"a CPU target above 100", fleet(map[string]string{"appstack:fleet": `{"scaling":{"target":150}}`}),
@@ -85,7 +87,7 @@ func TestFleetDefaults(t *testing.T) {
 	require.True(t, cfg.IsFleet())
 	require.NotNil(t, cfg.Fleet)
 	assert.Equal(t, Fleet{Min: 2, Max: 4, Desired: 2, InstanceTypes: []string{cfg.Instance.Type},
-		OnDemandBase: new(2), MinHealthyPercent: 100, Scaling: Scaling{Metric: CPUMetric, Target: 60}}, *cfg.Fleet,
+		OnDemandBase: new(2), MinHealthyPercent: 100, DrainSeconds: new(300), Scaling: Scaling{Metric: CPUMetric, Target: 60}}, *cfg.Fleet,
 		"two hosts in two zones, all On-Demand, nothing taken out of service during a deploy")
 
 	requests, err := Load(source(t, with(map[string]string{"appstack:hosting": "fleet",

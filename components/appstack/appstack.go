@@ -47,10 +47,13 @@ type App struct {
 	// HealthURLs maps each service to its health endpoint (through the front door when there is one), for
 	// smoke tests.
 	HealthURLs pulumi.StringMapOutput
-	// PublicIP is the Elastic IP, the app's stable address.
+	// PublicIP is the Elastic IP, the app's stable address. Single host only.
 	PublicIP pulumi.StringOutput
-	// InstanceID is the host serving the address.
+	// InstanceID is the host serving the address. Single host only.
 	InstanceID pulumi.IDOutput
+	// GroupName, TemplateVersion and Rollout are the fleet's Auto Scaling group, the launch template version
+	// its hosts run, and what the deploy's rollout did. Fleet only.
+	GroupName, TemplateVersion, Rollout pulumi.StringOutput
 	// RepositoryURLs maps each service to its ECR repository (every service has one, built or pinned).
 	RepositoryURLs pulumi.StringMapOutput
 	// ImageDigests maps each service to the image reference the host runs (<repository>@sha256:...).
@@ -291,7 +294,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if err != nil {
 		return nil, err
 	}
-	h, err := host.New(ctx, name+"-host", &host.Args{
+	hostArgs := host.Args{
 		Services:             hostServices,
 		InstanceType:         cfg.Instance.Type,
 		Arch:                 string(cfg.Instance.Arch),
@@ -314,9 +317,23 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		ProtectAddress: cfg.Protect,
 		AdoptAddress:   cfg.AdoptAddress,
 		Tags:           tagSet,
-	}, parent)
-	if err != nil {
-		return nil, err
+	}
+	if cfg.IsFleet() {
+		f, err := newFleet(ctx, name, cfg, door, fd, hostArgs, parent)
+		if err != nil {
+			return nil, err
+		}
+		c.GroupName, c.TemplateVersion, c.Rollout = f.GroupName, f.TemplateVersion, f.Rollout
+		c.PublicIP = pulumi.String("").ToStringOutput()
+		c.InstanceID = pulumi.ID("").ToIDOutput()
+	} else {
+		h, err := host.New(ctx, name+"-host", &hostArgs, parent)
+		if err != nil {
+			return nil, err
+		}
+		c.PublicIP, c.InstanceID = h.PublicIP, h.InstanceID
+		none := pulumi.String("").ToStringOutput()
+		c.GroupName, c.TemplateVersion, c.Rollout = none, none, none
 	}
 
 	urls, health := pulumi.StringMap{}, pulumi.StringMap{}
@@ -326,13 +343,11 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 			health[s.Name] = pulumi.String("https://" + door.hostnames[s.Name] + s.HealthPath)
 			continue
 		}
-		urls[s.Name] = pulumi.Sprintf("http://%s:%d/", h.PublicIP, s.Port)
-		health[s.Name] = pulumi.Sprintf("http://%s:%d%s", h.PublicIP, s.Port, s.HealthPath)
+		urls[s.Name] = pulumi.Sprintf("http://%s:%d/", c.PublicIP, s.Port)
+		health[s.Name] = pulumi.Sprintf("http://%s:%d%s", c.PublicIP, s.Port, s.HealthPath)
 	}
 	c.ServiceURLs = urls.ToStringMapOutput()
 	c.HealthURLs = health.ToStringMapOutput()
-	c.PublicIP = h.PublicIP
-	c.InstanceID = h.InstanceID
 	c.RepositoryURLs = repoURLs.ToStringMapOutput()
 	c.ImageDigests = digests.ToStringMapOutput()
 	c.TableNames = tableNames.ToStringMapOutput()
@@ -343,6 +358,8 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		"healthUrls":     c.HealthURLs,
 		"publicIp":       c.PublicIP,
 		"instanceId":     c.InstanceID,
+		"groupName":      c.GroupName,
+		"rollout":        c.Rollout,
 		"repositoryUrls": c.RepositoryURLs,
 		"imageDigests":   c.ImageDigests,
 		"tableNames":     c.TableNames,

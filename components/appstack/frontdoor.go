@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/pulumi/pulumi-aws/sdk/v7/go/aws/ec2"
@@ -94,8 +95,24 @@ func newFrontDoor(ctx *pulumi.Context, name string, cfg *stacks.Config, p *doorP
 		LogRetentionDays:    cfg.LogRetentionDays,
 		ForceDestroyLogs:    cfg.ForceDelete,
 		AlarmTopicArn:       alarmTopic,
+		DeregistrationDelay: deregistrationDelay(cfg),
 		Tags:                tagSet,
 	}, opts...)
+}
+
+// deregistrationDelay is how long a target leaving the front door keeps its requests and connections: a
+// fleet's appstack:fleet.drainSeconds; the single host's front door default (30s) otherwise, since its old
+// host is deregistered only once the new one serves.
+func deregistrationDelay(cfg *stacks.Config) time.Duration {
+	if !cfg.IsFleet() {
+		return 0
+	}
+	d := *cfg.FleetShape().DrainSeconds
+	if d == 0 {
+		// The front door reads 0 as its default; a fleet that asks for no drain gets the shortest one.
+		d = 1
+	}
+	return time.Duration(d) * time.Second
 }
 
 // LogBucketPrefix starts the name of a stack's access-log bucket: <project>-<stack>-alb-logs-, lower case,

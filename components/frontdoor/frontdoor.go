@@ -121,6 +121,9 @@ type FrontDoor struct {
 	SecurityGroupID pulumi.IDOutput
 	// TargetGroupArns maps each service to its target group's ARN.
 	TargetGroupArns map[string]pulumi.StringOutput
+	// ResourceLabels maps each service to app/<load balancer>/<id>/targetgroup/<target group>/<id>, the label that
+	// names its requests per target to a target tracking policy (PredefinedMetricSpecification.ResourceLabel).
+	ResourceLabels map[string]pulumi.StringOutput
 	// URLs maps each service to https://<hostname>/.
 	URLs pulumi.StringMapOutput
 	// DNSName is the load balancer's own name, which the alias records point at.
@@ -209,7 +212,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if err := a.validate(name); err != nil {
 		return nil, err
 	}
-	c := &FrontDoor{TargetGroupArns: map[string]pulumi.StringOutput{}}
+	c := &FrontDoor{TargetGroupArns: map[string]pulumi.StringOutput{}, ResourceLabels: map[string]pulumi.StringOutput{}}
 	if err := ctx.RegisterComponentResource(Type, name, c, opts...); err != nil {
 		return nil, err
 	}
@@ -329,6 +332,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 			return nil, err
 		}
 		c.TargetGroupArns[s.Name] = tg.Arn
+		c.ResourceLabels[s.Name] = pulumi.Sprintf("%s/%s", alb.ArnSuffix, tg.ArnSuffix)
 		if err := a.noHealthyTarget(ctx, c, name+"-"+s.Name, alb, tg); err != nil {
 			return nil, err
 		}

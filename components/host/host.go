@@ -3,6 +3,7 @@ package host
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"strings"
 	"time"
@@ -564,4 +565,58 @@ func partitionOf(region string) string {
 		return "aws-us-gov"
 	}
 	return "aws"
+}
+
+// LaunchTemplateBoot is the boot of a fleet's hosts: the same script, digests and readiness signals as a single
+// host's, rendered for a launch template.
+type LaunchTemplateBoot struct {
+	// UserData is the script, plain.
+	UserData pulumi.StringOutput
+	// UserDataBase64 is what a launch template takes: the script base64-encoded, gzipped when it would not fit.
+	UserDataBase64 pulumi.StringOutput
+	// Fingerprint identifies what the hosts run; each host signals it when ready.
+	Fingerprint pulumi.StringOutput
+	// AMIParameter is the public SSM parameter naming the AMI.
+	AMIParameter string
+}
+
+// BootForLaunchTemplate renders args' boot for a launch template. Only the fields the boot uses are read:
+// Services, Arch, AMI, LogGroupName, Region, ReadyParameterPrefix and ReadyTimeout; they are validated as New
+// validates them. Every host of a fleet is new, so the boot attempt is always 0.
+func BootForLaunchTemplate(name string, args *Args) (*LaunchTemplateBoot, error) {
+	a := args.withDefaults()
+	if a.InstanceType == "" {
+		a.InstanceType = "fleet"
+	}
+	if err := a.validate(name); err != nil {
+		return nil, err
+	}
+	compress, err := a.compress()
+	if err != nil {
+		return nil, fmt.Errorf("fleet %q: %w", name, err)
+	}
+	spec := a.bootSpec(nil)
+	b := &LaunchTemplateBoot{AMIParameter: AMIParameters[a.AMI][a.Arch]}
+	b.UserData = spec.ApplyT(func(v any) (string, error) {
+		script, err := RenderBootScript(v.(BootSpec))
+		if err != nil {
+			return "", fmt.Errorf("fleet %q: %w", name, err)
+		}
+		return script, nil
+	}).(pulumi.StringOutput)
+	b.Fingerprint = spec.ApplyT(func(v any) string { return v.(BootSpec).Fingerprint() }).(pulumi.StringOutput)
+	b.UserDataBase64 = b.UserData.ApplyT(func(script string) (string, error) {
+		if compress {
+			gz, err := GzipUserData(script)
+			if err != nil {
+				return "", fmt.Errorf("fleet %q: %w", name, err)
+			}
+			return gz, nil
+		}
+		if err := CheckUserData(script); err != nil {
+			return "", fmt.Errorf("fleet %q: %w", name, err)
+		}
+		return base64.StdEncoding.EncodeToString([]byte(script)), nil
+	}).(pulumi.StringOutput)
+	return b, nil
 }

@@ -88,6 +88,8 @@ type Mocks struct {
 	// Roles maps the IAM roles that exist to their paths, for aws:iam/getSessionContext, which looks up the role
 	// behind an assumed-role ARN. Default: CIRoles under /appstack/.
 	Roles map[string]string
+	// Groups are the Auto Scaling groups that exist, by name, for aws:autoscaling/getGroup. Default: none.
+	Groups map[string]Group
 
 	mu         sync.Mutex
 	resources  []Resource
@@ -247,6 +249,9 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		if fid := m.frontDoorOutputs(args.TypeToken, args.Name, h, out); fid != "" {
 			id = fid
 		}
+		if fid := m.fleetOutputs(args.TypeToken, args.Name, h, out); fid != "" {
+			id = fid
+		}
 	}
 	if !args.Custom {
 		id = ""
@@ -312,6 +317,9 @@ func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 	m.invokes = append(m.invokes, Invoke{Token: args.Token, Args: args.Args})
 	m.mu.Unlock()
 	if out, ok, err := m.frontDoorCall(args); ok {
+		return out, err
+	}
+	if out, ok, err := m.fleetCall(args); ok {
 		return out, err
 	}
 	switch args.Token {

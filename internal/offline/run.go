@@ -44,6 +44,8 @@ type Options struct {
 	// Mocks.Roles). Default: a CI role's session.
 	Caller string
 	Roles  map[string]string
+	// Groups are Auto Scaling groups that exist before the run (Mocks.Groups).
+	Groups map[string]Group
 }
 
 // Result is everything an offline run declared.
@@ -70,7 +72,7 @@ func Run(program pulumi.RunFunc, opts Options) (*Result, error) {
 	}
 	mocks := &Mocks{Project: opts.Project, Stack: opts.Stack, Region: opts.Config[stacks.RegionKey],
 		BootOnCreate: !opts.DryRun, Boots: opts.Boots, Denied: opts.Denied, Registry: opts.Registry,
-		Zones: opts.Zones, Caller: opts.Caller, Roles: opts.Roles}
+		Zones: opts.Zones, Caller: opts.Caller, Roles: opts.Roles, Groups: opts.Groups}
 	for name, value := range opts.Parameters {
 		mocks.SetParameter(name, value)
 	}

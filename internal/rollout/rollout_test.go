@@ -101,7 +101,7 @@ func run(t *testing.T, f API, signals map[string]string, req Request) (Result, e
 	clock := time.Unix(0, 0)
 	r := &Rollout{API: f, Poll: time.Nanosecond, Log: func(l string) { lines = append(lines, l) },
 		// Each read of the clock is a minute later, so that deadlines are reached in a bounded number of polls.
-		Now: func() time.Time { clock = clock.Add(time.Minute); return clock },
+		Now:     func() time.Time { clock = clock.Add(time.Minute); return clock },
 		Signals: func(context.Context) (map[string]string, error) { return signals, nil }}
 	if req.Group == "" {
 		req.Group = "app-staging-web"

@@ -1,0 +1,65 @@
+package appstack
+
+import (
+	"fmt"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"appstack/components/fleet"
+	"appstack/components/frontdoor"
+	"appstack/components/host"
+	"appstack/stacks"
+)
+
+// newFleet runs the services on an Auto Scaling group behind the front door, booting each host as the single
+// host boots.
+func newFleet(ctx *pulumi.Context, name string, cfg *stacks.Config, door *doorPlacement, fd *frontdoor.FrontDoor,
+	boot host.Args, parent pulumi.ResourceOption) (*fleet.Fleet, error) {
+	if door == nil || fd == nil {
+		return nil, fmt.Errorf("appstack %q: appstack:hosting: fleet needs the front door (appstack:domain)", name)
+	}
+	shape := cfg.FleetShape()
+	subnets, public := shape.SubnetIDs, false
+	if len(subnets) == 0 {
+		// Without private subnets the hosts share the front door's public subnets, and reach ECR, SSM and
+		// CloudWatch over their own public addresses (the policy asks for a waiver of the public addresses).
+		subnets, public = door.subnetIDs, true
+	}
+	var arns pulumi.StringArray
+	for _, s := range cfg.Services {
+		arns = append(arns, fd.TargetGroupArns[s.Name])
+	}
+	return fleet.New(ctx, name+"-fleet", &fleet.Args{
+		Boot:                boot,
+		GroupName:           GroupName(ctx.Project(), ctx.Stack(), name),
+		InstanceTypes:       shape.InstanceTypes,
+		Min:                 shape.Min,
+		Max:                 shape.Max,
+		Desired:             shape.Desired,
+		OnDemandBase:        *shape.OnDemandBase,
+		SpotPercent:         shape.SpotPercent,
+		MinHealthyPercent:   shape.MinHealthyPercent,
+		SubnetIDs:           subnets,
+		PublicIP:            public,
+		SecurityGroupIDs:    boot.SecurityGroupIDs,
+		InstanceProfileName: boot.InstanceProfileName,
+		TargetGroupArns:     arns,
+		ScalingMetric:       shape.Scaling.Metric,
+		ScalingTarget:       shape.Scaling.Target,
+		// Requests per target count on the first service's target group.
+		RequestsLabel: fd.ResourceLabels[cfg.Services[0].Name],
+		DependsOn:     boot.DependsOn,
+		AlarmTopicArn: boot.AlarmTopicArn,
+		Tags:          boot.Tags,
+	}, parent)
+}
+
+// GroupName is a stack's Auto Scaling group name, <project>-<stack>-<app>: fixed, so that a deploy reads the
+// group before it declares it, and distinct for every stack and app of an account and region.
+func GroupName(project, stack, app string) string {
+	n := project + "-" + stack + "-" + app
+	if len(n) > 255 {
+		n = n[:255]
+	}
+	return n
+}
