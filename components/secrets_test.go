@@ -172,3 +172,21 @@ func TestAPreviewRoleShowsTheDeployingRolesKeyPolicy(t *testing.T) {
 	assert.Equal(t, map[string]any{"AWS": "arn:aws:iam::123456789012:role/ops-preview"},
 		other["DeployerUsesTheKey"]["Principal"], "only the mapped roles are replaced")
 }
+
+// Auto Scaling publishes a fleet's notifications to the encrypted topic as its service-linked role, whose own
+// policy grants no use of customer managed keys: the key policy names it, and only when asked.
+func TestTheKeyLetsNamedServiceLinkedRolesEncryptOnly(t *testing.T) {
+	user := "arn:aws:iam::123456789012:user/dev"
+	plain := keyPolicy(t, runSecretsAs(t, user, &secrets.Args{Path: "/p"}))
+	assert.NotContains(t, plain, "ServiceLinkedRolesEncrypt")
+
+	st := keyPolicy(t, runSecretsAs(t, user, &secrets.Args{Path: "/p",
+		ServiceLinkedRoles: []string{"autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"}}))
+	slr := st["ServiceLinkedRolesEncrypt"]
+	require.NotNil(t, slr)
+	assert.Equal(t, map[string]any{"AWS": []any{
+		"arn:aws:iam::123456789012:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"}},
+		slr["Principal"])
+	assert.ElementsMatch(t, []any{"kms:Decrypt", "kms:GenerateDataKey*"}, slr["Action"],
+		"publishing to an encrypted topic needs these two, nothing that administers the key")
+}

@@ -76,6 +76,8 @@ type fixture struct {
 	breakIt func(r *offline.Resource)
 	// add appends a resource instead.
 	add *offline.Resource
+	// fleet adds a passing fleet (policy_fleet_test.go) to the stack before typ is broken.
+	fleet bool
 }
 
 func setInput(path string, v any) func(r *offline.Resource) {
@@ -225,6 +227,9 @@ func TestEveryRuleHasAFixtureThatMakesItFail(t *testing.T) {
 				stack = "staging"
 			}
 			resources, waivers := evaluate(t, stack, withSecret, "appstack:secrets")
+			if f.fleet {
+				resources = append(resources, fleet(resources, stack)...)
+			}
 			open, _ := policy.Review(resources, waivers)
 			require.Empty(t, open, "the fixture starts from a passing stack")
 			before := count(policy.Evaluate(resources), f.rule)

@@ -42,8 +42,15 @@ func Program(ctx *pulumi.Context) error {
 	}
 	ctx.Export("serviceUrls", app.ServiceURLs)
 	ctx.Export("healthUrls", app.HealthURLs)
-	ctx.Export("publicIp", app.PublicIP)
-	ctx.Export("instanceId", app.InstanceID)
+	if cfg.IsFleet() {
+		// The fleet's group, the launch template version its hosts run and what this deploy's rollout did.
+		ctx.Export("fleetGroup", app.GroupName)
+		ctx.Export("templateVersion", app.TemplateVersion)
+		ctx.Export("rollout", app.Rollout)
+	} else {
+		ctx.Export("publicIp", app.PublicIP)
+		ctx.Export("instanceId", app.InstanceID)
+	}
 	ctx.Export("repositoryUrls", app.RepositoryURLs)
 	ctx.Export("imageDigests", app.ImageDigests)
 	ctx.Export("tableNames", app.TableNames)

@@ -166,7 +166,7 @@ func boolean(r offline.Resource, path string) bool {
 }
 
 // environment is the appstack environment a resource was declared for, from its tags.
-func environment(r offline.Resource) string { return str(r, "tags.environment") }
+func environment(r offline.Resource) string { return tagValue(r, "environment") }
 
 // when returns msg if failed, for one-condition rules.
 func when(failed bool, msg string, args ...any) []string {

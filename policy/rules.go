@@ -48,16 +48,20 @@ const (
 	shellPortsNote = "shell access is SSM Session Manager"
 )
 
-// taggable are the types that accept tags; every one must carry tags.Required.
+// taggable are the types that accept tags; every one must carry tags.Required. An Auto Scaling group takes its
+// tags as a list of {key, value, propagateAtLaunch}; its scaling policies and notifications take none.
 var taggable = []string{Instance, Eip, SecurityGroup, IngressRule, EgressRule, Role, Repository, Table, Key,
-	Parameter, LogGroup, Topic, Alarm, LoadBalancer, Listener, TargetGroup}
+	Parameter, LogGroup, Topic, Alarm, LoadBalancer, Listener, TargetGroup, LaunchTemplate, AutoScalingGroup}
 
 // credentialRE finds credentials pasted into plain text (the patterns checkov's CKV_AWS_46 looks for).
 var credentialRE = regexp.MustCompile(`(AKIA|ASIA)[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY-----|` +
 	`(?i)aws_secret_access_key\s*=`)
 
-// Rules are every rule, in id order.
-var Rules = []Rule{
+// Rules are every rule: the single host's and the stack's, then the fleet's (policy/fleet.go).
+var Rules = slices.Concat(stackRules, fleetRules)
+
+// stackRules are the rules of every stack and of the single host, in id order.
+var stackRules = []Rule{
 	{ID: "APPSTACK-EC2-001", Mirrors: []string{"CKV_AWS_79", "AVD-AWS-0028"}, Severity: High,
 		Title: "instance metadata requires IMDSv2 tokens", Types: []string{Instance},
 		Fix: "metadataOptions.httpTokens = required (components/host sets it)",
@@ -79,7 +83,7 @@ var Rules = []Rule{
 			return when(!boolean(r, "rootBlockDevice.encrypted"), "root volume is not encrypted")
 		}},
 	{ID: "APPSTACK-EC2-004", Mirrors: []string{"CKV_AWS_46", "AVD-AWS-0029"}, Severity: Critical,
-		Title: "user-data holds no secret", Types: []string{Instance},
+		Title: "user-data holds no secret", Types: []string{Instance, LaunchTemplate},
 		Fix: "store secrets in appstack:secrets; the host reads them from SSM Parameter Store at boot",
 		Check: func(r offline.Resource, s *Stack) []string {
 			ud, err := userData(r)
@@ -408,7 +412,8 @@ var Rules = []Rule{
 	{ID: "APPSTACK-SEC-001", Mirrors: []string{"CKV_AWS_46"}, Severity: Critical,
 		Title: "no secret value appears in a plain input",
 		Types: []string{Instance, Eip, SecurityGroup, IngressRule, EgressRule, Role, RolePolicy, Repository,
-			Lifecycle, Table, Key, Parameter, LogGroup, DockerImage, Topic, Alarm},
+			Lifecycle, Table, Key, Parameter, LogGroup, DockerImage, Topic, Alarm, LaunchTemplate, AutoScalingGroup,
+			ScalingPolicy, ScalingNotification},
 		Fix: "pass secrets as secret outputs end to end",
 		Check: func(r offline.Resource, s *Stack) []string {
 			var out []string
@@ -493,11 +498,12 @@ var Rules = []Rule{
 		}},
 	{ID: "APPSTACK-TAG-001", Mirrors: []string{"awsguard:required-tags"}, Severity: Low,
 		Title: "taggable resources carry the app, environment, stack and managed-by tags", Types: taggable,
-		Fix: "pass the stack's tags to every taggable resource; an instance passes them as volumeTags too",
+		Fix: "pass the stack's tags to every taggable resource (to an Auto Scaling group as a list of {key, value, " +
+			"propagateAtLaunch}); an instance passes them as volumeTags too",
 		Check: func(r offline.Resource, _ *Stack) []string {
 			var missing, volume []string
 			for _, k := range tags.Required {
-				if str(r, "tags."+k) == "" {
+				if tagValue(r, k) == "" {
 					missing = append(missing, k)
 				}
 				// An instance's volumes are tagged in the launch itself only through volumeTags (rootBlockDevice
@@ -590,13 +596,16 @@ func (s *Stack) loadBalancerGroups() map[string]bool {
 	return out
 }
 
-// userData is an instance's boot script, plain or unpacked from gzipped userDataBase64.
+// userData is an instance's boot script, plain or unpacked from gzipped userDataBase64, or a launch template's,
+// which is always base64 (gzipped or not).
 func userData(r offline.Resource) (string, error) {
-	if ud := str(r, "userData"); ud != "" {
+	b64 := str(r, "userDataBase64")
+	if r.Type == LaunchTemplate {
+		b64 = str(r, "userData")
+	} else if ud := str(r, "userData"); ud != "" {
 		return ud, nil
 	}
-	b64 := str(r, "userDataBase64")
-	if b64 == "" {
+	if b64 == "" || b64 == Unknown {
 		return "", nil
 	}
 	raw, err := base64.StdEncoding.DecodeString(b64)

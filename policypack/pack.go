@@ -48,9 +48,10 @@ const Name = "appstack"
 var Version = semver.MustParse("0.1.0")
 
 // stackOnly are the rules that need the whole stack at once (a repository and its lifecycle policy; a host's
-// ingress rule and the load balancers' groups). policyx offers resource validation policies only, so these run
-// in the offline preview and the tests, not in the pack.
-var stackOnly = []string{"APPSTACK-ECR-006", "APPSTACK-ELB-006"}
+// ingress rule and the load balancers' groups; a fleet's target groups and its group; a group and its
+// notification). policyx offers resource validation policies only, so these run in the offline preview and the
+// tests, not in the pack.
+var stackOnly = []string{"APPSTACK-ECR-006", "APPSTACK-ELB-006", "APPSTACK-ASG-010", "APPSTACK-ASG-011"}
 
 // Pack returns appstack's rules as a policyx policy pack: one resource validation policy per rule, named after
 // the rule's id in lower case, mandatory for critical and high severity, advisory otherwise. A stack accepts a

@@ -211,3 +211,63 @@ func TestPackCopesWithUnknownValuesInAPreview(t *testing.T) {
 		})
 	}
 }
+
+// fleetResource is one resource of a fleet as components/fleet declares it, with the stack's tags.
+func fleetResource(typ, name string, inputs map[string]any) offline.Resource {
+	return offline.Resource{Type: typ, Name: name, URN: "urn:pulumi:staging::appstack::" + typ + "::" + name,
+		Inputs: resource.NewPropertyMapFromMap(inputs)}
+}
+
+func fleetTemplate(publicIP string) offline.Resource {
+	tags := map[string]any{"app": "app", "environment": "staging", "stack": "staging", "managed-by": "appstack"}
+	return fleetResource(policy.LaunchTemplate, "app-fleet-template", map[string]any{
+		"imageId": "ami-0123456789abcdef0", "userData": "IyEvYmluL2Jhc2gK",
+		"metadataOptions": map[string]any{"httpEndpoint": "enabled", "httpTokens": "required",
+			"httpPutResponseHopLimit": 1},
+		"blockDeviceMappings": []any{map[string]any{"deviceName": "/dev/xvda",
+			"ebs": map[string]any{"volumeType": "gp3", "encrypted": "true", "deleteOnTermination": "true"}}},
+		"networkInterfaces": []any{map[string]any{"deviceIndex": 0, "associatePublicIpAddress": publicIP}},
+		"tagSpecifications": []any{map[string]any{"resourceType": "instance", "tags": tags},
+			map[string]any{"resourceType": "volume", "tags": tags}},
+		"tags": tags,
+	})
+}
+
+func fleetGroup(version string) offline.Resource {
+	var tags []any
+	for _, k := range []string{"app", "environment", "stack", "managed-by"} {
+		v := map[string]string{"app": "app", "environment": "staging", "stack": "staging", "managed-by": "appstack"}[k]
+		tags = append(tags, map[string]any{"key": k, "value": v, "propagateAtLaunch": true})
+	}
+	return fleetResource(policy.AutoScalingGroup, "app-fleet-group", map[string]any{
+		"name": "appstack-staging-app", "minSize": 1, "maxSize": 2, "vpcZoneIdentifiers": []any{"subnet-a", "subnet-b"},
+		"targetGroupArns": []any{"arn:aws:elasticloadbalancing:ap-southeast-1:123456789012:targetgroup/web/0"},
+		"healthCheckType": "ELB", "healthCheckGracePeriod": 600,
+		"mixedInstancesPolicy": map[string]any{"launchTemplate": map[string]any{
+			"launchTemplateSpecification": map[string]any{"launchTemplateId": "lt-0", "version": version}}},
+		"tags": tags,
+	})
+}
+
+// The pack judges a fleet's launch template and group one resource at a time, as the engine hands them over.
+func TestPackJudgesAFleet(t *testing.T) {
+	good := []offline.Resource{fleetTemplate("false"), fleetGroup("3")}
+	assert.Empty(t, validate(t, good, nil))
+
+	got := strings.Join(validate(t, []offline.Resource{fleetTemplate("false"), fleetGroup("$Latest")}, nil), "\n")
+	assert.Contains(t, got, `[high] APPSTACK-ASG-007 app-fleet-group: mixedInstancesPolicy.launchTemplate.`+
+		`launchTemplateSpecification.version is "$Latest", not a version number`)
+
+	// A first preview does not know the template's latest version yet: unknown is not $Latest.
+	preview := fleetGroup("3")
+	preview.Inputs = unknownComputed(resource.NewProperty(preview.Inputs)).ObjectValue()
+	lt := preview.Inputs["mixedInstancesPolicy"].ObjectValue()["launchTemplate"].ObjectValue()
+	lt["launchTemplateSpecification"].ObjectValue()["version"] = resource.MakeComputed(resource.NewProperty(""))
+	assert.Empty(t, validate(t, []offline.Resource{preview}, nil))
+
+	public := []offline.Resource{fleetTemplate("true"), fleetGroup("3")}
+	got = strings.Join(validate(t, public, nil), "\n")
+	assert.Contains(t, got, "[medium] APPSTACK-ASG-003 app-fleet-template: networkInterfaces[0] gets a public IP")
+	assert.Empty(t, validate(t, public, stacks.Waivers{{Rule: "APPSTACK-ASG-003",
+		Reason: "the default VPC has no NAT gateway"}}), "a waiver in appstack:waivers accepts it")
+}

@@ -110,8 +110,7 @@ func run(ctx context.Context, args []string, out io.Writer) (err error) {
 			ParamPath: "/" + c.Project + "/" + o.Stack,
 			Log:       out,
 		},
-		Fleet: e2e.FleetCheck{Groups: cloud.Groups{AutoScaling: autoscaling.NewFromConfig(cfg)},
-			GroupName: c.GroupName},
+		Fleet: e2e.FleetCheck{Groups: cloud.Groups{AutoScaling: autoscaling.NewFromConfig(cfg)}},
 	}
 	if err := suite.Run(ctx); err != nil {
 		return err

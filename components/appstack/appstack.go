@@ -64,6 +64,10 @@ type App struct {
 	LogGroupName pulumi.StringOutput
 }
 
+// AutoScalingServiceLinkedRole is the role Auto Scaling acts as (path under aws-service-role/ and name); the
+// bootstrap creates it in every account a fleet deploys to.
+const AutoScalingServiceLinkedRole = "autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
+
 // New deploys the app described by args.Config.
 func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*App, error) {
 	if args == nil || args.Config == nil {
@@ -129,6 +133,10 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if cfg.AlarmEmail != "" {
 		// The alarm topic is encrypted with the stack key, which CloudWatch must be allowed to use.
 		secArgs.ServicePrincipals = []string{"cloudwatch.amazonaws.com"}
+		if cfg.IsFleet() {
+			// Auto Scaling publishes the fleet's launch and termination errors as its service-linked role.
+			secArgs.ServiceLinkedRoles = []string{AutoScalingServiceLinkedRole}
+		}
 		secArgs.AccountRoot = logs.Arn.ApplyT(accountRoot).(pulumi.StringOutput)
 	}
 	sec, err := secrets.New(ctx, name+"-secrets", secArgs, parent)

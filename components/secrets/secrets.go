@@ -41,6 +41,11 @@ type Args struct {
 	// ServicePrincipals may encrypt and decrypt with the key, such as cloudwatch.amazonaws.com publishing alarms
 	// to an encrypted SNS topic. Optional.
 	ServicePrincipals []string
+	// ServiceLinkedRoles are service-linked roles of the account, by path and name under aws-service-role/ (such
+	// as autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling, which publishes a fleet's notifications to the
+	// encrypted SNS topic), that may encrypt and decrypt with the key. A key policy may name only roles that exist:
+	// the bootstrap creates them. Optional.
+	ServiceLinkedRoles []string
 	// Protect keeps the key: pulumi refuses to delete or replace it, and a delete from the program leaves it
 	// in AWS. Default false; set it wherever the tables the key encrypts are protected, because a table whose
 	// key is scheduled for deletion is unreadable, and DynamoDB archives it when its key stays inaccessible for
@@ -123,7 +128,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		DeletionWindowInDays: pulumi.Int(a.DeletionWindowDays),
 		Tags:                 tags.With(a.Tags, name),
 		Policy: pulumi.All(root, deployer).ApplyT(func(v []any) (string, error) {
-			return KeyPolicy(v[0].(string), v[1].(string), a.ServicePrincipals)
+			return KeyPolicy(v[0].(string), v[1].(string), a.ServicePrincipals, a.ServiceLinkedRoles...)
 		}).(pulumi.StringOutput),
 	}
 	keyOpts := []pulumi.ResourceOption{pulumi.Parent(c)}
@@ -194,7 +199,7 @@ var DeployerKeyActions = []string{
 // encrypt a table: https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/encryption.usagenotes.html),
 // and use of the key by the given AWS services, which IAM policies cannot grant. The root statement is always
 // there, so PutKeyPolicy's lockout safety check passes and the account keeps control of the key whoever deploys.
-func KeyPolicy(accountRoot, deployer string, services []string) (string, error) {
+func KeyPolicy(accountRoot, deployer string, services []string, serviceLinkedRoles ...string) (string, error) {
 	if accountRoot == "" || deployer == "" {
 		return "", fmt.Errorf("key policy: the account root (%q) and the deploying principal (%q) are required",
 			accountRoot, deployer)
@@ -222,6 +227,16 @@ func KeyPolicy(accountRoot, deployer string, services []string) (string, error) 
 	if len(services) > 0 {
 		doc.Statement = append(doc.Statement, statement{Sid: "ServicesEncrypt", Effect: "Allow",
 			Principal: map[string]any{"Service": services}, Action: []string{"kms:Decrypt", "kms:GenerateDataKey"},
+			Resource: "*"})
+	}
+	if len(serviceLinkedRoles) > 0 {
+		// The service-linked role's own policy grants no use of customer managed keys; the key policy must.
+		var roles []string
+		for _, r := range serviceLinkedRoles {
+			roles = append(roles, strings.TrimSuffix(accountRoot, ":root")+":role/aws-service-role/"+r)
+		}
+		doc.Statement = append(doc.Statement, statement{Sid: "ServiceLinkedRolesEncrypt", Effect: "Allow",
+			Principal: map[string]any{"AWS": roles}, Action: []string{"kms:Decrypt", "kms:GenerateDataKey*"},
 			Resource: "*"})
 	}
 	out, err := json.Marshal(doc)

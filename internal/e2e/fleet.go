@@ -103,12 +103,10 @@ type GroupReader interface {
 	Group(ctx context.Context, name string) (GroupState, error)
 }
 
-// FleetCheck reads a fleet stack's group from Auto Scaling.
+// FleetCheck reads a fleet stack's group (its fleetGroup output) from Auto Scaling.
 type FleetCheck struct {
 	// Groups reads the group. Required for a fleet stack.
 	Groups GroupReader
-	// GroupName is the group's name for a stack. Required for a fleet stack.
-	GroupName func(stack string) string
 	// Interval is the pause between two reads while waiting for the group to settle. Default 10s.
 	Interval time.Duration
 }
@@ -186,10 +184,10 @@ func frontDoorAddress(o Outputs) string {
 // the instance refresh back by itself, the loop must see no failed request (a host of that version answers
 // nothing, so a request routed to one would fail), and afterwards every instance runs the previous version.
 func (s *Suite) fleetScenario(ctx context.Context, st Stack, v1 Services) error {
-	if s.Fleet.Groups == nil || s.Fleet.GroupName == nil {
-		return errors.New("fleet stack: the suite has no Auto Scaling reader (Suite.Fleet)")
+	if s.Fleet.Groups == nil {
+		return errors.New("fleet stack: the suite has no Auto Scaling reader (Suite.Fleet.Groups)")
 	}
-	group := s.Fleet.GroupName(st.Name())
+	var group string
 	var first, second Outputs
 	var firstGroup, secondGroup GroupState
 	if err := s.step("first deploy", func() error {
@@ -197,7 +195,7 @@ func (s *Suite) fleetScenario(ctx context.Context, st Stack, v1 Services) error 
 		if err != nil {
 			return err
 		}
-		first = out
+		first, group = out, out.FleetGroup
 		if err := WaitHealthy(ctx, out.HealthURLs, s.Options.HealthTimeout, s.HealthInterval); err != nil {
 			return err
 		}
@@ -226,6 +224,10 @@ func (s *Suite) fleetScenario(ctx context.Context, st Stack, v1 Services) error 
 			return err
 		}
 		second = out
+		if out.FleetGroup != group {
+			return fmt.Errorf("the fleet's group changed from %s to %s: a deploy must roll the same group", group,
+				out.FleetGroup)
+		}
 		if err := WaitHealthy(ctx, out.HealthURLs, s.Options.HealthTimeout, s.HealthInterval); err != nil {
 			return err
 		}

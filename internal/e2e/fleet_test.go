@@ -216,7 +216,8 @@ func (f *fakeFleet) outputs(svcs Services) Outputs {
 		env, _ := svc["env"].(map[string]any)
 		digests[name] = fmt.Sprintf("repo/%s@sha256:%064d", name, len(env)+1)
 	}
-	return Outputs{ServiceURLs: urls, HealthURLs: health, ImageDigests: digests}
+	return Outputs{ServiceURLs: urls, HealthURLs: health, ImageDigests: digests, FleetGroup: fleetGroup,
+		TemplateVersion: f.group.Version}
 }
 
 func runFleetSuite(t *testing.T, f *fakeFleet) (string, error) {
@@ -227,8 +228,7 @@ func runFleetSuite(t *testing.T, f *fakeFleet) (string, error) {
 	var out strings.Builder
 	s := &Suite{Options: o, Cloud: f, Out: &out, HealthInterval: 5 * time.Millisecond, ScanEvery: time.Millisecond,
 		Scanner: Scanner{Tags: &fakeTags{}, States: fakeStates{}}, FrontDoor: f.door,
-		Fleet: FleetCheck{Groups: f, GroupName: func(stack string) string { return "appstack-" + stack + "-app" },
-			Interval: 5 * time.Millisecond}}
+		Fleet: FleetCheck{Groups: f, Interval: 5 * time.Millisecond}}
 	err = s.Run(t.Context())
 	return out.String(), err
 }

@@ -20,11 +20,15 @@ type Outputs struct {
 	PublicIP     string            `json:"publicIp"`
 	InstanceID   string            `json:"instanceId"`
 	ImageDigests map[string]string `json:"imageDigests"`
+	// FleetGroup and TemplateVersion are a fleet's Auto Scaling group and the launch template version its hosts
+	// run (fleet stacks only).
+	FleetGroup      string `json:"fleetGroup"`
+	TemplateVersion string `json:"templateVersion"`
 }
 
 // ParseOutputs reads the outputs from their plain values and checks that the suite has what it needs for a stack
-// of that hosting (appstack:hosting; "" is single): a single host has an address and an instance id, a fleet's
-// hosts are the Auto Scaling group's.
+// of that hosting (appstack:hosting; "" is single): a single host has an address and an instance id, a fleet
+// names its Auto Scaling group.
 func ParseOutputs(values map[string]any, hosting string) (Outputs, error) {
 	raw, err := json.Marshal(values)
 	if err != nil {
@@ -36,7 +40,9 @@ func ParseOutputs(values map[string]any, hosting string) (Outputs, error) {
 	}
 	need := map[string]bool{"serviceUrls": len(o.ServiceURLs) == 0, "healthUrls": len(o.HealthURLs) == 0,
 		"imageDigests": len(o.ImageDigests) == 0}
-	if hosting != FleetHosting {
+	if hosting == FleetHosting {
+		need["fleetGroup"] = o.FleetGroup == ""
+	} else {
 		need["publicIp"], need["instanceId"] = o.PublicIP == "", o.InstanceID == ""
 	}
 	var missing []string

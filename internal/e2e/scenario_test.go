@@ -295,7 +295,11 @@ func TestParseOutputsNamesWhatIsMissing(t *testing.T) {
 		"healthUrls":   map[string]any{"web": "https://web.example.com/health"},
 		"imageDigests": map[string]any{"web": "r@sha256:1"}}
 	_, err = ParseOutputs(fleet, FleetHosting)
-	assert.NoError(t, err, "a fleet's hosts are the group's: no address or instance id")
+	assert.ErrorContains(t, err, "missing fleetGroup", "a fleet names its group")
+	fleet["fleetGroup"] = "appstack-pr-e2e-1-app"
+	o, err = ParseOutputs(fleet, FleetHosting)
+	require.NoError(t, err, "a fleet's hosts are the group's: no address or instance id")
+	assert.Equal(t, "appstack-pr-e2e-1-app", o.FleetGroup)
 	_, err = ParseOutputs(fleet, SingleHosting)
 	assert.ErrorContains(t, err, "missing instanceId, publicIp", "a single host needs both")
 }

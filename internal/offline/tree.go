@@ -35,6 +35,18 @@ var keyProperties = map[string][]string{
 	"aws:cloudwatch/metricAlarm:MetricAlarm":            {"metricName", "alarmActions[0]"},
 	"aws:sns/topic:Topic":                               {"kmsMasterKeyId"},
 	"aws:sns/topicSubscription:TopicSubscription":       {"protocol"},
+	"aws:ec2/launchTemplate:LaunchTemplate": {"metadataOptions.httpTokens", "metadataOptions.httpPutResponseHopLimit",
+		"blockDeviceMappings[0].ebs.volumeType", "blockDeviceMappings[0].ebs.volumeSize",
+		"blockDeviceMappings[0].ebs.encrypted", "networkInterfaces[0].associatePublicIpAddress"},
+	"aws:autoscaling/group:Group": {"minSize", "maxSize", "desiredCapacity", "healthCheckType",
+		"healthCheckGracePeriod", "mixedInstancesPolicy.launchTemplate.launchTemplateSpecification.version",
+		"mixedInstancesPolicy.instancesDistribution.onDemandBaseCapacity",
+		"mixedInstancesPolicy.instancesDistribution.onDemandPercentageAboveBaseCapacity",
+		"instanceMaintenancePolicy.minHealthyPercentage", "instanceMaintenancePolicy.maxHealthyPercentage"},
+	"aws:autoscaling/policy:Policy": {"policyType",
+		"targetTrackingConfiguration.predefinedMetricSpecification.predefinedMetricType",
+		"targetTrackingConfiguration.targetValue"},
+	"aws:autoscaling/notification:Notification": {"notifications"},
 }
 
 // WriteTree prints every resource as a tree under its parent: type, name, key properties and options.

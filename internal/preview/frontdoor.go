@@ -17,6 +17,13 @@ var frontDoorReplaceOn = map[string][]string{
 	"aws:lb/listenerCertificate:ListenerCertificate": {"listenerArn", "certificateArn"},
 	"aws:route53/record:Record":                      {"zoneId", "name"},
 	"aws:s3/bucket:Bucket":                           {"bucket", "bucketPrefix"},
+	// The fleet's: a launch template's and a group's name (internal/service/ec2/ec2_launch_template.go,
+	// internal/service/autoscaling/group.go), a scaling policy's group and name (policy.go), a notification's
+	// topic (notification.go). A launch template's content makes a new version, not a new template.
+	"aws:ec2/launchTemplate:LaunchTemplate":     {"name", "namePrefix"},
+	"aws:autoscaling/group:Group":               {"name", "namePrefix"},
+	"aws:autoscaling/policy:Policy":             {"autoscalingGroupName", "name"},
+	"aws:autoscaling/notification:Notification": {"topicArn"},
 }
 
 func init() {

@@ -283,14 +283,6 @@ func (s States) KeyState(ctx context.Context, id string) (string, error) {
 	return string(out.KeyMetadata.KeyState), nil
 }
 
-// AppName is the name infra.Program gives the app component (infra.ComponentName); the fleet's group is named
-// after it.
-const AppName = "app"
-
-// GroupName is a fleet stack's Auto Scaling group: components/fleet gives it the fixed physical name
-// <project>-<stack>-<app>.
-func (c *Cloud) GroupName(stack string) string { return c.Project + "-" + stack + "-" + AppName }
-
 // Groups reads a fleet's Auto Scaling group for e2e.FleetCheck.
 type Groups struct{ AutoScaling *autoscaling.Client }
 

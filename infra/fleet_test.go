@@ -1,0 +1,119 @@
+package infra
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"appstack/internal/offline"
+	"appstack/internal/offline/offlinetest"
+)
+
+const (
+	groupType        = "aws:autoscaling/group:Group"
+	launchTmplType   = "aws:ec2/launchTemplate:LaunchTemplate"
+	listenerRuleType = "aws:lb/listenerRule:ListenerRule"
+	kmsKeyType       = "aws:kms/key:Key"
+)
+
+// withFleet is staging's configuration on a fleet behind the front door.
+func withFleet(t *testing.T, changes map[string]string) map[string]string {
+	cfg := withDomain(t, map[string]string{"appstack:hosting": "fleet"})
+	for k, v := range changes {
+		cfg[k] = v
+	}
+	return cfg
+}
+
+func TestAFleetServesEveryServiceThroughTheFrontDoorsTargetGroups(t *testing.T) {
+	res := mustRun(t, "staging", withFleet(t, map[string]string{"appstack:alarmEmail": "ops@example.com"}))
+	assert.Empty(t, res.OfType(instanceType), "a fleet has no single host")
+	assert.Empty(t, res.OfType(eipType), "nor an Elastic IP: its address is the front door")
+	assert.Empty(t, res.OfType(attachmentType), "the group registers its hosts itself")
+
+	group := offlinetest.One(t, res, groupType)
+	var groupTargets []string
+	for _, v := range offlinetest.Prop(t, group, "targetGroupArns").ArrayValue() {
+		groupTargets = append(groupTargets, v.StringValue())
+	}
+	var doorTargets []string
+	for _, tg := range res.OfType(targetGroupType) {
+		doorTargets = append(doorTargets, tg.ID)
+		assert.Equal(t, 300.0, offlinetest.Num(t, tg, "deregistrationDelay"),
+			"an old host keeps its requests and WebSockets five minutes before it goes")
+		assert.Equal(t, "/ready", offlinetest.Str(t, tg, "healthCheck.path"))
+	}
+	require.NotEmpty(t, doorTargets)
+	assert.ElementsMatch(t, doorTargets, groupTargets, "every service's target group, and only those")
+	for _, rule := range res.OfType(listenerRuleType) {
+		assert.Contains(t, doorTargets, offlinetest.Str(t, rule, "actions[0].targetGroupArn"),
+			"each hostname forwards to a target group the fleet's hosts register in")
+	}
+	assert.GreaterOrEqual(t, len(offlinetest.Prop(t, group, "vpcZoneIdentifiers").ArrayValue()), 2,
+		"the default VPC's default subnets, one per zone")
+	lt := offlinetest.One(t, res, launchTmplType)
+	assert.Equal(t, "true", offlinetest.Str(t, lt, "networkInterfaces[0].associatePublicIpAddress"),
+		"the default VPC has no NAT: the hosts reach AWS over public addresses")
+	assert.Equal(t, "appstack-staging-app", offlinetest.Str(t, group, "name"))
+
+	var policy struct{ Statement []map[string]any }
+	key := offlinetest.One(t, res, kmsKeyType)
+	require.NoError(t, json.Unmarshal([]byte(offlinetest.Str(t, key, "policy")), &policy))
+	var slr bool
+	for _, st := range policy.Statement {
+		slr = slr || st["Sid"] == "ServiceLinkedRolesEncrypt"
+	}
+	assert.True(t, slr, "Auto Scaling's notifications reach the encrypted alarm topic")
+
+	assert.NotContains(t, res.Exports, "publicIp")
+	assert.Equal(t, "appstack-staging-app", res.Exports["fleetGroup"])
+	assert.Equal(t, "1", res.Exports["templateVersion"])
+	assert.Equal(t, "offline: not rolled out", res.Exports["rollout"])
+}
+
+func TestAFleetInPrivateSubnetsHasNoPublicAddresses(t *testing.T) {
+	res := mustRun(t, "staging", withFleet(t, map[string]string{
+		"appstack:vpcId":              "vpc-0123456789abcdef0",
+		"appstack:subnetId":           "subnet-0123456789abcdef0",
+		"appstack:frontDoorSubnetIds": `["subnet-0123456789abcdef0","subnet-0123456789abcdef1"]`,
+		"appstack:fleet":              `{"subnetIds":["subnet-0123456789abcdef2","subnet-0123456789abcdef3"]}`,
+	}))
+	lt := offlinetest.One(t, res, launchTmplType)
+	assert.Equal(t, "false", offlinetest.Str(t, lt, "networkInterfaces[0].associatePublicIpAddress"))
+	group := offlinetest.One(t, res, groupType)
+	assert.Equal(t, []any{"subnet-0123456789abcdef2", "subnet-0123456789abcdef3"},
+		offlinetest.Prop(t, group, "vpcZoneIdentifiers").Mappable())
+}
+
+// Moving a stack from one host to a fleet keeps its data: the tables, repositories, stack key, secrets and the
+// front door keep their logical names (so Pulumi updates or keeps them rather than replacing them); the host,
+// its Elastic IP and its target group attachments are what go.
+func TestMovingToAFleetKeepsTheStacksData(t *testing.T) {
+	single := mustRun(t, "staging", withDomain(t, nil))
+	fleet := mustRun(t, "staging", withFleet(t, nil))
+	urns := func(res *offline.Result) map[string]string {
+		out := map[string]string{}
+		for _, r := range res.Resources {
+			out[r.URN] = r.Type
+		}
+		return out
+	}
+	before, after := urns(single), urns(fleet)
+	kept := []string{"aws:dynamodb/table:Table", "aws:ecr/repository:Repository", "aws:kms/key:Key",
+		"aws:ssm/parameter:Parameter", "aws:lb/loadBalancer:LoadBalancer", "aws:lb/targetGroup:TargetGroup",
+		"aws:acm/certificate:Certificate", "aws:route53/record:Record", "aws:cloudwatch/logGroup:LogGroup"}
+	for urn, typ := range before {
+		for _, k := range kept {
+			if typ == k {
+				assert.Contains(t, after, urn, "%s stays", urn)
+			}
+		}
+	}
+	for _, tbl := range fleet.OfType("aws:dynamodb/table:Table") {
+		match, ok := single.Named(tbl.Type, tbl.Name)
+		require.True(t, ok)
+		assert.Equal(t, match.Inputs, tbl.Inputs, "the table's inputs do not change, so it is not replaced")
+	}
+}
