@@ -117,3 +117,24 @@ func TestMovingToAFleetKeepsTheStacksData(t *testing.T) {
 		assert.Equal(t, match.Inputs, tbl.Inputs, "the table's inputs do not change, so it is not replaced")
 	}
 }
+
+func TestTheFleetExampleStackPreviewsWithNoOpenFindings(t *testing.T) {
+	cfg := stackFile(t, "fleet").Config
+	res := mustRun(t, "fleet", cfg)
+	assert.Empty(t, openFindings(t, res, cfg))
+	group := offlinetest.One(t, res, groupType)
+	assert.Equal(t, 2.0, offlinetest.Num(t, group, "minSize"))
+	assert.Equal(t, 6.0, offlinetest.Num(t, group, "maxSize"))
+	assert.Equal(t, 50.0, offlinetest.Num(t, group,
+		"mixedInstancesPolicy.instancesDistribution.onDemandPercentageAboveBaseCapacity"))
+}
+
+func TestAFleetWithoutItsWaiverHasTheOpenPublicAddressFinding(t *testing.T) {
+	cfg := withFleet(t, nil)
+	res := mustRun(t, "staging", cfg)
+	var ids []string
+	for _, f := range openFindings(t, res, cfg) {
+		ids = append(ids, f.Rule)
+	}
+	assert.Contains(t, ids, "APPSTACK-ASG-003", "public addresses on fleet hosts need a stated reason")
+}
