@@ -123,3 +123,16 @@ func TestAFleetStackPreviewShowsTheFleetCost(t *testing.T) {
 	require.NoError(t, r.WriteText(&text))
 	assert.Contains(t, text.String(), "fleet of 2-4 t3.medium hosts (2 at creation)")
 }
+
+func TestTheDocumentedFleetStackPricesItsRange(t *testing.T) {
+	r := report(t, "fleet", nil)
+	f := r.Cost.Fleet
+	require.NotNil(t, f)
+	// Pulumi.fleet.yaml: 2-6 t3.medium, 2 always On-Demand, half of the rest on Spot (rounded toward On-Demand).
+	assert.Equal(t, []int{2, 0, 4, 2}, []int{f.OnDemandAtMin, f.SpotAtMin, f.OnDemandAtMax, f.SpotAtMax})
+	assert.Equal(t, "t3.medium", f.InstanceType)
+	assert.InDelta(t, 77.09, lineItems(r.Cost)["EC2 t3.medium (fleet, On-Demand)"].MonthlyUSD, 0.01)
+	assert.NotContains(t, lineItems(r.Cost), "public IPv4 (Elastic IP)", "a fleet has no Elastic IP")
+	assert.Contains(t, r.Cost.NotCounted, "the other instance types (t3a.medium): priced as t3.medium, which the "+
+		"group launches first; another type costs its own price")
+}
