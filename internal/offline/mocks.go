@@ -439,36 +439,9 @@ func (m *Mocks) listImages(args resource.PropertyMap) (resource.PropertyMap, err
 type BootOutcome = string
 
 // SignalFor is the readiness parameter's value after a boot of fingerprint that ended as outcome; false when the
-// boot writes nothing.
+// boot writes nothing (readiness.ModelledSignal).
 func SignalFor(outcome BootOutcome, fingerprint string) (string, bool, error) {
-	word, rest, _ := strings.Cut(strings.TrimSpace(outcome), " ")
-	full := readiness.Timeline{{Name: "install", Seconds: 12}, {Name: "pull", Seconds: 8}, {Name: "secret", Seconds: 1},
-		{Name: "start", Seconds: 2}, {Name: "health", Seconds: 20}}
-	s := readiness.Signal{State: word, Fingerprint: fingerprint}
-	switch word {
-	case readiness.Ready:
-		s.Timeline = append(full, readiness.Step{Name: "total", Seconds: 43})
-	case readiness.Failed:
-		s.Step, s.Reason, _ = strings.Cut(rest, " ")
-		total := 0
-		for _, st := range full {
-			if st.Name == s.Step {
-				break
-			}
-			s.Timeline = append(s.Timeline, st)
-			total += st.Seconds
-		}
-		s.Timeline = append(s.Timeline, readiness.Step{Name: "total", Seconds: total + 1})
-		if s.Step == "" {
-			return "", false, fmt.Errorf("boot outcome %q: want failed <step> <reason>", outcome)
-		}
-	case readiness.Booting:
-	case "silent":
-		return "", false, nil
-	default:
-		return "", false, fmt.Errorf("boot outcome %q: want ready, failed <step> <reason>, booting or silent", outcome)
-	}
-	return s.String(), true, nil
+	return readiness.ModelledSignal(outcome, fingerprint)
 }
 
 // Boot models the boot of a created instance from its user data, as the boot script would run it: it takes the
@@ -501,15 +474,7 @@ func (m *Mocks) Boot(instanceID string, inputs resource.PropertyMap) error {
 	if m.parameters == nil {
 		m.parameters = map[string]string{}
 	}
-	name := p.ReadyPrefix + "/" + instanceID
-	m.parameters[name] = value
-	if strings.HasPrefix(value, readiness.Ready+" ") {
-		for other, v := range m.parameters {
-			if path.Dir(other) == p.ReadyPrefix && other != name && !strings.Contains(v, " "+p.Fingerprint) {
-				delete(m.parameters, other)
-			}
-		}
-	}
+	readiness.RecordSignal(m.parameters, p.ReadyPrefix, instanceID, p.Fingerprint, value)
 	return nil
 }
 

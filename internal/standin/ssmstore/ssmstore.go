@@ -18,9 +18,6 @@ import (
 	"sync"
 	"syscall"
 
-	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
-
-	"appstack/internal/offline"
 	"appstack/internal/readiness"
 )
 
@@ -128,15 +125,13 @@ func (s *Store) outcomes() ([]string, error) {
 }
 
 // Boot models the boot of a launched host from its user data (plain or base64), as the boot script would run
-// it: the next outcome decides the signal it leaves (offline.Mocks.Boot). It returns that outcome
-// (offline.BootOutcome); a host whose user data is no appstack boot script uses none and boots "ready".
+// it: the next outcome decides the signal it leaves (readiness.ModelledSignal, readiness.RecordSignal), the same
+// model as the offline mocks' Boot. It returns that outcome. Every launch uses one, as the stand-in provider has
+// always counted them; a host whose user data is no appstack boot script writes no signal.
 func (s *Store) Boot(instanceID, userData, userDataBase64 string) (string, error) {
 	p, err := readiness.ParseUserData(userData, userDataBase64)
 	if err != nil {
 		return "", fmt.Errorf("instance %s: %w", instanceID, err)
-	}
-	if p.ReadyPrefix == "" {
-		return readiness.Ready, nil
 	}
 	all, err := s.outcomes()
 	if err != nil {
@@ -144,24 +139,18 @@ func (s *Store) Boot(instanceID, userData, userDataBase64 string) (string, error
 	}
 	outcome := readiness.Ready
 	err = s.Update(func(st *State) error {
-		m := &offline.Mocks{}
-		for name, value := range st.Parameters {
-			m.SetParameter(name, value)
-		}
 		if st.BootsUsed < len(all) {
 			outcome = all[st.BootsUsed]
-			m.Boots = []string{outcome}
 		}
 		st.BootsUsed++
-		inputs := resource.NewPropertyMapFromMap(map[string]any{"userData": userData,
-			"userDataBase64": userDataBase64})
-		if err := m.Boot(instanceID, inputs); err != nil {
+		if p.ReadyPrefix == "" {
+			return nil // not an appstack host: nothing in it writes a signal
+		}
+		value, ok, err := readiness.ModelledSignal(outcome, p.Fingerprint)
+		if err != nil || !ok {
 			return err
 		}
-		st.Parameters = m.Parameters()
-		if st.Parameters == nil {
-			st.Parameters = map[string]string{}
-		}
+		readiness.RecordSignal(st.Parameters, p.ReadyPrefix, instanceID, p.Fingerprint, value)
 		return nil
 	})
 	return outcome, err
