@@ -17,7 +17,7 @@ import (
 )
 
 // The rollout controller against the stand-in, through the real SDK client: what the engine-level test relies on.
-func (f *fleet) rollout(t *testing.T) (rollout.Result, error, []string) {
+func (f *fleet) rollout(t *testing.T) (rollout.Result, []string, error) {
 	t.Helper()
 	var log []string
 	r := &rollout.Rollout{API: f.client, Poll: time.Millisecond, Log: func(s string) { log = append(log, s) },
@@ -35,26 +35,26 @@ func (f *fleet) rollout(t *testing.T) (rollout.Result, error, []string) {
 	res, err := r.Run(context.Background(), rollout.Request{Group: group,
 		Policy: f.startInput().DesiredConfiguration.MixedInstancesPolicy, MinHealthyPercent: 100,
 		Fingerprint: "sha256:" + strings.Repeat("b", 32), Timeout: time.Minute})
-	return res, err, log
+	return res, log, err
 }
 
 func TestTheRolloutControllerAgainstTheStandIn(t *testing.T) {
 	t.Run("a good version rolls out, new hosts healthy before old ones go", func(t *testing.T) {
 		f := newFleet(t)
 		created := f.events(t)
-		res, err, log := f.rollout(t)
+		res, log, err := f.rollout(t)
 		require.NoError(t, err, "%s", strings.Join(log, "\n"))
 		assert.NotEmpty(t, res.RefreshID)
 		assert.Equal(t, "2", versionOf(f.group(t)))
 		assert.Equal(t, 2, inService(f.events(t), created[len(created)-1].Seq))
 
-		res, err, _ = f.rollout(t)
+		res, _, err = f.rollout(t)
 		require.NoError(t, err)
 		assert.Empty(t, res.RefreshID, "a re-run finds the group on the version")
 	})
 	t.Run("a failed boot is rolled back at once and the up fails with its reason", func(t *testing.T) {
 		f := newFleet(t, "ready", "ready", "failed health timeout: web did not answer")
-		_, err, log := f.rollout(t)
+		_, log, err := f.rollout(t)
 		require.Error(t, err)
 		var rerr *rollout.Error
 		require.ErrorAs(t, err, &rerr, "%s", strings.Join(log, "\n"))
@@ -70,7 +70,7 @@ func TestTheRolloutControllerAgainstTheStandIn(t *testing.T) {
 		}
 
 		// The fixed version (the outcomes are used up: every boot is ready) rolls out on the next run.
-		_, err, log = f.rollout(t)
+		_, log, err = f.rollout(t)
 		require.NoError(t, err, "%s", strings.Join(log, "\n"))
 		assert.Equal(t, "2", versionOf(f.group(t)))
 	})
