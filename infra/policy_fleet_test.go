@@ -251,6 +251,16 @@ func TestFleetRulesJudgeAPreviewsUnknownsAsSet(t *testing.T) {
 	open, _ = policy.Review(append(resources, f...), waivers)
 	require.Len(t, open, 1, "target groups not known yet still need ELB health checks")
 	assert.Equal(t, "APPSTACK-ASG-004", open[0].Rule)
+
+	// Whole inputs not known yet.
+	f = fleet(resources, "example")
+	for _, path := range []string{"blockDeviceMappings", "networkInterfaces", "tagSpecifications", "tags"} {
+		setInput(path, unknown)(&f[0])
+	}
+	setInput("mixedInstancesPolicy", unknown)(&f[1])
+	setInput("tags", unknown)(&f[1])
+	open, _ = policy.Review(append(resources, f...), waivers)
+	assert.Empty(t, open)
 }
 
 func TestFleetRulesThatDependOnTheRestOfTheStack(t *testing.T) {
@@ -260,6 +270,13 @@ func TestFleetRulesThatDependOnTheRestOfTheStack(t *testing.T) {
 		deleteInput("targetGroupArns")(&f[1])
 		setInput("healthCheckType", "EC2")(&f[1])
 		assert.Zero(t, count(policy.Evaluate(append(resources, f...)), "APPSTACK-ASG-004"))
+	})
+	t.Run("ELB may be one of several health check types", func(t *testing.T) {
+		f := fleet(resources, "example")
+		setInput("healthCheckType", "EC2, ELB,EBS")(&f[1])
+		assert.Zero(t, count(policy.Evaluate(append(resources, f...)), "APPSTACK-ASG-004"))
+		setInput("healthCheckType", "EC2,EBS")(&f[1])
+		assert.Equal(t, 1, count(policy.Evaluate(append(resources, f...)), "APPSTACK-ASG-004"))
 	})
 	t.Run("a target group no group uses is not judged as a fleet's", func(t *testing.T) {
 		tgs := 0

@@ -67,6 +67,9 @@ var fleetRules = []Rule{
 			"provider takes the string)",
 		Check: func(r offline.Resource, _ *Stack) []string {
 			devices := objects(r, "blockDeviceMappings")
+			if unknown(r, "blockDeviceMappings") {
+				return nil
+			}
 			if len(devices) == 0 {
 				return []string{"no block device mapping: the root volume follows the AMI's snapshot, unencrypted " +
 					"unless the account encrypts EBS by default"}
@@ -87,6 +90,9 @@ var fleetRules = []Rule{
 			"the reason",
 		Check: func(r offline.Resource, _ *Stack) []string {
 			nics := objects(r, "networkInterfaces")
+			if unknown(r, "networkInterfaces") {
+				return nil
+			}
 			if len(nics) == 0 {
 				// EC2 assigns a public address by the subnet's MapPublicIpOnLaunch, which default subnets set.
 				return []string{"no network interface says associatePublicIpAddress \"false\": the subnet decides, " +
@@ -111,7 +117,7 @@ var fleetRules = []Rule{
 			"(components/fleet uses appstack:readyTimeout)",
 		Check: func(r offline.Resource, _ *Stack) []string {
 			var out []string
-			if hasTargetGroups(r) && !slices.Contains(strings.Split(str(r, "healthCheckType"), ","), "ELB") {
+			if hasTargetGroups(r) && !healthCheckTypes(r)["ELB"] {
 				out = append(out, fmt.Sprintf("healthCheckType is %q: a host its target groups find unhealthy "+
 					"stays in service", str(r, "healthCheckType")))
 			}
@@ -157,7 +163,7 @@ var fleetRules = []Rule{
 				return []string{"the group launches from a launch configuration, not a launch template"}
 			}
 			versions, found := templateVersions(r)
-			if !found {
+			if !found && !unknown(r, "launchTemplate") && !unknown(r, "mixedInstancesPolicy") {
 				return []string{"the group names no launch template"}
 			}
 			var out []string
@@ -187,6 +193,9 @@ var fleetRules = []Rule{
 			"resourceType instance and volume with the stack's tags (what volumeTags is to a single host): the " +
 			"stack's tag is how cost reports, clean-up and the CI roles' tag conditions find what it launched",
 		Check: func(r offline.Resource, _ *Stack) []string {
+			if unknown(r, "tags") || unknown(r, "tagSpecifications") {
+				return nil
+			}
 			if r.Type == AutoScalingGroup {
 				gt := groupTags(r)
 				var missing []string
@@ -309,6 +318,23 @@ func length(r offline.Resource, path string) (int, bool) {
 		return len(v.ArrayValue()), true
 	}
 	return 0, !isUnknown(v)
+}
+
+// unknown reports whether a whole input is not known yet (a preview's value wired from another resource).
+func unknown(r offline.Resource, path string) bool {
+	v, ok := input(r, path)
+	return ok && isUnknown(v)
+}
+
+// healthCheckTypes are a group's health check types: HealthCheckType is "a comma-separated value string of one
+// or more health check types" (EC2, EBS, ELB, VPC_LATTICE; docs.aws.amazon.com/autoscaling/ec2/APIReference/
+// API_UpdateAutoScalingGroup.html).
+func healthCheckTypes(r offline.Resource) map[string]bool {
+	out := map[string]bool{}
+	for _, t := range strings.Split(str(r, "healthCheckType"), ",") {
+		out[strings.ToUpper(strings.TrimSpace(t))] = true
+	}
+	return out
 }
 
 // isUnknown reports whether input read v as a value a preview does not know yet.
