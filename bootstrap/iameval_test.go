@@ -13,7 +13,7 @@ import (
 // principal do this action on this resource with this request context?" of the documents the bootstrap writes.
 // It knows Allow and Deny (an explicit deny wins), Action and NotAction, action wildcards (case-insensitive)
 // and resource wildcards, Principal, policy variables (${key}), and the condition operators the documents use:
-// String{Equals,NotEquals,Like,NotLike}, Arn{Equals,NotEquals,Like,NotLike} (per ARN segment), Bool, the
+// String{Equals,NotEquals,Like,NotLike}, Arn{Equals,NotEquals,Like,NotLike} (per ARN segment), Bool, Null, the
 // IfExists suffix and the ForAllValues/ForAnyValue set operators. A condition key missing from the request
 // does not match, except for negated operators and IfExists, which match
 // (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html).
@@ -247,6 +247,10 @@ func substitute(v string, ctx map[string][]string) (string, bool) {
 
 // condition evaluates one operator over one key.
 func condition(op string, got, want []string, ctx map[string][]string) bool {
+	if op == "Null" {
+		// "true": the key is absent from the request; "false": it is there, whatever its value.
+		return slices.ContainsFunc(want, func(w string) bool { return (w == "true") == (len(got) == 0) })
+	}
 	set := ""
 	if before, after, ok := strings.Cut(op, ":"); ok {
 		set, op = before, after

@@ -328,6 +328,12 @@ func readStatements(a Account) []Statement {
 			"ssm:DescribeParameters", "ssm:ListTagsForResource",
 			// The end-to-end suite's scan for resources a destroyed stack left behind (tags only).
 			"tag:GetResources",
+			// A fleet's group, scaling policies, notifications and instance refreshes: a preview reads the group
+			// the fleet runs now (aws:autoscaling/getGroup calls DescribeAutoScalingGroups), a refresh reads the
+			// rest. No Auto Scaling Describe action supports resource-level permissions
+			// (https://docs.aws.amazon.com/autoscaling/ec2/userguide/control-access-using-iam.html); the launch
+			// template's reads are ec2:Describe* above.
+			"autoscaling:Describe*",
 		), list("*")),
 		// A refresh reads the front door's access-log buckets' configuration (never their objects).
 		allow("FrontDoorLogBucketsRead", list("s3:GetAccelerateConfiguration", "s3:GetBucket*",
@@ -400,8 +406,10 @@ type Managed struct {
 
 // DeployPolicies let a deploy role manage appstack's resources of its own stacks (tag stack, SSM path
 // /appstack/<stack>/) and nothing else, and create roles only inside the boundary. They are managed policies,
-// four per role (the fourth is the HTTPS front door's, FrontDoorPolicy): together they exceed the 10,240 characters IAM allows a role's inline policies, and each stays
-// under the 6,144 of a managed policy (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html).
+// five per role (the fourth is the HTTPS front door's, FrontDoorPolicy, the fifth the fleet's, FleetPolicy):
+// together they exceed the 10,240 characters IAM allows a role's inline policies, and each stays under the 6,144
+// of a managed policy (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html), ten of which
+// a role may have attached by default.
 func DeployPolicies(a Account, stacks string) []Managed {
 	const ownTag, newTag = "aws:ResourceTag/stack", "aws:RequestTag/stack"
 	ec2 := func(kind string) string { return a.arn("ec2", "*", kind+"/*") }
@@ -566,7 +574,106 @@ func DeployPolicies(a Account, stacks string) []Managed {
 				Resource: list(boundary)},
 		)},
 		FrontDoorPolicy(a, stacks),
+		FleetPolicy(a, stacks),
 	}
+}
+
+// FleetPolicy lets a deploy role run its own stacks' fleets (appstack:hosting fleet) and nothing more: the Auto
+// Scaling group, its scaling policies, notifications, target groups and instance refreshes by the group's stack
+// tag, the launch template by its stack tag, and what Auto Scaling checks of the caller when it creates or updates
+// a group with a launch template: ec2:RunInstances on the template's resources, ec2:CreateTags for the instances
+// and volumes the template tags, iam:PassRole of the template's instance profile's role, and
+// iam:CreateServiceLinkedRole for its own service-linked role
+// (https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-api-permissions.html,
+// https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-launch-template-permissions.html). The
+// compute policy's instance, volume, security group, subnet, image and network interface grants, Ec2TagOnCreate
+// and PassOwnHostRolesToEC2Only already cover a launch; the template itself is this policy's. Actions, resource
+// types and condition keys: https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2autoscaling.html
+// (the group ARN autoScalingGroup:<uuid>:autoScalingGroupName/<name>, tags autoscaling:ResourceTag/<key> and
+// aws:RequestTag/<key>, autoscaling:LaunchTemplateVersionSpecified, autoscaling:LaunchConfigurationName).
+// Groups are scoped by tag, not name, as AWS recommends
+// (https://docs.aws.amazon.com/autoscaling/ec2/userguide/security_iam_id-based-policy-examples.html).
+func FleetPolicy(a Account, stacks string) Managed {
+	const ownTag, newTag, ownGroup = "aws:ResourceTag/stack", "aws:RequestTag/stack", "autoscaling:ResourceTag/stack"
+	groups := list(a.arn("autoscaling", "*", "autoScalingGroup:*:autoScalingGroupName/*"))
+	templates := list(a.arn("ec2", "*", "launch-template/*"))
+	// A group runs a numbered template version, never $Latest or $Default: Auto Scaling checks the caller's
+	// ec2:RunInstances only when a group is created or updated with a template, and "for an Auto Scaling group that
+	// is configured to use the Latest or Default launch template, the permissions are not checked when a new version
+	// of the launch template is created" (ec2-auto-scaling-launch-template-permissions.html). Calls that name no
+	// template leave the key out.
+	numbered := func(s Statement) Statement {
+		return s.when("BoolIfExists", "autoscaling:LaunchTemplateVersionSpecified", "true")
+	}
+	// Nor a launch configuration of the account, whose instance profile nobody checks at this point.
+	noLaunchConfiguration := func(s Statement) Statement {
+		return s.when("Null", "autoscaling:LaunchConfigurationName", "true")
+	}
+	// Auto Scaling registers a group's hosts in its target groups as its own service-linked role, checking no
+	// Elastic Load Balancing right of the caller: without this a review stack's group could serve production's
+	// target groups. A fleet's target groups are named <stack>-… (frontdoor.PrefixedTargetGroupName), and
+	// autoscaling:TargetGroupARNs holds every target group a request names (service authorization reference,
+	// Amazon EC2 Auto Scaling condition keys); a request that names none passes.
+	ownTargets := func(s Statement) Statement {
+		return s.when("ForAllValues:ArnLike", "autoscaling:TargetGroupARNs",
+			a.arn("elasticloadbalancing", "*", "targetgroup/"+stacks+"-*/*"))
+	}
+	return Managed{"fleet", doc(
+		ownTargets(noLaunchConfiguration(numbered(allow("FleetGroupsCreateTagged",
+			list("autoscaling:CreateAutoScalingGroup"), groups).when("StringLike", newTag, stacks)))),
+		ownTargets(noLaunchConfiguration(numbered(allow("FleetGroupsUpdateOwn",
+			list("autoscaling:UpdateAutoScalingGroup"), groups).when("StringLike", ownGroup, stacks)))),
+		ownTargets(allow("FleetGroupsAttachOwnTargets", list("autoscaling:AttachLoadBalancerTargetGroups"), groups).
+			when("StringLike", ownGroup, stacks)),
+		// Tags set only to this role's stacks, on a new group or one of its own.
+		allow("FleetGroupsTag", list("autoscaling:CreateOrUpdateTags"), groups).
+			when("StringLike", newTag, stacks).
+			when("StringLikeIfExists", ownGroup, stacks),
+		// What the provider calls on its own group (terraform-provider-aws internal/service/autoscaling: group.go
+		// creates, updates and deletes with metrics collection, target groups and tags; policy.go and
+		// notification.go), and the rollout controller's instance refreshes. A tag change may not hand the group
+		// to another stack.
+		numbered(allow("FleetGroupsOwn", list(
+			"autoscaling:CancelInstanceRefresh",
+			"autoscaling:CreateOrUpdateTags", "autoscaling:DeleteAutoScalingGroup",
+			"autoscaling:DeleteNotificationConfiguration", "autoscaling:DeletePolicy", "autoscaling:DeleteTags",
+			"autoscaling:DetachLoadBalancerTargetGroups", "autoscaling:DisableMetricsCollection",
+			"autoscaling:EnableMetricsCollection", "autoscaling:PutNotificationConfiguration",
+			"autoscaling:PutScalingPolicy", "autoscaling:RollbackInstanceRefresh", "autoscaling:StartInstanceRefresh",
+		), groups).
+			when("StringLike", ownGroup, stacks).
+			when("StringLikeIfExists", newTag, stacks)),
+
+		allow("LaunchTemplatesCreateTagged", list("ec2:CreateLaunchTemplate"), templates).
+			when("StringLike", newTag, stacks),
+		// Tags given in CreateLaunchTemplate are authorized as ec2:CreateTags too
+		// (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/supported-iam-actions-tagging.html).
+		allow("LaunchTemplatesTagOnCreate", list("ec2:CreateTags"), templates).
+			when("StringEquals", "ec2:CreateAction", "CreateLaunchTemplate").
+			when("StringLike", newTag, stacks),
+		// The provider's update is a new version and the default version moved to it (ModifyLaunchTemplate), its
+		// delete DeleteLaunchTemplate (terraform-provider-aws internal/service/ec2/ec2_launch_template.go).
+		allow("LaunchTemplatesOwn", list("ec2:CreateLaunchTemplateVersion", "ec2:CreateTags", "ec2:DeleteLaunchTemplate",
+			"ec2:DeleteTags", "ec2:ModifyLaunchTemplate"), templates).
+			when("StringLike", ownTag, stacks).
+			when("StringLikeIfExists", newTag, stacks),
+		// The dry-run RunInstances Auto Scaling makes as the caller names the template too. The instances and
+		// volumes it would launch carry the template's tag specifications, which is what Ec2LaunchTagged's
+		// aws:RequestTag/stack checks (a mandatory-tag policy refused a group's launch check until its template
+		// tagged the instances: terraform-aws-modules/terraform-aws-eks issue 822).
+		allow("LaunchFromOwnTemplates", list("ec2:RunInstances"), templates).
+			when("StringLike", ownTag, stacks),
+		// Auto Scaling reads a new group's security groups as the caller while it validates the group (a CloudTrail
+		// trace of CreateAutoScalingGroup shows GetSecurityGroupsForVpc invoked by autoscaling.amazonaws.com next to
+		// the RunInstances dry run: RaJiska/terraform-aws-fck-nat issue 85); metadata only, like ec2:Describe*.
+		allow("FleetValidationReads", list("ec2:GetSecurityGroupsForVpc"), list("*")),
+		// CreateAutoScalingGroup creates the service-linked role when the account has none; the bootstrap creates it
+		// first, and this grant can create nothing else
+		// (https://docs.aws.amazon.com/autoscaling/ec2/userguide/security_iam_id-based-policy-examples.html).
+		allow("FleetServiceLinkedRole", list("iam:CreateServiceLinkedRole"), list(a.arn("iam", "",
+			"role/aws-service-role/"+identity.AutoScalingService+"/"+identity.AutoScalingServiceLinkedRoleName))).
+			when("StringEquals", "iam:AWSServiceName", identity.AutoScalingService),
+	)}
 }
 
 // ElbService is the service whose service-linked role (AWSServiceRoleForElasticLoadBalancing) creates a load

@@ -33,7 +33,7 @@ type Settings struct {
 
 // Program creates, once per AWS account: the state bucket and its key, a secrets key per environment, the
 // GitHub OIDC provider, one role per GitHub environment plus the pull-request preview role, the permissions
-// boundary of every role appstack stacks create, and the CloudWatch Events service-linked role.
+// boundary of every role appstack stacks create, and the CloudWatch Events and Auto Scaling service-linked roles.
 func Program(ctx *pulumi.Context) error {
 	return program(ctx, findServiceLinkedRole)
 }
@@ -164,8 +164,10 @@ func program(ctx *pulumi.Context, find roleFinder) error {
 		}
 		ctx.Export(exportName(r), role.Arn)
 	}
-	if err := eventsServiceLinkedRole(ctx, find); err != nil {
-		return err
+	for _, slr := range ServiceLinkedRoles {
+		if err := serviceLinkedRole(ctx, find, slr); err != nil {
+			return err
+		}
 	}
 	ctx.Export("stateBucket", pulumi.Sprintf("s3://%s", bucket.Bucket))
 	ctx.Export("boundaryPolicyArn", boundary.Arn)
@@ -230,30 +232,52 @@ func accountOf(s string) ([]string, error) {
 	return []string{a.Partition, a.AccountID}, nil
 }
 
-// eventsServiceLinkedRole makes sure AWSServiceRoleForCloudWatchEvents exists: CloudWatch performs alarms' EC2
-// actions (the hosts' recover and reboot alarms) with it, and a fresh account has none
-// (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-service-linked-roles.html). The deploy
-// roles never create a role outside /appstack/; the one IAM call they may make for it is the
-// iam:CreateServiceLinkedRole check PutMetricAlarm applies to every alarm with EC2 actions. When the
-// account already has it, the bootstrap adopts it (pulumi.Import; the engine imports only when the resource is
-// not yet in the state with that ID, pkg/resource/deploy/step_generator.go), and it is retained when the
-// bootstrap is destroyed, because alarms of other stacks may use it.
-func eventsServiceLinkedRole(ctx *pulumi.Context, find roleFinder) error {
-	existing, err := find(ctx, EventsService)
+// ServiceLinkedRole is a service-linked role the bootstrap makes sure exists.
+type ServiceLinkedRole struct {
+	// Name is the Pulumi resource name; Service the AWS service it is linked to; Export the output of its ARN.
+	Name, Service, Export string
+}
+
+// ServiceLinkedRoles are the service-linked roles appstack stacks need and a fresh account lacks:
+//   - AWSServiceRoleForCloudWatchEvents, with which CloudWatch performs alarms' EC2 actions (the hosts' recover
+//     and reboot alarms: https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-service-linked-roles.html);
+//   - AWSServiceRoleForAutoScaling, with which Auto Scaling launches and replaces a fleet's hosts and publishes its
+//     notifications. CreateAutoScalingGroup creates it on the account's first group
+//     (https://docs.aws.amazon.com/autoscaling/ec2/userguide/autoscaling-service-linked-role.html), but a role
+//     created in the same call may not be usable yet for the group's first launches, and a stack key's policy can
+//     name it, for the encrypted alarm topic, only once it exists: "The principals in the key policy must exist
+//     and be visible to KMS" (https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateKey.html).
+//
+// The deploy roles create no role outside /appstack/; the one IAM call they may make for these is
+// iam:CreateServiceLinkedRole for exactly these names and services, which PutMetricAlarm and
+// CreateAutoScalingGroup check.
+var ServiceLinkedRoles = []ServiceLinkedRole{
+	{Name: "cloudwatch-events", Service: EventsService, Export: "eventsServiceLinkedRoleArn"},
+	{Name: "autoscaling", Service: identity.AutoScalingService, Export: "autoScalingServiceLinkedRoleArn"},
+}
+
+// serviceLinkedRole creates the role, or adopts it when the account already has it (pulumi.Import; the engine
+// imports only when the resource is not yet in the state with that ID, pkg/resource/deploy/step_generator.go).
+// It is retained when the bootstrap is destroyed, because other stacks use it. Its description is AWS's: the
+// provider's description argument is optional but not computed (terraform-provider-aws
+// internal/service/iam/service_linked_role.go), so an adopted role, or one AWS describes by itself, would
+// otherwise show a change that rewrites it.
+func serviceLinkedRole(ctx *pulumi.Context, find roleFinder, slr ServiceLinkedRole) error {
+	existing, err := find(ctx, slr.Service)
 	if err != nil {
-		return fmt.Errorf("CloudWatch Events service-linked role: looking it up: %w", err)
+		return fmt.Errorf("service-linked role of %s: looking it up: %w", slr.Service, err)
 	}
-	opts := []pulumi.ResourceOption{pulumi.RetainOnDelete(true)}
+	opts := []pulumi.ResourceOption{pulumi.RetainOnDelete(true), pulumi.IgnoreChanges([]string{"description"})}
 	if existing != "" {
 		opts = append(opts, pulumi.Import(pulumi.ID(existing)))
 	}
-	slr, err := iam.NewServiceLinkedRole(ctx, "cloudwatch-events", &iam.ServiceLinkedRoleArgs{
-		AwsServiceName: pulumi.String(EventsService),
+	role, err := iam.NewServiceLinkedRole(ctx, slr.Name, &iam.ServiceLinkedRoleArgs{
+		AwsServiceName: pulumi.String(slr.Service),
 	}, opts...)
 	if err != nil {
 		return err
 	}
-	ctx.Export("eventsServiceLinkedRoleArn", slr.Arn)
+	ctx.Export(slr.Export, role.Arn)
 	return nil
 }
 

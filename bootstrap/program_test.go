@@ -103,8 +103,8 @@ func bootstrapWorld(t *testing.T) *world {
 			pol, _ := res.Named("aws:iam/rolePolicy:RolePolicy", string(r)+"-permissions")
 			merged := parse(str(pol, "policy"))
 			w.docs = append(w.docs, sized{string(r) + " inline", str(pol, "policy"), inlineLimit})
-			for _, group := range []string{"compute", "services", "iam", "frontdoor"} {
-				if m, ok := res.Named("aws:iam/policy:Policy", string(r)+"-"+group); ok {
+			for _, managed := range DeployPolicies(Account{}, Specs[r].Stacks) {
+				if m, ok := res.Named("aws:iam/policy:Policy", string(r)+"-"+managed.Name); ok {
 					merged.Statement = append(merged.Statement, parse(str(m, "policy")).Statement...)
 					w.docs = append(w.docs, sized{m.Name, str(m, "policy"), managedLimit})
 				}
@@ -764,7 +764,7 @@ func TestEveryDocumentFitsAWSsSizeLimit(t *testing.T) {
 			assert.Greater(t, len(j), inlineLimit, "%s: all in one inline policy would be refused", r)
 		}
 	}
-	assert.Equal(t, 1+3*4, managed, "the boundary and four managed policies per deploy role")
+	assert.Equal(t, 1+3*5, managed, "the boundary and five managed policies per deploy role")
 	// The documents stay within the limits in the longest partition too.
 	long := w.acct
 	long.Partition, long.StateBucketArn = "aws-us-gov", long.StateBucketArn+"-with-a-much-longer-name"

@@ -109,7 +109,8 @@ func TestTheGroupSpansZonesBehindTheFrontDoorAndReplacesUnhealthyHosts(t *testin
 	assert.Equal(t, 600.0, offlinetest.Num(t, g, "healthCheckGracePeriod"), "a booting host gets its ready timeout")
 	assert.Equal(t, 100.0, offlinetest.Num(t, g, "instanceMaintenancePolicy.minHealthyPercentage"))
 	assert.Equal(t, 200.0, offlinetest.Num(t, g, "instanceMaintenancePolicy.maxHealthyPercentage"))
-	assert.Equal(t, 2.0, offlinetest.Num(t, g, "minElbCapacity"), "the first deploy waits for min hosts in service")
+	assert.Equal(t, "0", offlinetest.Str(t, g, "waitForCapacityTimeout"),
+		"the rollout waits for the first hosts' signals, failing fast with the boot's reason")
 	_, refresh := offline.Lookup(g.Inputs, "instanceRefresh")
 	assert.False(t, refresh, "the provider's instance refresh moves the group first and cannot roll back")
 

@@ -2,6 +2,7 @@ package components_test
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -297,4 +298,26 @@ func TestANewHostPassesTheHealthChecksBeforeTheOldOneIsDeregistered(t *testing.T
 	args.TargetGroups = nil
 	_, settled = run(false, nil)
 	assert.Equal(t, "no load balancer", settled)
+}
+
+func TestAFleetsTargetGroupNamesStartWithItsStack(t *testing.T) {
+	long := frontdoor.Service{Name: "a-very-long-service-name-indeed", Port: 8080}
+	plain := frontdoor.TargetGroupName("appstack", "production", "app-frontdoor", long, "vpc-1")
+	for _, prefix := range []string{"production", "pr-1234", "staging", strings.Repeat("x", 24)} {
+		name := frontdoor.PrefixedTargetGroupName(prefix, plain)
+		assert.True(t, strings.HasPrefix(name, prefix+"-"), name)
+		assert.LessOrEqual(t, len(name), 32, name)
+		assert.GreaterOrEqual(t, len(name)-len(prefix)-1, 7, "at least 7 hash digits: %s", name)
+	}
+	assert.Equal(t, plain, frontdoor.PrefixedTargetGroupName("", plain), "a single host keeps its names")
+
+	args := doorArgs()
+	args.TargetGroupPrefix = "staging"
+	res := offlinetest.Run(t, program(frontdoor.New, "door", args))
+	for _, tg := range res.OfType(tgType) {
+		assert.Regexp(t, `^staging-`, offlinetest.Str(t, tg, "name"))
+	}
+	args.TargetGroupPrefix = "no_underscores"
+	_, err := offlinetest.RunErr(program(frontdoor.New, "door", args))
+	assert.ErrorContains(t, err, "TargetGroupPrefix")
 }

@@ -136,6 +136,15 @@ func TestDefaultBoundaryIsTheBootstrapsInTheSameAccountAndPartition(t *testing.T
 	assert.ErrorContains(t, err, `cannot read the account from ARN "not-an-arn"`)
 }
 
+func TestTheAutoScalingServiceLinkedRoleIsTheAccountsDefaultOne(t *testing.T) {
+	got, err := identity.AutoScalingServiceLinkedRoleArn("arn:aws-us-gov:iam::210987654321:root")
+	require.NoError(t, err)
+	assert.Equal(t, "arn:aws-us-gov:iam::210987654321:role/aws-service-role/autoscaling.amazonaws.com/"+
+		"AWSServiceRoleForAutoScaling", got)
+	_, err = identity.AutoScalingServiceLinkedRoleArn("arn:aws:s3:::bucket")
+	assert.ErrorContains(t, err, `cannot read the account from ARN "arn:aws:s3:::bucket"`)
+}
+
 func policy(t *testing.T, g identity.Grants) identity.Document {
 	t.Helper()
 	doc, err := identity.PolicyDocument(g)

@@ -44,6 +44,8 @@ func TestAFleetServesEveryServiceThroughTheFrontDoorsTargetGroups(t *testing.T) 
 		assert.Equal(t, 300.0, offlinetest.Num(t, tg, "deregistrationDelay"),
 			"an old host keeps its requests and WebSockets five minutes before it goes")
 		assert.Equal(t, "/ready", offlinetest.Str(t, tg, "healthCheck.path"))
+		assert.Regexp(t, `^staging-`, offlinetest.Str(t, tg, "name"),
+			"named for the stack: the deploy roles attach groups only to their own stacks' target groups")
 	}
 	require.NotEmpty(t, doorTargets)
 	assert.ElementsMatch(t, doorTargets, groupTargets, "every service's target group, and only those")
@@ -116,4 +118,25 @@ func TestMovingToAFleetKeepsTheStacksData(t *testing.T) {
 		require.True(t, ok)
 		assert.Equal(t, match.Inputs, tbl.Inputs, "the table's inputs do not change, so it is not replaced")
 	}
+}
+
+func TestTheFleetExampleStackPreviewsWithNoOpenFindings(t *testing.T) {
+	cfg := stackFile(t, "fleet").Config
+	res := mustRun(t, "fleet", cfg)
+	assert.Empty(t, openFindings(t, res, cfg))
+	group := offlinetest.One(t, res, groupType)
+	assert.Equal(t, 2.0, offlinetest.Num(t, group, "minSize"))
+	assert.Equal(t, 6.0, offlinetest.Num(t, group, "maxSize"))
+	assert.Equal(t, 50.0, offlinetest.Num(t, group,
+		"mixedInstancesPolicy.instancesDistribution.onDemandPercentageAboveBaseCapacity"))
+}
+
+func TestAFleetWithoutItsWaiverHasTheOpenPublicAddressFinding(t *testing.T) {
+	cfg := withFleet(t, nil)
+	res := mustRun(t, "staging", cfg)
+	var ids []string
+	for _, f := range openFindings(t, res, cfg) {
+		ids = append(ids, f.Rule)
+	}
+	assert.Contains(t, ids, "APPSTACK-ASG-003", "public addresses on fleet hosts need a stated reason")
 }

@@ -48,6 +48,7 @@ func newFleet(ctx *pulumi.Context, name string, cfg *stacks.Config, door *doorPl
 		ScalingTarget:       shape.Scaling.Target,
 		// Requests per target count on the first service's target group.
 		RequestsLabel: fd.ResourceLabels[cfg.Services[0].Name],
+		HealthySettle: boot.HealthySettle,
 		DependsOn:     boot.DependsOn,
 		AlarmTopicArn: boot.AlarmTopicArn,
 		Tags:          boot.Tags,

@@ -73,6 +73,10 @@ type Args struct {
 	// Warmup is how long a new host's metrics are left out of scaling, and a refresh waits after a new host is
 	// healthy before it goes on. Default 60s.
 	Warmup time.Duration
+	// HealthySettle is how long a ready host takes to pass the load balancer's health checks; a new group's
+	// first deploy waits that long after its hosts are ready, so the smoke test that follows finds them in
+	// service. Default 0.
+	HealthySettle time.Duration
 	// DependsOn are what no host may boot before (host.Args.DependsOn). Optional.
 	DependsOn []pulumi.Resource
 	// AlarmTopicArn receives launch and termination errors and the low-capacity alarm. Optional.
@@ -207,7 +211,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	c.GroupName = group.Name
 	c.TemplateID = template.ID()
 	c.Fingerprint = boot.Fingerprint
-	c.Rollout = a.rollout(ctx, c, name, group, template, latest, boot.Fingerprint)
+	c.Rollout = a.rollout(ctx, c, name, group, template, latest, boot.Fingerprint, current.templateID == "")
 	c.TemplateVersion = pulumi.All(c.Rollout, latest).ApplyT(func(v []any) string { return v[1].(string) }).(pulumi.StringOutput)
 	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{
 		"groupName":       c.GroupName,
@@ -372,9 +376,9 @@ func (a *Args) group(ctx *pulumi.Context, name string, template *ec2.LaunchTempl
 		},
 		EnabledMetrics: autoscaling.MetricArray{autoscaling.MetricGroupInServiceInstances,
 			autoscaling.MetricGroupDesiredCapacity, autoscaling.MetricGroupMinSize},
-		// The first deploy waits until the minimum number of hosts is in service behind the front door.
-		MinElbCapacity:         pulumi.Int(a.Min),
-		WaitForCapacityTimeout: pulumi.String(fmt.Sprintf("%ds", 2*readySeconds)),
+		// The provider's capacity wait would hold a failed first launch for its whole timeout and then fail
+		// without the reason; the rollout waits for the first hosts' readiness signals instead.
+		WaitForCapacityTimeout: pulumi.String("0"),
 		Tags:                   groupTags,
 	}, parent,
 		// Target tracking owns the desired capacity once the group exists.
@@ -444,7 +448,7 @@ func (a *Args) notifications(ctx *pulumi.Context, name string, group *autoscalin
 // rollout rolls the template's newest version out to the group once both exist (never in a preview): see
 // internal/rollout. It waits for the group's update, so it sees the group as this deploy left it.
 func (a *Args) rollout(ctx *pulumi.Context, c *Fleet, name string, group *autoscaling.Group,
-	template *ec2.LaunchTemplate, latest, fingerprint pulumi.StringOutput) pulumi.StringOutput {
+	template *ec2.LaunchTemplate, latest, fingerprint pulumi.StringOutput, created bool) pulumi.StringOutput {
 	log := func(line string) { _ = ctx.Log.Info(line, &pulumi.LogArgs{Resource: c}) }
 	return pulumi.All(group.Name, group.ID(), template.ID(), latest, fingerprint).ApplyTWithContext(ctx.Context(),
 		func(goctx context.Context, v []any) (string, error) {
@@ -473,7 +477,22 @@ func (a *Args) rollout(ctx *pulumi.Context, c *Fleet, name string, group *autosc
 				return "", fmt.Errorf("fleet %q: %w", name, err)
 			}
 			r := &rollout.Rollout{API: client, Log: log, Signals: a.signals(ctx, c)}
-			res, err := r.Run(goctx, req)
+			var res rollout.Result
+			if created {
+				res, err = r.WaitFirstLaunch(goctx, rollout.FirstLaunch{Group: groupName, Version: v[3].(string),
+					Fingerprint: req.Fingerprint, Min: a.Min, Timeout: a.Boot.ReadyTimeout})
+				if err == nil && a.HealthySettle > 0 {
+					log(fmt.Sprintf("group %s: waiting %s for the front door's health checks", groupName,
+						a.HealthySettle))
+					select {
+					case <-time.After(a.HealthySettle):
+					case <-goctx.Done():
+						return "", goctx.Err()
+					}
+				}
+			} else {
+				res, err = r.Run(goctx, req)
+			}
 			if err != nil {
 				var rerr *rollout.Error
 				if errors.As(err, &rerr) {

@@ -103,6 +103,10 @@ type Args struct {
 	// dots and dashes, at most 37 characters. It should name project and stack, so that IAM can scope a stack's
 	// deploy role to its own bucket. Required.
 	LogBucketPrefix string
+	// TargetGroupPrefix starts every target group's name, followed by a dash: a fleet's stack name, since the
+	// deploy roles may attach Auto Scaling groups only to target groups named for their own stacks (bootstrap:
+	// FleetPolicy). 1-24 letters, digits and dashes. Optional: without it the names start with the service.
+	TargetGroupPrefix string
 	// LogRetentionDays expires access logs after this many days. Default 14.
 	LogRetentionDays int
 	// ForceDestroyLogs lets a destroy delete the access-log bucket with its logs. Default false; ephemeral.
@@ -163,6 +167,10 @@ func (a *Args) validate(name string) error {
 		return fmt.Errorf("frontdoor %q: IdleTimeout %s: want 1s to 4000s", name, a.IdleTimeout)
 	case a.DeregistrationDelay < 0 || a.DeregistrationDelay > time.Hour:
 		return fmt.Errorf("frontdoor %q: DeregistrationDelay %s: want 0 to 3600s", name, a.DeregistrationDelay)
+	case a.TargetGroupPrefix != "" && (len(a.TargetGroupPrefix) > MaxTargetGroupPrefix ||
+		!targetGroupPrefixRE.MatchString(a.TargetGroupPrefix)):
+		return fmt.Errorf("frontdoor %q: TargetGroupPrefix %q: want 1-%d letters, digits and dashes", name,
+			a.TargetGroupPrefix, MaxTargetGroupPrefix)
 	case a.Region == "" || a.AccountID == nil:
 		return fmt.Errorf("frontdoor %q: Region and AccountID are required", name)
 	case !bucketPrefixRE.MatchString(a.LogBucketPrefix):
@@ -308,7 +316,8 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 			}
 		}
 		tg, err := lb.NewTargetGroup(ctx, name+"-"+s.Name+"-tg", &lb.TargetGroupArgs{
-			Name:                pulumi.String(TargetGroupName(ctx.Project(), ctx.Stack(), name, s, a.VpcID)),
+			Name: pulumi.String(PrefixedTargetGroupName(a.TargetGroupPrefix,
+				TargetGroupName(ctx.Project(), ctx.Stack(), name, s, a.VpcID))),
 			VpcId:               pulumi.String(a.VpcID),
 			TargetType:          pulumi.String("instance"),
 			Port:                pulumi.Int(s.Port),
@@ -432,6 +441,32 @@ func TargetGroupName(project, stack, component string, s Service, vpcID string) 
 	}
 	return prefix + "-" + hex.EncodeToString(sum[:])[:10]
 }
+
+// PrefixedTargetGroupName puts prefix and a dash before a TargetGroupName, shortening its service part so that
+// the whole stays within AWS's 32 characters and keeps its 10-digit hash. An empty prefix changes nothing.
+func PrefixedTargetGroupName(prefix, name string) string {
+	if prefix == "" {
+		return name
+	}
+	i := strings.LastIndex(name, "-")
+	service, hash := name[:i], name[i+1:]
+	room := MaxTargetGroupName - len(prefix) - 1 - 1 - len(hash)
+	if room < 1 {
+		return prefix + "-" + hash[:min(len(hash), MaxTargetGroupName-len(prefix)-1)]
+	}
+	if len(service) > room {
+		service = strings.TrimRight(service[:room], "-")
+	}
+	return prefix + "-" + service + "-" + hash
+}
+
+// MaxTargetGroupName is the longest target group name Elastic Load Balancing accepts.
+const MaxTargetGroupName = 32
+
+// MaxTargetGroupPrefix leaves a prefixed name at least 7 hash digits.
+const MaxTargetGroupPrefix = 24
+
+var targetGroupPrefixRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?$`)
 
 // certificate requests an ACM certificate for hostname, validated by a DNS record in the zone: ACM renews it
 // by itself for as long as that record stays. It depends on nothing of the host, so a new host never asks for

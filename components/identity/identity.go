@@ -93,6 +93,31 @@ func DefaultBoundaryArn(accountArn string) (string, error) {
 	return fmt.Sprintf("arn:%s:iam::%s:policy%s%s", a.Partition, a.AccountID, Path, BoundaryPolicyName), nil
 }
 
+// AutoScalingService is Amazon EC2 Auto Scaling's service principal. The bootstrap makes sure the account has
+// its default service-linked role, AutoScalingServiceLinkedRoleName.
+const AutoScalingService = "autoscaling.amazonaws.com"
+
+// AutoScalingServiceLinkedRoleName is the default service-linked role of Auto Scaling: a fleet's group launches
+// and terminates hosts, registers them with target groups and publishes its SNS notifications as this role
+// (https://docs.aws.amazon.com/autoscaling/ec2/userguide/autoscaling-service-linked-role.html).
+const AutoScalingServiceLinkedRoleName = "AWSServiceRoleForAutoScaling"
+
+// AutoScalingServiceLinkedRoleArn is AutoScalingServiceLinkedRoleName in the account and partition of
+// accountArn, any ARN of the account (the account root, the stack's log group). A key that encrypts an SNS topic
+// a group notifies must name this role, not a service principal, in its key policy with kms:GenerateDataKey*
+// and kms:Decrypt: "Some Amazon SNS event sources require you to provide an IAM role (rather than the service
+// principal) in the AWS KMS key policy: Amazon EC2 Auto Scaling"
+// (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html), and the role's own policy
+// (AutoScalingServiceRolePolicy) grants it no KMS action.
+func AutoScalingServiceLinkedRoleArn(accountArn string) (string, error) {
+	a, err := arn.Parse(accountArn)
+	if err != nil || a.AccountID == "" {
+		return "", fmt.Errorf("cannot read the account from ARN %q", accountArn)
+	}
+	return fmt.Sprintf("arn:%s:iam::%s:role/aws-service-role/%s/%s", a.Partition, a.AccountID,
+		AutoScalingService, AutoScalingServiceLinkedRoleName), nil
+}
+
 // AssumeRolePolicy trusts only the EC2 service.
 const AssumeRolePolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow",` +
 	`"Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}`

@@ -103,6 +103,12 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
+	switch e.Status {
+	case "FirstLaunchFailed", "FirstLaunchTimedOut":
+		return fmt.Sprintf("the first hosts of group %s did not start: %s; there is no previous version, so "+
+			"nothing serves: fix the cause and deploy again (the boot log is the boot/<instance-id> stream of the "+
+			"stack's log group)", e.Group, e.Reason)
+	}
 	what := "the fleet still runs the previous version"
 	switch e.Status {
 	case types.InstanceRefreshStatusRollbackFailed, types.InstanceRefreshStatusFailed:
@@ -425,5 +431,72 @@ func (r *Rollout) sleep(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// FirstLaunch is a new group's first hosts.
+type FirstLaunch struct {
+	// Group is the Auto Scaling group's name. Required.
+	Group string
+	// Version is the launch template version the group was created with. Required.
+	Version string
+	// Fingerprint is what the hosts run. Required.
+	Fingerprint string
+	// Min is how many hosts must have signalled ready. Required.
+	Min int
+	// Timeout bounds the wait. Required.
+	Timeout time.Duration
+}
+
+// WaitFirstLaunch waits until req.Min of a new group's hosts have signalled that they run req.Fingerprint, and
+// fails at once, naming the host, step and reason, when one of them signals failure. A new group has no previous
+// version to keep serving: the deploy fails and the group stays, to be fixed by the next deploy.
+func (r *Rollout) WaitFirstLaunch(ctx context.Context, req FirstLaunch) (Result, error) {
+	r.defaults()
+	if r.Signals == nil {
+		return Result{}, fmt.Errorf("group %s: the first hosts' readiness signals cannot be read", req.Group)
+	}
+	deadline := r.Now().Add(req.Timeout)
+	last := ""
+	for {
+		group, err := r.group(ctx, req.Group)
+		if err != nil {
+			return Result{}, err
+		}
+		signals, err := r.Signals(ctx)
+		if err != nil {
+			return Result{}, fmt.Errorf("group %s: reading the hosts' readiness signals: %w", req.Group, err)
+		}
+		var ready []string
+		for _, in := range group.Instances {
+			if in.LaunchTemplate == nil || aws.ToString(in.LaunchTemplate.Version) != req.Version {
+				continue
+			}
+			id := aws.ToString(in.InstanceId)
+			s, err := readiness.Parse(signals[id])
+			switch {
+			case err != nil || s.Fingerprint != req.Fingerprint:
+			case s.State == readiness.Failed:
+				return Result{}, &Error{Group: req.Group, Status: "FirstLaunchFailed",
+					Reason: fmt.Sprintf("host %s failed its boot at step %s: %s", id, s.Step, s.Reason)}
+			case s.State == readiness.Ready:
+				ready = append(ready, id)
+			}
+		}
+		if line := fmt.Sprintf("%d of %d first host(s) ready", len(ready), req.Min); line != last {
+			r.logf("group %s: %s", req.Group, line)
+			last = line
+		}
+		if len(ready) >= req.Min {
+			return Result{Summary: fmt.Sprintf("group %s: %d host(s) ready on launch template version %s",
+				req.Group, len(ready), req.Version)}, nil
+		}
+		if r.Now().After(deadline) {
+			return Result{}, &Error{Group: req.Group, Status: "FirstLaunchTimedOut",
+				Reason: fmt.Sprintf("%d of %d hosts signalled ready within %s", len(ready), req.Min, req.Timeout)}
+		}
+		if err := r.sleep(ctx); err != nil {
+			return Result{}, err
+		}
 	}
 }

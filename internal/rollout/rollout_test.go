@@ -260,3 +260,34 @@ func TestTheIdentityIsTheProvidersOrRefused(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "aws:endpoints")
 }
+
+func firstLaunch(t *testing.T, f *fakeASG, signals map[string]string) (Result, error) {
+	t.Helper()
+	clock := time.Unix(0, 0)
+	r := &Rollout{API: f, Poll: time.Nanosecond,
+		Now:     func() time.Time { clock = clock.Add(time.Minute); return clock },
+		Signals: func(context.Context) (map[string]string, error) { return signals, nil }}
+	return r.WaitFirstLaunch(context.Background(), FirstLaunch{Group: "g", Version: "1", Fingerprint: fp, Min: 2,
+		Timeout: 10 * time.Minute})
+}
+
+func TestANewGroupWaitsForItsMinimumOfReadyHosts(t *testing.T) {
+	f := &fakeASG{version: "1", instances: []types.Instance{instance("i-a", "1"), instance("i-b", "1")}}
+	ready := "ready " + fp + " install=1,total=2"
+	res, err := firstLaunch(t, f, map[string]string{"i-a": ready, "i-b": ready})
+	require.NoError(t, err)
+	assert.Contains(t, res.Summary, "2 host(s) ready")
+
+	_, err = firstLaunch(t, f, map[string]string{"i-a": ready, "i-b": "booting " + fp})
+	require.Error(t, err, "one host short of the minimum until the deadline")
+	assert.Contains(t, err.Error(), "1 of 2 hosts signalled ready within 10m0s")
+}
+
+func TestANewGroupsFailedBootFailsTheDeployNamingTheStep(t *testing.T) {
+	f := &fakeASG{version: "1", instances: []types.Instance{instance("i-a", "1"), instance("i-b", "1")}}
+	_, err := firstLaunch(t, f, map[string]string{"i-a": "booting " + fp,
+		"i-b": "failed " + fp + " install=3,total=9 pull manifest unknown"})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "host i-b failed its boot at step pull: manifest unknown")
+	assert.Contains(t, err.Error(), "there is no previous version")
+}

@@ -5,9 +5,17 @@
 package main
 
 import (
+	_ "github.com/aws/aws-sdk-go-v2/aws"
 	_ "github.com/aws/aws-sdk-go-v2/aws/arn"
+	_ "github.com/aws/aws-sdk-go-v2/config"
+	_ "github.com/aws/aws-sdk-go-v2/credentials"
+	_ "github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	_ "github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	_ "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
+	_ "github.com/aws/aws-sdk-go-v2/service/sts"
 	_ "github.com/pulumi/pulumi-aws/sdk/v7/go/aws"
 	_ "github.com/pulumi/pulumi-aws/sdk/v7/go/aws/acm"
+	_ "github.com/pulumi/pulumi-aws/sdk/v7/go/aws/autoscaling"
 	_ "github.com/pulumi/pulumi-aws/sdk/v7/go/aws/cloudwatch"
 	_ "github.com/pulumi/pulumi-aws/sdk/v7/go/aws/dynamodb"
 	_ "github.com/pulumi/pulumi-aws/sdk/v7/go/aws/ec2"
