@@ -10,6 +10,7 @@ import (
 
 	"appstack/components/tags"
 	"appstack/internal/offline"
+	"appstack/stacks"
 )
 
 // Resource type tokens of the fleet hosting mode (components/fleet).
@@ -82,7 +83,7 @@ var fleetRules = []Rule{
 			}
 			return out
 		}},
-	{ID: "APPSTACK-ASG-003",
+	{ID: stacks.FleetPublicIPRule,
 		Mirrors:  []string{"CKV_AWS_88", "AVD-AWS-0009", "awsconfig:ec2-launch-template-public-ip-disabled"},
 		Severity: Medium, Title: "the fleet's hosts get no public IP", Types: []string{LaunchTemplate},
 		Fix: "networkInterfaces[0].associatePublicIpAddress = \"false\" with appstack:fleet.subnetIds in private " +
