@@ -187,9 +187,10 @@ var fleetRules = []Rule{
 			_, ok := input(r, "instanceRefresh")
 			return when(ok, "the group declares instanceRefresh")
 		}},
-	{ID: "APPSTACK-ASG-009", Mirrors: []string{"awsguard:required-tags", "CKV_AWS_153"}, Severity: Medium,
-		Title: "the hosts and volumes a group launches carry the stack's tags from the launch",
-		Types: []string{AutoScalingGroup, LaunchTemplate},
+	{ID: "APPSTACK-ASG-009", Severity: Medium,
+		Mirrors: []string{"awsguard:required-tags", "kics:ba48df05-eaa1-4d64-905e-4a4b051e7587"},
+		Title:   "the hosts and volumes a group launches carry the stack's tags from the launch",
+		Types:   []string{AutoScalingGroup, LaunchTemplate},
 		Fix: "group tags: every required tag with propagateAtLaunch = true; launch template tagSpecifications for " +
 			"resourceType instance and volume with the stack's tags (what volumeTags is to a single host): the " +
 			"stack's tag is how cost reports, clean-up and the CI roles' tag conditions find what it launched",
