@@ -2,6 +2,7 @@ package components_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -320,4 +321,37 @@ func TestAFleetsTargetGroupNamesStartWithItsStack(t *testing.T) {
 	args.TargetGroupPrefix = "no_underscores"
 	_, err := offlinetest.RunErr(program(frontdoor.New, "door", args))
 	assert.ErrorContains(t, err, "TargetGroupPrefix")
+}
+
+// A fleet's hostnames forward to its target groups only once its hosts serve: a failed rollout leaves the rules
+// as they were (here: not created), so traffic never reaches a target group with no healthy host.
+func TestDeferredRoutesWaitForTheHostsToServe(t *testing.T) {
+	args := doorArgs()
+	args.DeferRouting = true
+	res := offlinetest.Run(t, program(frontdoor.New, "door", args))
+	assert.Empty(t, res.OfType("aws:lb/listenerRule:ListenerRule"), "New leaves the rules to Route")
+
+	failed := func(ctx *pulumi.Context) error {
+		fd, err := frontdoor.New(ctx, "door", args)
+		if err != nil {
+			return err
+		}
+		serving := pulumi.String("x").ToStringOutput().ApplyT(func(string) (string, error) {
+			return "", fmt.Errorf("rolling deploy failed")
+		}).(pulumi.StringOutput)
+		return fd.Route(ctx, serving)
+	}
+	res, err := offlinetest.RunErr(failed)
+	require.ErrorContains(t, err, "rolling deploy failed")
+	assert.Empty(t, res.OfType("aws:lb/listenerRule:ListenerRule"))
+
+	served := func(ctx *pulumi.Context) error {
+		fd, err := frontdoor.New(ctx, "door", args)
+		if err != nil {
+			return err
+		}
+		return fd.Route(ctx, pulumi.String("group runs version 2").ToStringOutput())
+	}
+	res = offlinetest.Run(t, served)
+	assert.Len(t, res.OfType("aws:lb/listenerRule:ListenerRule"), 2)
 }

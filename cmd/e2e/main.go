@@ -1,9 +1,11 @@
 // Command e2e is appstack's end-to-end test on a real AWS account (docs/e2e.md): an ephemeral stack pr-e2e-<id>
 // is deployed, switched to a new version under a request loop, given a version that fails its boot (twice),
-// rolled back by pinned digest, destroyed, and checked for leftovers. Without AWS credentials, a Pulumi backend,
-// Docker or the Pulumi CLI it prints what is missing and exits 0 (1 with -require).
+// rolled back by pinned digest, destroyed, and checked for leftovers. A fleet stack (-hosting fleet, or a base
+// with appstack:hosting: fleet) gets a rolling deploy under the loop and a failing version that Auto Scaling
+// rolls back by itself instead. Without AWS credentials, a Pulumi backend, Docker or the Pulumi CLI it prints
+// what is missing and exits 0 (1 with -require).
 //
-//	go run ./cmd/e2e [-base staging] [-ttl 3h] [-region R] [-fail-with pull|health] [-require] [-keep] ...
+//	go run ./cmd/e2e [-base staging] [-hosting single|fleet] [-ttl 3h] [-region R] [-fail-with pull|health] ...
 //
 // Exit status: 0 passed or skipped, 1 a step failed, 2 the command line is wrong.
 package main
@@ -17,6 +19,7 @@ import (
 	"time"
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi"
@@ -107,6 +110,7 @@ func run(ctx context.Context, args []string, out io.Writer) (err error) {
 			ParamPath: "/" + c.Project + "/" + o.Stack,
 			Log:       out,
 		},
+		Fleet: e2e.FleetCheck{Groups: cloud.Groups{AutoScaling: autoscaling.NewFromConfig(cfg)}},
 	}
 	if err := suite.Run(ctx); err != nil {
 		return err

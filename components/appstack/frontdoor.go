@@ -102,7 +102,9 @@ func newFrontDoor(ctx *pulumi.Context, name string, cfg *stacks.Config, p *doorP
 		AlarmTopicArn:       alarmTopic,
 		DeregistrationDelay: deregistrationDelay(cfg),
 		TargetGroupPrefix:   targetGroupPrefix(ctx.Stack(), cfg),
-		Tags:                tagSet,
+		// A fleet's rules wait for its hosts to serve (appstack.New calls Route).
+		DeferRouting: cfg.IsFleet(),
+		Tags:         tagSet,
 	}, opts...)
 }
 

@@ -107,6 +107,9 @@ type Args struct {
 	// deploy roles may attach Auto Scaling groups only to target groups named for their own stacks (bootstrap:
 	// FleetPolicy). 1-24 letters, digits and dashes. Optional: without it the names start with the service.
 	TargetGroupPrefix string
+	// DeferRouting leaves the listener rules to a later call of Route, which can hold them until the hosts
+	// serve. Default false: New creates them.
+	DeferRouting bool
 	// LogRetentionDays expires access logs after this many days. Default 14.
 	LogRetentionDays int
 	// ForceDestroyLogs lets a destroy delete the access-log bucket with its logs. Default false; ephemeral.
@@ -130,6 +133,10 @@ type FrontDoor struct {
 	ResourceLabels map[string]pulumi.StringOutput
 	// URLs maps each service to https://<hostname>/.
 	URLs pulumi.StringMapOutput
+
+	https  *lb.Listener
+	routes []route
+	tags   pulumi.StringMap
 	// DNSName is the load balancer's own name, which the alias records point at.
 	DNSName pulumi.StringOutput
 	// LogBucket is the access logs' bucket.
@@ -220,7 +227,8 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if err := a.validate(name); err != nil {
 		return nil, err
 	}
-	c := &FrontDoor{TargetGroupArns: map[string]pulumi.StringOutput{}, ResourceLabels: map[string]pulumi.StringOutput{}}
+	c := &FrontDoor{TargetGroupArns: map[string]pulumi.StringOutput{}, ResourceLabels: map[string]pulumi.StringOutput{},
+		tags: tags.With(a.Tags, name)}
 	if err := ctx.RegisterComponentResource(Type, name, c, opts...); err != nil {
 		return nil, err
 	}
@@ -345,22 +353,8 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		if err := a.noHealthyTarget(ctx, c, name+"-"+s.Name, alb, tg); err != nil {
 			return nil, err
 		}
-		_, err = lb.NewListenerRule(ctx, name+"-"+s.Name+"-rule", &lb.ListenerRuleArgs{
-			ListenerArn: https.Arn,
-			Priority:    pulumi.Int(i + 1),
-			Conditions: lb.ListenerRuleConditionArray{&lb.ListenerRuleConditionArgs{
-				HostHeader: &lb.ListenerRuleConditionHostHeaderArgs{Values: pulumi.StringArray{
-					pulumi.String(s.Hostname)}},
-			}},
-			Actions: lb.ListenerRuleActionArray{&lb.ListenerRuleActionArgs{
-				Type:           pulumi.String("forward"),
-				TargetGroupArn: tg.Arn,
-			}},
-			Tags: tags.With(a.Tags, name),
-		}, parent)
-		if err != nil {
-			return nil, err
-		}
+		c.routes = append(c.routes, route{name: name + "-" + s.Name + "-rule", priority: i + 1,
+			hostname: s.Hostname, targetGroup: tg.Arn})
 		_, err = route53.NewRecord(ctx, name+"-"+s.Name+"-dns", &route53.RecordArgs{
 			ZoneId: pulumi.String(a.ZoneID),
 			Name:   pulumi.String(s.Hostname),
@@ -377,6 +371,12 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		urls[s.Name] = pulumi.String("https://" + s.Hostname + "/")
 	}
 
+	c.https = https
+	if !a.DeferRouting {
+		if err := c.Route(ctx, nil); err != nil {
+			return nil, err
+		}
+	}
 	c.SecurityGroupID = sg.ID()
 	c.URLs = urls.ToStringMapOutput()
 	c.DNSName = alb.DnsName
@@ -426,6 +426,46 @@ func (a *Args) noHealthyTarget(ctx *pulumi.Context, c *FrontDoor, name string, a
 		Tags:             tags.With(a.Tags, name),
 	}, pulumi.Parent(c))
 	return err
+}
+
+// route is a hostname's listener rule, created by Route.
+type route struct {
+	name        string
+	priority    int
+	hostname    string
+	targetGroup pulumi.StringOutput
+}
+
+// Route creates each hostname's listener rule, forwarding to its service's target group. With serving set, a
+// rule names its target group only once serving resolves: a fleet's first hosts are then in service, so a
+// target group that has no healthy host yet (a stack's first fleet deploy, which replaces a single host's target
+// groups) takes no traffic. New calls it unless Args.DeferRouting is set; call it once.
+func (c *FrontDoor) Route(ctx *pulumi.Context, serving pulumi.StringInput) error {
+	for _, r := range c.routes {
+		target := r.targetGroup
+		if serving != nil {
+			target = pulumi.All(r.targetGroup, serving).ApplyT(func(v []any) string {
+				return v[0].(string)
+			}).(pulumi.StringOutput)
+		}
+		_, err := lb.NewListenerRule(ctx, r.name, &lb.ListenerRuleArgs{
+			ListenerArn: c.https.Arn,
+			Priority:    pulumi.Int(r.priority),
+			Conditions: lb.ListenerRuleConditionArray{&lb.ListenerRuleConditionArgs{
+				HostHeader: &lb.ListenerRuleConditionHostHeaderArgs{Values: pulumi.StringArray{
+					pulumi.String(r.hostname)}},
+			}},
+			Actions: lb.ListenerRuleActionArray{&lb.ListenerRuleActionArgs{
+				Type:           pulumi.String("forward"),
+				TargetGroupArn: target,
+			}},
+			Tags: c.tags,
+		}, pulumi.Parent(c))
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // TargetGroupName is a target group's name: AWS allows 32 characters, fewer than the provider's automatic name

@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -29,6 +31,10 @@ type Loop struct {
 	Timeout time.Duration
 	// Bound is the longest the loop runs. Required.
 	Bound time.Duration
+	// RootCAs are the roots an https URL's certificate must verify against. Default: the system's.
+	RootCAs *x509.CertPool
+	// DialContext reaches a host:port. Default: the network (tests point hostnames at local servers).
+	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // LoopResult is what a loop saw.
@@ -113,11 +119,16 @@ func (l Loop) Run(ctx context.Context) (LoopResult, error) {
 	if timeout <= 0 {
 		timeout = 5 * time.Second
 	}
+	dial := l.DialContext
+	if dial == nil {
+		dial = (&net.Dialer{Timeout: timeout}).DialContext
+	}
 	client := &http.Client{
 		Timeout: timeout,
 		Transport: &http.Transport{
 			Proxy:             nil,
-			DialContext:       (&net.Dialer{Timeout: timeout}).DialContext,
+			DialContext:       dial,
+			TLSClientConfig:   &tls.Config{RootCAs: l.RootCAs, MinVersion: tls.VersionTLS12},
 			DisableKeepAlives: true, // each request opens a connection, as a new visitor would
 		},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },

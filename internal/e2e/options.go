@@ -2,6 +2,8 @@
 // health URL, switches to a new version while a bounded request loop counts failed requests, deploys a version
 // that fails its boot (twice: the re-run must boot a fresh host), rolls back by pinning the first deploy's image
 // digest, destroys the stack and checks that nothing tagged with it remains. It prints a timeline of each deploy.
+// A fleet stack (appstack:hosting: fleet) instead gets a rolling deploy under the loop and a failing version that
+// Auto Scaling rolls back by itself, with the group's instances checked through a GroupReader (fleet.go).
 //
 // This package holds the logic and is tested without a cloud: the stack and AWS are behind small interfaces
 // (Stack, Cloud, TagClient, StateReader) that package e2e/cloud implements on the Pulumi Automation API and
@@ -58,6 +60,9 @@ type Options struct {
 	Tail time.Duration
 	// FailWith picks how the failing version fails its boot: pull or health. Default pull.
 	FailWith string
+	// Hosting sets appstack:hosting on the stack: single, or fleet (an Auto Scaling group behind the front door,
+	// so the base must have appstack:domain). Default: the base stack's.
+	Hosting string
 	// ScanWait bounds how long the leftover scan retries while the tagging API catches up. Default 5m.
 	ScanWait time.Duration
 	// Require turns a skip (missing credentials, backend or Docker) into a failure, for CI. Default false.
@@ -91,6 +96,7 @@ func Parse(args []string) (Options, error) {
 	fs.DurationVar(&o.LoopBound, "loop-bound", 45*time.Minute, "longest the request loop runs during a deploy")
 	fs.DurationVar(&o.Tail, "tail", 20*time.Second, "how long the loop goes on after a deploy returns")
 	fs.StringVar(&o.FailWith, "fail-with", FailPull, "how the failing version fails its boot: pull or health")
+	fs.StringVar(&o.Hosting, "hosting", "", "set appstack:hosting: single or fleet (default: the base stack's)")
 	fs.DurationVar(&o.ScanWait, "scan-wait", 5*time.Minute, "how long the leftover scan retries")
 	fs.BoolVar(&o.Require, "require", false, "fail instead of skipping when a prerequisite is missing")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the stack when a step fails, for inspection")
@@ -134,6 +140,9 @@ func Parse(args []string) (Options, error) {
 	within("scan-wait", o.ScanWait, 0, time.Hour)
 	if o.FailWith != FailPull && o.FailWith != FailHealth {
 		bad("fail-with", "%q: want %s or %s", o.FailWith, FailPull, FailHealth)
+	}
+	if o.Hosting != "" && o.Hosting != SingleHosting && o.Hosting != FleetHosting {
+		bad("hosting", "%q: want %s or %s", o.Hosting, SingleHosting, FleetHosting)
 	}
 	if o.RequestTimeout >= o.LoopBound {
 		bad("request-timeout", "%s must be shorter than -loop-bound %s", o.RequestTimeout, o.LoopBound)

@@ -20,10 +20,16 @@ type Outputs struct {
 	PublicIP     string            `json:"publicIp"`
 	InstanceID   string            `json:"instanceId"`
 	ImageDigests map[string]string `json:"imageDigests"`
+	// FleetGroup and TemplateVersion are a fleet's Auto Scaling group and the launch template version its hosts
+	// run (fleet stacks only).
+	FleetGroup      string `json:"fleetGroup"`
+	TemplateVersion string `json:"templateVersion"`
 }
 
-// ParseOutputs reads the outputs from their plain values and checks that the suite has what it needs.
-func ParseOutputs(values map[string]any) (Outputs, error) {
+// ParseOutputs reads the outputs from their plain values and checks that the suite has what it needs for a stack
+// of that hosting (appstack:hosting; "" is single): a single host has an address and an instance id, a fleet
+// names its Auto Scaling group.
+func ParseOutputs(values map[string]any, hosting string) (Outputs, error) {
 	raw, err := json.Marshal(values)
 	if err != nil {
 		return Outputs{}, fmt.Errorf("stack outputs: %w", err)
@@ -32,10 +38,15 @@ func ParseOutputs(values map[string]any) (Outputs, error) {
 	if err := json.Unmarshal(raw, &o); err != nil {
 		return Outputs{}, fmt.Errorf("stack outputs: %w", err)
 	}
+	need := map[string]bool{"serviceUrls": len(o.ServiceURLs) == 0, "healthUrls": len(o.HealthURLs) == 0,
+		"imageDigests": len(o.ImageDigests) == 0}
+	if hosting == FleetHosting {
+		need["fleetGroup"] = o.FleetGroup == ""
+	} else {
+		need["publicIp"], need["instanceId"] = o.PublicIP == "", o.InstanceID == ""
+	}
 	var missing []string
-	for name, empty := range map[string]bool{"serviceUrls": len(o.ServiceURLs) == 0,
-		"healthUrls": len(o.HealthURLs) == 0, "publicIp": o.PublicIP == "", "instanceId": o.InstanceID == "",
-		"imageDigests": len(o.ImageDigests) == 0} {
+	for name, empty := range need {
 		if empty {
 			missing = append(missing, name)
 		}
@@ -55,6 +66,8 @@ type Stack interface {
 	Services(ctx context.Context) (string, error)
 	// SetServices sets appstack:services to a JSON value.
 	SetServices(ctx context.Context, value string) error
+	// Hosting is the stack's appstack:hosting: single or fleet.
+	Hosting(ctx context.Context) (string, error)
 	// Up runs `pulumi up`, handing each engine event to sink as it arrives, and returns the outputs.
 	Up(ctx context.Context, sink func(Event)) (Outputs, error)
 	// Destroy destroys the stack's resources and removes the stack.
@@ -81,8 +94,11 @@ type Suite struct {
 	ScanEvery time.Duration
 	// FrontDoor checks a stack with a domain (every service URL https). Default: the system's roots and network.
 	FrontDoor FrontDoorCheck
+	// Fleet reads a fleet stack's Auto Scaling group. Required for a fleet stack (appstack:hosting: fleet).
+	Fleet FleetCheck
 
 	results []stepResult
+	fleet   bool // the stack is a fleet (appstack:hosting: fleet)
 }
 
 type stepResult struct {
@@ -157,6 +173,14 @@ func (s *Suite) scenario(ctx context.Context, st Stack) error {
 	v1, err := ParseServices(raw)
 	if err != nil {
 		return err
+	}
+	hosting, err := st.Hosting(ctx)
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", HostingKey, err)
+	}
+	if hosting == FleetHosting {
+		s.fleet = true
+		return s.fleetScenario(ctx, st, v1)
 	}
 	var first, second Outputs
 	if err := s.step("first deploy", func() error {
@@ -254,9 +278,12 @@ func (s *Suite) deploy(ctx context.Context, st Stack, label string, serving *Out
 	var loopDone chan loopOutcome
 	loopCtx, stopLoop := context.WithCancel(ctx)
 	defer stopLoop()
+	address := ""
 	if serving != nil {
-		loop := Loop{Address: serving.PublicIP, URLs: sortedValues(serving.ServiceURLs), Interval: s.Options.Interval,
-			Timeout: s.Options.RequestTimeout, Bound: s.Options.LoopBound, FrontDoor: HasFrontDoor(serving.ServiceURLs)}
+		address = frontDoorAddress(*serving)
+		loop := Loop{Address: address, URLs: sortedValues(serving.ServiceURLs), Interval: s.Options.Interval,
+			Timeout: s.Options.RequestTimeout, Bound: s.Options.LoopBound, FrontDoor: HasFrontDoor(serving.ServiceURLs),
+			RootCAs: s.FrontDoor.RootCAs, DialContext: s.FrontDoor.DialContext}
 		loopDone = make(chan loopOutcome, 1)
 		go func() {
 			r, err := loop.Run(loopCtx)
@@ -264,7 +291,7 @@ func (s *Suite) deploy(ctx context.Context, st Stack, label string, serving *Out
 		}()
 		s.logf("request loop started against %s", strings.Join(loop.URLs, " "))
 	}
-	tl := &Timeline{Label: label, Start: time.Now()}
+	tl := &Timeline{Label: label, Start: time.Now(), Fleet: s.fleet}
 	out, upErr = st.Up(ctx, tl.Add)
 	tl.End, tl.Err = time.Now(), upErr
 	if serving != nil {
@@ -274,8 +301,8 @@ func (s *Suite) deploy(ctx context.Context, st Stack, label string, serving *Out
 		}
 		stopLoop()
 		res := <-loopDone
-		loopErr = res.check(s, serving.PublicIP)
-		if upErr == nil && out.PublicIP != serving.PublicIP {
+		loopErr = res.check(s, address)
+		if upErr == nil && serving.PublicIP != "" && out.PublicIP != serving.PublicIP {
 			loopErr = errors.Join(loopErr, fmt.Errorf("the address changed from %s to %s: it must never be replaced",
 				serving.PublicIP, out.PublicIP))
 		}

@@ -115,6 +115,7 @@ type fakeStack struct {
 func (s *fakeStack) Name() string                                  { return s.name }
 func (s *fakeStack) Services(context.Context) (string, error)      { return s.a.services, nil }
 func (s *fakeStack) SetServices(_ context.Context, v string) error { s.a.services = v; return nil }
+func (s *fakeStack) Hosting(context.Context) (string, error)       { return SingleHosting, nil }
 func (s *fakeStack) Destroy(context.Context) error                 { s.a.destroyed = true; return nil }
 
 func (s *fakeStack) Up(_ context.Context, sink func(Event)) (Outputs, error) {
@@ -277,14 +278,28 @@ func TestKeepLeavesAFailedStackForInspection(t *testing.T) {
 }
 
 func TestParseOutputsNamesWhatIsMissing(t *testing.T) {
-	_, err := ParseOutputs(map[string]any{"publicIp": "203.0.113.7", "serviceUrls": map[string]any{"web": "x"}})
+	_, err := ParseOutputs(map[string]any{"publicIp": "203.0.113.7", "serviceUrls": map[string]any{"web": "x"}},
+		SingleHosting)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "missing healthUrls, imageDigests, instanceId")
 	o, err := ParseOutputs(map[string]any{"publicIp": "203.0.113.7", "instanceId": "i-1",
 		"serviceUrls": map[string]any{"web": "http://203.0.113.7:8080/"}, "healthUrls": map[string]any{"web": "h"},
-		"imageDigests": map[string]any{"web": "r@sha256:1"}, "tableNames": map[string]any{"events": "t"}})
+		"imageDigests": map[string]any{"web": "r@sha256:1"}, "tableNames": map[string]any{"events": "t"}},
+		SingleHosting)
 	require.NoError(t, err)
 	assert.Equal(t, "i-1", o.InstanceID)
-	_, err = ParseOutputs(map[string]any{"publicIp": 7})
+	_, err = ParseOutputs(map[string]any{"publicIp": 7}, SingleHosting)
 	assert.Error(t, errors.Unwrap(err))
+
+	fleet := map[string]any{"serviceUrls": map[string]any{"web": "https://web.example.com/"},
+		"healthUrls":   map[string]any{"web": "https://web.example.com/health"},
+		"imageDigests": map[string]any{"web": "r@sha256:1"}}
+	_, err = ParseOutputs(fleet, FleetHosting)
+	assert.ErrorContains(t, err, "missing fleetGroup", "a fleet names its group")
+	fleet["fleetGroup"] = "appstack-pr-e2e-1-app"
+	o, err = ParseOutputs(fleet, FleetHosting)
+	require.NoError(t, err, "a fleet's hosts are the group's: no address or instance id")
+	assert.Equal(t, "appstack-pr-e2e-1-app", o.FleetGroup)
+	_, err = ParseOutputs(fleet, SingleHosting)
+	assert.ErrorContains(t, err, "missing instanceId, publicIp", "a single host needs both")
 }

@@ -11,6 +11,15 @@ import (
 // ServicesKey is the config key the suite edits to make each version.
 const ServicesKey = "appstack:services"
 
+// HostingKey is the config key that chooses the hosting; the suite runs the fleet scenario when it is fleet.
+const HostingKey = "appstack:hosting"
+
+// The hostings -hosting accepts (stacks.Single and stacks.FleetHosting).
+const (
+	SingleHosting = "single"
+	FleetHosting  = "fleet"
+)
+
 // VersionEnv is the environment variable whose change makes a new version of the first service: a changed env
 // is a changed user-data, so a new host.
 const VersionEnv = "E2E_VERSION"

@@ -56,6 +56,9 @@ func (b BootTimeline) String() string {
 	return fmt.Sprintf("boot timeline %s: %s", b.InstanceID, strings.Join(parts, " "))
 }
 
+// rolloutLine is a line of the fleet's rollout (internal/rollout logs `group <name>: ...`).
+var rolloutLine = regexp.MustCompile(`^\s*group \S+: `)
+
 var bootLine = regexp.MustCompile(`boot timeline (i-[0-9a-f]{8,17}): ((?:[a-z]+=[^\s]+)(?: +[a-z]+=[^\s]+)*)`)
 
 // ParseBootTimeline finds a boot timeline in a line of deploy output. ok is false when the line has none; err
@@ -94,6 +97,9 @@ type Timeline struct {
 	Start, End time.Time
 	// Err is what `pulumi up` returned.
 	Err error
+	// Fleet marks a fleet's deploy: an instance refresh of the group replaces the hosts behind the front door, so
+	// there is no address to switch; the rollout's progress lines (`group <name>: ...`) are the milestones.
+	Fleet bool
 
 	mu     sync.Mutex
 	events []Event
@@ -152,6 +158,8 @@ func (t *Timeline) Print(w io.Writer) {
 			if b, ok, err := ParseBootTimeline(e.Message); ok && err == nil && !seen[b.InstanceID] {
 				seen[b.InstanceID] = true
 				fmt.Fprintf(w, "  %-8s %s\n", at(e.At), b)
+			} else if t.Fleet && rolloutLine.MatchString(e.Message) {
+				fmt.Fprintf(w, "  %-8s %s\n", at(e.At), strings.TrimSpace(e.Message))
 			}
 		case e.Failed:
 			fmt.Fprintf(w, "  %-8s %s %s failed\n", at(e.At), e.Type, e.Op)
@@ -171,6 +179,10 @@ func (t *Timeline) Print(w io.Writer) {
 	boots, errs := t.Boots()
 	for _, err := range errs {
 		fmt.Fprintf(w, "  malformed: %v\n", err)
+	}
+	if t.Fleet {
+		fmt.Fprintln(w, "  a rolling deploy: the group's instance refresh replaces the hosts behind the front door")
+		return
 	}
 	if when, ok := t.Switch(); ok {
 		fmt.Fprintf(w, "  pulumi up start to switch: %s", when.Sub(t.Start).Round(time.Second))

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strings"
 
 	"appstack/internal/offline"
 	"appstack/policy"
@@ -52,6 +53,32 @@ type Estimate struct {
 	Lines      []CostLine `json:"lines"`
 	TotalUSD   float64    `json:"totalUSD"`
 	NotCounted []string   `json:"notCounted"`
+	// Fleet is the range a fleet's size spans (appstack:hosting: fleet only): TotalUSD prices the group at its
+	// minimum size, which it never goes below.
+	Fleet *FleetCost `json:"fleet,omitempty"`
+}
+
+// FleetCost is what a fleet's hosts cost between the group's minimum and maximum size.
+type FleetCost struct {
+	// InstanceType is the type priced: the first of appstack:fleet.instanceTypes, which the group launches first.
+	InstanceType string `json:"instanceType"`
+	// Min and Max are the group's bounds; Desired its size at creation.
+	Min     int `json:"min"`
+	Max     int `json:"max"`
+	Desired int `json:"desired"`
+	// OnDemandAtMin, SpotAtMin, OnDemandAtMax and SpotAtMax split the hosts by purchase option at each bound.
+	OnDemandAtMin int `json:"onDemandAtMin"`
+	SpotAtMin     int `json:"spotAtMin"`
+	OnDemandAtMax int `json:"onDemandAtMax"`
+	SpotAtMax     int `json:"spotAtMax"`
+	// OnDemandHostUSD is one On-Demand host a month: its instance hours, root volume, public address and detailed
+	// monitoring where the stack has them. SpotHostUSD is the same without the instance hours, which Spot prices.
+	OnDemandHostUSD float64 `json:"onDemandHostUSD"`
+	SpotHostUSD     float64 `json:"spotHostUSD"`
+	// MinMonthlyUSD and MaxMonthlyUSD are the whole estimate with the group at Min and at Max hosts, Spot hours
+	// not counted.
+	MinMonthlyUSD float64 `json:"minMonthlyUSD"`
+	MaxMonthlyUSD float64 `json:"maxMonthlyUSD"`
 }
 
 // CostLine is one priced item.
@@ -82,9 +109,13 @@ func EstimateCost(cfg *stacks.Config, res *offline.Result) Estimate {
 		}
 		lines[item] = &CostLine{Item: item, Quantity: qty, Unit: unit, UnitUSD: price}
 	}
+	fleet := cfg.IsFleet()
 	for _, r := range res.Resources {
 		switch r.Type {
 		case policy.Instance:
+			if fleet {
+				continue // a fleet's hosts are the group's, priced from appstack:fleet below
+			}
 			typ := lookupString(r, "instanceType")
 			if price, ok := instanceHourly[typ]; ok {
 				add("EC2 "+typ, HoursPerMonth, "hours", price)
@@ -114,6 +145,9 @@ func EstimateCost(cfg *stacks.Config, res *offline.Result) Estimate {
 				"load balancer capacity above the baseline LCU", "access logs stored in S3")
 		}
 	}
+	if fleet {
+		e.Fleet = fleetCost(cfg, add, &e.NotCounted)
+	}
 	for _, item := range slices.Sorted(maps.Keys(lines)) {
 		l := *lines[item]
 		l.MonthlyUSD = round(l.Quantity * l.UnitUSD)
@@ -121,7 +155,78 @@ func EstimateCost(cfg *stacks.Config, res *offline.Result) Estimate {
 		e.TotalUSD += l.MonthlyUSD
 	}
 	e.TotalUSD = round(e.TotalUSD)
+	if f := e.Fleet; f != nil {
+		f.MinMonthlyUSD = e.TotalUSD
+		f.MaxMonthlyUSD = round(e.TotalUSD + float64(f.OnDemandAtMax-f.OnDemandAtMin)*f.OnDemandHostUSD +
+			float64(f.SpotAtMax-f.SpotAtMin)*f.SpotHostUSD)
+	}
 	return e
+}
+
+// fleetCost prices the Auto Scaling group at its minimum size through add, and returns its range. The group's
+// hosts are priced from the configuration, since their instances are launched by Auto Scaling, not declared.
+func fleetCost(cfg *stacks.Config, add func(item string, qty float64, unit string, price float64),
+	notCounted *[]string) *FleetCost {
+	shape := cfg.FleetShape()
+	typ := shape.InstanceTypes[0]
+	f := &FleetCost{InstanceType: typ, Min: shape.Min, Max: shape.Max, Desired: shape.Desired}
+	f.OnDemandAtMin, f.SpotAtMin = splitCapacity(shape.Min, *shape.OnDemandBase, shape.SpotPercent)
+	f.OnDemandAtMax, f.SpotAtMax = splitCapacity(shape.Max, *shape.OnDemandBase, shape.SpotPercent)
+
+	// Per host: the root volume, a public IPv4 address when the hosts sit in the front door's public subnets
+	// (no appstack:fleet.subnetIds), and detailed monitoring.
+	perHost := []struct {
+		item, unit string
+		qty, price float64
+		on         bool
+	}{
+		{"EBS gp3 root volume", "GB-month", float64(cfg.Instance.RootVolumeGiB), gp3GBMonth, true},
+		{"public IPv4 (fleet hosts)", "hours", HoursPerMonth, publicIPv4Hourly, len(shape.SubnetIDs) == 0},
+		{"EC2 detailed monitoring", "instance-month", 1, detailedMonitoring, cfg.Instance.DetailedMonitoring},
+	}
+	for _, c := range perHost {
+		if !c.on {
+			continue
+		}
+		add(c.item, c.qty*float64(shape.Min), c.unit, c.price)
+		f.SpotHostUSD += c.qty * c.price
+	}
+	f.OnDemandHostUSD = f.SpotHostUSD
+	if price, ok := instanceHourly[typ]; ok {
+		if f.OnDemandAtMin > 0 {
+			add("EC2 "+typ+" (fleet, On-Demand)", HoursPerMonth*float64(f.OnDemandAtMin), "hours", price)
+		}
+		f.OnDemandHostUSD += HoursPerMonth * price
+	} else {
+		*notCounted = append(*notCounted, "instance type "+typ+" (not in the table)")
+	}
+	f.OnDemandHostUSD, f.SpotHostUSD = round(f.OnDemandHostUSD), round(f.SpotHostUSD)
+	if f.SpotAtMax > 0 {
+		*notCounted = append(*notCounted, fmt.Sprintf("Spot instance hours (%d Spot host(s) at the minimum size, "+
+			"%d at the maximum): the current Spot price, which varies", f.SpotAtMin, f.SpotAtMax))
+	}
+	if len(shape.InstanceTypes) > 1 {
+		*notCounted = append(*notCounted, fmt.Sprintf("the other instance types (%s): priced as %s, which the "+
+			"group launches first; another type costs its own price", strings.Join(shape.InstanceTypes[1:], ", "), typ))
+	}
+	if len(shape.SubnetIDs) > 0 {
+		*notCounted = append(*notCounted, "the NAT gateway or VPC endpoints that serve the private subnets "+
+			"(appstack:fleet.subnetIds; not part of the stack)")
+	}
+	*notCounted = append(*notCounted, fmt.Sprintf("fleet hosts that scaling adds above the minimum of %d (up to "+
+		"%d): see the fleet line", shape.Min, shape.Max))
+	return f
+}
+
+// splitCapacity splits n hosts into On-Demand and Spot as a mixed instances policy does: the first base are
+// On-Demand, and of the rest spotPercent percent are Spot, the On-Demand share rounded up ("If the result
+// creates a fractional number, Amazon EC2 Auto Scaling rounds up to the next integer in favor of On-Demand
+// Instances", EC2 Auto Scaling user guide, mixed instances groups).
+func splitCapacity(n, base, spotPercent int) (onDemand, spot int) {
+	onDemand = min(base, n)
+	above := n - onDemand
+	onDemandAbove := (above*(100-spotPercent) + 99) / 100
+	return onDemand + onDemandAbove, above - onDemandAbove
 }
 
 func lookupString(r offline.Resource, path string) string {
@@ -139,6 +244,12 @@ func (e Estimate) write(p *printer) {
 		p.printf("  %-38s %8.2f %-14s x %7.4f = %8.2f USD\n", l.Item, l.Quantity, l.Unit, l.UnitUSD, l.MonthlyUSD)
 	}
 	p.printf("  %-38s %35s %8.2f USD\n", "total", "", e.TotalUSD)
+	if f := e.Fleet; f != nil {
+		p.printf("  fleet of %d-%d %s hosts (%d at creation): %.2f USD a month at %d hosts (%d On-Demand, %d Spot), "+
+			"%.2f USD at %d hosts (%d On-Demand, %d Spot); one more On-Demand host adds %.2f USD\n", f.Min, f.Max,
+			f.InstanceType, f.Desired, f.MinMonthlyUSD, f.Min, f.OnDemandAtMin, f.SpotAtMin, f.MaxMonthlyUSD, f.Max,
+			f.OnDemandAtMax, f.SpotAtMax, f.OnDemandHostUSD)
+	}
 	for _, n := range e.NotCounted {
 		p.printf("  not counted: %s\n", n)
 	}

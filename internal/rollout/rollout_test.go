@@ -95,7 +95,7 @@ func instance(id, version string) types.Instance {
 		LaunchTemplate: &types.LaunchTemplateSpecification{Version: aws.String(version)}}
 }
 
-func run(t *testing.T, f API, signals map[string]string, req Request) (Result, error, []string) {
+func run(t *testing.T, f API, signals map[string]string, req Request) (Result, []string, error) {
 	t.Helper()
 	var lines []string
 	clock := time.Unix(0, 0)
@@ -114,12 +114,12 @@ func run(t *testing.T, f API, signals map[string]string, req Request) (Result, e
 	}
 	req.Fingerprint, req.MinHealthyPercent = fp, 100
 	res, err := r.Run(context.Background(), req)
-	return res, err, lines
+	return res, lines, err
 }
 
 func TestARolloutStartsARefreshThatCarriesTheNewVersionAndRollsBackByItself(t *testing.T) {
 	f := &fakeASG{version: "2", script: []types.InstanceRefreshStatus{"InProgress", "InProgress", "Successful"}}
-	res, err, lines := run(t, f, nil, Request{InstanceWarmup: time.Minute})
+	res, lines, err := run(t, f, nil, Request{InstanceWarmup: time.Minute})
 	require.NoError(t, err)
 	assert.Equal(t, "refresh-1", res.RefreshID)
 	assert.Contains(t, res.Summary, "runs launch template version 3")
@@ -138,7 +138,7 @@ func TestARolloutStartsARefreshThatCarriesTheNewVersionAndRollsBackByItself(t *t
 
 func TestAGroupOnTheVersionAlreadyIsLeftAlone(t *testing.T) {
 	f := &fakeASG{version: "3"}
-	res, err, _ := run(t, f, nil, Request{})
+	res, _, err := run(t, f, nil, Request{})
 	require.NoError(t, err)
 	assert.Empty(t, res.RefreshID)
 	assert.NotContains(t, f.calls, "StartInstanceRefresh")
@@ -151,7 +151,7 @@ func TestAFailedBootOnANewHostRollsTheRefreshBackAndNamesTheReason(t *testing.T)
 		"i-old": "ready sha256:ffffffffffffffffffffffffffffffff install=1,total=2",
 		"i-new": "failed " + fp + " install=1,pull=3,total=4 pull image not found: web@sha256:dead",
 	}
-	_, err, lines := run(t, f, signals, Request{})
+	_, lines, err := run(t, f, signals, Request{})
 	var rerr *Error
 	require.ErrorAs(t, err, &rerr)
 	assert.True(t, f.rolled, "a failed boot rolls back at once, before Auto Scaling's health checks time out")
@@ -167,7 +167,7 @@ func TestAnEarlierAttemptsFailedHostDoesNotRollBackTheRerun(t *testing.T) {
 	f := &fakeASG{version: "2", instances: []types.Instance{instance("i-old", "2")},
 		script: []types.InstanceRefreshStatus{"InProgress", "Successful"}}
 	signals := map[string]string{"i-gone": "failed " + fp + " - pull timeout"}
-	_, err, _ := run(t, f, signals, Request{})
+	_, _, err := run(t, f, signals, Request{})
 	require.NoError(t, err)
 	assert.False(t, f.rolled)
 }
@@ -178,7 +178,7 @@ func TestARefreshPastItsDeadlineIsRolledBack(t *testing.T) {
 		script[i] = "InProgress"
 	}
 	f := &fakeASG{version: "2", script: script}
-	_, err, _ := run(t, f, nil, Request{Timeout: 5 * time.Minute})
+	_, _, err := run(t, f, nil, Request{Timeout: 5 * time.Minute})
 	var rerr *Error
 	require.ErrorAs(t, err, &rerr)
 	assert.True(t, f.rolled)
@@ -189,7 +189,7 @@ func TestAutoScalingsOwnRollbackFailsTheDeployWithItsReason(t *testing.T) {
 	f := &fakeASG{version: "2", script: []types.InstanceRefreshStatus{"InProgress", "RollbackInProgress",
 		"RollbackSuccessful"}}
 	f.refreshes = nil
-	_, err, _ := run(t, &rollbackReasonASG{fakeASG: f}, nil, Request{})
+	_, _, err := run(t, &rollbackReasonASG{fakeASG: f}, nil, Request{})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "Auto Scaling: instances failed to pass ELB health checks")
 	assert.Contains(t, err.Error(), "ended RollbackSuccessful")
@@ -215,7 +215,7 @@ func TestARefreshOfAnotherVersionIsCancelledFirst(t *testing.T) {
 	f := &fakeASG{version: "2", refreshes: []types.InstanceRefresh{{InstanceRefreshId: aws.String("old"),
 		Status: "InProgress", DesiredConfiguration: &types.DesiredConfiguration{MixedInstancesPolicy: policy("9")}}},
 		script: []types.InstanceRefreshStatus{"InProgress", "Successful"}}
-	_, err, _ := run(t, f, nil, Request{})
+	_, _, err := run(t, f, nil, Request{})
 	require.NoError(t, err)
 	assert.Contains(t, f.calls, "CancelInstanceRefresh")
 	assert.Equal(t, "3", Version(f.started.DesiredConfiguration.MixedInstancesPolicy))
@@ -225,7 +225,7 @@ func TestARefreshOfThisVersionUnderWayIsFollowedNotRestarted(t *testing.T) {
 	f := &fakeASG{version: "2", refreshes: []types.InstanceRefresh{{InstanceRefreshId: aws.String("mine"),
 		Status: "InProgress", DesiredConfiguration: &types.DesiredConfiguration{MixedInstancesPolicy: policy("3")}}},
 		script: []types.InstanceRefreshStatus{"Successful"}}
-	res, err, _ := run(t, f, nil, Request{})
+	res, _, err := run(t, f, nil, Request{})
 	require.NoError(t, err)
 	assert.Equal(t, "mine", res.RefreshID)
 	assert.NotContains(t, f.calls, "StartInstanceRefresh")
@@ -234,7 +234,7 @@ func TestARefreshOfThisVersionUnderWayIsFollowedNotRestarted(t *testing.T) {
 
 func TestAnUnnumberedVersionIsRefused(t *testing.T) {
 	for _, v := range []string{"$Latest", "$Default", ""} {
-		_, err, _ := run(t, &fakeASG{version: "2"}, nil, Request{Policy: policy(v)})
+		_, _, err := run(t, &fakeASG{version: "2"}, nil, Request{Policy: policy(v)})
 		require.Error(t, err, v)
 		assert.Contains(t, err.Error(), "want a number")
 	}

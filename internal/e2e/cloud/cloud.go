@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
@@ -28,6 +29,7 @@ import (
 	"appstack/internal/e2e"
 	"appstack/internal/lifecycle"
 	"appstack/internal/offline"
+	"appstack/internal/rollout"
 	"appstack/stacks"
 )
 
@@ -124,6 +126,15 @@ func (c *Cloud) Create(ctx context.Context, o e2e.Options) (e2e.Stack, error) {
 	cfg[stacks.Namespace+":environment"] = auto.ConfigValue{Value: string(stacks.Ephemeral)}
 	cfg[stacks.Namespace+":expiresAt"] = auto.ConfigValue{Value: time.Now().Add(o.TTL).UTC().Format(time.RFC3339)}
 	cfg["aws:region"] = auto.ConfigValue{Value: c.Region}
+	if o.Hosting != "" {
+		cfg[e2e.HostingKey] = auto.ConfigValue{Value: o.Hosting}
+	}
+	if cfg[e2e.HostingKey].Value == e2e.FleetHosting && cfg[stacks.Namespace+":domain"].Value == "" {
+		// A fleet is served through the front door only (the program refuses it too, later and after the create).
+		rmErr := ws.RemoveStack(ctx, o.Stack)
+		return nil, errors.Join(fmt.Errorf("%w: -hosting fleet: base stack %s sets no %s:domain; a fleet is "+
+			"served through the front door", e2e.ErrUsage, o.Base, stacks.Namespace), rmErr)
+	}
 	if err := st.SetAllConfig(ctx, cfg); err != nil {
 		// Nothing is deployed yet: remove the empty stack rather than leave it for the reaper.
 		rmErr := ws.RemoveStack(ctx, o.Stack)
@@ -143,6 +154,19 @@ func (s *stack) Name() string { return s.name }
 func (s *stack) Services(ctx context.Context) (string, error) {
 	v, err := s.st.GetConfig(ctx, e2e.ServicesKey)
 	return v.Value, err
+}
+
+// Hosting is the stack's appstack:hosting, single when unset.
+func (s *stack) Hosting(ctx context.Context) (string, error) {
+	// The whole map, so that an unset key reads as the default rather than as an error.
+	all, err := s.st.GetAllConfig(ctx)
+	if err != nil {
+		return "", err
+	}
+	if v := all[e2e.HostingKey].Value; v != "" {
+		return v, nil
+	}
+	return e2e.SingleHosting, nil
 }
 
 func (s *stack) SetServices(ctx context.Context, value string) error {
@@ -184,7 +208,11 @@ func (s *stack) Up(ctx context.Context, sink func(e2e.Event)) (e2e.Outputs, erro
 	for k, v := range res.Outputs {
 		plain[k] = v.Value
 	}
-	return e2e.ParseOutputs(plain)
+	hosting, err := s.Hosting(ctx)
+	if err != nil {
+		return e2e.Outputs{}, err
+	}
+	return e2e.ParseOutputs(plain, hosting)
 }
 
 func (s *stack) Destroy(ctx context.Context) error { return s.c.Manager.Destroy(ctx, s.name) }
@@ -253,6 +281,47 @@ func (s States) KeyState(ctx context.Context, id string) (string, error) {
 		return "", err
 	}
 	return string(out.KeyMetadata.KeyState), nil
+}
+
+// Groups reads a fleet's Auto Scaling group for e2e.FleetCheck.
+type Groups struct{ AutoScaling *autoscaling.Client }
+
+// Group describes the group (autoscaling:DescribeAutoScalingGroups) and its newest instance refresh
+// (autoscaling:DescribeInstanceRefreshes, which lists the newest first).
+func (g Groups) Group(ctx context.Context, name string) (e2e.GroupState, error) {
+	out, err := g.AutoScaling.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{
+		AutoScalingGroupNames: []string{name}})
+	if err != nil {
+		return e2e.GroupState{}, err
+	}
+	if len(out.AutoScalingGroups) == 0 {
+		return e2e.GroupState{}, fmt.Errorf("no Auto Scaling group %s", name)
+	}
+	a := out.AutoScalingGroups[0]
+	st := e2e.GroupState{Name: name, Min: int(aws.ToInt32(a.MinSize)), Desired: int(aws.ToInt32(a.DesiredCapacity)),
+		Version: rollout.Version(a.MixedInstancesPolicy)}
+	if st.Version == "" && a.LaunchTemplate != nil {
+		st.Version = aws.ToString(a.LaunchTemplate.Version)
+	}
+	for _, i := range a.Instances {
+		v := ""
+		if i.LaunchTemplate != nil {
+			v = aws.ToString(i.LaunchTemplate.Version)
+		}
+		st.Instances = append(st.Instances, e2e.GroupInstance{ID: aws.ToString(i.InstanceId), Version: v,
+			Lifecycle: string(i.LifecycleState), Health: aws.ToString(i.HealthStatus)})
+	}
+	refreshes, err := g.AutoScaling.DescribeInstanceRefreshes(ctx, &autoscaling.DescribeInstanceRefreshesInput{
+		AutoScalingGroupName: aws.String(name), MaxRecords: aws.Int32(1)})
+	if err != nil {
+		return e2e.GroupState{}, err
+	}
+	if len(refreshes.InstanceRefreshes) > 0 {
+		r := refreshes.InstanceRefreshes[0]
+		st.LastRefresh = &e2e.Refresh{ID: aws.ToString(r.InstanceRefreshId), Status: string(r.Status),
+			StatusReason: aws.ToString(r.StatusReason)}
+	}
+	return st, nil
 }
 
 // Params lists SSM parameters for e2e.Scanner.
