@@ -28,7 +28,14 @@ func withFleet(t *testing.T, changes map[string]string) map[string]string {
 }
 
 func TestAFleetServesEveryServiceThroughTheFrontDoorsTargetGroups(t *testing.T) {
-	res := mustRun(t, "staging", withFleet(t, map[string]string{"appstack:alarmEmail": "ops@example.com"}))
+	cfg := withFleet(t, map[string]string{"appstack:alarmEmail": "ops@example.com"})
+	res := mustRun(t, "staging", cfg)
+	var open []string
+	for _, f := range openFindings(t, res, cfg) {
+		open = append(open, f.Rule)
+	}
+	assert.Equal(t, []string{"APPSTACK-ASG-003"}, open,
+		"only the public addresses of the default VPC are open (the example stack waives them)")
 	assert.Empty(t, res.OfType(instanceType), "a fleet has no single host")
 	assert.Empty(t, res.OfType(eipType), "nor an Elastic IP: its address is the front door")
 	assert.Empty(t, res.OfType(attachmentType), "the group registers its hosts itself")
