@@ -35,6 +35,7 @@ func fleetArgs() *fleet.Args {
 		Max:                 4,
 		Desired:             2,
 		OnDemandBase:        2,
+		MinHealthyPercent:   100,
 		SubnetIDs:           []string{"subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"},
 		SecurityGroupIDs:    pulumi.StringArray{pulumi.String("sg-1")},
 		InstanceProfileName: pulumi.String("profile"),
@@ -139,6 +140,12 @@ func TestTheGroupSpansZonesBehindTheFrontDoorAndReplacesUnhealthyHosts(t *testin
 	assert.Equal(t, 50.0, offlinetest.Num(t, g, dist+"onDemandPercentageAboveBaseCapacity"))
 	assert.Equal(t, "price-capacity-optimized", offlinetest.Str(t, g, dist+"spotAllocationStrategy"))
 	assert.True(t, offlinetest.Bool(t, g, "capacityRebalance"), "Spot hosts at risk are replaced before they go")
+
+	half := fleetArgs()
+	half.MinHealthyPercent = 50
+	g = offlinetest.One(t, runFleet(t, half, nil), groupType)
+	assert.Equal(t, 150.0, offlinetest.Num(t, g, "instanceMaintenancePolicy.maxHealthyPercentage"),
+		"Auto Scaling refuses a maximum more than 100 above the minimum")
 }
 
 func TestAnExistingGroupIsDeclaredWithTheVersionItRuns(t *testing.T) {

@@ -38,7 +38,7 @@ func newFleet(ctx *pulumi.Context, name string, cfg *stacks.Config, door *doorPl
 		Desired:             shape.Desired,
 		OnDemandBase:        *shape.OnDemandBase,
 		SpotPercent:         shape.SpotPercent,
-		MinHealthyPercent:   shape.MinHealthyPercent,
+		MinHealthyPercent:   *shape.MinHealthyPercent,
 		SubnetIDs:           subnets,
 		PublicIP:            public,
 		SecurityGroupIDs:    boot.SecurityGroupIDs,

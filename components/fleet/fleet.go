@@ -52,7 +52,8 @@ type Args struct {
 	Min, Max, Desired int
 	// OnDemandBase hosts are On-Demand before any is Spot; SpotPercent of the capacity above it is Spot.
 	OnDemandBase, SpotPercent int
-	// MinHealthyPercent of the desired capacity stays in service during a deploy. Default 100.
+	// MinHealthyPercent of the desired capacity stays in service during a deploy and a replacement, 0-100 (0
+	// replaces every host at once); the maximum is rollout.MaxHealthyPercent of it. Required: there is no default.
 	MinHealthyPercent int
 	// SubnetIDs place the hosts, in two or more Availability Zones. Required.
 	SubnetIDs []string
@@ -102,9 +103,6 @@ type Fleet struct {
 
 func (a *Args) withDefaults() Args {
 	out := *a
-	if out.MinHealthyPercent == 0 {
-		out.MinHealthyPercent = 100
-	}
 	if out.Warmup == 0 {
 		out.Warmup = time.Minute
 	}
@@ -372,7 +370,7 @@ func (a *Args) group(ctx *pulumi.Context, name string, template *ec2.LaunchTempl
 		// Replacing an unhealthy host (and any scale-in) launches the new one first.
 		InstanceMaintenancePolicy: &autoscaling.GroupInstanceMaintenancePolicyArgs{
 			MinHealthyPercentage: pulumi.Int(a.MinHealthyPercent),
-			MaxHealthyPercentage: pulumi.Int(rollout.MaxHealthyPercent),
+			MaxHealthyPercentage: pulumi.Int(rollout.MaxHealthyPercent(a.MinHealthyPercent)),
 		},
 		EnabledMetrics: autoscaling.MetricArray{autoscaling.MetricGroupInServiceInstances,
 			autoscaling.MetricGroupDesiredCapacity, autoscaling.MetricGroupMinSize},

@@ -41,10 +41,11 @@ type API interface {
 		...func(*autoscaling.Options)) (*autoscaling.RollbackInstanceRefreshOutput, error)
 }
 
-// MaxHealthyPercent lets a refresh run up to twice the desired capacity, so that it launches the new hosts and
-// waits for them to be healthy before it terminates old ones (API_RefreshPreferences: MaxHealthyPercentage
-// 100-200, at most 100 above MinHealthyPercentage).
-const MaxHealthyPercent = 200
+// MaxHealthyPercent is the most a refresh or a replacement may run above the desired capacity: it launches the
+// new hosts and waits for them to be healthy before it terminates old ones. Auto Scaling takes 100-200, at most
+// 100 points above the minimum (API_RefreshPreferences, API_InstanceMaintenancePolicy: "the difference between
+// them cannot be greater than 100").
+func MaxHealthyPercent(minHealthy int) int { return min(200, minHealthy+100) }
 
 // DefaultPoll is how often a rollout reads the refresh's state.
 const DefaultPoll = 15 * time.Second
@@ -272,7 +273,7 @@ func (r *Rollout) settle(ctx context.Context, req Request, refresh *types.Instan
 func (r *Rollout) start(ctx context.Context, req Request) (Result, error) {
 	prefs := &types.RefreshPreferences{
 		MinHealthyPercentage: aws.Int32(int32(req.MinHealthyPercent)),
-		MaxHealthyPercentage: aws.Int32(MaxHealthyPercent),
+		MaxHealthyPercentage: aws.Int32(int32(MaxHealthyPercent(req.MinHealthyPercent))),
 		AutoRollback:         aws.Bool(true),
 		// A re-run after a failure, or after a cancelled refresh, replaces only the hosts not on the version.
 		SkipMatching:              aws.Bool(true),

@@ -112,7 +112,10 @@ func run(t *testing.T, f API, signals map[string]string, req Request) (Result, [
 	if req.Timeout == 0 {
 		req.Timeout = time.Hour
 	}
-	req.Fingerprint, req.MinHealthyPercent = fp, 100
+	req.Fingerprint = fp
+	if req.MinHealthyPercent == 0 {
+		req.MinHealthyPercent = 100
+	}
 	res, err := r.Run(context.Background(), req)
 	return res, lines, err
 }
@@ -134,6 +137,15 @@ func TestARolloutStartsARefreshThatCarriesTheNewVersionAndRollsBackByItself(t *t
 	assert.Equal(t, int32(60), aws.ToInt32(p.InstanceWarmup))
 	assert.Equal(t, types.RefreshStrategyRolling, f.started.Strategy)
 	assert.Contains(t, strings.Join(lines, "\n"), "instance refresh refresh-1 InProgress")
+}
+
+func TestTheMaximumStaysWithin100OfTheMinimum(t *testing.T) {
+	for minimum, want := range map[int]int32{100: 200, 90: 190, 50: 150, 1: 101} {
+		f := &fakeASG{version: "2", script: []types.InstanceRefreshStatus{"Successful"}}
+		_, _, err := run(t, f, nil, Request{MinHealthyPercent: minimum})
+		require.NoError(t, err)
+		assert.Equal(t, want, aws.ToInt32(f.started.Preferences.MaxHealthyPercentage), "min %d", minimum)
+	}
 }
 
 func TestAGroupOnTheVersionAlreadyIsLeftAlone(t *testing.T) {
