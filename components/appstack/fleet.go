@@ -2,6 +2,7 @@ package appstack
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -49,6 +50,7 @@ func newFleet(ctx *pulumi.Context, name string, cfg *stacks.Config, door *doorPl
 		// Requests per target count on the first service's target group.
 		RequestsLabel: fd.ResourceLabels[cfg.Services[0].Name],
 		HealthySettle: boot.HealthySettle,
+		Drain:         time.Duration(*shape.DrainSeconds) * time.Second,
 		DependsOn:     boot.DependsOn,
 		AlarmTopicArn: boot.AlarmTopicArn,
 		Tags:          boot.Tags,
