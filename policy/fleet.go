@@ -227,7 +227,7 @@ var fleetRules = []Rule{
 	{ID: "APPSTACK-ASG-010", Mirrors: []string{"appstack", "aws:elb-deregistration-delay"}, Severity: Medium,
 		Title: "a fleet's target groups drain a leaving host and check readiness on a stated path",
 		Types: []string{TargetGroup, "aws:alb/targetGroup:TargetGroup"},
-		Fix: "deregistrationDelay > 0 (components/frontdoor: 30s) so a host leaving in a refresh or a scale-in " +
+		Fix: "deregistrationDelay > 0 (a fleet: appstack:fleet.drainSeconds, default 300s) so a host leaving in a refresh or a scale-in " +
 			"finishes its requests, and healthCheck.path = the service's readyPath",
 		Check: func(r offline.Resource, s *Stack) []string {
 			if !s.fleetTargetGroup(r) {
