@@ -81,6 +81,9 @@ func init() {
 			delete(hc, "path")
 			r.Inputs["healthCheck"] = resource.NewProperty(hc)
 		}),
+		fleetFixture("APPSTACK-ASG-012", group, setInput("instanceMaintenancePolicy.minHealthyPercentage", 90)),
+		fleetFixture("APPSTACK-ASG-012", group, setInput("instanceMaintenancePolicy.maxHealthyPercentage", 100)),
+		fleetFixture("APPSTACK-ASG-012", group, deleteInput("instanceMaintenancePolicy")),
 		fleetFixture("APPSTACK-ASG-011", note, setInput("notifications", []any{"autoscaling:EC2_INSTANCE_LAUNCH"})),
 		fleetFixture("APPSTACK-ASG-011", note, setInput("notifications", []any{"autoscaling:EC2_INSTANCE_LAUNCH_ERROR"})),
 		fleetFixture("APPSTACK-ASG-011", note, setInput("groupNames", []any{"another-group"})),

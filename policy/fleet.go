@@ -267,6 +267,30 @@ var fleetRules = []Rule{
 			}
 			return []string{"no notification sends its launch and terminate errors to the alarm topic"}
 		}},
+	{ID: "APPSTACK-ASG-012", Mirrors: []string{"aws:API_InstanceMaintenancePolicy", "aws:API_RefreshPreferences"},
+		Severity: High, Title: "the group's healthy percentages are a pair Auto Scaling accepts, launching before terminating",
+		Types: []string{AutoScalingGroup},
+		Fix: "instanceMaintenancePolicy: minHealthyPercentage 0-100 and maxHealthyPercentage above 100 and at most 100 " +
+			"points above it (components/fleet: min(200, min + 100))",
+		Check: func(r offline.Resource, _ *Stack) []string {
+			lo, okLo := num(r, "instanceMaintenancePolicy.minHealthyPercentage")
+			hi, okHi := num(r, "instanceMaintenancePolicy.maxHealthyPercentage")
+			switch {
+			case !okLo && !okHi:
+				if _, set := input(r, "instanceMaintenancePolicy"); set {
+					return nil // unknown in a preview
+				}
+				return []string{"no instance maintenance policy: a replacement of an unhealthy host terminates it " +
+					"before its replacement is in service"}
+			case okLo && okHi && hi-lo > 100:
+				return []string{fmt.Sprintf("maxHealthyPercentage %v is more than 100 above minHealthyPercentage %v: "+
+					"Auto Scaling refuses the pair", hi, lo)}
+			case okHi && hi <= 100:
+				return []string{fmt.Sprintf("maxHealthyPercentage %v: a replacement terminates a host before it "+
+					"launches the next (want above 100)", hi)}
+			}
+			return nil
+		}},
 }
 
 // objects are the objects of an array input, each readable with the path helpers.
