@@ -312,7 +312,7 @@ var privateFleet = map[string]string{
 	"appstack:vpcId":              "vpc-0123456789abcdef0",
 	"appstack:subnetId":           "subnet-0123456789abcdef0",
 	"appstack:frontDoorSubnetIds": `["subnet-0123456789abcdef0","subnet-0123456789abcdef1"]`,
-	"appstack:fleet":              `{"subnetIds":["subnet-0123456789abcdef2","subnet-0123456789abcdef3"]}`,
+	"appstack:fleet":              `{"subnetIds":["subnet-0123456789abcdef3","subnet-0123456789abcdef4"]}`,
 }
 
 // The program's own fleet (components/fleet) passes the fleet's rules; in the default VPC its hosts need public

@@ -92,6 +92,11 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 			return nil, fmt.Errorf("appstack %q: %w", name, err)
 		}
 		door = p
+		if cfg.IsFleet() {
+			if err := checkFleetSubnets(ctx, cfg, door); err != nil {
+				return nil, fmt.Errorf("appstack %q: %w", name, err)
+			}
+		}
 	}
 	c := &App{}
 	if err := ctx.RegisterComponentResource(Type, name, c, opts...); err != nil {
