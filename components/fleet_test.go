@@ -35,6 +35,7 @@ func fleetArgs() *fleet.Args {
 		Max:                 4,
 		Desired:             2,
 		OnDemandBase:        2,
+		MinHealthyPercent:   100,
 		SubnetIDs:           []string{"subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"},
 		SecurityGroupIDs:    pulumi.StringArray{pulumi.String("sg-1")},
 		InstanceProfileName: pulumi.String("profile"),
@@ -102,6 +103,8 @@ func TestTheGroupSpansZonesBehindTheFrontDoorAndReplacesUnhealthyHosts(t *testin
 	assert.Equal(t, 4.0, offlinetest.Num(t, g, "maxSize"))
 	assert.Equal(t, 2.0, offlinetest.Num(t, g, "desiredCapacity"))
 	assert.Equal(t, []string{"desiredCapacity"}, g.IgnoreChanges, "target tracking owns the capacity")
+	assert.Equal(t, (20 * time.Minute).String(), g.DeleteTimeout,
+		"a destroy waits for every host to drain (twice the ready timeout, no drain here)")
 	assert.Len(t, offlinetest.Prop(t, g, "vpcZoneIdentifiers").ArrayValue(), 2)
 	assert.Len(t, offlinetest.Prop(t, g, "targetGroupArns").ArrayValue(), 1)
 	assert.Equal(t, "ELB", offlinetest.Str(t, g, "healthCheckType"),
@@ -139,6 +142,12 @@ func TestTheGroupSpansZonesBehindTheFrontDoorAndReplacesUnhealthyHosts(t *testin
 	assert.Equal(t, 50.0, offlinetest.Num(t, g, dist+"onDemandPercentageAboveBaseCapacity"))
 	assert.Equal(t, "price-capacity-optimized", offlinetest.Str(t, g, dist+"spotAllocationStrategy"))
 	assert.True(t, offlinetest.Bool(t, g, "capacityRebalance"), "Spot hosts at risk are replaced before they go")
+
+	half := fleetArgs()
+	half.MinHealthyPercent = 50
+	g = offlinetest.One(t, runFleet(t, half, nil), groupType)
+	assert.Equal(t, 150.0, offlinetest.Num(t, g, "instanceMaintenancePolicy.maxHealthyPercentage"),
+		"Auto Scaling refuses a maximum more than 100 above the minimum")
 }
 
 func TestAnExistingGroupIsDeclaredWithTheVersionItRuns(t *testing.T) {
@@ -153,8 +162,11 @@ func TestAnExistingGroupIsDeclaredWithTheVersionItRuns(t *testing.T) {
 
 	other := runFleet(t, fleetArgs(), map[string]offline.Group{
 		"appstack-test-app": {TemplateID: "lt-0ffffffffffffffff", Version: "7"}})
-	assert.Equal(t, "1", offlinetest.Str(t, offlinetest.One(t, other, groupType), spec),
-		"a group on another template moves to this one's version")
+	g := offlinetest.One(t, other, groupType)
+	assert.Equal(t, "7", offlinetest.Str(t, g, spec))
+	assert.Equal(t, "lt-0ffffffffffffffff", offlinetest.Str(t, g,
+		"mixedInstancesPolicy.launchTemplate.launchTemplateSpecification.launchTemplateId"),
+		"a group on another template stays on it too: only the rollout moves it, and can roll back")
 }
 
 func TestTheFleetScalesOnCPUOrRequestsPerHost(t *testing.T) {

@@ -329,7 +329,14 @@ func TestDeferredRoutesWaitForTheHostsToServe(t *testing.T) {
 	args := doorArgs()
 	args.DeferRouting = true
 	res := offlinetest.Run(t, program(frontdoor.New, "door", args))
-	assert.Empty(t, res.OfType("aws:lb/listenerRule:ListenerRule"), "New leaves the rules to Route")
+	rules := res.OfType("aws:lb/listenerRule:ListenerRule")
+	require.Len(t, rules, 2, "New leaves the hostnames' rules to Route")
+	for _, r := range rules {
+		// A target group no load balancer uses is never health-checked (Target.NotInUse): a rule no request
+		// matches keeps each one in use, so its hosts are healthy by the time the hostnames move to it.
+		assert.Regexp(t, `\.warm\.invalid$`, offlinetest.Str(t, r, "conditions[0].hostHeader.values[0]"))
+		assert.GreaterOrEqual(t, offlinetest.Num(t, r, "priority"), float64(frontdoor.WarmRulePriority))
+	}
 
 	failed := func(ctx *pulumi.Context) error {
 		fd, err := frontdoor.New(ctx, "door", args)
@@ -343,7 +350,9 @@ func TestDeferredRoutesWaitForTheHostsToServe(t *testing.T) {
 	}
 	res, err := offlinetest.RunErr(failed)
 	require.ErrorContains(t, err, "rolling deploy failed")
-	assert.Empty(t, res.OfType("aws:lb/listenerRule:ListenerRule"))
+	for _, r := range res.OfType("aws:lb/listenerRule:ListenerRule") {
+		assert.Contains(t, r.Name, "-warm", "only the warm rules: no hostname moved")
+	}
 
 	served := func(ctx *pulumi.Context) error {
 		fd, err := frontdoor.New(ctx, "door", args)
@@ -353,5 +362,5 @@ func TestDeferredRoutesWaitForTheHostsToServe(t *testing.T) {
 		return fd.Route(ctx, pulumi.String("group runs version 2").ToStringOutput())
 	}
 	res = offlinetest.Run(t, served)
-	assert.Len(t, res.OfType("aws:lb/listenerRule:ListenerRule"), 2)
+	assert.Len(t, res.OfType("aws:lb/listenerRule:ListenerRule"), 4, "two warm rules and the two hostnames'")
 }

@@ -28,7 +28,14 @@ func withFleet(t *testing.T, changes map[string]string) map[string]string {
 }
 
 func TestAFleetServesEveryServiceThroughTheFrontDoorsTargetGroups(t *testing.T) {
-	res := mustRun(t, "staging", withFleet(t, map[string]string{"appstack:alarmEmail": "ops@example.com"}))
+	cfg := withFleet(t, map[string]string{"appstack:alarmEmail": "ops@example.com"})
+	res := mustRun(t, "staging", cfg)
+	var open []string
+	for _, f := range openFindings(t, res, cfg) {
+		open = append(open, f.Rule)
+	}
+	assert.Equal(t, []string{"APPSTACK-ASG-003"}, open,
+		"only the public addresses of the default VPC are open (the example stack waives them)")
 	assert.Empty(t, res.OfType(instanceType), "a fleet has no single host")
 	assert.Empty(t, res.OfType(eipType), "nor an Elastic IP: its address is the front door")
 	assert.Empty(t, res.OfType(attachmentType), "the group registers its hosts itself")
@@ -80,13 +87,33 @@ func TestAFleetInPrivateSubnetsHasNoPublicAddresses(t *testing.T) {
 		"appstack:vpcId":              "vpc-0123456789abcdef0",
 		"appstack:subnetId":           "subnet-0123456789abcdef0",
 		"appstack:frontDoorSubnetIds": `["subnet-0123456789abcdef0","subnet-0123456789abcdef1"]`,
-		"appstack:fleet":              `{"subnetIds":["subnet-0123456789abcdef2","subnet-0123456789abcdef3"]}`,
+		"appstack:fleet":              `{"subnetIds":["subnet-0123456789abcdef3","subnet-0123456789abcdef4"]}`,
 	}))
 	lt := offlinetest.One(t, res, launchTmplType)
 	assert.Equal(t, "false", offlinetest.Str(t, lt, "networkInterfaces[0].associatePublicIpAddress"))
 	group := offlinetest.One(t, res, groupType)
-	assert.Equal(t, []any{"subnet-0123456789abcdef2", "subnet-0123456789abcdef3"},
+	assert.Equal(t, []any{"subnet-0123456789abcdef3", "subnet-0123456789abcdef4"},
 		offlinetest.Prop(t, group, "vpcZoneIdentifiers").Mappable())
+}
+
+// The mocks place subnets ending in 0 and 3 in zone a, 1 and 4 in b, 2 in c.
+func TestAFleetsSubnetsMustBeInTheFrontDoorsZonesAndSpanTwo(t *testing.T) {
+	try := func(fleetSubnets string) error {
+		_, err := run(t, "staging", withFleet(t, map[string]string{
+			"appstack:vpcId":              "vpc-0123456789abcdef0",
+			"appstack:subnetId":           "subnet-0123456789abcdef0",
+			"appstack:frontDoorSubnetIds": `["subnet-0123456789abcdef0","subnet-0123456789abcdef1"]`,
+			"appstack:fleet":              `{"subnetIds":` + fleetSubnets + `}`,
+		}))
+		return err
+	}
+	err := try(`["subnet-0123456789abcdef3","subnet-0123456789abcdef2"]`)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "appstack:fleet.subnetIds: subnet subnet-0123456789abcdef2 is in ap-southeast-1c, "+
+		"where the front door has no subnet")
+	err = try(`["subnet-0123456789abcdef3","subnet-0123456789abcdef0"]`)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "appstack:fleet.subnetIds: the subnets are all in one Availability Zone")
 }
 
 // Moving a stack from one host to a fleet keeps its data: the tables, repositories, stack key, secrets and the

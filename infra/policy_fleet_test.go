@@ -13,14 +13,27 @@ import (
 	"appstack/stacks"
 )
 
-// The fleet's rules judge a fleet as components/fleet declares it (the launch template, the Auto Scaling group,
-// its scaling policy and notification) behind the documented example stack's front door, whose target groups
-// the group registers its hosts with. Each fixture breaks one property of that passing fleet.
+// The fleet's rules break the program's own fleet (components/fleet: the launch template, the Auto Scaling
+// group, its scaling policy) behind the documented example stack's front door, in private subnets, one property
+// each. The notification rule needs an alarm topic: it breaks a fleet built here as the fleet design declares
+// it, added to the example stack with an alarm e-mail.
 func init() {
 	lt, group, tg, note := policy.LaunchTemplate, policy.AutoScalingGroup, policy.TargetGroup, policy.ScalingNotification
 	const mixedSpec = "mixedInstancesPolicy.launchTemplate.launchTemplateSpecification"
+	fleetConfig := map[string]string{}
+	for k, v := range withSecret {
+		if k != "appstack:alarmEmail" {
+			fleetConfig[k] = v
+		}
+	}
+	for k, v := range privateFleet {
+		fleetConfig[k] = v
+	}
 	fleetFixture := func(rule, typ string, breakIt func(r *offline.Resource)) fixture {
-		return fixture{rule: rule, stack: "example", fleet: true, typ: typ, breakIt: breakIt}
+		if typ == note {
+			return fixture{rule: rule, stack: "example", fleet: true, typ: typ, breakIt: breakIt}
+		}
+		return fixture{rule: rule, stack: "example", changes: fleetConfig, typ: typ, breakIt: breakIt}
 	}
 	fixtures = append(fixtures,
 		fleetFixture("APPSTACK-ASG-001", lt, setInput("metadataOptions.httpTokens", "optional")),
@@ -57,6 +70,7 @@ func init() {
 		fleetFixture("APPSTACK-ASG-008", group, setInput("instanceRefresh", map[string]any{"strategy": "Rolling",
 			"preferences": map[string]any{"autoRollback": true, "minHealthyPercentage": 100}})),
 		fleetFixture("APPSTACK-ASG-009", group, setInput("tags", groupTagList("example", false))),
+		fleetFixture("APPSTACK-ASG-009", group, setInput("tags[4].propagateAtLaunch", false)),
 		fleetFixture("APPSTACK-ASG-009", lt, setInput("tagSpecifications", []any{
 			map[string]any{"resourceType": "instance", "tags": stackTags("example")}})),
 		fleetFixture("APPSTACK-ASG-009", lt, setInput("tagSpecifications[0].tags.stack", "")),
@@ -67,6 +81,9 @@ func init() {
 			delete(hc, "path")
 			r.Inputs["healthCheck"] = resource.NewProperty(hc)
 		}),
+		fleetFixture("APPSTACK-ASG-012", group, setInput("instanceMaintenancePolicy.minHealthyPercentage", 90)),
+		fleetFixture("APPSTACK-ASG-012", group, setInput("instanceMaintenancePolicy.maxHealthyPercentage", 100)),
+		fleetFixture("APPSTACK-ASG-012", group, deleteInput("instanceMaintenancePolicy")),
 		fleetFixture("APPSTACK-ASG-011", note, setInput("notifications", []any{"autoscaling:EC2_INSTANCE_LAUNCH"})),
 		fleetFixture("APPSTACK-ASG-011", note, setInput("notifications", []any{"autoscaling:EC2_INSTANCE_LAUNCH_ERROR"})),
 		fleetFixture("APPSTACK-ASG-011", note, setInput("groupNames", []any{"another-group"})),
@@ -237,6 +254,16 @@ func TestFleetRulesJudgeAPreviewsUnknownsAsSet(t *testing.T) {
 	open, _ = policy.Review(append(resources, f...), waivers)
 	require.Len(t, open, 1, "target groups not known yet still need ELB health checks")
 	assert.Equal(t, "APPSTACK-ASG-004", open[0].Rule)
+
+	// Whole inputs not known yet.
+	f = fleet(resources, "example")
+	for _, path := range []string{"blockDeviceMappings", "networkInterfaces", "tagSpecifications", "tags"} {
+		setInput(path, unknown)(&f[0])
+	}
+	setInput("mixedInstancesPolicy", unknown)(&f[1])
+	setInput("tags", unknown)(&f[1])
+	open, _ = policy.Review(append(resources, f...), waivers)
+	assert.Empty(t, open)
 }
 
 func TestFleetRulesThatDependOnTheRestOfTheStack(t *testing.T) {
@@ -246,6 +273,13 @@ func TestFleetRulesThatDependOnTheRestOfTheStack(t *testing.T) {
 		deleteInput("targetGroupArns")(&f[1])
 		setInput("healthCheckType", "EC2")(&f[1])
 		assert.Zero(t, count(policy.Evaluate(append(resources, f...)), "APPSTACK-ASG-004"))
+	})
+	t.Run("ELB may be one of several health check types", func(t *testing.T) {
+		f := fleet(resources, "example")
+		setInput("healthCheckType", "EC2, ELB,EBS")(&f[1])
+		assert.Zero(t, count(policy.Evaluate(append(resources, f...)), "APPSTACK-ASG-004"))
+		setInput("healthCheckType", "EC2,EBS")(&f[1])
+		assert.Equal(t, 1, count(policy.Evaluate(append(resources, f...)), "APPSTACK-ASG-004"))
 	})
 	t.Run("a target group no group uses is not judged as a fleet's", func(t *testing.T) {
 		tgs := 0
@@ -270,4 +304,44 @@ func TestGroupTagsAreAList(t *testing.T) {
 	findings := policy.Evaluate(f)
 	assert.Equal(t, 1, count(findings, "APPSTACK-TAG-001"), "%v", findings)
 	assert.Equal(t, 1, count(findings, "APPSTACK-ASG-009"), "%v", findings)
+}
+
+// privateFleet places the example stack's fleet in private subnets that a NAT gateway serves.
+var privateFleet = map[string]string{
+	"appstack:hosting":            "fleet",
+	"appstack:vpcId":              "vpc-0123456789abcdef0",
+	"appstack:subnetId":           "subnet-0123456789abcdef0",
+	"appstack:frontDoorSubnetIds": `["subnet-0123456789abcdef0","subnet-0123456789abcdef1"]`,
+	"appstack:fleet":              `{"subnetIds":["subnet-0123456789abcdef3","subnet-0123456789abcdef4"]}`,
+}
+
+// The program's own fleet (components/fleet) passes the fleet's rules; in the default VPC its hosts need public
+// addresses, which the stack must waive with its reason.
+func TestTheProgramsFleetPassesTheFleetRules(t *testing.T) {
+	t.Run("in private subnets", func(t *testing.T) {
+		resources, waivers := evaluate(t, "example", privateFleet)
+		require.Positive(t, indexOf(resources, policy.AutoScalingGroup)+1, "the program declares a fleet")
+		open, _ := policy.Review(resources, waivers)
+		assert.Empty(t, open)
+	})
+	t.Run("in the default VPC", func(t *testing.T) {
+		resources, waivers := evaluate(t, "example", map[string]string{"appstack:hosting": "fleet"})
+		open, _ := policy.Review(resources, waivers)
+		require.Len(t, open, 1)
+		assert.Equal(t, "APPSTACK-ASG-003", open[0].Rule)
+		open, _ = policy.Review(resources, append(waivers, stacks.Waiver{Rule: "APPSTACK-ASG-003",
+			Reason: "the default VPC has no NAT gateway; the hosts' ports admit only the front door"}))
+		assert.Empty(t, open)
+	})
+	t.Run("with an alarm topic, its notification", func(t *testing.T) {
+		changes := map[string]string{"appstack:alarmEmail": "ops@example.com"}
+		for k, v := range privateFleet {
+			changes[k] = v
+		}
+		resources, _ := evaluate(t, "example", changes)
+		require.Positive(t, indexOf(resources, policy.ScalingNotification)+1)
+		for _, f := range policy.Evaluate(resources) {
+			assert.NotContains(t, f.Rule, "APPSTACK-ASG-", "%v", f)
+		}
+	})
 }

@@ -78,6 +78,8 @@ type fixture struct {
 	add *offline.Resource
 	// fleet adds a passing fleet (policy_fleet_test.go) to the stack before typ is broken.
 	fleet bool
+	// changes is the stack's config change; nil for withSecret.
+	changes map[string]string
 }
 
 func setInput(path string, v any) func(r *offline.Resource) {
@@ -226,7 +228,11 @@ func TestEveryRuleHasAFixtureThatMakesItFail(t *testing.T) {
 			if stack == "" {
 				stack = "staging"
 			}
-			resources, waivers := evaluate(t, stack, withSecret, "appstack:secrets")
+			changes := f.changes
+			if changes == nil {
+				changes = withSecret
+			}
+			resources, waivers := evaluate(t, stack, changes, "appstack:secrets")
 			if f.fleet {
 				resources = append(resources, fleet(resources, stack)...)
 			}

@@ -10,6 +10,7 @@ import (
 
 	"appstack/components/tags"
 	"appstack/internal/offline"
+	"appstack/stacks"
 )
 
 // Resource type tokens of the fleet hosting mode (components/fleet).
@@ -67,6 +68,9 @@ var fleetRules = []Rule{
 			"provider takes the string)",
 		Check: func(r offline.Resource, _ *Stack) []string {
 			devices := objects(r, "blockDeviceMappings")
+			if unknown(r, "blockDeviceMappings") {
+				return nil
+			}
 			if len(devices) == 0 {
 				return []string{"no block device mapping: the root volume follows the AMI's snapshot, unencrypted " +
 					"unless the account encrypts EBS by default"}
@@ -79,7 +83,7 @@ var fleetRules = []Rule{
 			}
 			return out
 		}},
-	{ID: "APPSTACK-ASG-003",
+	{ID: stacks.FleetPublicIPRule,
 		Mirrors:  []string{"CKV_AWS_88", "AVD-AWS-0009", "awsconfig:ec2-launch-template-public-ip-disabled"},
 		Severity: Medium, Title: "the fleet's hosts get no public IP", Types: []string{LaunchTemplate},
 		Fix: "networkInterfaces[0].associatePublicIpAddress = \"false\" with appstack:fleet.subnetIds in private " +
@@ -87,6 +91,9 @@ var fleetRules = []Rule{
 			"the reason",
 		Check: func(r offline.Resource, _ *Stack) []string {
 			nics := objects(r, "networkInterfaces")
+			if unknown(r, "networkInterfaces") {
+				return nil
+			}
 			if len(nics) == 0 {
 				// EC2 assigns a public address by the subnet's MapPublicIpOnLaunch, which default subnets set.
 				return []string{"no network interface says associatePublicIpAddress \"false\": the subnet decides, " +
@@ -111,7 +118,7 @@ var fleetRules = []Rule{
 			"(components/fleet uses appstack:readyTimeout)",
 		Check: func(r offline.Resource, _ *Stack) []string {
 			var out []string
-			if hasTargetGroups(r) && !slices.Contains(strings.Split(str(r, "healthCheckType"), ","), "ELB") {
+			if hasTargetGroups(r) && !healthCheckTypes(r)["ELB"] {
 				out = append(out, fmt.Sprintf("healthCheckType is %q: a host its target groups find unhealthy "+
 					"stays in service", str(r, "healthCheckType")))
 			}
@@ -157,7 +164,7 @@ var fleetRules = []Rule{
 				return []string{"the group launches from a launch configuration, not a launch template"}
 			}
 			versions, found := templateVersions(r)
-			if !found {
+			if !found && !unknown(r, "launchTemplate") && !unknown(r, "mixedInstancesPolicy") {
 				return []string{"the group names no launch template"}
 			}
 			var out []string
@@ -180,13 +187,17 @@ var fleetRules = []Rule{
 			_, ok := input(r, "instanceRefresh")
 			return when(ok, "the group declares instanceRefresh")
 		}},
-	{ID: "APPSTACK-ASG-009", Mirrors: []string{"awsguard:required-tags", "CKV_AWS_153"}, Severity: Medium,
-		Title: "the hosts and volumes a group launches carry the stack's tags from the launch",
-		Types: []string{AutoScalingGroup, LaunchTemplate},
+	{ID: "APPSTACK-ASG-009", Severity: Medium,
+		Mirrors: []string{"awsguard:required-tags", "kics:ba48df05-eaa1-4d64-905e-4a4b051e7587"},
+		Title:   "the hosts and volumes a group launches carry the stack's tags from the launch",
+		Types:   []string{AutoScalingGroup, LaunchTemplate},
 		Fix: "group tags: every required tag with propagateAtLaunch = true; launch template tagSpecifications for " +
 			"resourceType instance and volume with the stack's tags (what volumeTags is to a single host): the " +
 			"stack's tag is how cost reports, clean-up and the CI roles' tag conditions find what it launched",
 		Check: func(r offline.Resource, _ *Stack) []string {
+			if unknown(r, "tags") || unknown(r, "tagSpecifications") {
+				return nil
+			}
 			if r.Type == AutoScalingGroup {
 				gt := groupTags(r)
 				var missing []string
@@ -216,7 +227,7 @@ var fleetRules = []Rule{
 	{ID: "APPSTACK-ASG-010", Mirrors: []string{"appstack", "aws:elb-deregistration-delay"}, Severity: Medium,
 		Title: "a fleet's target groups drain a leaving host and check readiness on a stated path",
 		Types: []string{TargetGroup, "aws:alb/targetGroup:TargetGroup"},
-		Fix: "deregistrationDelay > 0 (components/frontdoor: 30s) so a host leaving in a refresh or a scale-in " +
+		Fix: "deregistrationDelay > 0 (a fleet: appstack:fleet.drainSeconds, default 300s) so a host leaving in a refresh or a scale-in " +
 			"finishes its requests, and healthCheck.path = the service's readyPath",
 		Check: func(r offline.Resource, s *Stack) []string {
 			if !s.fleetTargetGroup(r) {
@@ -255,6 +266,30 @@ var fleetRules = []Rule{
 				}
 			}
 			return []string{"no notification sends its launch and terminate errors to the alarm topic"}
+		}},
+	{ID: "APPSTACK-ASG-012", Mirrors: []string{"aws:API_InstanceMaintenancePolicy", "aws:API_RefreshPreferences"},
+		Severity: High, Title: "the group's healthy percentages are a pair Auto Scaling accepts, launching before terminating",
+		Types: []string{AutoScalingGroup},
+		Fix: "instanceMaintenancePolicy: minHealthyPercentage 0-100 and maxHealthyPercentage above 100 and at most 100 " +
+			"points above it (components/fleet: min(200, min + 100))",
+		Check: func(r offline.Resource, _ *Stack) []string {
+			lo, okLo := num(r, "instanceMaintenancePolicy.minHealthyPercentage")
+			hi, okHi := num(r, "instanceMaintenancePolicy.maxHealthyPercentage")
+			switch {
+			case !okLo && !okHi:
+				if _, set := input(r, "instanceMaintenancePolicy"); set {
+					return nil // unknown in a preview
+				}
+				return []string{"no instance maintenance policy: a replacement of an unhealthy host terminates it " +
+					"before its replacement is in service"}
+			case okLo && okHi && hi-lo > 100:
+				return []string{fmt.Sprintf("maxHealthyPercentage %v is more than 100 above minHealthyPercentage %v: "+
+					"Auto Scaling refuses the pair", hi, lo)}
+			case okHi && hi <= 100:
+				return []string{fmt.Sprintf("maxHealthyPercentage %v: a replacement terminates a host before it "+
+					"launches the next (want above 100)", hi)}
+			}
+			return nil
 		}},
 }
 
@@ -309,6 +344,23 @@ func length(r offline.Resource, path string) (int, bool) {
 		return len(v.ArrayValue()), true
 	}
 	return 0, !isUnknown(v)
+}
+
+// unknown reports whether a whole input is not known yet (a preview's value wired from another resource).
+func unknown(r offline.Resource, path string) bool {
+	v, ok := input(r, path)
+	return ok && isUnknown(v)
+}
+
+// healthCheckTypes are a group's health check types: HealthCheckType is "a comma-separated value string of one
+// or more health check types" (EC2, EBS, ELB, VPC_LATTICE; docs.aws.amazon.com/autoscaling/ec2/APIReference/
+// API_UpdateAutoScalingGroup.html).
+func healthCheckTypes(r offline.Resource) map[string]bool {
+	out := map[string]bool{}
+	for _, t := range strings.Split(str(r, "healthCheckType"), ",") {
+		out[strings.ToUpper(strings.TrimSpace(t))] = true
+	}
+	return out
 }
 
 // isUnknown reports whether input read v as a value a preview does not know yet.

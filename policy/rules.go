@@ -503,7 +503,7 @@ var stackRules = []Rule{
 		Check: func(r offline.Resource, _ *Stack) []string {
 			var missing, volume []string
 			for _, k := range tags.Required {
-				if tagValue(r, k) == "" {
+				if tagValue(r, k) == "" && !unknown(r, "tags") {
 					missing = append(missing, k)
 				}
 				// An instance's volumes are tagged in the launch itself only through volumeTags (rootBlockDevice

@@ -243,6 +243,7 @@ func fleetGroup(version string) offline.Resource {
 		"name": "appstack-staging-app", "minSize": 1, "maxSize": 2, "vpcZoneIdentifiers": []any{"subnet-a", "subnet-b"},
 		"targetGroupArns": []any{"arn:aws:elasticloadbalancing:ap-southeast-1:123456789012:targetgroup/web/0"},
 		"healthCheckType": "ELB", "healthCheckGracePeriod": 600,
+		"instanceMaintenancePolicy": map[string]any{"minHealthyPercentage": 100, "maxHealthyPercentage": 200},
 		"mixedInstancesPolicy": map[string]any{"launchTemplate": map[string]any{
 			"launchTemplateSpecification": map[string]any{"launchTemplateId": "lt-0", "version": version}}},
 		"tags": tags,

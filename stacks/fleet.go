@@ -32,8 +32,8 @@ type Fleet struct {
 	// SpotPercent is the share of the capacity above OnDemandBase that runs on Spot, 0-100. Default 0.
 	SpotPercent int `json:"spotPercent"`
 	// MinHealthyPercent is the share of the desired capacity a deploy keeps in service; new hosts are launched
-	// before old ones go (up to 200 percent). Default 100.
-	MinHealthyPercent int `json:"minHealthyPercent"`
+	// before old ones go, up to 100 points above it and at most 200 percent. Default 100.
+	MinHealthyPercent *int `json:"minHealthyPercent"`
 	// DrainSeconds is how long a host leaving the fleet (a deploy, a scale-in) keeps its open requests and
 	// connections (WebSockets) before it is terminated: the target groups' deregistration delay, 0-3600. Default 300.
 	DrainSeconds *int `json:"drainSeconds"`
@@ -91,8 +91,8 @@ func (f *Fleet) applyDefaults(instanceType string) {
 	if f.DrainSeconds == nil {
 		f.DrainSeconds = new(300)
 	}
-	if f.MinHealthyPercent == 0 {
-		f.MinHealthyPercent = 100
+	if f.MinHealthyPercent == nil {
+		f.MinHealthyPercent = new(100)
 	}
 	if f.Scaling.Metric == "" {
 		f.Scaling.Metric = CPUMetric
@@ -167,9 +167,9 @@ func (v *validator) fleet(c *Config) {
 	if f.SpotPercent < 0 || f.SpotPercent > 100 {
 		v.addf(key("fleet", "spotPercent"), "%d: want 0 to 100", f.SpotPercent)
 	}
-	if f.MinHealthyPercent < 0 || f.MinHealthyPercent > 100 {
-		// Auto Scaling's MinHealthyPercentage is 0-100 and at most 100 below MaxHealthyPercentage (200).
-		v.addf(key("fleet", "minHealthyPercent"), "%d: want 0 to 100", f.MinHealthyPercent)
+	if m := *f.MinHealthyPercent; m < 0 || m > 100 {
+		// Auto Scaling's MinHealthyPercentage is 0-100; appstack sets the maximum to at most 100 above it.
+		v.addf(key("fleet", "minHealthyPercent"), "%d: want 0 to 100", m)
 	}
 	switch f.Scaling.Metric {
 	case CPUMetric:

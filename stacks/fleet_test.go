@@ -87,7 +87,7 @@ func TestFleetDefaults(t *testing.T) {
 	require.True(t, cfg.IsFleet())
 	require.NotNil(t, cfg.Fleet)
 	assert.Equal(t, Fleet{Min: 2, Max: 4, Desired: 2, InstanceTypes: []string{cfg.Instance.Type},
-		OnDemandBase: new(2), MinHealthyPercent: 100, DrainSeconds: new(300), Scaling: Scaling{Metric: CPUMetric, Target: 60}}, *cfg.Fleet,
+		OnDemandBase: new(2), MinHealthyPercent: new(100), DrainSeconds: new(300), Scaling: Scaling{Metric: CPUMetric, Target: 60}}, *cfg.Fleet,
 		"two hosts in two zones, all On-Demand, nothing taken out of service during a deploy")
 
 	requests, err := Load(source(t, with(map[string]string{"appstack:hosting": "fleet",
@@ -97,6 +97,11 @@ func TestFleetDefaults(t *testing.T) {
 	assert.Equal(t, 1000.0, requests.Fleet.Scaling.Target)
 	assert.Equal(t, 0, *requests.Fleet.OnDemandBase, "an explicit zero On-Demand base is kept")
 	assert.Equal(t, 1, requests.Fleet.Desired)
+
+	all, err := Load(source(t, with(map[string]string{"appstack:hosting": "fleet",
+		"appstack:domain": "example.com", "appstack:fleet": `{"minHealthyPercent":0}`})))
+	require.NoError(t, err)
+	assert.Equal(t, 0, *all.Fleet.MinHealthyPercent, "an explicit 0 (replace every host at once) is kept")
 
 	built := &Config{Hosting: FleetHosting, Instance: Instance{Type: "t3.small"}}
 	assert.Equal(t, 2, built.FleetShape().Min, "a configuration built in code gets the same defaults")

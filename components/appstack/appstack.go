@@ -92,6 +92,11 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 			return nil, fmt.Errorf("appstack %q: %w", name, err)
 		}
 		door = p
+		if cfg.IsFleet() {
+			if err := checkFleetSubnets(ctx, cfg, door); err != nil {
+				return nil, fmt.Errorf("appstack %q: %w", name, err)
+			}
+		}
 	}
 	c := &App{}
 	if err := ctx.RegisterComponentResource(Type, name, c, opts...); err != nil {
@@ -332,9 +337,14 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 			return nil, err
 		}
 		c.GroupName, c.TemplateVersion, c.Rollout = f.GroupName, f.TemplateVersion, f.Rollout
-		// The hostnames forward to the fleet's target groups once its hosts serve: on the move from a single
-		// host the target groups are new (named for the stack), and the old host keeps the traffic until then.
-		if err := fd.Route(ctx, f.Rollout); err != nil {
+		// A new fleet's hostnames forward to its target groups once its first hosts serve: on the move from a
+		// single host the target groups are new (named for the stack), and the old host keeps the traffic until
+		// then. An existing fleet's rules stay as they are.
+		var serving pulumi.StringInput
+		if f.Created {
+			serving = f.Rollout
+		}
+		if err := fd.Route(ctx, serving); err != nil {
 			return nil, err
 		}
 		c.PublicIP = pulumi.String("").ToStringOutput()

@@ -2,7 +2,9 @@ package appstack
 
 import (
 	"fmt"
+	"time"
 
+	"github.com/pulumi/pulumi-aws/sdk/v7/go/aws/ec2"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"appstack/components/fleet"
@@ -38,7 +40,7 @@ func newFleet(ctx *pulumi.Context, name string, cfg *stacks.Config, door *doorPl
 		Desired:             shape.Desired,
 		OnDemandBase:        *shape.OnDemandBase,
 		SpotPercent:         shape.SpotPercent,
-		MinHealthyPercent:   shape.MinHealthyPercent,
+		MinHealthyPercent:   *shape.MinHealthyPercent,
 		SubnetIDs:           subnets,
 		PublicIP:            public,
 		SecurityGroupIDs:    boot.SecurityGroupIDs,
@@ -49,10 +51,55 @@ func newFleet(ctx *pulumi.Context, name string, cfg *stacks.Config, door *doorPl
 		// Requests per target count on the first service's target group.
 		RequestsLabel: fd.ResourceLabels[cfg.Services[0].Name],
 		HealthySettle: boot.HealthySettle,
+		Drain:         time.Duration(*shape.DrainSeconds) * time.Second,
 		DependsOn:     boot.DependsOn,
 		AlarmTopicArn: boot.AlarmTopicArn,
 		Tags:          boot.Tags,
 	}, parent)
+}
+
+// checkFleetSubnets looks up, through the provider, the Availability Zones of appstack:fleet.subnetIds and of
+// the front door's subnets: the hosts must span two or more zones, and only zones the load balancer has enabled,
+// since a target in any other zone is never routed to ("unused", Target.NotInUse: API_TargetHealth).
+func checkFleetSubnets(ctx *pulumi.Context, cfg *stacks.Config, door *doorPlacement) error {
+	ids := cfg.FleetShape().SubnetIDs
+	if len(ids) == 0 {
+		return nil // the front door's own subnets
+	}
+	key := stacks.Namespace + ":fleet.subnetIds"
+	zoneOf := func(id string) (string, error) {
+		sn, err := ec2.LookupSubnet(ctx, &ec2.LookupSubnetArgs{Id: pulumi.StringRef(id)})
+		if err != nil {
+			return "", fmt.Errorf("%s: subnet %s: %w", key, id, err)
+		}
+		return sn.AvailabilityZone, nil
+	}
+	doorZones := map[string]bool{}
+	for _, id := range door.subnetIDs {
+		z, err := zoneOf(id)
+		if err != nil {
+			return err
+		}
+		doorZones[z] = true
+	}
+	zones := map[string]bool{}
+	for _, id := range ids {
+		z, err := zoneOf(id)
+		if err != nil {
+			return err
+		}
+		if !doorZones[z] {
+			return fmt.Errorf("%s: subnet %s is in %s, where the front door has no subnet: the load balancer "+
+				"would never route to its hosts (add a front door subnet in %s to appstack:frontDoorSubnetIds)",
+				key, id, z, z)
+		}
+		zones[z] = true
+	}
+	if len(zones) < 2 {
+		return fmt.Errorf("%s: the subnets are all in one Availability Zone; a fleet spreads over two or more",
+			key)
+	}
+	return nil
 }
 
 // GroupName is a stack's Auto Scaling group name, <project>-<stack>-<app>: fixed, so that a deploy reads the

@@ -52,7 +52,8 @@ type Args struct {
 	Min, Max, Desired int
 	// OnDemandBase hosts are On-Demand before any is Spot; SpotPercent of the capacity above it is Spot.
 	OnDemandBase, SpotPercent int
-	// MinHealthyPercent of the desired capacity stays in service during a deploy. Default 100.
+	// MinHealthyPercent of the desired capacity stays in service during a deploy and a replacement, 0-100 (0
+	// replaces every host at once); the maximum is rollout.MaxHealthyPercent of it. Required: there is no default.
 	MinHealthyPercent int
 	// SubnetIDs place the hosts, in two or more Availability Zones. Required.
 	SubnetIDs []string
@@ -73,6 +74,9 @@ type Args struct {
 	// Warmup is how long a new host's metrics are left out of scaling, and a refresh waits after a new host is
 	// healthy before it goes on. Default 60s.
 	Warmup time.Duration
+	// Drain is how long a host leaving the fleet keeps its connections (the target groups' deregistration delay):
+	// a deploy waits for it before old hosts go, and a destroy for every host. Default 0.
+	Drain time.Duration
 	// HealthySettle is how long a ready host takes to pass the load balancer's health checks; a new group's
 	// first deploy waits that long after its hosts are ready, so the smoke test that follows finds them in
 	// service. Default 0.
@@ -98,13 +102,12 @@ type Fleet struct {
 	Fingerprint pulumi.StringOutput
 	// Rollout says what the deploy did: "preview", the refresh that ran, or that the group ran the version.
 	Rollout pulumi.StringOutput
+	// Created says the group did not exist before this deploy: its first hosts serve only once Rollout resolves.
+	Created bool
 }
 
 func (a *Args) withDefaults() Args {
 	out := *a
-	if out.MinHealthyPercent == 0 {
-		out.MinHealthyPercent = 100
-	}
 	if out.Warmup == 0 {
 		out.Warmup = time.Minute
 	}
@@ -188,16 +191,15 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		return nil, err
 	}
 	latest := template.LatestVersion.ApplyT(strconv.Itoa).(pulumi.StringOutput)
-	// A new group starts on the template's newest version; an existing one stays on the version it runs until
-	// the rollout below has replaced its hosts. (A group on another template, after the template was replaced,
-	// moves with it.)
-	groupVersion := pulumi.All(template.ID(), latest).ApplyT(func(v []any) string {
-		if current.templateID != "" && current.templateID == string(v[0].(pulumi.ID)) {
-			return current.version
-		}
-		return v[1].(string)
-	}).(pulumi.StringOutput)
-	group, err := a.group(ctx, name, template, groupVersion, parent)
+	// A new group starts on the template's newest version. An existing one is declared with the template and
+	// version it runs, as read (known in a preview too), so Pulumi never moves it: the rollout below carries the
+	// newest version to it, and Auto Scaling writes it to the group only when the refresh succeeds.
+	groupTemplate, groupVersion := template.ID().ToStringOutput(), latest
+	if created := current.templateID == ""; !created {
+		groupTemplate = pulumi.String(current.templateID).ToStringOutput()
+		groupVersion = pulumi.String(current.version).ToStringOutput()
+	}
+	group, err := a.group(ctx, name, groupTemplate, groupVersion, parent)
 	if err != nil {
 		return nil, err
 	}
@@ -208,6 +210,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		return nil, err
 	}
 
+	c.Created = current.templateID == ""
 	c.GroupName = group.Name
 	c.TemplateID = template.ID()
 	c.Fingerprint = boot.Fingerprint
@@ -319,7 +322,7 @@ func (a *Args) launchTemplate(ctx *pulumi.Context, name string, boot *host.Launc
 }
 
 // policy is the mixed instances policy of the group and of the rollout's desired configuration.
-func (a *Args) policy(templateID pulumi.IDOutput, version pulumi.StringOutput) *autoscaling.GroupMixedInstancesPolicyArgs {
+func (a *Args) policy(templateID, version pulumi.StringOutput) *autoscaling.GroupMixedInstancesPolicyArgs {
 	var overrides autoscaling.GroupMixedInstancesPolicyLaunchTemplateOverrideArray
 	for _, t := range a.InstanceTypes {
 		overrides = append(overrides, &autoscaling.GroupMixedInstancesPolicyLaunchTemplateOverrideArgs{
@@ -344,7 +347,7 @@ func (a *Args) policy(templateID pulumi.IDOutput, version pulumi.StringOutput) *
 	}
 }
 
-func (a *Args) group(ctx *pulumi.Context, name string, template *ec2.LaunchTemplate, version pulumi.StringOutput,
+func (a *Args) group(ctx *pulumi.Context, name string, templateID, version pulumi.StringOutput,
 	parent pulumi.ResourceOption) (*autoscaling.Group, error) {
 	// A group's tags are a list, each propagated to the hosts it launches.
 	groupTags := autoscaling.GroupTagArray{}
@@ -366,13 +369,13 @@ func (a *Args) group(ctx *pulumi.Context, name string, template *ec2.LaunchTempl
 		HealthCheckType:        pulumi.String("ELB"),
 		HealthCheckGracePeriod: pulumi.Int(readySeconds),
 		DefaultInstanceWarmup:  pulumi.Int(int(a.Warmup / time.Second)),
-		MixedInstancesPolicy:   a.policy(template.ID(), version),
+		MixedInstancesPolicy:   a.policy(templateID, version),
 		// Spot hosts at elevated risk of interruption are replaced before they are interrupted.
 		CapacityRebalance: pulumi.Bool(a.SpotPercent > 0),
 		// Replacing an unhealthy host (and any scale-in) launches the new one first.
 		InstanceMaintenancePolicy: &autoscaling.GroupInstanceMaintenancePolicyArgs{
 			MinHealthyPercentage: pulumi.Int(a.MinHealthyPercent),
-			MaxHealthyPercentage: pulumi.Int(rollout.MaxHealthyPercent),
+			MaxHealthyPercentage: pulumi.Int(rollout.MaxHealthyPercent(a.MinHealthyPercent)),
 		},
 		EnabledMetrics: autoscaling.MetricArray{autoscaling.MetricGroupInServiceInstances,
 			autoscaling.MetricGroupDesiredCapacity, autoscaling.MetricGroupMinSize},
@@ -383,6 +386,9 @@ func (a *Args) group(ctx *pulumi.Context, name string, template *ec2.LaunchTempl
 	}, parent,
 		// Target tracking owns the desired capacity once the group exists.
 		pulumi.IgnoreChanges([]string{"desiredCapacity"}),
+		// The provider deletes a group by scaling it to zero and waiting, 10 minutes by default
+		// (terraform-provider-aws internal/service/autoscaling/group.go, drainGroup): every host drains first.
+		pulumi.Timeouts(&pulumi.CustomTimeouts{Delete: (a.Drain + 2*a.Boot.ReadyTimeout).String()}),
 		pulumi.DependsOn(a.DependsOn))
 }
 
@@ -465,8 +471,8 @@ func (a *Args) rollout(ctx *pulumi.Context, c *Fleet, name string, group *autosc
 				MinHealthyPercent: a.MinHealthyPercent,
 				InstanceWarmup:    a.Warmup,
 				Fingerprint:       v[4].(string),
-				// A batch boots within the ready timeout; old hosts then drain before they go.
-				Timeout: 2*a.Boot.ReadyTimeout + a.Warmup,
+				// The new hosts boot within the ready timeout and warm up; old hosts then drain before they go.
+				Timeout: 2*a.Boot.ReadyTimeout + a.Warmup + a.Drain,
 			}
 			identity, err := rollout.ReadIdentity(func(k string) (string, bool) { return ctx.GetConfig(k) })
 			if err != nil {

@@ -355,6 +355,11 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		}
 		c.routes = append(c.routes, route{name: name + "-" + s.Name + "-rule", priority: i + 1,
 			hostname: s.Hostname, targetGroup: tg.Arn})
+		if a.DeferRouting {
+			if err := a.warm(ctx, c, name+"-"+s.Name, https, i, tg); err != nil {
+				return nil, err
+			}
+		}
 		_, err = route53.NewRecord(ctx, name+"-"+s.Name+"-dns", &route53.RecordArgs{
 			ZoneId: pulumi.String(a.ZoneID),
 			Name:   pulumi.String(s.Hostname),
@@ -427,6 +432,32 @@ func (a *Args) noHealthyTarget(ctx *pulumi.Context, c *FrontDoor, name string, a
 	}, pulumi.Parent(c))
 	return err
 }
+
+// warm keeps a target group in use from its creation with a rule no request matches (a host name under the
+// reserved .invalid domain, RFC 6761): a target group that no load balancer uses is not health-checked, its
+// targets stay "unused" (Target.NotInUse, API_TargetHealth), so without it a fleet's new target groups would
+// start their health checks only when Route moves the hostnames to them.
+func (a *Args) warm(ctx *pulumi.Context, c *FrontDoor, name string, https *lb.Listener, i int,
+	tg *lb.TargetGroup) error {
+	_, err := lb.NewListenerRule(ctx, name+"-warm", &lb.ListenerRuleArgs{
+		ListenerArn: https.Arn,
+		Priority:    pulumi.Int(WarmRulePriority + i),
+		Conditions: lb.ListenerRuleConditionArray{&lb.ListenerRuleConditionArgs{
+			HostHeader: &lb.ListenerRuleConditionHostHeaderArgs{Values: pulumi.StringArray{
+				pulumi.Sprintf("%s.warm.invalid", tg.Name)}},
+		}},
+		Actions: lb.ListenerRuleActionArray{&lb.ListenerRuleActionArgs{
+			Type:           pulumi.String("forward"),
+			TargetGroupArn: tg.Arn,
+		}},
+		Tags: tags.With(a.Tags, name),
+	}, pulumi.Parent(c))
+	return err
+}
+
+// WarmRulePriority is the first priority of the rules that keep deferred target groups in use, after every
+// hostname's rule.
+const WarmRulePriority = 1000
 
 // route is a hostname's listener rule, created by Route.
 type route struct {

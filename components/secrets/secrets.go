@@ -236,7 +236,7 @@ func KeyPolicy(accountRoot, deployer string, services []string, serviceLinkedRol
 			roles = append(roles, strings.TrimSuffix(accountRoot, ":root")+":role/aws-service-role/"+r)
 		}
 		doc.Statement = append(doc.Statement, statement{Sid: "ServiceLinkedRolesEncrypt", Effect: "Allow",
-			Principal: map[string]any{"AWS": roles}, Action: []string{"kms:Decrypt", "kms:GenerateDataKey*"},
+			Principal: map[string]any{"AWS": roles}, Action: []string{"kms:Decrypt", "kms:GenerateDataKey"},
 			Resource: "*"})
 	}
 	out, err := json.Marshal(doc)

@@ -70,6 +70,16 @@ func (m *Mocks) frontDoorCall(args pulumi.MockCallArgs) (resource.PropertyMap, b
 			ids = append(ids, "subnet-0"+hash("default-subnet", m.Region, az)[:16])
 		}
 		return resource.NewPropertyMapFromMap(map[string]any{"ids": ids, "id": m.Region}), true, nil
+	case "aws:ec2/getSubnet:getSubnet":
+		// The mocks place a subnet by the last hex digit of its id: 0, 3, 6, 9, c, f in zone a; 1, 4, 7, a, d in
+		// b; the rest in c.
+		id := get("id")
+		if id == "" {
+			return nil, true, fmt.Errorf("getSubnet: the mocks look subnets up by id only")
+		}
+		zone := string("abc"[strings.IndexByte("0123456789abcdef", id[len(id)-1])%3])
+		return resource.NewPropertyMapFromMap(map[string]any{"id": id, "availabilityZone": m.Region + zone,
+			"vpcId": "vpc-0123456789abcdef0"}), true, nil
 	case "aws:elb/getServiceAccount:getServiceAccount":
 		region := get("region")
 		if region == "" {

@@ -55,6 +55,8 @@ type Resource struct {
 	DependsOn           []string
 	// Import is the id of the existing resource the program adopts (pulumi.Import), or "".
 	Import string
+	// DeleteTimeout is the custom delete timeout (pulumi.Timeouts), or "".
+	DeleteTimeout string
 }
 
 // Invoke is one data-source call the program made.
@@ -279,6 +281,9 @@ func (m *Mocks) record(args pulumi.MockResourceArgs, id string, out resource.Pro
 		r.Aliases = len(rpc.GetAliases()) + len(rpc.GetAliasURNs())
 		r.DependsOn = rpc.GetDependencies()
 		r.Import = rpc.GetImportId()
+		if t := rpc.GetCustomTimeouts(); t != nil {
+			r.DeleteTimeout = t.GetDelete()
+		}
 	}
 	r.URN = urnOf(m.Project, m.Stack, r.Parent, r.Type, r.Name)
 	m.mu.Lock()

@@ -41,10 +41,11 @@ type API interface {
 		...func(*autoscaling.Options)) (*autoscaling.RollbackInstanceRefreshOutput, error)
 }
 
-// MaxHealthyPercent lets a refresh run up to twice the desired capacity, so that it launches the new hosts and
-// waits for them to be healthy before it terminates old ones (API_RefreshPreferences: MaxHealthyPercentage
-// 100-200, at most 100 above MinHealthyPercentage).
-const MaxHealthyPercent = 200
+// MaxHealthyPercent is the most a refresh or a replacement may run above the desired capacity: it launches the
+// new hosts and waits for them to be healthy before it terminates old ones. Auto Scaling takes 100-200, at most
+// 100 points above the minimum (API_RefreshPreferences, API_InstanceMaintenancePolicy: "the difference between
+// them cannot be greater than 100").
+func MaxHealthyPercent(minHealthy int) int { return min(200, minHealthy+100) }
 
 // DefaultPoll is how often a rollout reads the refresh's state.
 const DefaultPoll = 15 * time.Second
@@ -134,6 +135,15 @@ func Version(p *types.MixedInstancesPolicy) string {
 	return aws.ToString(p.LaunchTemplate.LaunchTemplateSpecification.Version)
 }
 
+// template is the launch template id and version a policy names, "<id>:<version>".
+func template(p *types.MixedInstancesPolicy) string {
+	if p == nil || p.LaunchTemplate == nil || p.LaunchTemplate.LaunchTemplateSpecification == nil {
+		return ""
+	}
+	spec := p.LaunchTemplate.LaunchTemplateSpecification
+	return aws.ToString(spec.LaunchTemplateId) + ":" + aws.ToString(spec.Version)
+}
+
 // Run rolls req.Policy's launch template version out to the group and returns when the new hosts serve, or
 // with an *Error once the refresh has ended without them.
 func (r *Rollout) Run(ctx context.Context, req Request) (Result, error) {
@@ -152,7 +162,8 @@ func (r *Rollout) Run(ctx context.Context, req Request) (Result, error) {
 		return Result{}, err
 	}
 	switch {
-	case refresh != nil && slices.Contains(active, refresh.Status) && Version(desiredPolicy(refresh)) == want:
+	case refresh != nil && slices.Contains(active, refresh.Status) &&
+		template(desiredPolicy(refresh)) == template(req.Policy):
 		r.logf("group %s: following instance refresh %s, already rolling out version %s", req.Group,
 			aws.ToString(refresh.InstanceRefreshId), want)
 		return r.follow(ctx, req, aws.ToString(refresh.InstanceRefreshId))
@@ -160,7 +171,7 @@ func (r *Rollout) Run(ctx context.Context, req Request) (Result, error) {
 		if err := r.settle(ctx, req, refresh); err != nil {
 			return Result{}, err
 		}
-	case groupVersion(group) == want:
+	case groupTemplate(group) == template(req.Policy):
 		return Result{Summary: fmt.Sprintf("group %s runs launch template version %s already", req.Group, want)},
 			nil
 	}
@@ -194,12 +205,15 @@ func (r *Rollout) group(ctx context.Context, name string) (*types.AutoScalingGro
 	return &out.AutoScalingGroups[0], nil
 }
 
-// groupVersion is the launch template version the group launches now.
-func groupVersion(g *types.AutoScalingGroup) string {
+// groupTemplate is the launch template id and version the group launches now, "<id>:<version>".
+func groupTemplate(g *types.AutoScalingGroup) string {
 	if g.MixedInstancesPolicy != nil {
-		return Version(g.MixedInstancesPolicy)
+		return template(g.MixedInstancesPolicy)
 	}
-	return aws.ToString(g.LaunchTemplate.Version)
+	if g.LaunchTemplate == nil {
+		return ""
+	}
+	return aws.ToString(g.LaunchTemplate.LaunchTemplateId) + ":" + aws.ToString(g.LaunchTemplate.Version)
 }
 
 func desiredPolicy(r *types.InstanceRefresh) *types.MixedInstancesPolicy {
@@ -245,7 +259,8 @@ func (r *Rollout) settle(ctx context.Context, req Request, refresh *types.Instan
 			Version(desiredPolicy(refresh)), refresh.Status, Version(req.Policy))
 		_, err := r.API.CancelInstanceRefresh(ctx, &autoscaling.CancelInstanceRefreshInput{
 			AutoScalingGroupName: aws.String(req.Group)})
-		if err != nil && !strings.Contains(err.Error(), "ActiveInstanceRefreshNotFound") {
+		var gone *types.ActiveInstanceRefreshNotFoundFault
+		if err != nil && !errors.As(err, &gone) {
 			return fmt.Errorf("group %s: CancelInstanceRefresh %s: %w", req.Group, id, err)
 		}
 	}
@@ -272,7 +287,7 @@ func (r *Rollout) settle(ctx context.Context, req Request, refresh *types.Instan
 func (r *Rollout) start(ctx context.Context, req Request) (Result, error) {
 	prefs := &types.RefreshPreferences{
 		MinHealthyPercentage: aws.Int32(int32(req.MinHealthyPercent)),
-		MaxHealthyPercentage: aws.Int32(MaxHealthyPercent),
+		MaxHealthyPercentage: aws.Int32(int32(MaxHealthyPercent(req.MinHealthyPercent))),
 		AutoRollback:         aws.Bool(true),
 		// A re-run after a failure, or after a cancelled refresh, replaces only the hosts not on the version.
 		SkipMatching:              aws.Bool(true),
@@ -313,6 +328,12 @@ func (r *Rollout) follow(ctx context.Context, req Request, id string) (Result, e
 		}
 		switch cur.Status {
 		case types.InstanceRefreshStatusSuccessful:
+			if rollbackReason != "" {
+				// The refresh ended before the rollback took: the new version serves although a host of it failed.
+				return Result{RefreshID: id}, &Error{Group: req.Group, RefreshID: id, Status: cur.Status,
+					Reason: rollbackReason + "; the refresh completed before the rollback began, so the group runs " +
+						"the new version: deploy the previous version, or the fix"}
+			}
 			return Result{RefreshID: id, Summary: fmt.Sprintf("group %s runs launch template version %s "+
 				"(instance refresh %s)", req.Group, Version(req.Policy), id)}, nil
 		case types.InstanceRefreshStatusRollbackSuccessful, types.InstanceRefreshStatusRollbackFailed,
@@ -350,9 +371,11 @@ func (r *Rollout) rollback(ctx context.Context, req Request, id, why string) err
 	r.logf("group %s: rolling back instance refresh %s: %s", req.Group, id, why)
 	_, err := r.API.RollbackInstanceRefresh(ctx, &autoscaling.RollbackInstanceRefreshInput{
 		AutoScalingGroupName: aws.String(req.Group)})
-	// Auto Scaling may have started its own rollback, or ended the refresh, between the read and the call.
-	if err != nil && !strings.Contains(err.Error(), "ActiveInstanceRefreshNotFound") &&
-		!strings.Contains(err.Error(), "IrreversibleInstanceRefresh") {
+	// Auto Scaling may have ended the refresh between the read and the call: the next read says how. A refresh
+	// that cannot be rolled back (IrreversibleInstanceRefresh: no desired configuration, or an unnumbered
+	// version) is an error, never a success.
+	var gone *types.ActiveInstanceRefreshNotFoundFault
+	if err != nil && !errors.As(err, &gone) {
 		return fmt.Errorf("group %s: RollbackInstanceRefresh %s (%s): %w", req.Group, id, why, err)
 	}
 	return nil
@@ -372,9 +395,10 @@ func (r *Rollout) failedBoot(ctx context.Context, req Request) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("group %s: reading the new hosts' readiness signals: %w", req.Group, err)
 	}
-	want := Version(req.Policy)
+	want := template(req.Policy)
 	for _, in := range group.Instances {
-		if in.LaunchTemplate == nil || aws.ToString(in.LaunchTemplate.Version) != want {
+		if in.LaunchTemplate == nil || aws.ToString(in.LaunchTemplate.LaunchTemplateId)+":"+
+			aws.ToString(in.LaunchTemplate.Version) != want {
 			continue
 		}
 		id := aws.ToString(in.InstanceId)

@@ -21,6 +21,8 @@ const fp = "sha256:0123456789abcdef0123456789abcdef"
 // one per DescribeInstanceRefreshes by id, and a rollback request switches it to rollback.
 type fakeASG struct {
 	version   string                        // the group's launch template version
+	template  string                        // the group's launch template id, default lt-1
+	refuse    error                         // what RollbackInstanceRefresh answers, if set
 	instances []types.Instance              // the group's instances
 	refreshes []types.InstanceRefresh       // newest first
 	script    []types.InstanceRefreshStatus // what the started refresh goes through
@@ -32,9 +34,13 @@ type fakeASG struct {
 func (f *fakeASG) DescribeAutoScalingGroups(_ context.Context, in *autoscaling.DescribeAutoScalingGroupsInput,
 	_ ...func(*autoscaling.Options)) (*autoscaling.DescribeAutoScalingGroupsOutput, error) {
 	f.calls = append(f.calls, "DescribeAutoScalingGroups")
+	p := policy(f.version)
+	if f.template != "" {
+		p.LaunchTemplate.LaunchTemplateSpecification.LaunchTemplateId = aws.String(f.template)
+	}
 	return &autoscaling.DescribeAutoScalingGroupsOutput{AutoScalingGroups: []types.AutoScalingGroup{{
 		AutoScalingGroupName: aws.String(in.AutoScalingGroupNames[0]),
-		MixedInstancesPolicy: policy(f.version),
+		MixedInstancesPolicy: p,
 		Instances:            f.instances,
 	}}}, nil
 }
@@ -76,6 +82,9 @@ func (f *fakeASG) CancelInstanceRefresh(context.Context, *autoscaling.CancelInst
 func (f *fakeASG) RollbackInstanceRefresh(context.Context, *autoscaling.RollbackInstanceRefreshInput,
 	...func(*autoscaling.Options)) (*autoscaling.RollbackInstanceRefreshOutput, error) {
 	f.calls = append(f.calls, "RollbackInstanceRefresh")
+	if f.refuse != nil {
+		return nil, f.refuse
+	}
 	f.rolled = true
 	f.script = []types.InstanceRefreshStatus{"RollbackInProgress", "RollbackSuccessful"}
 	f.refreshes[0].StatusReason = aws.String("The instance refresh was rolled back by request.")
@@ -92,7 +101,8 @@ func policy(version string) *types.MixedInstancesPolicy {
 
 func instance(id, version string) types.Instance {
 	return types.Instance{InstanceId: aws.String(id),
-		LaunchTemplate: &types.LaunchTemplateSpecification{Version: aws.String(version)}}
+		LaunchTemplate: &types.LaunchTemplateSpecification{LaunchTemplateId: aws.String("lt-1"),
+			Version: aws.String(version)}}
 }
 
 func run(t *testing.T, f API, signals map[string]string, req Request) (Result, []string, error) {
@@ -112,7 +122,10 @@ func run(t *testing.T, f API, signals map[string]string, req Request) (Result, [
 	if req.Timeout == 0 {
 		req.Timeout = time.Hour
 	}
-	req.Fingerprint, req.MinHealthyPercent = fp, 100
+	req.Fingerprint = fp
+	if req.MinHealthyPercent == 0 {
+		req.MinHealthyPercent = 100
+	}
 	res, err := r.Run(context.Background(), req)
 	return res, lines, err
 }
@@ -134,6 +147,15 @@ func TestARolloutStartsARefreshThatCarriesTheNewVersionAndRollsBackByItself(t *t
 	assert.Equal(t, int32(60), aws.ToInt32(p.InstanceWarmup))
 	assert.Equal(t, types.RefreshStrategyRolling, f.started.Strategy)
 	assert.Contains(t, strings.Join(lines, "\n"), "instance refresh refresh-1 InProgress")
+}
+
+func TestTheMaximumStaysWithin100OfTheMinimum(t *testing.T) {
+	for minimum, want := range map[int]int32{100: 200, 90: 190, 50: 150, 1: 101} {
+		f := &fakeASG{version: "2", script: []types.InstanceRefreshStatus{"Successful"}}
+		_, _, err := run(t, f, nil, Request{MinHealthyPercent: minimum})
+		require.NoError(t, err)
+		assert.Equal(t, want, aws.ToInt32(f.started.Preferences.MaxHealthyPercentage), "min %d", minimum)
+	}
 }
 
 func TestAGroupOnTheVersionAlreadyIsLeftAlone(t *testing.T) {
@@ -290,4 +312,32 @@ func TestANewGroupsFailedBootFailsTheDeployNamingTheStep(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "host i-b failed its boot at step pull: manifest unknown")
 	assert.Contains(t, err.Error(), "there is no previous version")
+}
+
+func TestAGroupOnAnotherTemplateWithTheSameVersionNumberIsRefreshed(t *testing.T) {
+	f := &fakeASG{version: "3", template: "lt-0", script: []types.InstanceRefreshStatus{"Successful"}}
+	_, _, err := run(t, f, nil, Request{})
+	require.NoError(t, err)
+	assert.Contains(t, f.calls, "StartInstanceRefresh", "a version number names a version of one template only")
+}
+
+func TestARefreshThatCannotBeRolledBackFailsTheDeploy(t *testing.T) {
+	f := &fakeASG{version: "2", instances: []types.Instance{instance("i-new", "3")},
+		script: []types.InstanceRefreshStatus{"InProgress", "InProgress", "Successful"},
+		refuse: &types.IrreversibleInstanceRefreshFault{Message: aws.String("no desired configuration")}}
+	signals := map[string]string{"i-new": "failed " + fp + " - pull denied"}
+	_, _, err := run(t, f, signals, Request{})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "IrreversibleInstanceRefresh")
+}
+
+func TestARefreshThatEndsBeforeItsRollbackIsStillAFailedDeploy(t *testing.T) {
+	// Auto Scaling finished the refresh between the read that saw the failed host and the rollback call.
+	f := &fakeASG{version: "2", instances: []types.Instance{instance("i-new", "3")},
+		script: []types.InstanceRefreshStatus{"InProgress", "Successful"},
+		refuse: &types.ActiveInstanceRefreshNotFoundFault{Message: aws.String("no active refresh")}}
+	signals := map[string]string{"i-new": "failed " + fp + " - health /ready answered 503"}
+	_, _, err := run(t, f, signals, Request{})
+	require.Error(t, err, "a host of the new version failed: never a success")
+	assert.Contains(t, err.Error(), "the refresh completed before the rollback began")
 }
