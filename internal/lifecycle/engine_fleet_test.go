@@ -4,6 +4,8 @@ package lifecycle_test
 
 import (
 	"context"
+	"encoding/json"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -196,6 +198,38 @@ func TestFleetOnTheRealEngine(t *testing.T) {
 		require.Len(t, instances, 2)
 		for _, i := range instances {
 			assert.Equal(t, "4", i.Version)
+		}
+	})
+
+	t.Run("a new fleet whose first host fails its boot fails the up with the reason; the fix rolls out", func(t *testing.T) {
+		copyFile(t, filepath.Join(e.work, "Pulumi.fleet.yaml"), filepath.Join(e.work, "Pulumi.fleet-new.yaml"))
+		// Every host launched so far used an outcome; the new group's first host fails its boot.
+		var ssm struct {
+			BootsUsed int `json:"bootsUsed"`
+		}
+		raw, err := os.ReadFile(filepath.Join(e.state, "standin-ssm.json"))
+		require.NoError(t, err)
+		require.NoError(t, json.Unmarshal(raw, &ssm))
+		e.boots(t, append(slices.Repeat([]string{"ready"}, ssm.BootsUsed), "failed pull docker pull web failed")...)
+
+		ops, lines, err := e.upLogged(t, ctx, "fleet-new")
+		require.Error(t, err)
+		assert.Equal(t, []string{"create"}, ops["app-fleet-group"],
+			"the group's create does not wait for capacity (waitForCapacityTimeout 0)")
+		assert.Contains(t, err.Error(), "failed its boot at step pull: docker pull web failed",
+			"%s", strings.Join(lines, "\n"))
+		g := e.fleet(t).Groups["appstack-fleet-new-app"]
+		require.NotNil(t, g)
+		assert.Equal(t, 1, g.Healthy())
+
+		e.change(t, "the fix for the new fleet")
+		_, lines, err = e.upLogged(t, ctx, "fleet-new")
+		require.NoError(t, err, "%s", strings.Join(lines, "\n"))
+		g = e.fleet(t).Groups["appstack-fleet-new-app"]
+		assert.Equal(t, "2", g.Config.Version, "the fix rolled out to the group")
+		assert.Equal(t, 2, g.Healthy())
+		for _, i := range g.Instances {
+			assert.Equal(t, "2", i.Version)
 		}
 	})
 }
