@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/base64"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -32,6 +33,27 @@ func evaluate(t *testing.T, stack string, changes map[string]string, secretKeys 
 	res, err := offlinetest.RunStack(t, infra.Program, stack, f.Config, append(f.SecretKeys, secretKeys...)...)
 	require.NoError(t, err)
 	return res.Resources, offlinetest.Waivers(t, f.Config)
+}
+
+// deepCopy copies a property value down to its leaves, so that a fixture's change never reaches another's.
+func deepCopy(v resource.PropertyValue) resource.PropertyValue {
+	switch {
+	case v.IsObject():
+		out := resource.PropertyMap{}
+		for k, e := range v.ObjectValue() {
+			out[k] = deepCopy(e)
+		}
+		return resource.NewProperty(out)
+	case v.IsArray():
+		out := make([]resource.PropertyValue, len(v.ArrayValue()))
+		for i, e := range v.ArrayValue() {
+			out[i] = deepCopy(e)
+		}
+		return resource.NewProperty(out)
+	case v.IsSecret():
+		return resource.MakeSecret(deepCopy(v.SecretValue().Element))
+	}
+	return v
 }
 
 func count(findings []policy.Finding, rule string) int {
@@ -221,6 +243,27 @@ var withSecret = map[string]string{
 
 func TestEveryRuleHasAFixtureThatMakesItFail(t *testing.T) {
 	covered := map[string]bool{}
+	// Fixtures that start from the same stack share one run of the program, each breaking its own deep copy.
+	type base struct {
+		resources []offline.Resource
+		waivers   []stacks.Waiver
+	}
+	bases := map[string]base{}
+	evaluateOnce := func(t *testing.T, stack string, changes map[string]string) ([]offline.Resource,
+		[]stacks.Waiver) {
+		key := stack + fmt.Sprint(changes) // fmt prints maps sorted by key
+		b, ok := bases[key]
+		if !ok {
+			b.resources, b.waivers = evaluate(t, stack, changes, "appstack:secrets")
+			bases[key] = b
+		}
+		out := make([]offline.Resource, len(b.resources))
+		for i, r := range b.resources {
+			r.Inputs = deepCopy(resource.NewProperty(r.Inputs)).ObjectValue()
+			out[i] = r
+		}
+		return out, b.waivers
+	}
 	for _, f := range fixtures {
 		covered[f.rule] = true
 		t.Run(f.rule, func(t *testing.T) {
@@ -232,7 +275,7 @@ func TestEveryRuleHasAFixtureThatMakesItFail(t *testing.T) {
 			if changes == nil {
 				changes = withSecret
 			}
-			resources, waivers := evaluate(t, stack, changes, "appstack:secrets")
+			resources, waivers := evaluateOnce(t, stack, changes)
 			if f.fleet {
 				resources = append(resources, fleet(resources, stack)...)
 			}

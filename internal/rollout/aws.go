@@ -3,15 +3,9 @@ package rollout
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
-	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
 
 // Identity is the AWS provider's configuration that decides who a rollout calls Auto Scaling as: the same
@@ -68,35 +62,19 @@ func ReadIdentity(get func(key string) (string, bool)) (Identity, error) {
 	return id, nil
 }
 
-// Client builds the Auto Scaling client for the identity. The SDK also honours AWS_ENDPOINT_URL_AUTO_SCALING,
-// the SDKs' standard service endpoint variable.
-func (id Identity) Client(ctx context.Context) (*autoscaling.Client, error) {
-	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithRegion(id.Region)}
-	if id.Profile != "" {
-		opts = append(opts, awsconfig.WithSharedConfigProfile(id.Profile))
+// NewAPI builds the Auto Scaling API for an identity. The program's main package sets it (awsclient.New), so
+// that the SDK's credential chain (config, STS, SSO) is linked into the program alone, not into every test binary
+// that builds the components. Nil, a deploy of a fleet fails with ErrNoClient.
+var NewAPI func(context.Context, Identity) (API, error)
+
+// ErrNoClient is a deploy of a fleet by a program built without an Auto Scaling client (NewAPI unset).
+var ErrNoClient = errors.New("this program was built without an Auto Scaling client (rollout.NewAPI is unset; " +
+	"main.go sets it)")
+
+// Client returns the Auto Scaling API for the identity, through NewAPI.
+func (id Identity) Client(ctx context.Context) (API, error) {
+	if NewAPI == nil {
+		return nil, ErrNoClient
 	}
-	if id.AccessKey != "" {
-		opts = append(opts, awsconfig.WithCredentialsProvider(
-			credentials.NewStaticCredentialsProvider(id.AccessKey, id.SecretKey, id.Token)))
-	}
-	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("loading the AWS configuration for the rolling deploy: %w", err)
-	}
-	// The provider assumes each role in turn, each with the credentials of the one before.
-	for _, role := range id.AssumeRoles {
-		if role.RoleArn == "" {
-			continue
-		}
-		cfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg),
-			role.RoleArn, func(o *stscreds.AssumeRoleOptions) {
-				if role.SessionName != "" {
-					o.RoleSessionName = role.SessionName
-				}
-				if role.ExternalID != "" {
-					o.ExternalID = aws.String(role.ExternalID)
-				}
-			}))
-	}
-	return autoscaling.NewFromConfig(cfg), nil
+	return NewAPI(ctx, id)
 }

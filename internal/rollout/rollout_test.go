@@ -341,3 +341,11 @@ func TestARefreshThatEndsBeforeItsRollbackIsStillAFailedDeploy(t *testing.T) {
 	require.Error(t, err, "a host of the new version failed: never a success")
 	assert.Contains(t, err.Error(), "the refresh completed before the rollback began")
 }
+
+func TestAProgramWithoutAnAutoScalingClientSaysSo(t *testing.T) {
+	saved := NewAPI
+	t.Cleanup(func() { NewAPI = saved })
+	NewAPI = nil
+	_, err := Identity{Region: "ap-southeast-1"}.Client(context.Background())
+	require.ErrorIs(t, err, ErrNoClient)
+}

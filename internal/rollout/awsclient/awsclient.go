@@ -1,0 +1,51 @@
+// Package awsclient builds the Auto Scaling client a fleet's rollout calls, with the AWS SDK's credential chain.
+// Only the program's main package imports it (rollout.NewAPI), which keeps the chain out of the test binaries.
+package awsclient
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"appstack/internal/rollout"
+)
+
+// New builds the Auto Scaling client for a rollout's identity: the provider's region, profile, static keys and
+// assumed roles, over the SDK's default credential chain. The SDK also honours AWS_ENDPOINT_URL_AUTO_SCALING, the
+// SDKs' standard service endpoint variable.
+func New(ctx context.Context, id rollout.Identity) (rollout.API, error) {
+	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithRegion(id.Region)}
+	if id.Profile != "" {
+		opts = append(opts, awsconfig.WithSharedConfigProfile(id.Profile))
+	}
+	if id.AccessKey != "" {
+		opts = append(opts, awsconfig.WithCredentialsProvider(
+			credentials.NewStaticCredentialsProvider(id.AccessKey, id.SecretKey, id.Token)))
+	}
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("loading the AWS configuration for the rolling deploy: %w", err)
+	}
+	// The provider assumes each role in turn, each with the credentials of the one before.
+	for _, role := range id.AssumeRoles {
+		if role.RoleArn == "" {
+			continue
+		}
+		cfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg),
+			role.RoleArn, func(o *stscreds.AssumeRoleOptions) {
+				if role.SessionName != "" {
+					o.RoleSessionName = role.SessionName
+				}
+				if role.ExternalID != "" {
+					o.ExternalID = aws.String(role.ExternalID)
+				}
+			}))
+	}
+	return autoscaling.NewFromConfig(cfg), nil
+}
