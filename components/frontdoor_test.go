@@ -103,7 +103,7 @@ func TestEveryHostnameHasADNSValidatedCertificateAndARecord(t *testing.T) {
 
 func TestTargetGroupsCheckReadinessAndDrain(t *testing.T) {
 	args := doorArgs()
-	args.DeregistrationDelay = 45 * time.Second
+	args.DeregistrationDelay = new(45 * time.Second)
 	res := offlinetest.Run(t, program(frontdoor.New, "door", args))
 	tg, ok := res.Named(tgType, "door-api-tg")
 	require.True(t, ok)

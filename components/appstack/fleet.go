@@ -2,7 +2,6 @@ package appstack
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/pulumi/pulumi-aws/sdk/v7/go/aws/ec2"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -51,7 +50,8 @@ func newFleet(ctx *pulumi.Context, name string, cfg *stacks.Config, door *doorPl
 		// Requests per target count on the first service's target group.
 		RequestsLabel: fd.ResourceLabels[cfg.Services[0].Name],
 		HealthySettle: boot.HealthySettle,
-		Drain:         time.Duration(*shape.DrainSeconds) * time.Second,
+		// The same drain the front door's target groups keep.
+		Drain:         *deregistrationDelay(cfg),
 		DependsOn:     boot.DependsOn,
 		AlarmTopicArn: boot.AlarmTopicArn,
 		Tags:          boot.Tags,

@@ -119,18 +119,13 @@ func targetGroupPrefix(stack string, cfg *stacks.Config) string {
 }
 
 // deregistrationDelay is how long a target leaving the front door keeps its requests and connections: a
-// fleet's appstack:fleet.drainSeconds; the single host's front door default (30s) otherwise, since its old
-// host is deregistered only once the new one serves.
-func deregistrationDelay(cfg *stacks.Config) time.Duration {
+// fleet's appstack:fleet.drainSeconds; nil otherwise, the front door's default, since a single host is
+// deregistered only once its replacement serves.
+func deregistrationDelay(cfg *stacks.Config) *time.Duration {
 	if !cfg.IsFleet() {
-		return 0
+		return nil
 	}
-	d := *cfg.FleetShape().DrainSeconds
-	if d == 0 {
-		// The front door reads 0 as its default; a fleet that asks for no drain gets the shortest one.
-		d = 1
-	}
-	return time.Duration(d) * time.Second
+	return new(time.Duration(*cfg.FleetShape().DrainSeconds) * time.Second)
 }
 
 // LogBucketPrefix starts the name of a stack's access-log bucket: <project>-<stack>-alb-logs-, lower case,

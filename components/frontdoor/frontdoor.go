@@ -41,6 +41,10 @@ const TLSPolicy = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 // then refuse plain HTTP for the hostname).
 const HSTS = "max-age=31536000; includeSubDomains"
 
+// DefaultDeregistrationDelay is how long a target leaving a group keeps its requests unless Args says otherwise:
+// a single host is deregistered only once its replacement serves, so its drain need not be long.
+const DefaultDeregistrationDelay = 30 * time.Second
+
 // Health check timing: a target is in service after HealthyThreshold passing checks HealthCheckInterval apart.
 const (
 	HealthCheckInterval = 5 * time.Second
@@ -91,8 +95,9 @@ type Args struct {
 	PublicIngressReason string
 	// IdleTimeout closes a connection idle this long (1s-4000s). Default 10 minutes.
 	IdleTimeout time.Duration
-	// DeregistrationDelay is how long a target leaving a group keeps its in-flight requests. Default 30s.
-	DeregistrationDelay time.Duration
+	// DeregistrationDelay is how long a target leaving a group keeps its in-flight requests and connections,
+	// 0-3600s. Default (nil) DefaultDeregistrationDelay.
+	DeregistrationDelay *time.Duration
 	// DeletionProtection refuses to delete the load balancer until it is turned off. Default false; production.
 	DeletionProtection bool
 	// Region picks how Elastic Load Balancing is allowed to write the access logs. Required.
@@ -148,8 +153,8 @@ func (a *Args) withDefaults() Args {
 	if out.IdleTimeout == 0 {
 		out.IdleTimeout = 10 * time.Minute
 	}
-	if out.DeregistrationDelay == 0 {
-		out.DeregistrationDelay = 30 * time.Second
+	if out.DeregistrationDelay == nil {
+		out.DeregistrationDelay = new(DefaultDeregistrationDelay)
 	}
 	if out.LogRetentionDays == 0 {
 		out.LogRetentionDays = 14
@@ -172,8 +177,8 @@ func (a *Args) validate(name string) error {
 		return fmt.Errorf("frontdoor %q: IngressCidrs is required", name)
 	case a.IdleTimeout < time.Second || a.IdleTimeout > 4000*time.Second:
 		return fmt.Errorf("frontdoor %q: IdleTimeout %s: want 1s to 4000s", name, a.IdleTimeout)
-	case a.DeregistrationDelay < 0 || a.DeregistrationDelay > time.Hour:
-		return fmt.Errorf("frontdoor %q: DeregistrationDelay %s: want 0 to 3600s", name, a.DeregistrationDelay)
+	case *a.DeregistrationDelay < 0 || *a.DeregistrationDelay > time.Hour:
+		return fmt.Errorf("frontdoor %q: DeregistrationDelay %s: want 0 to 3600s", name, *a.DeregistrationDelay)
 	case a.TargetGroupPrefix != "" && (len(a.TargetGroupPrefix) > MaxTargetGroupPrefix ||
 		!targetGroupPrefixRE.MatchString(a.TargetGroupPrefix)):
 		return fmt.Errorf("frontdoor %q: TargetGroupPrefix %q: want 1-%d letters, digits and dashes", name,
@@ -331,7 +336,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 			Port:                pulumi.Int(s.Port),
 			Protocol:            pulumi.String("HTTP"),
 			ProtocolVersion:     pulumi.String("HTTP1"),
-			DeregistrationDelay: pulumi.Int(int(a.DeregistrationDelay / time.Second)),
+			DeregistrationDelay: pulumi.Int(int(*a.DeregistrationDelay / time.Second)),
 			HealthCheck: &lb.TargetGroupHealthCheckArgs{
 				Enabled:            pulumi.Bool(true),
 				Path:               pulumi.String(s.ReadyPath),
