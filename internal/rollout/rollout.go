@@ -129,20 +129,30 @@ var (
 
 // Version is the launch template version a policy rolls out.
 func Version(p *types.MixedInstancesPolicy) string {
-	if p == nil || p.LaunchTemplate == nil || p.LaunchTemplate.LaunchTemplateSpecification == nil {
+	if spec := specOf(p); spec != nil {
+		return aws.ToString(spec.Version)
+	}
+	return ""
+}
+
+// specOf is the launch template specification a policy names, or nil.
+func specOf(p *types.MixedInstancesPolicy) *types.LaunchTemplateSpecification {
+	if p == nil || p.LaunchTemplate == nil {
+		return nil
+	}
+	return p.LaunchTemplate.LaunchTemplateSpecification
+}
+
+// key names a launch template version, "<id>:<version>"; "" for none.
+func key(spec *types.LaunchTemplateSpecification) string {
+	if spec == nil {
 		return ""
 	}
-	return aws.ToString(p.LaunchTemplate.LaunchTemplateSpecification.Version)
+	return aws.ToString(spec.LaunchTemplateId) + ":" + aws.ToString(spec.Version)
 }
 
 // template is the launch template id and version a policy names, "<id>:<version>".
-func template(p *types.MixedInstancesPolicy) string {
-	if p == nil || p.LaunchTemplate == nil || p.LaunchTemplate.LaunchTemplateSpecification == nil {
-		return ""
-	}
-	spec := p.LaunchTemplate.LaunchTemplateSpecification
-	return aws.ToString(spec.LaunchTemplateId) + ":" + aws.ToString(spec.Version)
-}
+func template(p *types.MixedInstancesPolicy) string { return key(specOf(p)) }
 
 // Run rolls req.Policy's launch template version out to the group and returns when the new hosts serve, or
 // with an *Error once the refresh has ended without them.
@@ -210,10 +220,7 @@ func groupTemplate(g *types.AutoScalingGroup) string {
 	if g.MixedInstancesPolicy != nil {
 		return template(g.MixedInstancesPolicy)
 	}
-	if g.LaunchTemplate == nil {
-		return ""
-	}
-	return aws.ToString(g.LaunchTemplate.LaunchTemplateId) + ":" + aws.ToString(g.LaunchTemplate.Version)
+	return key(g.LaunchTemplate)
 }
 
 func desiredPolicy(r *types.InstanceRefresh) *types.MixedInstancesPolicy {
@@ -387,28 +394,40 @@ func (r *Rollout) failedBoot(ctx context.Context, req Request) (string, error) {
 	if r.Signals == nil {
 		return "", nil
 	}
-	group, err := r.group(ctx, req.Group)
+	want := template(req.Policy)
+	_, failed, err := r.scan(ctx, req.Group, req.Fingerprint, func(spec *types.LaunchTemplateSpecification) bool {
+		return key(spec) == want
+	})
+	return failed, err
+}
+
+// scan reads the group's hosts launched from the launch templates that match, and their readiness signals for
+// fingerprint: the hosts that signalled ready, and why the first that signalled failure failed ("" if none did).
+func (r *Rollout) scan(ctx context.Context, group, fingerprint string,
+	match func(*types.LaunchTemplateSpecification) bool) (ready []string, failed string, err error) {
+	g, err := r.group(ctx, group)
 	if err != nil {
-		return "", err
+		return nil, "", err
 	}
 	signals, err := r.Signals(ctx)
 	if err != nil {
-		return "", fmt.Errorf("group %s: reading the new hosts' readiness signals: %w", req.Group, err)
+		return nil, "", fmt.Errorf("group %s: reading the hosts' readiness signals: %w", group, err)
 	}
-	want := template(req.Policy)
-	for _, in := range group.Instances {
-		if in.LaunchTemplate == nil || aws.ToString(in.LaunchTemplate.LaunchTemplateId)+":"+
-			aws.ToString(in.LaunchTemplate.Version) != want {
+	for _, in := range g.Instances {
+		if in.LaunchTemplate == nil || !match(in.LaunchTemplate) {
 			continue
 		}
 		id := aws.ToString(in.InstanceId)
 		s, err := readiness.Parse(signals[id])
-		if err != nil || s.State != readiness.Failed || s.Fingerprint != req.Fingerprint {
-			continue
+		switch {
+		case err != nil || s.Fingerprint != fingerprint:
+		case s.State == readiness.Failed:
+			return ready, fmt.Sprintf("host %s failed its boot at step %s: %s", id, s.Step, s.Reason), nil
+		case s.State == readiness.Ready:
+			ready = append(ready, id)
 		}
-		return fmt.Sprintf("host %s failed its boot at step %s: %s", id, s.Step, s.Reason), nil
 	}
-	return "", nil
+	return ready, "", nil
 }
 
 // progress is one line of a refresh's state.
@@ -483,29 +502,14 @@ func (r *Rollout) WaitFirstLaunch(ctx context.Context, req FirstLaunch) (Result,
 	deadline := r.Now().Add(req.Timeout)
 	last := ""
 	for {
-		group, err := r.group(ctx, req.Group)
-		if err != nil {
+		ready, failed, err := r.scan(ctx, req.Group, req.Fingerprint, func(spec *types.LaunchTemplateSpecification) bool {
+			return aws.ToString(spec.Version) == req.Version
+		})
+		switch {
+		case err != nil:
 			return Result{}, err
-		}
-		signals, err := r.Signals(ctx)
-		if err != nil {
-			return Result{}, fmt.Errorf("group %s: reading the hosts' readiness signals: %w", req.Group, err)
-		}
-		var ready []string
-		for _, in := range group.Instances {
-			if in.LaunchTemplate == nil || aws.ToString(in.LaunchTemplate.Version) != req.Version {
-				continue
-			}
-			id := aws.ToString(in.InstanceId)
-			s, err := readiness.Parse(signals[id])
-			switch {
-			case err != nil || s.Fingerprint != req.Fingerprint:
-			case s.State == readiness.Failed:
-				return Result{}, &Error{Group: req.Group, Status: "FirstLaunchFailed",
-					Reason: fmt.Sprintf("host %s failed its boot at step %s: %s", id, s.Step, s.Reason)}
-			case s.State == readiness.Ready:
-				ready = append(ready, id)
-			}
+		case failed != "":
+			return Result{}, &Error{Group: req.Group, Status: "FirstLaunchFailed", Reason: failed}
 		}
 		if line := fmt.Sprintf("%d of %d first host(s) ready", len(ready), req.Min); line != last {
 			r.logf("group %s: %s", req.Group, line)
