@@ -66,7 +66,7 @@ type App struct {
 
 // AutoScalingServiceLinkedRole is the role Auto Scaling acts as (path under aws-service-role/ and name); the
 // bootstrap creates it in every account a fleet deploys to.
-const AutoScalingServiceLinkedRole = "autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
+const AutoScalingServiceLinkedRole = identity.AutoScalingService + "/" + identity.AutoScalingServiceLinkedRoleName
 
 // New deploys the app described by args.Config.
 func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*App, error) {

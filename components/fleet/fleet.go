@@ -27,6 +27,7 @@ import (
 	"appstack/components/tags"
 	"appstack/internal/readiness"
 	"appstack/internal/rollout"
+	"appstack/stacks"
 )
 
 // Type is the component's type token. It never changes once deployed.
@@ -34,8 +35,8 @@ const Type = "appstack:components:Fleet"
 
 // The scaling metrics.
 const (
-	CPU      = "cpu"
-	Requests = "requests"
+	CPU      = stacks.CPUMetric
+	Requests = stacks.RequestsMetric
 )
 
 // Args configures a Fleet.
@@ -194,8 +195,9 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	// A new group starts on the template's newest version. An existing one is declared with the template and
 	// version it runs, as read (known in a preview too), so Pulumi never moves it: the rollout below carries the
 	// newest version to it, and Auto Scaling writes it to the group only when the refresh succeeds.
+	created := current.templateID == ""
 	groupTemplate, groupVersion := template.ID().ToStringOutput(), latest
-	if created := current.templateID == ""; !created {
+	if !created {
 		groupTemplate = pulumi.String(current.templateID).ToStringOutput()
 		groupVersion = pulumi.String(current.version).ToStringOutput()
 	}
@@ -210,11 +212,11 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		return nil, err
 	}
 
-	c.Created = current.templateID == ""
+	c.Created = created
 	c.GroupName = group.Name
 	c.TemplateID = template.ID()
 	c.Fingerprint = boot.Fingerprint
-	c.Rollout = a.rollout(ctx, c, name, group, template, latest, boot.Fingerprint, current.templateID == "")
+	c.Rollout = a.rollout(ctx, c, name, group, template, latest, boot.Fingerprint, created)
 	c.TemplateVersion = pulumi.All(c.Rollout, latest).ApplyT(func(v []any) string { return v[1].(string) }).(pulumi.StringOutput)
 	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{
 		"groupName":       c.GroupName,
@@ -263,7 +265,7 @@ func currentVersion(ctx *pulumi.Context, group string) (groupState, error) {
 // an empty result, which terraform-provider-aws reports as "couldn't find resource" / "empty result".
 func notFound(err error) bool {
 	msg := err.Error()
-	for _, s := range []string{"couldn't find resource", "empty result", "not found", "NotFound"} {
+	for _, s := range []string{"couldn't find resource", "empty result"} {
 		if strings.Contains(msg, s) {
 			return true
 		}
