@@ -1,8 +1,8 @@
 // Command e2e is appstack's end-to-end test on a real AWS account (docs/e2e.md): an ephemeral stack pr-e2e-<id>
 // is deployed, switched to a new version under a request loop, given a version that fails its boot (twice),
 // rolled back by pinned digest, destroyed, and checked for leftovers. A fleet stack (-hosting fleet, or a base
-// with appstack:hosting: fleet) gets a rolling deploy under the loop and a failing version that Auto Scaling
-// rolls back by itself instead. Without AWS credentials, a Pulumi backend, Docker or the Pulumi CLI it prints
+// with appstack:hosting: fleet) gets a rolling deploy under the loop and a failing version that the deploy's
+// rollout rolls back instead. Without AWS credentials, a Pulumi backend, Docker or the Pulumi CLI it prints
 // what is missing and exits 0 (1 with -require).
 //
 //	go run ./cmd/e2e [-base staging] [-hosting single|fleet] [-ttl 3h] [-region R] [-fail-with pull|health] ...

@@ -180,8 +180,8 @@ func frontDoorAddress(o Outputs) string {
 
 // fleetScenario is the scenario of a fleet stack (appstack:hosting: fleet): a first deploy, the front door's
 // checks, a rolling deploy of a new version under the request loop with no failed request and every instance on
-// the new launch template version after it, then a version whose hosts fail their boot: Auto Scaling must roll
-// the instance refresh back by itself, the loop must see no failed request (a host of that version answers
+// the new launch template version after it, then a version whose hosts fail their boot: the deploy must roll
+// the instance refresh back without anyone's help, the loop must see no failed request (a host of that version answers
 // nothing, so a request routed to one would fail), and afterwards every instance runs the previous version.
 func (s *Suite) fleetScenario(ctx context.Context, st Stack, v1 Services) error {
 	if s.Fleet.Groups == nil {
@@ -252,7 +252,7 @@ func (s *Suite) fleetScenario(ctx context.Context, st Stack, v1 Services) error 
 	if err != nil {
 		return err
 	}
-	return s.step("a failing version rolls back by itself", func() error {
+	return s.step("a failing version is rolled back", func() error {
 		if err := st.SetServices(ctx, failing.JSON()); err != nil {
 			return err
 		}

@@ -247,7 +247,7 @@ func TestTheFleetScenarioPassesAgainstAFleetThatKeepsItsPromises(t *testing.T) {
 		"the deploy failed as it must: instance refresh r-6 of group " + fleetGroup + " ended RollbackSuccessful",
 		"after the rollback every instance of " + fleetGroup + " runs version 2: i-00000000000000004 " +
 			"i-00000000000000005",
-		"step a failing version rolls back by itself ok",
+		"step a failing version is rolled back ok",
 		"group " + fleetGroup + ": instance refresh started",
 		"a rolling deploy: the group's instance refresh replaces the hosts behind the front door",
 	} {
@@ -270,13 +270,13 @@ func TestTheFleetScenarioCatchesBrokenPromises(t *testing.T) {
 		{"a new version keeps the launch template version", func(f *fakeFleet) { f.sameVersion = true },
 			"rolling deploy of a new version under load", "still launches version 1"},
 		{"the failing version takes traffic", func(f *fakeFleet) { f.failingServes = true },
-			"a failing version rolls back by itself", "traffic did not stay on the previous version"},
+			"a failing version is rolled back", "traffic did not stay on the previous version"},
 		{"the failing version's deploy succeeds", func(f *fakeFleet) { f.failingSucceeds = true },
-			"a failing version rolls back by itself", "the deploy succeeded"},
+			"a failing version is rolled back", "the deploy succeeded"},
 		{"the refresh fails without a rollback", func(f *fakeFleet) { f.failedNotRollback = true },
-			"a failing version rolls back by itself", "ended Failed, not RollbackSuccessful"},
+			"a failing version is rolled back", "ended Failed, not RollbackSuccessful"},
 		{"an instance stays on the failing version", func(f *fakeFleet) { f.leftOnFailing = true },
-			"a failing version rolls back by itself", "runs version 3, not 2"},
+			"a failing version is rolled back", "runs version 3, not 2"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

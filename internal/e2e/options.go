@@ -3,7 +3,7 @@
 // that fails its boot (twice: the re-run must boot a fresh host), rolls back by pinning the first deploy's image
 // digest, destroys the stack and checks that nothing tagged with it remains. It prints a timeline of each deploy.
 // A fleet stack (appstack:hosting: fleet) instead gets a rolling deploy under the loop and a failing version that
-// Auto Scaling rolls back by itself, with the group's instances checked through a GroupReader (fleet.go).
+// the deploy's rollout rolls back, with the group's instances checked through a GroupReader (fleet.go).
 //
 // This package holds the logic and is tested without a cloud: the stack and AWS are behind small interfaces
 // (Stack, Cloud, TagClient, StateReader) that package e2e/cloud implements on the Pulumi Automation API and
