@@ -376,19 +376,15 @@ func (s *standin) fleetUpdate(u resource.URN, id string, olds, oldInputs, news r
 		}
 		next := s.groupFromInputs(u, news)
 		err := s.fleet.Update(func(st *asgapi.State) error {
-			g, ok := st.Groups[id]
-			if !ok {
-				return &asgapi.APIError{Code: "ValidationError", Status: 400,
-					Message: fmt.Sprintf("AutoScalingGroup name not found - AutoScalingGroup '%s' not found", id)}
-			}
+			// The provider sends DesiredCapacity only when it changed; without it, a new MinSize above the
+			// group's capacity raises it and a new MaxSize below lowers it, while a desired capacity given outside
+			// the new bounds is refused (API reference, UpdateAutoScalingGroup). UpdateGroup refuses a group that
+			// does not exist.
 			oldDesired, _ := intProp(oldInputs, "desiredCapacity")
-			if newDesired, ok := intProp(news, "desiredCapacity"); !ok || newDesired == oldDesired {
-				next.Desired = g.Desired
+			newDesired, given := intProp(news, "desiredCapacity")
+			if g, ok := st.Groups[id]; ok && (!given || newDesired == oldDesired) {
+				next.Desired = min(max(g.Desired, next.Min), next.Max)
 			}
-			// UpdateAutoScalingGroup: a new MinSize above the group's capacity raises it, a new MaxSize below
-			// lowers it (API reference, UpdateAutoScalingGroup).
-			next.Desired = min(max(next.Desired, next.Min), next.Max)
-			next.ARN = g.ARN
 			return st.UpdateGroup(next, s.params)
 		})
 		if err != nil {
