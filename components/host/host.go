@@ -245,19 +245,11 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 			"ssm:GetParametersByPath on that path): %w", name, a.ReadyParameterPrefix, err)
 	}
 
-	spec := a.bootSpec(values)
-	c.UserData = spec.ApplyT(func(v any) (string, error) {
-		script, err := RenderBootScript(v.(BootSpec))
-		if err != nil {
-			return "", fmt.Errorf("host %q: %w", name, err)
-		}
-		return script, nil
-	}).(pulumi.StringOutput)
-	compress, err := a.compress()
+	b, err := a.renderBoot(fmt.Sprintf("host %q", name), values)
 	if err != nil {
-		return nil, fmt.Errorf("host %q: %w", name, err)
+		return nil, err
 	}
-	c.Fingerprint = spec.ApplyT(func(v any) string { return v.(BootSpec).Fingerprint() }).(pulumi.StringOutput)
+	c.UserData, c.Fingerprint = b.script, b.fingerprint
 	instanceArgs := &ec2.InstanceArgs{
 		Ami:                      ami,
 		InstanceType:             pulumi.String(a.InstanceType),
@@ -292,21 +284,10 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if a.SubnetID != "" {
 		instanceArgs.SubnetId = pulumi.String(a.SubnetID)
 	}
-	if compress {
-		instanceArgs.UserDataBase64 = c.UserData.ApplyT(func(script string) (string, error) {
-			gz, err := GzipUserData(script)
-			if err != nil {
-				return "", fmt.Errorf("host %q: %w", name, err)
-			}
-			return gz, nil
-		}).(pulumi.StringOutput)
+	if b.compress {
+		instanceArgs.UserDataBase64 = b.userData(false)
 	} else {
-		instanceArgs.UserData = c.UserData.ApplyT(func(script string) (string, error) {
-			if err := CheckUserData(script); err != nil {
-				return "", fmt.Errorf("host %q: %w", name, err)
-			}
-			return script, nil
-		}).(pulumi.StringOutput)
+		instanceArgs.UserData = b.userData(false)
 	}
 	instance, err := ec2.NewInstance(ctx, name+"-instance", instanceArgs, pulumi.Parent(c),
 		// A newer AMI alone never replaces a running host; the next host built picks it up.
@@ -591,32 +572,60 @@ func BootForLaunchTemplate(name string, args *Args) (*LaunchTemplateBoot, error)
 	if err := a.validate(name); err != nil {
 		return nil, err
 	}
+	b, err := a.renderBoot(fmt.Sprintf("fleet %q", name), nil)
+	if err != nil {
+		return nil, err
+	}
+	return &LaunchTemplateBoot{UserData: b.script, UserDataBase64: b.userData(true), Fingerprint: b.fingerprint,
+		AMIParameter: AMIParameters[a.AMI][a.Arch]}, nil
+}
+
+// renderedBoot is a rendered boot script, what it runs, and whether it goes gzipped.
+type renderedBoot struct {
+	who                 string
+	script, fingerprint pulumi.StringOutput
+	compress            bool
+}
+
+// renderBoot renders the boot script for the stack's readiness signals (which number the attempt); who names
+// the component in errors.
+func (a *Args) renderBoot(who string, signals []string) (renderedBoot, error) {
 	compress, err := a.compress()
 	if err != nil {
-		return nil, fmt.Errorf("fleet %q: %w", name, err)
+		return renderedBoot{}, fmt.Errorf("%s: %w", who, err)
 	}
-	spec := a.bootSpec(nil)
-	b := &LaunchTemplateBoot{AMIParameter: AMIParameters[a.AMI][a.Arch]}
-	b.UserData = spec.ApplyT(func(v any) (string, error) {
-		script, err := RenderBootScript(v.(BootSpec))
-		if err != nil {
-			return "", fmt.Errorf("fleet %q: %w", name, err)
-		}
-		return script, nil
-	}).(pulumi.StringOutput)
-	b.Fingerprint = spec.ApplyT(func(v any) string { return v.(BootSpec).Fingerprint() }).(pulumi.StringOutput)
-	b.UserDataBase64 = b.UserData.ApplyT(func(script string) (string, error) {
-		if compress {
+	spec := a.bootSpec(signals)
+	return renderedBoot{
+		who:      who,
+		compress: compress,
+		script: spec.ApplyT(func(v any) (string, error) {
+			script, err := RenderBootScript(v.(BootSpec))
+			if err != nil {
+				return "", fmt.Errorf("%s: %w", who, err)
+			}
+			return script, nil
+		}).(pulumi.StringOutput),
+		fingerprint: spec.ApplyT(func(v any) string { return v.(BootSpec).Fingerprint() }).(pulumi.StringOutput),
+	}, nil
+}
+
+// userData is the script as EC2 takes it: gzipped and base64-encoded when it would not fit plain; else plain, or
+// base64-encoded when asBase64 (a launch template takes nothing else).
+func (b renderedBoot) userData(asBase64 bool) pulumi.StringOutput {
+	return b.script.ApplyT(func(script string) (string, error) {
+		if b.compress {
 			gz, err := GzipUserData(script)
 			if err != nil {
-				return "", fmt.Errorf("fleet %q: %w", name, err)
+				return "", fmt.Errorf("%s: %w", b.who, err)
 			}
 			return gz, nil
 		}
 		if err := CheckUserData(script); err != nil {
-			return "", fmt.Errorf("fleet %q: %w", name, err)
+			return "", fmt.Errorf("%s: %w", b.who, err)
 		}
-		return base64.StdEncoding.EncodeToString([]byte(script)), nil
+		if asBase64 {
+			return base64.StdEncoding.EncodeToString([]byte(script)), nil
+		}
+		return script, nil
 	}).(pulumi.StringOutput)
-	return b, nil
 }
