@@ -323,13 +323,16 @@ func (a *Args) launchTemplate(ctx *pulumi.Context, name string, boot *host.Launc
 		pulumi.DependsOn(a.DependsOn))
 }
 
-// policy is the mixed instances policy of the group and of the rollout's desired configuration.
+// policy is the group's mixed instances policy: the one the rollout gives a refresh (sdkPolicy), for the
+// provider, naming templateID and version, so that the group and a refresh never disagree.
 func (a *Args) policy(templateID, version pulumi.StringOutput) *autoscaling.GroupMixedInstancesPolicyArgs {
+	p := a.sdkPolicy("", "")
 	var overrides autoscaling.GroupMixedInstancesPolicyLaunchTemplateOverrideArray
-	for _, t := range a.InstanceTypes {
+	for _, o := range p.LaunchTemplate.Overrides {
 		overrides = append(overrides, &autoscaling.GroupMixedInstancesPolicyLaunchTemplateOverrideArgs{
-			InstanceType: pulumi.String(t)})
+			InstanceType: pulumi.StringPtrFromPtr(o.InstanceType)})
 	}
+	d := p.InstancesDistribution
 	return &autoscaling.GroupMixedInstancesPolicyArgs{
 		LaunchTemplate: &autoscaling.GroupMixedInstancesPolicyLaunchTemplateArgs{
 			LaunchTemplateSpecification: &autoscaling.GroupMixedInstancesPolicyLaunchTemplateLaunchTemplateSpecificationArgs{
@@ -339,12 +342,10 @@ func (a *Args) policy(templateID, version pulumi.StringOutput) *autoscaling.Grou
 			Overrides: overrides,
 		},
 		InstancesDistribution: &autoscaling.GroupMixedInstancesPolicyInstancesDistributionArgs{
-			OnDemandBaseCapacity:                pulumi.Int(a.OnDemandBase),
-			OnDemandPercentageAboveBaseCapacity: pulumi.Int(100 - a.SpotPercent),
-			// "prioritized" takes InstanceTypes in the stack's order for On-Demand; Spot goes where capacity
-			// is deepest for its price, which AWS recommends to lower interruptions.
-			OnDemandAllocationStrategy: pulumi.String("prioritized"),
-			SpotAllocationStrategy:     pulumi.String("price-capacity-optimized"),
+			OnDemandBaseCapacity:                pulumi.Int(int(aws.ToInt32(d.OnDemandBaseCapacity))),
+			OnDemandPercentageAboveBaseCapacity: pulumi.Int(int(aws.ToInt32(d.OnDemandPercentageAboveBaseCapacity))),
+			OnDemandAllocationStrategy:          pulumi.StringPtrFromPtr(d.OnDemandAllocationStrategy),
+			SpotAllocationStrategy:              pulumi.StringPtrFromPtr(d.SpotAllocationStrategy),
 		},
 	}
 }
@@ -513,7 +514,8 @@ func (a *Args) rollout(ctx *pulumi.Context, c *Fleet, name string, group *autosc
 		}).(pulumi.StringOutput)
 }
 
-// sdkPolicy is a.policy for the Auto Scaling API.
+// sdkPolicy is the fleet's mixed instances policy for the Auto Scaling API, naming templateID and version: what
+// a refresh carries as its desired configuration, and the one source of the group's (policy).
 func (a *Args) sdkPolicy(templateID, version string) *astypes.MixedInstancesPolicy {
 	var overrides []astypes.LaunchTemplateOverrides
 	for _, t := range a.InstanceTypes {
@@ -528,8 +530,10 @@ func (a *Args) sdkPolicy(templateID, version string) *astypes.MixedInstancesPoli
 		InstancesDistribution: &astypes.InstancesDistribution{
 			OnDemandBaseCapacity:                aws.Int32(int32(a.OnDemandBase)),
 			OnDemandPercentageAboveBaseCapacity: aws.Int32(int32(100 - a.SpotPercent)),
-			OnDemandAllocationStrategy:          aws.String("prioritized"),
-			SpotAllocationStrategy:              aws.String("price-capacity-optimized"),
+			// "prioritized" takes InstanceTypes in the stack's order for On-Demand; Spot goes where capacity
+			// is deepest for its price, which AWS recommends to lower interruptions.
+			OnDemandAllocationStrategy: aws.String("prioritized"),
+			SpotAllocationStrategy:     aws.String("price-capacity-optimized"),
 		},
 	}
 }
