@@ -389,6 +389,17 @@ func TestCIRolesCanDoWhatTheirEnvironmentNeedsAndNoMore(t *testing.T) {
 			req: Request{Action: "kms:Decrypt", Resource: a.arn("kms", region, "key/1234-stack"),
 				Context: ctx("aws:ResourceTag/stack", "production", "aws:ResourceTag/managed-by", "appstack")},
 			breaks: withoutStatement("RefreshStackKeys")},
+		{name: "the production-preview role cannot decrypt with a key the bootstrap made for production",
+			role: ProductionPreview,
+			req: Request{Action: "kms:Decrypt", Resource: a.arn("kms", region, "key/1234-bootstrap"),
+				Context: ctx("aws:ResourceTag/stack", "production", "aws:ResourceTag/managed-by", "appstack-bootstrap")},
+			identityOnly: true,
+			breaks:       withoutCondition("RefreshStackKeys", "StringEquals", "aws:ResourceTag/managed-by")},
+		{name: "preview roles read the front door's log bucket configuration (a refresh)", role: PullRequestPreview,
+			allowed: true,
+			req: Request{Action: "s3:GetBucketPolicy",
+				Resource: "arn:aws:s3:::appstack-staging-alb-logs-20260101000000000000000001"},
+			breaks: withoutStatement("FrontDoorLogBucketsRead")},
 		{name: "the production-preview role cannot decrypt with a staging stack key", role: ProductionPreview,
 			req: Request{Action: "kms:Decrypt", Resource: a.arn("kms", region, "key/1234-stack"),
 				Context: ctx("aws:ResourceTag/stack", "staging", "aws:ResourceTag/managed-by", "appstack")},
@@ -676,6 +687,16 @@ func TestTheBoundaryCapsEveryHostRole(t *testing.T) {
 			mutation{"with iam:* in the boundary", func(p *Policies) {
 				p.Boundary.Statement = append(p.Boundary.Statement, Statement{Effect: "Allow", Action: list("iam:*"), Resource: list("*")})
 			}})
+	})
+	t.Run("its own stack's readiness signals, listed", func(t *testing.T) {
+		check(t, "ssm:GetParametersByPath", a.arn("ssm", region, "parameter/appstack/pr-7/app/ready"), ctx(), true,
+			mutation{"without ReadySignalList", func(p *Policies) {
+				edit(p.Boundary, "ReadySignalList", func(s Statement) (Statement, bool) { return s, false })
+			}})
+	})
+	t.Run("not production's readiness signals", func(t *testing.T) {
+		check(t, "ssm:GetParametersByPath", a.arn("ssm", region, "parameter/appstack/production/app/ready"), ctx(),
+			false, boundaryWidened("ReadySignalList"))
 	})
 	t.Run("no state", func(t *testing.T) {
 		check(t, "s3:GetObject", a.StateBucketArn+"/.pulumi/stacks/appstack/production.json", ctx(), false, mutation{})
