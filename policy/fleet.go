@@ -327,7 +327,7 @@ func stringList(r offline.Resource, path string) (out []string, known bool) {
 			out = append(out, x.SecretValue().Element.StringValue())
 		case x.IsString():
 			out = append(out, x.StringValue())
-		case x.IsComputed() || x.IsOutput() && !x.OutputValue().Known:
+		case computed(x):
 			out = append(out, Unknown)
 		}
 	}

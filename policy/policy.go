@@ -140,10 +140,15 @@ func input(r offline.Resource, path string) (resource.PropertyValue, bool) {
 	if ok && v.IsSecret() {
 		v = v.SecretValue().Element
 	}
-	if ok && (v.IsComputed() || v.IsOutput() && !v.OutputValue().Known) {
+	if ok && computed(v) {
 		v = resource.NewProperty(Unknown)
 	}
 	return v, ok
+}
+
+// computed reports whether a value is not known yet (a preview's computed output).
+func computed(v resource.PropertyValue) bool {
+	return v.IsComputed() || v.IsOutput() && !v.OutputValue().Known
 }
 
 func str(r offline.Resource, path string) string {

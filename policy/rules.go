@@ -229,8 +229,7 @@ var stackRules = []Rule{
 		Fix: "components/identity sets permissionsBoundary: the bootstrap's appstack-host-boundary, or " +
 			"appstack:permissionsBoundary; the CI deploy roles cannot create a role without it",
 		Check: func(r offline.Resource, _ *Stack) []string {
-			v, ok := input(r, "permissionsBoundary")
-			if ok && (v.IsComputed() || (v.IsOutput() && !v.OutputValue().Known)) {
+			if unknown(r, "permissionsBoundary") {
 				// Unknown in a preview (it is read from the account); the deploy checks the value.
 				return nil
 			}
