@@ -57,23 +57,6 @@ func (e *engine) fleet(t *testing.T) *asgapi.State {
 	return st
 }
 
-// lowestHealthy replays the group's events after seq and returns the fewest hosts it had in service and healthy.
-func lowestHealthy(st *asgapi.State, group string, seq int) int {
-	healthy, lowest := map[string]bool{}, 1<<30
-	for _, ev := range st.EventsOf(group) {
-		switch ev.Op {
-		case asgapi.OpHealthy:
-			healthy[ev.Instance] = true
-		case asgapi.OpTerminate, asgapi.OpUnhealthy:
-			delete(healthy, ev.Instance)
-		}
-		if ev.Seq > seq {
-			lowest = min(lowest, len(healthy))
-		}
-	}
-	return lowest
-}
-
 func lastSeq(st *asgapi.State) int {
 	if len(st.Events) == 0 {
 		return 0
@@ -154,7 +137,7 @@ func TestFleetOnTheRealEngine(t *testing.T) {
 				assert.Less(t, i, firstOld, "%v: every new host is up and healthy before an old one goes", order)
 			}
 		}
-		assert.Equal(t, 2, lowestHealthy(st, group, before),
+		assert.Equal(t, 2, asgapi.FewestHealthy(st.EventsOf(group), before),
 			"the group never had fewer healthy hosts than its desired capacity: %v", order)
 
 		// The next up finds the group on the version: the engine now declares it, and nothing is refreshed.

@@ -305,7 +305,25 @@ func active(status string) bool {
 	return false
 }
 
-// Events are the group's events, in order.
+// FewestHealthy replays events (one group's, in order) and returns the fewest instances in service and healthy
+// after the event numbered from: what a test checks to see new capacity healthy before old capacity goes.
+func FewestHealthy(events []Event, from int) int {
+	healthy, lowest := map[string]bool{}, 1<<30
+	for _, e := range events {
+		switch e.Op {
+		case OpHealthy:
+			healthy[e.Instance] = true
+		case OpTerminate, OpUnhealthy:
+			delete(healthy, e.Instance)
+		}
+		if e.Seq > from {
+			lowest = min(lowest, len(healthy))
+		}
+	}
+	return lowest
+}
+
+// EventsOf are the group's events, in order.
 func (st *State) EventsOf(group string) []Event {
 	var out []Event
 	for _, e := range st.Events {

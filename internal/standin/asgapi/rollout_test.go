@@ -46,7 +46,7 @@ func TestTheRolloutControllerAgainstTheStandIn(t *testing.T) {
 		require.NoError(t, err, "%s", strings.Join(log, "\n"))
 		assert.NotEmpty(t, res.RefreshID)
 		assert.Equal(t, "2", versionOf(f.group(t)))
-		assert.Equal(t, 2, inService(f.events(t), created[len(created)-1].Seq))
+		assert.Equal(t, 2, asgapi.FewestHealthy(f.events(t), created[len(created)-1].Seq))
 
 		res, _, err = f.rollout(t)
 		require.NoError(t, err)

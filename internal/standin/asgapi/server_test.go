@@ -147,24 +147,6 @@ func versionOf(g types.AutoScalingGroup) string {
 	return aws.ToString(g.MixedInstancesPolicy.LaunchTemplate.LaunchTemplateSpecification.Version)
 }
 
-// inService replays the event log and returns the fewest healthy instances the group had once its first
-// instances were healthy.
-func inService(events []asgapi.Event, from int) int {
-	healthy, lowest := map[string]bool{}, 1<<30
-	for _, e := range events {
-		switch e.Op {
-		case asgapi.OpHealthy:
-			healthy[e.Instance] = true
-		case asgapi.OpTerminate, asgapi.OpUnhealthy:
-			delete(healthy, e.Instance)
-		}
-		if e.Seq > from {
-			lowest = min(lowest, len(healthy))
-		}
-	}
-	return lowest
-}
-
 func TestDescribeAutoScalingGroupsAsTheSDKReadsIt(t *testing.T) {
 	f := newFleet(t)
 	g := f.group(t)
@@ -237,7 +219,7 @@ func TestRollingRefreshLaunchesNewCapacityBeforeOldGoes(t *testing.T) {
 	assert.Less(t, last(asgapi.OpLaunch, "2"), first(asgapi.OpTerminate, "1"), "new capacity launches first")
 	assert.Less(t, last(asgapi.OpHealthy, "2"), first(asgapi.OpTerminate, "1"),
 		"every new instance is healthy before an old one goes")
-	assert.Equal(t, 2, inService(f.events(t), before[len(before)-1].Seq),
+	assert.Equal(t, 2, asgapi.FewestHealthy(f.events(t), before[len(before)-1].Seq),
 		"the group never has fewer healthy instances than its desired capacity (MinHealthyPercentage 100)")
 
 	// The new hosts booted from version 2's user data: their signals are in the parameter store.
@@ -274,7 +256,7 @@ func TestFailingBootRollsTheRefreshBack(t *testing.T) {
 	for _, i := range g.Instances {
 		assert.Equal(t, "1", aws.ToString(i.LaunchTemplate.Version), "the old hosts were never terminated")
 	}
-	assert.Equal(t, 2, inService(f.events(t), before[len(before)-1].Seq),
+	assert.Equal(t, 2, asgapi.FewestHealthy(f.events(t), before[len(before)-1].Seq),
 		"the group never has fewer healthy instances than its desired capacity, rollback included")
 	var unhealthy []asgapi.Event
 	for _, e := range f.events(t) {
