@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -538,21 +537,9 @@ func (a *Args) sdkPolicy(templateID, version string) *astypes.MixedInstancesPoli
 	}
 }
 
-// signals reads the stack's readiness signals through the provider (aws:ssm/getParametersByPath), by instance id.
+// signals reads the stack's readiness signals, by instance id (host.ReadSignals).
 func (a *Args) signals(ctx *pulumi.Context, c *Fleet) func(context.Context) (map[string]string, error) {
-	prefix := strings.TrimSuffix(a.Boot.ReadyParameterPrefix, "/")
 	return func(context.Context) (map[string]string, error) {
-		res, err := ssm.GetParametersByPath(ctx, &ssm.GetParametersByPathArgs{Path: prefix,
-			WithDecryption: pulumi.BoolRef(false)}, pulumi.Parent(c))
-		if err != nil {
-			return nil, err
-		}
-		out := map[string]string{}
-		for i, n := range res.Names {
-			if i < len(res.Values) {
-				out[path.Base(n)] = res.Values[i]
-			}
-		}
-		return out, nil
+		return host.ReadSignals(ctx, a.Boot.ReadyParameterPrefix, c)
 	}
 }

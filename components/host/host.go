@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"path"
 	"strings"
 	"time"
 
@@ -226,14 +227,13 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	}, pulumi.Parent(c)).Value()
 	// The stack's readiness signals, read through the provider (in a preview too) to number this deploy's boot
 	// attempt: see readiness.Attempt.
-	signals, err := ssm.GetParametersByPath(ctx, &ssm.GetParametersByPathArgs{
-		Path:           a.ReadyParameterPrefix,
-		WithDecryption: pulumi.BoolRef(false),
-	}, pulumi.Parent(c))
+	signals, err := ReadSignals(ctx, a.ReadyParameterPrefix, c)
 	var values []string
 	switch {
 	case err == nil:
-		values = signals.Values
+		for _, v := range signals {
+			values = append(values, v)
+		}
 	case ctx.DryRun():
 		// A preview with a narrower role still shows the plan; a deploy never guesses the attempt, since a
 		// wrong number would replace a healthy host.
@@ -546,6 +546,25 @@ func partitionOf(region string) string {
 		return "aws-us-gov"
 	}
 	return "aws"
+}
+
+// ReadSignals reads the readiness signals under prefix through the provider (aws:ssm/getParametersByPath, with
+// the deploy's own identity), by instance id: the last element of each parameter's name.
+func ReadSignals(ctx *pulumi.Context, prefix string, parent pulumi.Resource) (map[string]string, error) {
+	res, err := ssm.GetParametersByPath(ctx, &ssm.GetParametersByPathArgs{
+		Path:           strings.TrimSuffix(prefix, "/"),
+		WithDecryption: pulumi.BoolRef(false),
+	}, pulumi.Parent(parent))
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for i, n := range res.Names {
+		if i < len(res.Values) {
+			out[path.Base(n)] = res.Values[i]
+		}
+	}
+	return out, nil
 }
 
 // LaunchTemplateBoot is the boot of a fleet's hosts: the same script, digests and readiness signals as a single
