@@ -5,8 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -14,12 +12,12 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
-	"syscall"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 
 	"appstack/internal/offline"
+	"appstack/internal/standin/jsonfile"
 )
 
 // The registry the stand-ins share: the aws stand-in creates and deletes repositories and answers
@@ -39,33 +37,9 @@ func withRegistry(f func(*offline.Registry) error) error {
 	if dir == "" {
 		return f(&offline.Registry{})
 	}
-	lock, err := os.OpenFile(filepath.Join(dir, "ecr.lock"), os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = lock.Close() }() // closing releases the lock
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return err
-	}
-	file := filepath.Join(dir, "ecr.json")
 	reg := &offline.Registry{}
-	raw, err := os.ReadFile(file)
-	switch {
-	case err == nil:
-		if err := json.Unmarshal(raw, reg); err != nil {
-			return fmt.Errorf("registry state %s: %w", file, err)
-		}
-	case !errors.Is(err, fs.ErrNotExist):
-		return err
-	}
-	if err := f(reg); err != nil {
-		return err
-	}
-	out, err := json.MarshalIndent(reg, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(file, out, 0o600)
+	return jsonfile.Update(filepath.Join(dir, "ecr.json"), filepath.Join(dir, "ecr.lock"), "registry state", reg,
+		func() error { return f(reg) })
 }
 
 func strProp(m resource.PropertyMap, k string) string {

@@ -15,13 +15,10 @@ package asgapi
 
 import (
 	"encoding/json"
-	"errors"
-	"fmt"
-	"io/fs"
-	"os"
 	"sync"
-	"syscall"
 	"time"
+
+	"appstack/internal/standin/jsonfile"
 )
 
 // State is the fleet: launch templates, groups, refreshes and the event log.
@@ -249,38 +246,16 @@ func (s *Store) Update(f func(*State) error) error {
 		s.memory = kept
 		return nil
 	}
-	lock, err := os.OpenFile(s.File+".lock", os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = lock.Close() }() // closing releases the lock
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return err
-	}
 	st := newState()
-	raw, err := os.ReadFile(s.File)
-	switch {
-	case err == nil:
-		if err := json.Unmarshal(raw, st); err != nil {
-			return fmt.Errorf("stand-in fleet state %s: %w", s.File, err)
-		}
+	return jsonfile.Update(s.File, s.File+".lock", "stand-in fleet state", st, func() error {
 		if st.Templates == nil {
 			st.Templates = map[string]*Template{}
 		}
 		if st.Groups == nil {
 			st.Groups = map[string]*Group{}
 		}
-	case !errors.Is(err, fs.ErrNotExist):
-		return err
-	}
-	if err := f(st); err != nil {
-		return err
-	}
-	out, err := json.MarshalIndent(st, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(s.File, out, 0o600)
+		return f(st)
+	})
 }
 
 // Load returns a copy of the fleet.

@@ -16,9 +16,9 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"syscall"
 
 	"appstack/internal/readiness"
+	"appstack/internal/standin/jsonfile"
 )
 
 // State is the store's content.
@@ -62,35 +62,13 @@ func (s *Store) Update(f func(*State) error) error {
 		s.memory = st
 		return nil
 	}
-	lock, err := os.OpenFile(s.File+".lock", os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = lock.Close() }() // closing releases the lock
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return err
-	}
 	st := &State{Parameters: map[string]string{}}
-	raw, err := os.ReadFile(s.File)
-	switch {
-	case err == nil:
-		if err := json.Unmarshal(raw, st); err != nil {
-			return fmt.Errorf("stand-in parameter store %s: %w", s.File, err)
-		}
+	return jsonfile.Update(s.File, s.File+".lock", "stand-in parameter store", st, func() error {
 		if st.Parameters == nil {
 			st.Parameters = map[string]string{}
 		}
-	case !errors.Is(err, fs.ErrNotExist):
-		return err
-	}
-	if err := f(st); err != nil {
-		return err
-	}
-	out, err := json.MarshalIndent(st, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(s.File, out, 0o600)
+		return f(st)
+	})
 }
 
 // Read returns a copy of the store.
