@@ -131,14 +131,23 @@ func principal(raw json.RawMessage) (map[string][]string, error) {
 	return out, nil
 }
 
-// Evaluate decides a request.
+// Evaluate decides a request. Every decision is also recorded for the cross-check with an evaluator the project
+// did not write (iamsim_test.go), which fails the package's tests when the two disagree.
 func Evaluate(req Request, p Policies) Decision {
-	if req.Context == nil {
-		req.Context = map[string][]string{}
+	c := map[string][]string{}
+	for k, v := range req.Context {
+		c[k] = slices.Clone(v)
 	}
-	if _, ok := req.Context["aws:PrincipalArn"]; !ok && req.Principal != "" {
-		req.Context["aws:PrincipalArn"] = []string{req.Principal}
+	if _, ok := c["aws:PrincipalArn"]; !ok && req.Principal != "" {
+		c["aws:PrincipalArn"] = []string{req.Principal}
 	}
+	req.Context = c
+	d := decide(req, p)
+	crossCheck.record(req, p, d)
+	return d
+}
+
+func decide(req Request, p Policies) Decision {
 	// Every KMS key has a key policy, and IAM policies grant nothing on a key unless its key policy allows the
 	// account (https://docs.aws.amazon.com/kms/latest/developerguide/key-policies.html): a key without one is
 	// out of reach.
