@@ -73,7 +73,7 @@ func TestDeployRolesRunOnlyTheirOwnFleets(t *testing.T) {
 		// Instance refreshes: the rollout controller's calls.
 		{name: "the production role starts an instance refresh of its own group", role: Production, allowed: true,
 			req: Request{Action: "autoscaling:StartInstanceRefresh", Resource: group("appstack-production-app"),
-				Context: ctx(ownGroup, "production", version, "true")},
+				Context: ctx(ownGroup, "production")},
 			breaks: withoutStatement("FleetGroupsOwn")},
 		{name: "the production role rolls back its own refresh", role: Production, allowed: true,
 			req: Request{Action: "autoscaling:RollbackInstanceRefresh", Resource: group("appstack-production-app"),
@@ -85,16 +85,12 @@ func TestDeployRolesRunOnlyTheirOwnFleets(t *testing.T) {
 			breaks: withoutStatement("FleetGroupsOwn")},
 		{name: "the review role cannot start an instance refresh of staging's group", role: Review,
 			req: Request{Action: "autoscaling:StartInstanceRefresh", Resource: group("appstack-staging-app"),
-				Context: ctx(ownGroup, "staging", version, "true")},
+				Context: ctx(ownGroup, "staging")},
 			breaks: withoutCondition("FleetGroupsOwn", "StringLike", ownGroup)},
 		{name: "the staging role cannot roll back production's refresh", role: Staging,
 			req: Request{Action: "autoscaling:RollbackInstanceRefresh", Resource: group("appstack-production-app"),
 				Context: ctx(ownGroup, "production")},
 			breaks: withoutCondition("FleetGroupsOwn", "StringLike", ownGroup)},
-		{name: "no refresh moves a group to the template's $Latest", role: Staging,
-			req: Request{Action: "autoscaling:StartInstanceRefresh", Resource: group("appstack-staging-app"),
-				Context: ctx(ownGroup, "staging", version, "false")},
-			breaks: withoutCondition("FleetGroupsOwn", "BoolIfExists", version)},
 
 		// The rest of the group's life: scaling, notifications, target groups, metrics, tags, delete.
 		{name: "the staging role sets its own group's target tracking policy", role: Staging, allowed: true,
@@ -120,10 +116,14 @@ func TestDeployRolesRunOnlyTheirOwnFleets(t *testing.T) {
 				Context: ctx(newTag, "pr-7", version, "true", targets, reviewTG,
 					targets, productionTG)},
 			breaks: withoutCondition("FleetGroupsCreateTagged", "ForAllValues:ArnLike", targets)},
+		// UpdateAutoScalingGroup names no target group (the Service Authorization Reference gives it no
+		// autoscaling:TargetGroupARNs); a group is put behind one by AttachLoadBalancerTargetGroups, above, or as a
+		// traffic source, which no deploy role may do.
 		{name: "the staging role cannot move its group behind production's target group", role: Staging,
-			req: Request{Action: "autoscaling:UpdateAutoScalingGroup", Resource: group("appstack-staging-app"),
-				Context: ctx(ownGroup, "staging", targets, productionTG)},
-			breaks: withoutCondition("FleetGroupsUpdateOwn", "ForAllValues:ArnLike", targets)},
+			req: Request{Action: "autoscaling:AttachTrafficSources", Resource: group("appstack-staging-app"),
+				Context: ctx(ownGroup, "staging", "autoscaling:TrafficSourceIdentifiers", productionTG)},
+			breaks: withStatement("with traffic sources among the group's own changes",
+				allow("FleetTrafficSources", list("autoscaling:AttachTrafficSources"), list("*")))},
 		{name: "the review role cannot delete staging's group", role: Review,
 			req: Request{Action: "autoscaling:DeleteAutoScalingGroup", Resource: group("appstack-staging-app"),
 				Context: ctx(ownGroup, "staging")},
@@ -311,5 +311,9 @@ func satisfying(s Statement, action, stacks string) Request {
 			c[key] = []string{v}
 		}
 	}
-	return Request{Action: action, Resource: strings.ReplaceAll(s.Resource[0], "*", "x"), Context: c}
+	res := s.Resource[0]
+	if res != "*" { // "*" is an action that names no resource, or a grant on every resource of its kind
+		res = strings.ReplaceAll(res, "*", "x")
+	}
+	return Request{Action: action, Resource: res, Context: c}
 }

@@ -35,9 +35,9 @@ func TestEvaluatorFollowsAWSsEvaluationLogic(t *testing.T) {
 		{"explicit deny wins", `[` + allowS3 + `,{"Effect":"Deny","Action":"s3:*","Resource":"*"}]`,
 			Request{Action: "s3:GetObject", Resource: "arn:aws:s3:::b/k"}, ExplicitDeny},
 		{"NotAction allows everything else", `[{"Effect":"Allow","NotAction":"iam:*","Resource":"*"}]`,
-			Request{Action: "s3:GetObject", Resource: "x"}, Allowed},
+			Request{Action: "s3:GetObject", Resource: "arn:aws:s3:::b/k"}, Allowed},
 		{"NotAction excludes its actions", `[{"Effect":"Allow","NotAction":"iam:*","Resource":"*"}]`,
-			Request{Action: "iam:CreateRole", Resource: "x"}, ImplicitDeny},
+			Request{Action: "iam:CreateRole", Resource: "arn:aws:iam::123456789012:role/x"}, ImplicitDeny},
 		{"StringEquals matches", `[{"Effect":"Allow","Action":"a:b","Resource":"*","Condition":{"StringEquals":{"k":["x","y"]}}}]`,
 			Request{Action: "a:b", Resource: "r", Context: map[string][]string{"k": {"y"}}}, Allowed},
 		{"a missing key does not match", `[{"Effect":"Allow","Action":"a:b","Resource":"*","Condition":{"StringEquals":{"k":"x"}}}]`,
@@ -88,11 +88,15 @@ func TestEvaluatorCombinesBoundaryAndResourcePolicy(t *testing.T) {
 	admin := mustDoc(t, `{"Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`)
 	boundary := mustDoc(t, `{"Statement":[{"Effect":"Allow","Action":"kms:Decrypt","Resource":"*"}]}`)
 	req := Request{Principal: caller, Action: "kms:Encrypt", Resource: "arn:aws:kms:r:123456789012:key/k"}
-	assert.Equal(t, Allowed, Evaluate(req, Policies{Identity: []Document{admin}}))
-	assert.Equal(t, ImplicitDeny, Evaluate(req, Policies{Identity: []Document{admin}, Boundary: &boundary}),
-		"the boundary caps the identity policy")
-
 	root := mustDoc(t, `{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"kms:*","Resource":"*"}]}`)
+	assert.Equal(t, Allowed, Evaluate(req, Policies{Identity: []Document{admin}, Resource: &root}))
+	assert.Equal(t, ImplicitDeny, Evaluate(req, Policies{Identity: []Document{admin}, Boundary: &boundary, Resource: &root}),
+		"the boundary caps the identity policy")
+	assert.Equal(t, ImplicitDeny, Evaluate(req, Policies{Identity: []Document{admin}}),
+		"a KMS key without a key policy that allows the account is out of reach of IAM policies")
+	s3 := Request{Principal: caller, Action: "s3:GetObject", Resource: "arn:aws:s3:::b/k"}
+	assert.Equal(t, Allowed, Evaluate(s3, Policies{Identity: []Document{admin}}), "other resources need no resource policy")
+
 	other := mustDoc(t, `{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::999999999999:root"},"Action":"kms:*","Resource":"*"}]}`)
 	assert.Equal(t, Allowed, Evaluate(req, Policies{Identity: []Document{admin}, Resource: &root}))
 	assert.Equal(t, ImplicitDeny, Evaluate(req, Policies{Identity: []Document{admin}, Resource: &other}),

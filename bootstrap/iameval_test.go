@@ -41,8 +41,9 @@ const (
 )
 
 // Policies are the documents that decide one request: the caller's identity policies, its permissions
-// boundary (optional), and the resource's policy (optional). As for KMS keys, a resource policy must allow
-// the request too; its account-root principal stands for every principal of the account.
+// boundary (optional), and the resource's policy (optional, except for a KMS key, which always has one). As for
+// KMS keys, a resource policy must allow the request too; its account-root principal stands for every principal
+// of the account.
 type Policies struct {
 	Identity []Document
 	Boundary *Document
@@ -130,15 +131,27 @@ func principal(raw json.RawMessage) (map[string][]string, error) {
 	return out, nil
 }
 
-// Evaluate decides a request.
+// Evaluate decides a request. Every decision is also recorded for the cross-check with an evaluator the project
+// did not write (iamsim_test.go), which fails the package's tests when the two disagree.
 func Evaluate(req Request, p Policies) Decision {
-	if req.Context == nil {
-		req.Context = map[string][]string{}
+	c := map[string][]string{}
+	for k, v := range req.Context {
+		c[k] = slices.Clone(v)
 	}
-	if _, ok := req.Context["aws:PrincipalArn"]; !ok && req.Principal != "" {
-		req.Context["aws:PrincipalArn"] = []string{req.Principal}
+	if _, ok := c["aws:PrincipalArn"]; !ok && req.Principal != "" {
+		c["aws:PrincipalArn"] = []string{req.Principal}
 	}
-	identity, boundary, resource := false, p.Boundary == nil, p.Resource == nil
+	req.Context = c
+	d := decide(req, p)
+	crossCheck.record(req, p, d)
+	return d
+}
+
+func decide(req Request, p Policies) Decision {
+	// Every KMS key has a key policy, and IAM policies grant nothing on a key unless its key policy allows the
+	// account (https://docs.aws.amazon.com/kms/latest/developerguide/key-policies.html): a key without one is
+	// out of reach.
+	identity, boundary, resource := false, p.Boundary == nil, p.Resource == nil && !isKMSKey(req.Resource)
 	for _, d := range p.Identity {
 		for _, s := range d.Statement {
 			if s.applies(req, false) {
@@ -173,6 +186,11 @@ func Evaluate(req Request, p Policies) Decision {
 		return Allowed
 	}
 	return ImplicitDeny
+}
+
+func isKMSKey(arn string) bool {
+	parts := strings.SplitN(arn, ":", 6)
+	return len(parts) == 6 && parts[2] == "kms" && strings.HasPrefix(parts[5], "key/")
 }
 
 // applies says whether the statement matches the request (its effect aside).

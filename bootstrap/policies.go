@@ -601,7 +601,9 @@ func FleetPolicy(a Account, stacks string) Managed {
 	// ec2:RunInstances only when a group is created or updated with a template, and "for an Auto Scaling group that
 	// is configured to use the Latest or Default launch template, the permissions are not checked when a new version
 	// of the launch template is created" (ec2-auto-scaling-launch-template-permissions.html). Calls that name no
-	// template leave the key out.
+	// template leave the key out. Only CreateAutoScalingGroup and UpdateAutoScalingGroup carry the key (Service
+	// Authorization Reference): an instance refresh's desired configuration names a template version no condition
+	// key shows.
 	numbered := func(s Statement) Statement {
 		return s.when("BoolIfExists", "autoscaling:LaunchTemplateVersionSpecified", "true")
 	}
@@ -613,7 +615,8 @@ func FleetPolicy(a Account, stacks string) Managed {
 	// Elastic Load Balancing right of the caller: without this a review stack's group could serve production's
 	// target groups. A fleet's target groups are named <stack>-… (frontdoor.PrefixedTargetGroupName), and
 	// autoscaling:TargetGroupARNs holds every target group a request names (service authorization reference,
-	// Amazon EC2 Auto Scaling condition keys); a request that names none passes.
+	// Amazon EC2 Auto Scaling condition keys); a request that names none passes. CreateAutoScalingGroup and
+	// AttachLoadBalancerTargetGroups name target groups; UpdateAutoScalingGroup cannot.
 	ownTargets := func(s Statement) Statement {
 		return s.when("ForAllValues:ArnLike", "autoscaling:TargetGroupARNs",
 			a.arn("elasticloadbalancing", "*", "targetgroup/"+stacks+"-*/*"))
@@ -621,8 +624,8 @@ func FleetPolicy(a Account, stacks string) Managed {
 	return Managed{"fleet", doc(
 		ownTargets(noLaunchConfiguration(numbered(allow("FleetGroupsCreateTagged",
 			list("autoscaling:CreateAutoScalingGroup"), groups).when("StringLike", newTag, stacks)))),
-		ownTargets(noLaunchConfiguration(numbered(allow("FleetGroupsUpdateOwn",
-			list("autoscaling:UpdateAutoScalingGroup"), groups).when("StringLike", ownGroup, stacks)))),
+		noLaunchConfiguration(numbered(allow("FleetGroupsUpdateOwn",
+			list("autoscaling:UpdateAutoScalingGroup"), groups).when("StringLike", ownGroup, stacks))),
 		ownTargets(allow("FleetGroupsAttachOwnTargets", list("autoscaling:AttachLoadBalancerTargetGroups"), groups).
 			when("StringLike", ownGroup, stacks)),
 		// Tags set only to this role's stacks, on a new group or one of its own.
@@ -633,7 +636,7 @@ func FleetPolicy(a Account, stacks string) Managed {
 		// creates, updates and deletes with metrics collection, target groups and tags; policy.go and
 		// notification.go), and the rollout controller's instance refreshes. A tag change may not hand the group
 		// to another stack.
-		numbered(allow("FleetGroupsOwn", list(
+		allow("FleetGroupsOwn", list(
 			"autoscaling:CancelInstanceRefresh",
 			"autoscaling:CreateOrUpdateTags", "autoscaling:DeleteAutoScalingGroup",
 			"autoscaling:DeleteNotificationConfiguration", "autoscaling:DeletePolicy", "autoscaling:DeleteTags",
@@ -642,7 +645,7 @@ func FleetPolicy(a Account, stacks string) Managed {
 			"autoscaling:PutScalingPolicy", "autoscaling:RollbackInstanceRefresh", "autoscaling:StartInstanceRefresh",
 		), groups).
 			when("StringLike", ownGroup, stacks).
-			when("StringLikeIfExists", newTag, stacks)),
+			when("StringLikeIfExists", newTag, stacks),
 
 		allow("LaunchTemplatesCreateTagged", list("ec2:CreateLaunchTemplate"), templates).
 			when("StringLike", newTag, stacks),
