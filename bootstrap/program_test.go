@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -612,6 +613,8 @@ func TestCIRolesCanDoWhatTheirEnvironmentNeedsAndNoMore(t *testing.T) {
 			req: Request{Action: "kms:Decrypt", Resource: key["production"]}, breaks: withoutStatement("SecretsKeyDecrypt")},
 		{name: "the production role decrypts production's secrets", role: Production, allowed: true,
 			req: Request{Action: "kms:Decrypt", Resource: key["production"]}, breaks: withoutStatement("SecretsKeyDecrypt")},
+		{name: "the drift role decrypts production's secrets (its refresh)", role: Drift, allowed: true,
+			req: Request{Action: "kms:Decrypt", Resource: key["production"]}, breaks: withoutStatement("SecretsKeyDecrypt")},
 		{name: "the state key decrypts only through S3", role: PullRequestPreview,
 			req:    Request{Action: "kms:Decrypt", Resource: stateKey},
 			breaks: withoutCondition("StateKeyThroughS3", "StringEquals", "kms:ViaService")},
@@ -970,4 +973,23 @@ func TestTheReadmeCustomizesTheSubjectTheRolesTrust(t *testing.T) {
 	assert.Equal(t, "repo:acme/shop:repository_id:610101:environment:production:job_workflow_ref:"+
 		"acme/shop/.github/workflows/deploy.yml@refs/heads/main", Subjects(repo, repoID, Production)[0])
 	assert.Equal(t, []string{"repo", "repository_id", "context", "job_workflow_ref"}, SubjectClaims)
+}
+
+// Production's secrets are reached only by roles of main's own workflow files, each trusted by exact subjects:
+// the production preview and the deploy (deploy.yml, behind the production reviewers) and the drift check
+// (drift.yml, running the commit production runs).
+func TestOnlyMainsWorkflowsReachProductionsSecrets(t *testing.T) {
+	var readers []Role
+	for _, r := range Roles {
+		if slices.Contains(Specs[r].Decrypts, "production") || Specs[r].Stacks == "production" {
+			readers = append(readers, r)
+			for _, wf := range Specs[r].Workflows {
+				assert.True(t, strings.HasSuffix(wf, "@refs/heads/main") && !strings.ContainsAny(wf, "*?"),
+					"%s: %s is not a workflow file of main", r, wf)
+			}
+		}
+	}
+	assert.ElementsMatch(t, []Role{ProductionPreview, Production, Drift}, readers)
+	assert.False(t, Specs[ProductionPreview].Refreshes, "the preview reads no secret parameter")
+	assert.Equal(t, []string{"drift.yml@refs/heads/main"}, Specs[Drift].Workflows)
 }

@@ -451,7 +451,7 @@ func checkDeployGate(ws map[string]*workflow) (p problems) {
 		!strings.Contains(current.Run, `bin/deploygate current -sha "$DEPLOY_SHA" -environment production`),
 		current.Env["DEPLOY_SHA"] != "${{ needs.gate.outputs.sha }}", current.Env["GITHUB_TOKEN"] != "${{ github.token }}",
 		current.If != "":
-		p.add("deploy.yml/production: bin/deploygate current -sha \"$DEPLOY_SHA\" -environment production must check the gate's "+
+		p.add("deploy.yml/production: bin/deploygate current -sha \"$DEPLOY_SHA\" -environment production must check the gate's " +
 			"commit, always, before the role is assumed")
 	case prod.Permissions["deployments"] != "read":
 		p.add("deploy.yml/production: deploygate current reads production's deployments (deployments: read)")
