@@ -276,7 +276,7 @@ func TestADeployRolePassesTheLaunchChecksOfItsOwnFleet(t *testing.T) {
 // ones the grant answers).
 func TestPreviewRolesWriteNothingOfAFleet(t *testing.T) {
 	w := bootstrapWorld(t)
-	for preview, deploy := range map[Role]Role{PullRequestPreview: Staging, ProductionPreview: Production} {
+	for preview, deploy := range map[Role]Role{PullRequestPreview: Staging, ProductionPreview: Production, Drift: Production} {
 		fleet := FleetPolicy(w.acct, Specs[deploy].Stacks)
 		require.NotEmpty(t, fleet.Doc.Statement)
 		for _, s := range fleet.Doc.Statement {

@@ -31,28 +31,35 @@ type Role string
 
 // The CI roles, one per GitHub environment plus the pull-request preview role.
 const (
+	// Drift refreshes production for the daily drift check (GitHub environment `production-drift`, main only).
+	Drift Role = "drift"
 	// PullRequestPreview runs `pulumi preview` of staging for pull requests from this repository.
 	PullRequestPreview Role = "pr-preview"
 	// Review deploys and destroys the pr-* review stacks (GitHub environment `review`).
 	Review Role = "review"
 	// Staging deploys the staging stack (GitHub environment `staging`, main only).
 	Staging Role = "staging"
-	// ProductionPreview previews production before the approval (GitHub environment `production-preview`).
+	// ProductionPreview previews production once a production approver let the commit read production's
+	// secrets (GitHub environment `production-preview`, the production reviewers).
 	ProductionPreview Role = "production-preview"
 	// Production deploys production (GitHub environment `production`, main only, reviewers).
 	Production Role = "production"
 )
 
 // Roles lists every CI role.
-var Roles = []Role{PullRequestPreview, Review, Staging, ProductionPreview, Production}
+var Roles = []Role{PullRequestPreview, Review, Staging, ProductionPreview, Production, Drift}
 
 // SecretsKeys names the per-environment keys that encrypt the stacks' secrets (the secrets providers).
 var SecretsKeys = []string{"review", "staging", "production"}
 
 // Spec is what one role may do.
 type Spec struct {
-	// Subject is the GitHub OIDC subject after repo:OWNER/REPO: (environment:staging, pull_request).
-	Subject string
+	// Context is the OIDC subject's context claim: the job's environment (environment:staging) or pull_request.
+	Context string
+	// Workflows are the workflow files whose jobs may assume the role, each with the ref it runs from, as the
+	// job_workflow_ref claim ends after OWNER/REPO/.github/workflows/ (deploy.yml@refs/heads/main). A * stands
+	// for a pull request's number (refs/pull/*/merge) or a branch.
+	Workflows []string
 	// Stacks is the stack name, or pattern, whose state the role reads and whose resources (tag `stack`) it
 	// manages when it Deploys.
 	Stacks string
@@ -73,13 +80,22 @@ type Spec struct {
 
 // Specs is the whole delegation: who may preview or change what.
 var Specs = map[Role]Spec{
-	PullRequestPreview: {Subject: "pull_request", Stacks: "staging", Decrypts: []string{"staging"}},
-	Review: {Subject: "environment:review", Stacks: "pr-*", Deploys: true, AlsoReads: []string{"staging"},
+	PullRequestPreview: {Context: "pull_request", Workflows: []string{"preview.yml@refs/pull/*/merge"},
+		Stacks: "staging", Decrypts: []string{"staging"}},
+	// The end-to-end test runs by hand from any branch; review-stack from the pull request's merge ref.
+	Review: {Context: "environment:review", Workflows: []string{"review-stack.yml@refs/pull/*/merge",
+		"reap.yml@refs/heads/main", "e2e.yml@refs/heads/*"},
+		Stacks: "pr-*", Deploys: true, AlsoReads: []string{"staging"},
 		Decrypts: []string{"review", "staging"}, Encrypts: []string{"review"}},
-	Staging: {Subject: "environment:staging", Stacks: "staging", Deploys: true, Decrypts: []string{"staging"}},
-	ProductionPreview: {Subject: "environment:production-preview", Stacks: "production", Decrypts: []string{"production"},
-		Refreshes: true},
-	Production: {Subject: "environment:production", Stacks: "production", Deploys: true, Decrypts: []string{"production"}},
+	Staging: {Context: "environment:staging", Workflows: []string{"deploy.yml@refs/heads/main", "drift.yml@refs/heads/main"},
+		Stacks: "staging", Deploys: true, Decrypts: []string{"staging"}},
+	ProductionPreview: {Context: "environment:production-preview", Workflows: []string{"deploy.yml@refs/heads/main"},
+		Stacks: "production", Decrypts: []string{"production"}},
+	Production: {Context: "environment:production", Workflows: []string{"deploy.yml@refs/heads/main"},
+		Stacks: "production", Deploys: true, Decrypts: []string{"production"}},
+	// Its own role and environment, so that the refresh's reading of secret parameters is no right of the preview.
+	Drift: {Context: "environment:production-drift", Workflows: []string{"drift.yml@refs/heads/main"},
+		Stacks: "production", Decrypts: []string{"production"}, Refreshes: true},
 }
 
 // RoleName is the IAM name of a CI role.
@@ -103,8 +119,25 @@ func DeployRoles() map[string]string {
 	return out
 }
 
-// Subject is the only OIDC subject that may assume the role.
-func Subject(repository string, r Role) string { return "repo:" + repository + ":" + Specs[r].Subject }
+// SubjectClaims are the claims of the repository's customized OIDC subject, in order (PUT
+// /repos/{owner}/{repo}/actions/oidc/customization/sub with {"use_default": false, "include_claim_keys": …}):
+// the subject then reads repo:OWNER/REPO:repository_id:ID:environment:NAME:job_workflow_ref:OWNER/REPO/.github/
+// workflows/FILE@REF, each claim as key:value in this order, context being the default subject's part after the
+// repository (https://docs.github.com/en/actions/security-for-github-actions/security-hardening-your-deployments/about-security-hardening-with-openid-connect,
+// "Customizing the subject claims for an organization or repository"). repository_id keeps a role from a
+// repository deleted and re-created under the same name; job_workflow_ref from another workflow file, or the
+// same file from another branch, in the same environment.
+var SubjectClaims = []string{"repo", "repository_id", "context", "job_workflow_ref"}
+
+// Subjects are the OIDC subjects that may assume the role: one per workflow file it serves.
+func Subjects(repository, repositoryID string, r Role) []string {
+	var out []string
+	for _, wf := range Specs[r].Workflows {
+		out = append(out, "repo:"+repository+":repository_id:"+repositoryID+":"+Specs[r].Context+
+			":job_workflow_ref:"+repository+"/.github/workflows/"+wf)
+	}
+	return out
+}
 
 // KeyAlias is the alias of an environment's secrets key.
 func KeyAlias(env string) string { return "alias/appstack-secrets-" + env }
@@ -176,13 +209,20 @@ func (s Statement) when(op, key string, values ...string) Statement {
 
 func list(v ...string) []string { return v }
 
-// TrustPolicy lets GitHub Actions tokens with exactly this subject and the STS audience assume a role
+// TrustPolicy lets GitHub Actions tokens with one of these subjects and the STS audience assume a role
 // (CKV_AWS_358: the audience is sts.amazonaws.com and the subject names this repository and one environment).
-func TrustPolicy(providerArn, subject string) Document {
+// Subjects are matched exactly (StringEquals) unless one holds a *, the number of a pull request or a branch.
+func TrustPolicy(providerArn string, subjects []string) Document {
+	op := "StringEquals"
+	for _, s := range subjects {
+		if strings.ContainsAny(s, "*?") {
+			op = "StringLike"
+		}
+	}
 	return doc(Statement{Effect: "Allow", Principal: map[string][]string{"Federated": {providerArn}},
 		Action: list("sts:AssumeRoleWithWebIdentity"), Resource: nil}.
 		when("StringEquals", GitHubIssuer+":aud", Audience).
-		when("StringEquals", GitHubIssuer+":sub", subject))
+		when(op, GitHubIssuer+":sub", subjects...))
 }
 
 // KeyPolicy is the policy of the state key (env "") and of each secrets key: the account administers the key

@@ -17,7 +17,10 @@ import (
 	"appstack/components/identity"
 )
 
-var repoRE = regexp.MustCompile(`^[A-Za-z0-9-]+/[A-Za-z0-9._-]+$`)
+var (
+	repoRE   = regexp.MustCompile(`^[A-Za-z0-9-]+/[A-Za-z0-9._-]+$`)
+	repoIDRE = regexp.MustCompile(`^[1-9][0-9]*$`)
+)
 
 // EventsService is the service whose service-linked role (AWSServiceRoleForCloudWatchEvents) performs
 // CloudWatch alarms' EC2 actions.
@@ -27,6 +30,9 @@ const EventsService = "events.amazonaws.com"
 type Settings struct {
 	// Repository is the GitHub repository, owner/name, whose workflows may assume the roles. Required.
 	Repository string
+	// RepositoryID is the repository's numeric id (gh api repos/OWNER/REPO --jq .id), which the customized OIDC
+	// subject carries. Required.
+	RepositoryID string
 	// Region is the AWS region of the state bucket and the keys (aws:region). Required.
 	Region string
 }
@@ -43,10 +49,16 @@ type roleFinder func(ctx *pulumi.Context, service string) (string, error)
 
 func program(ctx *pulumi.Context, find roleFinder) error {
 	cfg := config.New(ctx, "appstack-bootstrap")
-	s := Settings{Repository: cfg.Get("githubRepository"), Region: config.Get(ctx, "aws:region")}
+	s := Settings{Repository: cfg.Get("githubRepository"), RepositoryID: cfg.Get("githubRepositoryId"),
+		Region: config.Get(ctx, "aws:region")}
 	if !repoRE.MatchString(s.Repository) {
 		return fmt.Errorf("appstack-bootstrap:githubRepository: %q: want owner/name "+
 			"(pulumi config set appstack-bootstrap:githubRepository owner/name)", s.Repository)
+	}
+	if !repoIDRE.MatchString(s.RepositoryID) {
+		return fmt.Errorf("appstack-bootstrap:githubRepositoryId: %q: want the repository's numeric id "+
+			"(pulumi config set appstack-bootstrap:githubRepositoryId \"$(gh api repos/%s --jq .id)\")",
+			s.RepositoryID, s.Repository)
 	}
 	if s.Region == "" {
 		return fmt.Errorf("aws:region: not set (pulumi config set aws:region ap-southeast-1)")
@@ -141,7 +153,7 @@ func program(ctx *pulumi.Context, find roleFinder) error {
 			Name:        pulumi.String(RoleName(r)),
 			Description: pulumi.String(roleDescription(r)),
 			AssumeRolePolicy: oidc.Arn.ApplyT(func(arn string) (string, error) {
-				return TrustPolicy(arn, Subject(s.Repository, r)).JSON()
+				return TrustPolicy(arn, Subjects(s.Repository, s.RepositoryID, r)).JSON()
 			}).(pulumi.StringOutput),
 			MaxSessionDuration: pulumi.Int(3600),
 			Tags:               tags(),
@@ -204,7 +216,7 @@ func attachDeployPolicies(ctx *pulumi.Context, r Role, role *iam.Role, account p
 }
 
 // exportName is the stack output that holds a role's ARN: previewRoleArn, reviewRoleArn, stagingRoleArn,
-// productionPreviewRoleArn, productionRoleArn.
+// productionPreviewRoleArn, productionRoleArn, driftRoleArn.
 func exportName(r Role) string {
 	if r == PullRequestPreview {
 		return "previewRoleArn"
@@ -218,9 +230,9 @@ func exportName(r Role) string {
 
 func roleDescription(r Role) string {
 	if Specs[r].Deploys {
-		return fmt.Sprintf("appstack CI: pulumi up of the %s stacks (GitHub %s)", Specs[r].Stacks, Specs[r].Subject)
+		return fmt.Sprintf("appstack CI: pulumi up of the %s stacks (GitHub %s)", Specs[r].Stacks, Specs[r].Context)
 	}
-	return fmt.Sprintf("appstack CI: pulumi preview of %s, read-only (GitHub %s)", Specs[r].Stacks, Specs[r].Subject)
+	return fmt.Sprintf("appstack CI: pulumi preview of %s, read-only (GitHub %s)", Specs[r].Stacks, Specs[r].Context)
 }
 
 // accountOf returns [partition, account id] of an ARN.

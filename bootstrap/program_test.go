@@ -2,6 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -11,16 +15,19 @@ import (
 
 	"appstack/components/identity"
 	"appstack/internal/offline"
+	"appstack/internal/project"
 )
 
 const (
 	repo   = "acme/shop"
+	repoID = "610101"
 	region = "ap-southeast-1"
 )
 
 func run(t *testing.T, cfg map[string]string) (*offline.Result, error) {
 	t.Helper()
-	base := map[string]string{"aws:region": region, "appstack-bootstrap:githubRepository": repo}
+	base := map[string]string{"aws:region": region, "appstack-bootstrap:githubRepository": repo,
+		"appstack-bootstrap:githubRepositoryId": repoID}
 	for k, v := range cfg {
 		base[k] = v
 	}
@@ -174,21 +181,46 @@ func TestEachRoleIsAssumedOnlyByItsOwnGitHubSubject(t *testing.T) {
 		return Evaluate(Request{Principal: provider, Action: "sts:AssumeRoleWithWebIdentity",
 			Resource: w.acct.RoleArn(r), Context: c}, Policies{Identity: []Document{asker}, Resource: &trust})
 	}
-	subjects := map[Role]string{
-		PullRequestPreview: "repo:acme/shop:pull_request",
-		Review:             "repo:acme/shop:environment:review",
-		Staging:            "repo:acme/shop:environment:staging",
-		ProductionPreview:  "repo:acme/shop:environment:production-preview",
-		Production:         "repo:acme/shop:environment:production",
+	// The repository's customized subject: repo, repository_id, context, job_workflow_ref (SubjectClaims).
+	sub := func(context, workflow string) string {
+		return "repo:acme/shop:repository_id:610101:" + context + ":job_workflow_ref:acme/shop/.github/workflows/" + workflow
 	}
-	others := []string{"repo:acme/shop:ref:refs/heads/main", "repo:acme/shop:environment:Production",
-		"repo:acme/other:environment:production", "repo:acme/shop:environment:production-previewx",
-		"repo:acme/shop:pull_request:environment:production"}
+	subjects := map[Role]string{
+		PullRequestPreview: sub("pull_request", "preview.yml@refs/pull/7/merge"),
+		Review:             sub("environment:review", "review-stack.yml@refs/pull/7/merge"),
+		Staging:            sub("environment:staging", "deploy.yml@refs/heads/main"),
+		ProductionPreview:  sub("environment:production-preview", "deploy.yml@refs/heads/main"),
+		Production:         sub("environment:production", "deploy.yml@refs/heads/main"),
+		Drift:              sub("environment:production-drift", "drift.yml@refs/heads/main"),
+	}
+	also := map[Role][]string{
+		Review:  {sub("environment:review", "reap.yml@refs/heads/main"), sub("environment:review", "e2e.yml@refs/heads/fix-1")},
+		Staging: {sub("environment:staging", "drift.yml@refs/heads/main")},
+	}
+	others := []string{"repo:acme/shop:ref:refs/heads/main",
+		// GitHub's default subjects, which the roles trusted before the subject was customized.
+		"repo:acme/shop:environment:production", "repo:acme/shop:pull_request", "repo:acme/shop:environment:production-preview",
+		// Another repository id: the repository deleted and re-created under the same name.
+		"repo:acme/shop:repository_id:999:environment:production:job_workflow_ref:acme/shop/.github/workflows/deploy.yml@refs/heads/main",
+		// Another workflow file, or deploy.yml from a branch or a tag, in the production environment.
+		sub("environment:production", "evil.yml@refs/heads/main"),
+		sub("environment:production", "deploy.yml@refs/heads/feature"),
+		sub("environment:production", "deploy.yml@refs/tags/main"),
+		sub("environment:Production", "deploy.yml@refs/heads/main"),
+		sub("environment:production-drift", "deploy.yml@refs/heads/main"),
+		sub("pull_request", "review-stack.yml@refs/pull/7/merge"),
+		sub("environment:review", "preview.yml@refs/pull/7/merge"),
+		"repo:acme/other:repository_id:610101:environment:production:job_workflow_ref:acme/shop/.github/workflows/deploy.yml@refs/heads/main",
+		sub("environment:production", "deploy.yml@refs/heads/main") + "x",
+	}
 	for _, r := range Roles {
 		t.Run(string(r), func(t *testing.T) {
 			trust := w.trust[r]
 			require.Len(t, trust.Statement, 1)
 			assert.Equal(t, Allowed, assume(r, trust, w.oidcArn, Audience, subjects[r]))
+			for _, sub := range also[r] {
+				assert.Equal(t, Allowed, assume(r, trust, w.oidcArn, Audience, sub), "subject %s", sub)
+			}
 			for other, sub := range subjects {
 				if other != r {
 					assert.NotEqual(t, Allowed, assume(r, trust, w.oidcArn, Audience, sub), "subject %s", sub)
@@ -204,7 +236,14 @@ func TestEachRoleIsAssumedOnlyByItsOwnGitHubSubject(t *testing.T) {
 				Audience, subjects[r]), "another identity provider")
 
 			// The conditions are what keep the others out.
-			noSub := Document{Statement: []Statement{dropCond(trust.Statement[0], "StringEquals", GitHubIssuer+":sub")}}
+			op := "StringEquals"
+			if _, like := trust.Statement[0].Condition["StringLike"]; like {
+				op = "StringLike"
+			}
+			if r == Staging || r == ProductionPreview || r == Production || r == Drift {
+				assert.Equal(t, "StringEquals", op, "the roles of main's environments match their subjects exactly")
+			}
+			noSub := Document{Statement: []Statement{dropCond(trust.Statement[0], op, GitHubIssuer+":sub")}}
 			assert.Equal(t, Allowed, assume(r, noSub, w.oidcArn, Audience, others[0]),
 				"without the subject condition another subject gets in")
 			noAud := Document{Statement: []Statement{dropCond(trust.Statement[0], "StringEquals", GitHubIssuer+":aud")}}
@@ -397,18 +436,24 @@ func TestCIRolesCanDoWhatTheirEnvironmentNeedsAndNoMore(t *testing.T) {
 			req: Request{Action: "ssm:GetParametersByPath",
 				Resource: a.arn("ssm", region, "parameter/appstack/production/app/ready")},
 			breaks: withoutStatement("ReadySignals")},
-		{name: "the production-preview role refreshes production's secret parameters (the drift check)",
-			role: ProductionPreview, allowed: true,
+		{name: "the drift role refreshes production's secret parameters (the drift check)",
+			role: Drift, allowed: true,
 			req: Request{Action: "ssm:GetParameter",
 				Resource: a.arn("ssm", region, "parameter/appstack/production/app/secrets/JWT_SECRET")},
 			breaks: withoutStatement("RefreshSecretParameters")},
-		{name: "the production-preview role decrypts with production's own stack key (the drift check)",
-			role: ProductionPreview, allowed: true,
+		{name: "the production-preview role cannot read production's secret parameters (only approved code may)",
+			role: ProductionPreview,
+			req: Request{Action: "ssm:GetParameter",
+				Resource: a.arn("ssm", region, "parameter/appstack/production/app/secrets/JWT_SECRET")},
+			breaks: withStatement("with the preview role refreshing, as it did", allow("RefreshSecretParameters",
+				list("ssm:GetParameter"), list(a.arn("ssm", "*", "parameter/appstack/production/*"))))},
+		{name: "the drift role decrypts with production's own stack key (the drift check)",
+			role: Drift, allowed: true,
 			req: Request{Action: "kms:Decrypt", Resource: a.arn("kms", region, "key/1234-stack"),
 				Context: ctx("aws:ResourceTag/stack", "production", "aws:ResourceTag/managed-by", "appstack")},
 			breaks: withoutStatement("RefreshStackKeys")},
-		{name: "the production-preview role cannot decrypt with a key the bootstrap made for production",
-			role: ProductionPreview,
+		{name: "the drift role cannot decrypt with a key the bootstrap made for production",
+			role: Drift,
 			req: Request{Action: "kms:Decrypt", Resource: a.arn("kms", region, "key/1234-bootstrap"),
 				Context: ctx("aws:ResourceTag/stack", "production", "aws:ResourceTag/managed-by", "appstack-bootstrap")},
 			identityOnly: true,
@@ -418,7 +463,7 @@ func TestCIRolesCanDoWhatTheirEnvironmentNeedsAndNoMore(t *testing.T) {
 			req: Request{Action: "s3:GetBucketPolicy",
 				Resource: "arn:aws:s3:::appstack-staging-alb-logs-20260101000000000000000001"},
 			breaks: withoutStatement("FrontDoorLogBucketsRead")},
-		{name: "the production-preview role cannot decrypt with a staging stack key", role: ProductionPreview,
+		{name: "the drift role cannot decrypt with a staging stack key", role: Drift,
 			req: Request{Action: "kms:Decrypt", Resource: a.arn("kms", region, "key/1234-stack"),
 				Context: ctx("aws:ResourceTag/stack", "staging", "aws:ResourceTag/managed-by", "appstack")},
 			breaks: withoutCondition("RefreshStackKeys", "StringLike", "aws:ResourceTag/stack")},
@@ -585,6 +630,8 @@ func TestCIRolesCanDoWhatTheirEnvironmentNeedsAndNoMore(t *testing.T) {
 		{name: "the production-preview role decrypts production's secrets", role: ProductionPreview, allowed: true,
 			req: Request{Action: "kms:Decrypt", Resource: key["production"]}, breaks: withoutStatement("SecretsKeyDecrypt")},
 		{name: "the production role decrypts production's secrets", role: Production, allowed: true,
+			req: Request{Action: "kms:Decrypt", Resource: key["production"]}, breaks: withoutStatement("SecretsKeyDecrypt")},
+		{name: "the drift role decrypts production's secrets (its refresh)", role: Drift, allowed: true,
 			req: Request{Action: "kms:Decrypt", Resource: key["production"]}, breaks: withoutStatement("SecretsKeyDecrypt")},
 		{name: "the state key decrypts only through S3", role: PullRequestPreview,
 			req:    Request{Action: "kms:Decrypt", Resource: stateKey},
@@ -872,6 +919,7 @@ func TestOutputsAreWhatTheWorkflowsNeed(t *testing.T) {
 		"stagingRoleArn":           "arn:aws:iam::123456789012:role/appstack-ci-staging",
 		"productionPreviewRoleArn": "arn:aws:iam::123456789012:role/appstack-ci-production-preview",
 		"productionRoleArn":        "arn:aws:iam::123456789012:role/appstack-ci-production",
+		"driftRoleArn":             "arn:aws:iam::123456789012:role/appstack-ci-drift",
 		"region":                   region,
 	} {
 		assert.Equal(t, want, w.res.Exports[out], out)
@@ -932,6 +980,10 @@ func TestStateBucketIsVersionedEncryptedPrivateAndTLSOnly(t *testing.T) {
 func TestRepositoryAndRegionAreRequired(t *testing.T) {
 	_, err := run(t, map[string]string{"appstack-bootstrap:githubRepository": "shop"})
 	assert.ErrorContains(t, err, `appstack-bootstrap:githubRepository: "shop": want owner/name`)
+	for _, id := range []string{"", "acme/shop", "0", "12 34"} {
+		_, err = run(t, map[string]string{"appstack-bootstrap:githubRepositoryId": id})
+		assert.ErrorContains(t, err, fmt.Sprintf("appstack-bootstrap:githubRepositoryId: %q: want the repository's numeric id", id))
+	}
 	_, err = run(t, map[string]string{"aws:region": ""})
 	assert.ErrorContains(t, err, "aws:region: not set")
 }
@@ -942,4 +994,41 @@ func TestTheProgramKnowsWhichRoleDeploysWhatAPreviewRolePreviews(t *testing.T) {
 	assert.Equal(t, DeployRoles(), identity.CIDeployRoles)
 	assert.Equal(t, RoleName(Production), DeployRoles()[RoleName(ProductionPreview)])
 	assert.Equal(t, RoleName(Staging), DeployRoles()[RoleName(PullRequestPreview)])
+}
+
+// The roles trust the customized subject only: the README's command sets exactly SubjectClaims.
+func TestTheReadmeCustomizesTheSubjectTheRolesTrust(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(project.Root(), "README.md"))
+	require.NoError(t, err)
+	body, err := json.Marshal(struct {
+		UseDefault bool     `json:"use_default"`
+		Claims     []string `json:"include_claim_keys"`
+	}{false, SubjectClaims})
+	require.NoError(t, err)
+	assert.Contains(t, string(raw), "gh api -X PUT repos/OWNER/REPO/actions/oidc/customization/sub --input - <<<'"+
+		string(body)+"'")
+	assert.Contains(t, string(raw), `appstack-bootstrap:githubRepositoryId "$(gh api repos/OWNER/REPO --jq .id)"`)
+	// The subject the trust policies expect is built from the same claims, in the same order.
+	assert.Equal(t, "repo:acme/shop:repository_id:610101:environment:production:job_workflow_ref:"+
+		"acme/shop/.github/workflows/deploy.yml@refs/heads/main", Subjects(repo, repoID, Production)[0])
+	assert.Equal(t, []string{"repo", "repository_id", "context", "job_workflow_ref"}, SubjectClaims)
+}
+
+// Production's secrets are reached only by roles of main's own workflow files, each trusted by exact subjects:
+// the production preview and the deploy (deploy.yml, behind the production reviewers) and the drift check
+// (drift.yml, running the commit production runs).
+func TestOnlyMainsWorkflowsReachProductionsSecrets(t *testing.T) {
+	var readers []Role
+	for _, r := range Roles {
+		if slices.Contains(Specs[r].Decrypts, "production") || Specs[r].Stacks == "production" {
+			readers = append(readers, r)
+			for _, wf := range Specs[r].Workflows {
+				assert.True(t, strings.HasSuffix(wf, "@refs/heads/main") && !strings.ContainsAny(wf, "*?"),
+					"%s: %s is not a workflow file of main", r, wf)
+			}
+		}
+	}
+	assert.ElementsMatch(t, []Role{ProductionPreview, Production, Drift}, readers)
+	assert.False(t, Specs[ProductionPreview].Refreshes, "the preview reads no secret parameter")
+	assert.Equal(t, []string{"drift.yml@refs/heads/main"}, Specs[Drift].Workflows)
 }

@@ -52,7 +52,8 @@ func (m *accountMocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, err
 func runWith(t *testing.T, m *accountMocks) []offline.Resource {
 	t.Helper()
 	err := pulumi.RunErr(Program, pulumi.WithMocks("appstack-bootstrap", "main", m), func(info *pulumi.RunInfo) {
-		info.Config = map[string]string{"aws:region": region, "appstack-bootstrap:githubRepository": repo}
+		info.Config = map[string]string{"aws:region": region, "appstack-bootstrap:githubRepository": repo,
+			"appstack-bootstrap:githubRepositoryId": repoID}
 	})
 	require.NoError(t, err)
 	return m.Resources()
@@ -116,7 +117,8 @@ func TestAFailedServiceLinkedRoleLookupNamesTheService(t *testing.T) {
 	m := &accountMocks{Mocks: &offline.Mocks{Project: "appstack-bootstrap", Stack: "main", Region: region},
 		fail: errors.New("AccessDenied: iam:ListRoles")}
 	err := pulumi.RunErr(Program, pulumi.WithMocks("appstack-bootstrap", "main", m), func(info *pulumi.RunInfo) {
-		info.Config = map[string]string{"aws:region": region, "appstack-bootstrap:githubRepository": repo}
+		info.Config = map[string]string{"aws:region": region, "appstack-bootstrap:githubRepository": repo,
+			"appstack-bootstrap:githubRepositoryId": repoID}
 	})
 	assert.ErrorContains(t, err, "service-linked role of events.amazonaws.com: looking it up: ")
 	assert.ErrorContains(t, err, "AccessDenied: iam:ListRoles")

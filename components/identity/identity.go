@@ -77,6 +77,7 @@ const Path = "/appstack/"
 var CIDeployRoles = map[string]string{
 	"appstack-ci-pr-preview":         "appstack-ci-staging",
 	"appstack-ci-production-preview": "appstack-ci-production",
+	"appstack-ci-drift":              "appstack-ci-production",
 }
 
 // BoundaryPolicyName is the name of the permissions boundary policy the bootstrap creates under Path. Every

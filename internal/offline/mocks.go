@@ -22,7 +22,7 @@ const Account = "123456789012"
 
 // CIRoles are the bootstrap's CI roles, all under /appstack/: the roles that exist by default.
 var CIRoles = []string{"appstack-ci-pr-preview", "appstack-ci-review", "appstack-ci-staging",
-	"appstack-ci-production-preview", "appstack-ci-production"}
+	"appstack-ci-production-preview", "appstack-ci-production", "appstack-ci-drift"}
 
 // DefaultCaller is the caller ARN the mocks report by default for a stack: a GitHub Actions session of the CI
 // role that deploys it (appstack-ci-staging, appstack-ci-production, appstack-ci-review for the others), as STS

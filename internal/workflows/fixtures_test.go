@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -79,7 +80,48 @@ jobs:
   production:
     environment: production
     steps: [{run: bin/stackctl drift -stack production -out d.txt}, {run: bin/notify -chat failure}]
-`}, `checks production in environment "production", want production-preview`},
+`}, `checks production in environment "production", want production-drift`},
+		{"production's preview environment runs no drift check (its refresh reads secret parameters)", checkRoles,
+			map[string]string{"drift.yml": `
+jobs:
+  production:
+    environment: production-preview
+    steps:
+      - {uses: aws-actions/configure-aws-credentials@x, with: {role-to-assume: "${{ vars.AWS_ROLE_ARN }}"}}
+      - {run: bin/stackctl drift -stack production -out d.txt}
+`}, "production-preview is read-only: stackctl drift -stack production belongs in production"},
+		{"the drift environment only checks drift", checkRoles, map[string]string{"drift.yml": `
+jobs:
+  production:
+    environment: production-drift
+    steps:
+      - {uses: aws-actions/configure-aws-credentials@x, with: {role-to-assume: "${{ vars.AWS_ROLE_ARN }}"}}
+      - {run: bin/stackctl preview -stack production -out p.txt}
+`}, "production-drift runs only stackctl drift -stack production, not stackctl preview -stack production"},
+		{"production's drift check runs the commit production runs, not main's head", checkDrift, map[string]string{"drift.yml": `
+on: {schedule: [{cron: "1 1 * * *"}]}
+jobs:
+  production-commit:
+    permissions: {contents: read, deployments: read}
+    outputs: {sha: "${{ steps.running.outputs.sha }}"}
+    steps: [{id: running, run: bin/deploygate running -environment production}]
+  production:
+    needs: production-commit
+    environment: production-drift
+    steps:
+      - {uses: actions/checkout@x}
+      - {run: bin/stackctl drift -stack production -out d.txt}
+      - {run: bin/notify -chat failure}
+`}, `drift.yml/production: checks out "", not the commit production runs`},
+		{"a value passed to make unchecked", checkMakeFlags, map[string]string{"e2e.yml": `
+jobs:
+  e2e:
+    steps:
+      - run: |
+          check() { if ! [[ "$2" =~ $3 ]]; then exit 1; fi; }
+          check fail-with "$FAIL_WITH" '^(pull|health)$'
+          make e2e E2E_FLAGS="-fail-with $FAIL_WITH -region $REGION"
+`}, "e2e.yml/e2e: $REGION reaches make's shell unchecked"},
 		{"a rollback that waits for a human is not automatic", checkRollback, map[string]string{"deploy.yml": `
 jobs:
   production:
@@ -105,7 +147,7 @@ jobs: {}
 jobs:
   reap:
     steps: [{if: always(), run: bin/notify -status "$JOB_STATUS", env: {SLACK_WEBHOOK_URL: "${{ vars.SLACK_WEBHOOK_URL }}", JOB_STATUS: "${{ job.status }}"}}]
-`}, "reap.yml/reap: the webhook comes from the repository secret SLACK_WEBHOOK_URL"},
+`}, "reap.yml/reap: the webhook comes from the secret SLACK_WEBHOOK_URL"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ws := map[string]*workflow{}
@@ -134,4 +176,26 @@ func TestThePinRuleCatchesTagsUnknownCommitsAndWrongComments(t *testing.T) {
 		assert.Contains(t, pinProblem(uses), want, uses)
 	}
 	assert.Empty(t, pinProblem("actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1 # v7.0.1"))
+}
+
+// TestTheRulesCatchTheGateThatTrustedTheBranchName runs the deploy rules on deploy.yml as it was when its gate
+// compared workflow_run.head_branch with "main" (testdata/namegate): a tag named main passed it.
+func TestTheRulesCatchTheGateThatTrustedTheBranchName(t *testing.T) {
+	ws := readAll(t, filepath.Join("testdata", "namegate"))
+	ws["ci.yml"] = load(t)["ci.yml"]
+	for _, tc := range []struct {
+		check func(map[string]*workflow) problems
+		want  []string
+	}{
+		{checkDeployGate, []string{"deploy.yml/gate: the gate step must run bin/deploygate admit",
+			"deploy.yml/gate: the gate step's env must be GITHUB_TOKEN",
+			"deploy.yml/production: does not start with bin/deploygate current"}},
+		{checkWebhookInEnvironments, []string{"deploy.yml/gate: reads secrets.SLACK_WEBHOOK_URL in no environment"}},
+		{checkNotifications, []string{"deploy.yml/gate: no gate-refused job"}},
+	} {
+		found := strings.Join(tc.check(ws), "\n")
+		for _, want := range tc.want {
+			assert.Contains(t, found, want)
+		}
+	}
 }

@@ -83,3 +83,25 @@ func TestTheReadmeListsEverySettingTheWorkflowsRead(t *testing.T) {
 		assert.Contains(t, string(readme), "`"+bare+"`", "the README tells the maintainer to set %s", name)
 	}
 }
+
+// Production's secrets are decrypted by the production preview's role: the README has the maintainer give that
+// environment the production reviewers, and the tag ruleset that keeps a tag named main out.
+func TestTheReadmeGuardsProductionsSecretsWithTheProductionReviewers(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(project.Root(), "README.md"))
+	require.NoError(t, err)
+	rows := 0
+	for _, line := range strings.Split(string(raw), "\n") {
+		line = strings.TrimSpace(line)
+		for _, env := range []string{"production-preview", "production"} {
+			if strings.HasPrefix(line, "| `"+env+"` |") {
+				rows++
+				assert.Contains(t, line, "the production reviewers", "%s: %s", env, line)
+				assert.Contains(t, line, "*Prevent self-review*", "%s: %s", env, line)
+			}
+		}
+	}
+	assert.GreaterOrEqual(t, rows, 4, "both environment tables list both environments")
+	assert.Contains(t, string(raw), `"target": "tag"`, "a tag ruleset")
+	assert.Contains(t, string(raw), `"exclude": ["refs/tags/v*"]`, "only release tags may be created")
+	assert.Contains(t, string(raw), `"include": ["refs/heads/main"]`, "a ruleset on the branch, by its full ref")
+}

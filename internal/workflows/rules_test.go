@@ -29,7 +29,8 @@ var rules = []rule{
 	{"deployed environments have their URL", checkEnvironmentURLs,
 		[]string{"deploy.yml/production", "review-stack.yml/up"}, nil},
 	{"drift is checked on a schedule in each environment, read-only for production", checkDrift,
-		[]string{"no drift.yml"}, nil},
+		[]string{`drift.yml/production: checks production in environment "production-preview", want production-drift`,
+			"drift.yml: no production-commit job"}, nil},
 	{"no workflow names a Pulumi version", checkNoPulumiVersion,
 		[]string{"-pulumi-version 3.200.0", `PULUMI_VERSION: "3.200.0"`, "install-cli"}, nil},
 	{"review stacks use the review environment and its secrets provider", checkReviewStacks,
@@ -59,6 +60,15 @@ jobs:
     permissions: {contents: write, pull-requests: write}
     steps: [{run: echo}]
 `}},
+	{"the chat webhook is read only in an environment", checkWebhookInEnvironments,
+		[]string{"x.yml/gate: reads secrets.SLACK_WEBHOOK_URL in no environment"},
+		map[string]string{"x.yml": `
+jobs:
+  gate:
+    steps: [{if: failure(), run: bin/notify -status failure, env: {SLACK_WEBHOOK_URL: "${{ secrets.SLACK_WEBHOOK_URL }}"}}]
+`}},
+	{"values reach make's shell only after a check", checkMakeFlags,
+		[]string{"e2e.yml/e2e: $REGION reaches make's shell unchecked", "$FAIL_WITH", "$SECRETS_PROVIDER"}, nil},
 	{"no long-lived cloud keys", checkNoKeys, []string{"x.yml: aws-access-key-id"},
 		map[string]string{"x.yml": `
 jobs:
@@ -169,7 +179,7 @@ func checkNoExpressionsInScripts(ws map[string]*workflow) (p problems) {
 	return p
 }
 
-var environments = []string{"review", "staging", "production-preview", "production"}
+var environments = []string{"review", "staging", "production-preview", "production", "production-drift"}
 
 // checkRoles: a job that assumes a role declares its environment and takes vars.AWS_ROLE_ARN from it, so each
 // role is trusted only by its own environment's subject; the pull-request preview role is the one exception, and
@@ -223,14 +233,18 @@ func checkRoles(ws map[string]*workflow) (p problems) {
 
 // fits says what is wrong with running stackctl sub on stack in environment env, or "".
 func fits(env, sub, stack string) string {
-	readOnly := sub == "preview" || sub == "drift" || sub == "outputs"
 	switch {
 	case env == "staging" && stack == "staging", env == "production" && stack == "production":
 		return ""
-	case env == "production-preview" && stack == "production" && readOnly:
+	case env == "production-preview" && stack == "production" && (sub == "preview" || sub == "outputs"):
 		return ""
 	case env == "production-preview" && stack == "production":
-		return "production-preview is read-only: stackctl " + sub + " -stack production belongs in production"
+		return "production-preview is read-only: stackctl " + sub + " -stack production belongs in production" +
+			" (and a drift check in production-drift)"
+	case env == "production-drift" && stack == "production" && sub == "drift":
+		return ""
+	case env == "production-drift":
+		return "production-drift runs only stackctl drift -stack production, not stackctl " + sub + " -stack " + stack
 	case env == "review" && strings.HasPrefix(stack, "pr-"):
 		return ""
 	}
@@ -405,14 +419,42 @@ func checkDeployGate(ws map[string]*workflow) (p problems) {
 	if gate.Outputs["sha"] != "${{ steps.gate.outputs.sha }}" {
 		p.add("deploy.yml/gate: outputs.sha must be the gate step's sha")
 	}
+	// The ref's name proves nothing (a tag may be named main, any workflow named ci starts deploy): the gate is
+	// deploygate's, on GitHub's records, reading the event's payload itself.
 	if _, s, ok := stepWith(gate, func(s step) bool { return s.ID == "gate" }); !ok {
 		p.add("deploy.yml/gate: no step with id gate")
 	} else {
-		for k, v := range gateEnv {
-			if s.Env[k] != v {
-				p.add("deploy.yml/gate: env %s is %q, want %s", k, s.Env[k], v)
-			}
+		if !strings.Contains(s.Run, "bin/deploygate admit") || strings.Contains(s.Run, "head_branch") ||
+			strings.Contains(s.Run, "RUN_BRANCH") {
+			p.add("deploy.yml/gate: the gate step must run bin/deploygate admit, not decide by the branch's name")
 		}
+		if len(s.Env) != 1 || s.Env["GITHUB_TOKEN"] != "${{ github.token }}" {
+			p.add("deploy.yml/gate: the gate step's env must be GITHUB_TOKEN: ${{ github.token }} only, not %v", s.Env)
+		}
+	}
+	if gate.Permissions["actions"] != "read" || gate.Permissions["contents"] != "read" || gate.Environment.Name != "" {
+		p.add("deploy.yml/gate: needs contents: read and actions: read, in no environment")
+	}
+	prod := d.Jobs["production"]
+	iCurrent, current, ok := -1, step{}, false
+	if prod != nil {
+		iCurrent, current, ok = stepWith(prod, runs("bin/deploygate current "))
+	}
+	iRole := -1
+	if prod != nil {
+		iRole, _, _ = stepWith(prod, func(s step) bool { return strings.HasPrefix(s.Uses, "aws-actions/configure-aws-credentials@") })
+	}
+	switch {
+	case !ok:
+		p.add("deploy.yml/production: does not start with bin/deploygate current: an older run's approval rolls production back")
+	case iRole >= 0 && iCurrent > iRole,
+		!strings.Contains(current.Run, `bin/deploygate current -sha "$DEPLOY_SHA" -environment production`),
+		current.Env["DEPLOY_SHA"] != "${{ needs.gate.outputs.sha }}", current.Env["GITHUB_TOKEN"] != "${{ github.token }}",
+		current.If != "":
+		p.add("deploy.yml/production: bin/deploygate current -sha \"$DEPLOY_SHA\" -environment production must check the gate's " +
+			"commit, always, before the role is assumed")
+	case prod.Permissions["deployments"] != "read":
+		p.add("deploy.yml/production: deploygate current reads production's deployments (deployments: read)")
 	}
 	for _, j := range d.jobs() {
 		if j.name == "gate" {
@@ -422,26 +464,16 @@ func checkDeployGate(ws map[string]*workflow) (p problems) {
 			p.add("deploy.yml/%s: does not need gate", j.name)
 		}
 		for _, s := range j.Steps {
+			// gate-refused only reports, with the default branch's notify.
+			if j.name == "gate-refused" && s.With["ref"] == "" {
+				continue
+			}
 			if strings.HasPrefix(s.Uses, "actions/checkout@") && s.With["ref"] != "${{ needs.gate.outputs.sha }}" {
 				p.add("deploy.yml/%s: checks out %q, not the commit the gate passed", j.name, s.With["ref"])
 			}
 		}
 	}
 	return p
-}
-
-// gateEnv wires the gate script's variables to the event.
-var gateEnv = map[string]string{
-	"EVENT":          "${{ github.event_name }}",
-	"REF":            "${{ github.ref }}",
-	"DISPATCH_SHA":   "${{ github.sha }}",
-	"RUN_EVENT":      "${{ github.event.workflow_run.event }}",
-	"RUN_CONCLUSION": "${{ github.event.workflow_run.conclusion }}",
-	"RUN_BRANCH":     "${{ github.event.workflow_run.head_branch }}",
-	"RUN_REPO":       "${{ github.event.workflow_run.head_repository.full_name }}",
-	"RUN_SHA":        "${{ github.event.workflow_run.head_sha }}",
-	"RUN_URL":        "${{ github.event.workflow_run.html_url }}",
-	"GH_TOKEN":       "${{ github.token }}",
 }
 
 // deployJobs are the jobs that run stackctl up on a named stack, with that stack.
@@ -503,20 +535,35 @@ func checkNotifications(ws map[string]*workflow) (p problems) {
 		}
 		for _, j := range w.jobs() {
 			where := name + "/" + j.name
+			if name == "deploy.yml" && j.name == "gate" {
+				if g := w.Jobs["gate-refused"]; g == nil || !slices.Contains(g.Needs, "gate") || g.If != "failure()" {
+					p.add("deploy.yml/gate: no gate-refused job (needs: gate, if: failure()) tells the team nothing was deployed")
+				}
+				if _, _, ok := notifyStep(j); ok {
+					p.add("deploy.yml/gate: the gate runs in no environment, so it has no webhook; gate-refused notifies")
+				}
+				continue
+			}
+			if name == "drift.yml" && j.name == "production-commit" {
+				if _, n, ok := notifyStep(j); !ok || n.If != "failure()" {
+					p.add("drift.yml/production-commit: a production check that cannot start must notify (if: failure())")
+				}
+				continue
+			}
 			i, n, ok := notifyStep(j)
 			if !ok {
 				p.add("%s: no notify step", where)
 				continue
 			}
 			if n.Env["SLACK_WEBHOOK_URL"] != "${{ secrets.SLACK_WEBHOOK_URL }}" {
-				p.add("%s: the webhook comes from the repository secret SLACK_WEBHOOK_URL", where)
+				p.add("%s: the webhook comes from the secret SLACK_WEBHOOK_URL", where)
 			}
 			if i != len(j.Steps)-1 {
 				p.add("%s: notify is not the last step, so it does not report the job's end", where)
 			}
-			if j.name == "gate" {
-				if n.If != "failure()" {
-					p.add("%s: a failed gate must notify (if: failure())", where)
+			if name == "deploy.yml" && j.name == "gate-refused" {
+				if j.Environment.Name == "" || !strings.Contains(n.Run, "-status failure") {
+					p.add("%s: must report the failure from an environment (its webhook)", where)
 				}
 				continue
 			}
@@ -584,7 +631,7 @@ func checkDrift(ws map[string]*workflow) (p problems) {
 	if !d.on("schedule") {
 		p.add("drift.yml: not scheduled")
 	}
-	want := map[string]string{"staging": "staging", "production": "production-preview"}
+	want := map[string]string{"staging": "staging", "production": "production-drift"}
 	for stack, env := range want {
 		found := false
 		for _, j := range d.jobs() {
@@ -601,6 +648,75 @@ func checkDrift(ws map[string]*workflow) (p problems) {
 		}
 		if !found {
 			p.add("drift.yml: no job runs stackctl drift -stack %s", stack)
+		}
+	}
+	// Production's secrets are read only by code production's approvers let through: the commit production runs.
+	pc, prod := d.Jobs["production-commit"], d.Jobs["production"]
+	running, ok := step{}, false
+	if pc != nil {
+		_, running, ok = stepWith(pc, runs("bin/deploygate running -environment production"))
+	}
+	switch {
+	case !ok || running.ID == "" || pc.Outputs["sha"] != "${{ steps."+running.ID+".outputs.sha }}":
+		p.add("drift.yml: no production-commit job whose output sha is bin/deploygate running -environment production")
+	case pc.Permissions["deployments"] != "read" || pc.Permissions["id-token"] != "":
+		p.add("drift.yml/production-commit: reads deployments (deployments: read), with no cloud credentials")
+	case prod == nil || !slices.Contains(prod.Needs, "production-commit"):
+		p.add("drift.yml/production: does not need production-commit")
+	default:
+		for _, s := range prod.Steps {
+			if strings.HasPrefix(s.Uses, "actions/checkout@") && s.With["ref"] != "${{ needs.production-commit.outputs.sha }}" {
+				p.add("drift.yml/production: checks out %q, not the commit production runs", s.With["ref"])
+			}
+		}
+	}
+	return p
+}
+
+// checkWebhookInEnvironments: the chat webhook is an environment secret, so a workflow on any branch cannot read
+// it; a job that reads it names its environment.
+func checkWebhookInEnvironments(ws map[string]*workflow) (p problems) {
+	for _, w := range sorted(ws) {
+		for _, j := range w.jobs() {
+			if strings.Contains(j.text, "secrets.SLACK_WEBHOOK_URL") && j.Environment.Name == "" {
+				p.add("%s/%s: reads secrets.SLACK_WEBHOOK_URL in no environment: it would be a repository secret "+
+					"every branch's workflow reads", w.path, j.name)
+			}
+		}
+	}
+	return p
+}
+
+var (
+	makeVar   = regexp.MustCompile(`\$\{?([A-Z_][A-Z0-9_]*)\}?`)
+	checkLine = regexp.MustCompile(`(?m)^\s*check \S+ "\$([A-Z_][A-Z0-9_]*)" '\^[^']*\$'$`)
+)
+
+// checkMakeFlags: make runs its recipe through a shell that splits and expands the variables it is given
+// (E2E_FLAGS reaches `go run ./cmd/e2e $(E2E_FLAGS)` unquoted), so every value in them is checked against an
+// anchored pattern first (the check function of e2e.yml).
+func checkMakeFlags(ws map[string]*workflow) (p problems) {
+	for _, w := range sorted(ws) {
+		for _, j := range w.jobs() {
+			for _, s := range j.Steps {
+				run := strings.ReplaceAll(s.Run, "\\\n", " ")
+				i := strings.Index(run, "E2E_FLAGS=")
+				if i < 0 {
+					continue
+				}
+				checked := map[string]bool{}
+				for _, m := range checkLine.FindAllStringSubmatch(run[:i], -1) {
+					checked[m[1]] = true
+				}
+				if !strings.Contains(run[:i], `if ! [[ "$2" =~ $3 ]]`) {
+					checked = map[string]bool{}
+				}
+				for _, m := range makeVar.FindAllStringSubmatch(run[i:], -1) {
+					if !checked[m[1]] {
+						p.add("%s/%s: $%s reaches make's shell unchecked", w.path, j.name, m[1])
+					}
+				}
+			}
 		}
 	}
 	return p
@@ -730,12 +846,13 @@ func checkNoKeys(ws map[string]*workflow) (p problems) {
 // settings are the repository variables and secrets the README tells a maintainer to set, and
 // environmentSettings the variables each environment holds.
 var (
-	settings            = []string{"vars.AWS_REGION", "vars.PULUMI_BACKEND_URL", "vars.AWS_PREVIEW_ROLE_ARN", "secrets.SLACK_WEBHOOK_URL"}
+	settings            = []string{"vars.AWS_REGION", "vars.PULUMI_BACKEND_URL", "vars.AWS_PREVIEW_ROLE_ARN"}
 	environmentSettings = map[string][]string{
-		"review":             {"vars.AWS_ROLE_ARN", "vars.PULUMI_SECRETS_PROVIDER"},
-		"staging":            {"vars.AWS_ROLE_ARN"},
-		"production-preview": {"vars.AWS_ROLE_ARN"},
-		"production":         {"vars.AWS_ROLE_ARN"},
+		"review":             {"vars.AWS_ROLE_ARN", "vars.PULUMI_SECRETS_PROVIDER", "secrets.SLACK_WEBHOOK_URL"},
+		"staging":            {"vars.AWS_ROLE_ARN", "secrets.SLACK_WEBHOOK_URL"},
+		"production-preview": {"vars.AWS_ROLE_ARN", "secrets.SLACK_WEBHOOK_URL"},
+		"production":         {"vars.AWS_ROLE_ARN", "secrets.SLACK_WEBHOOK_URL"},
+		"production-drift":   {"vars.AWS_ROLE_ARN", "secrets.SLACK_WEBHOOK_URL"},
 	}
 	setting = regexp.MustCompile(`\b(?:vars|secrets)\.[A-Za-z_][A-Za-z0-9_]*`)
 )

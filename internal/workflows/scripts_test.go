@@ -3,6 +3,8 @@ package workflows
 import (
 	"bufio"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"appstack/internal/project"
 )
 
 // stepScript returns the run: script of the step with id in job of the committed workflow file.
@@ -78,43 +82,147 @@ const (
 	otherSHA = "89abcdef0123456789abcdef0123456789abcdef"
 )
 
+// buildDeploygate builds cmd/deploygate (standard library only, seconds) into dir/bin, as the setup action does.
+func buildDeploygate(t *testing.T, dir string) {
+	t.Helper()
+	cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "bin", "deploygate"), "./cmd/deploygate")
+	cmd.Dir = project.Root()
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, string(out))
+}
+
+// fakeAPI answers GitHub's REST calls for repository o/r (id 4242) from fixed JSON bodies by path: main's head is
+// mainSHA, whose parent is otherSHA; tagSHA is a commit only a tag named main points to.
+func fakeAPI(t *testing.T, deployments string) string {
+	t.Helper()
+	bodies := map[string]string{
+		"/repos/o/r/git/ref/heads/main":                    `{"ref": "refs/heads/main", "object": {"type": "commit", "sha": "` + mainSHA + `"}}`,
+		"/repos/o/r/actions/workflows/ci.yml":              `{"id": 101, "path": ".github/workflows/ci.yml"}`,
+		"/repos/o/r/compare/" + tagSHA + "..." + mainSHA:   `{"status": "diverged", "ahead_by": 1, "behind_by": 1}`,
+		"/repos/o/r/compare/" + otherSHA + "..." + mainSHA: `{"status": "ahead", "ahead_by": 1, "behind_by": 0}`,
+		"/repos/o/r/compare/" + mainSHA + "..." + otherSHA: `{"status": "behind", "ahead_by": 0, "behind_by": 1}`,
+		"/repos/o/r/deployments":                           deployments,
+		"/repos/o/r/deployments/1/statuses":                `[{"state": "success"}]`,
+		"/repos/o/r/actions/workflows/ci.yml/runs":         `{"total_count": "1; echo oops", "workflow_runs": []}`,
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, ok := bodies[r.URL.Path]
+		if !ok || r.Header.Get("Authorization") != "Bearer t0ken" {
+			http.NotFound(w, r)
+			return
+		}
+		_, _ = w.Write([]byte(body))
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+const tagSHA = "fedcba9876543210fedcba9876543210fedcba98"
+
+// workflowRunEvent is the workflow_run payload of a ci run for a push of sha under the name main.
+func workflowRunEvent(t *testing.T, sha, path string) string {
+	t.Helper()
+	repo := `{"id": 4242, "full_name": "o/r"}`
+	raw := `{"repository": ` + repo + `, "workflow_run": {"id": 9, "event": "push", "status": "completed", ` +
+		`"conclusion": "success", "head_branch": "main", "head_sha": "` + sha + `", "path": "` + path + `", ` +
+		`"workflow_id": 101, "head_repository": ` + repo + `, "repository": ` + repo + `}}`
+	file := filepath.Join(t.TempDir(), "event.json")
+	require.NoError(t, os.WriteFile(file, []byte(raw), 0o600))
+	return file
+}
+
+// The committed gate step, run with the real deploygate against a fake GitHub API: what a tag named main, a
+// workflow file of another name, an older commit and a dispatch without a ci run get.
 func TestTheDeployGateLetsOnlyCIPassedCommitsOfMainThrough(t *testing.T) {
 	s := stepScript(t, "deploy.yml", "gate", "gate")
-	// gh api … --jq .total_count answers how many successful ci runs of a push to main the commit has.
-	fakes := map[string]string{"gh": `echo "gh $*" >> "$FAKE_LOG"; echo "${FAKE_RUNS:-0}"` + "\n"}
-	run := func(env map[string]string) stepRun { return runStep(t, s.Run, t.TempDir(), fakes, env) }
-	fromCI := func(conclusion, event, branch, repo, sha string) map[string]string {
-		return map[string]string{"EVENT": "workflow_run", "REF": "refs/heads/main", "DISPATCH_SHA": otherSHA,
-			"RUN_EVENT": event, "RUN_CONCLUSION": conclusion, "RUN_BRANCH": branch, "RUN_REPO": repo, "RUN_SHA": sha}
+	dir := t.TempDir()
+	buildDeploygate(t, dir)
+	api := fakeAPI(t, `[]`)
+	env := func(kv ...string) map[string]string {
+		m := map[string]string{"GITHUB_API_URL": api, "GITHUB_TOKEN": "t0ken", "GITHUB_EVENT_NAME": "workflow_run"}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
 	}
+	// The step's own env is GITHUB_TOKEN: ${{ github.token }}; everything else is what the runner sets.
+	assert.Equal(t, map[string]string{"GITHUB_TOKEN": "${{ github.token }}"}, s.Env)
 
-	ok := run(fromCI("success", "push", "main", "o/r", mainSHA))
+	ok := runStep(t, s.Run, dir, nil, env("GITHUB_EVENT_PATH", workflowRunEvent(t, mainSHA, ".github/workflows/ci.yml")))
 	assert.Equal(t, 0, ok.code, ok.log)
-	assert.Equal(t, mainSHA, ok.outputs["sha"], "exactly the commit ci tested, not main's newest")
+	assert.Equal(t, mainSHA, ok.outputs["sha"], "exactly the commit ci tested")
 
-	for name, env := range map[string]map[string]string{
-		"ci failed":                             fromCI("failure", "push", "main", "o/r", mainSHA),
-		"ci of a pull request":                  fromCI("success", "pull_request", "main", "o/r", mainSHA),
-		"a fork's branch named main":            fromCI("success", "push", "main", "fork/r", mainSHA),
-		"another branch":                        fromCI("success", "push", "feature", "o/r", mainSHA),
-		"not a commit SHA":                      fromCI("success", "push", "main", "o/r", "main"),
-		"dispatch from a branch":                {"EVENT": "workflow_dispatch", "REF": "refs/heads/feature", "DISPATCH_SHA": mainSHA},
-		"dispatch of a commit without ci on it": {"EVENT": "workflow_dispatch", "REF": "refs/heads/main", "DISPATCH_SHA": mainSHA, "FAKE_RUNS": "0"},
+	for name, tc := range map[string]struct {
+		env  map[string]string
+		want string
+	}{
+		"a commit pushed as the tag main": {env("GITHUB_EVENT_PATH", workflowRunEvent(t, tagSHA, ".github/workflows/ci.yml")),
+			"is not on refs/heads/main"},
+		"a workflow file named ci that is not ci.yml": {env("GITHUB_EVENT_PATH", workflowRunEvent(t, mainSHA, ".github/workflows/x.yml")),
+			`workflow file ".github/workflows/x.yml"`},
+		"a commit main has moved past": {env("GITHUB_EVENT_PATH", workflowRunEvent(t, otherSHA, ".github/workflows/ci.yml")),
+			"is no longer main's head"},
+		"a dispatch from a tag named main": {env("GITHUB_EVENT_NAME", "workflow_dispatch", "GITHUB_REF", "refs/tags/main",
+			"GITHUB_SHA", mainSHA), "not refs/tags/main"},
+		"a dispatch whose ci count is not a number": {env("GITHUB_EVENT_NAME", "workflow_dispatch", "GITHUB_REF", "refs/heads/main",
+			"GITHUB_SHA", mainSHA), "not the documented JSON"},
 	} {
-		r := run(env)
+		r := runStep(t, s.Run, dir, nil, tc.env)
 		assert.Equal(t, 1, r.code, "%s: %s", name, r.log)
 		assert.Empty(t, r.outputs["sha"], name)
 		assert.Contains(t, r.log, "::error::", name)
-		why, err := os.ReadFile(filepath.Join(r.temp, "gate.txt"))
-		assert.NoError(t, err, "%s: the reason is kept for the notification", name)
-		assert.Contains(t, r.log, "::error::"+string(why), name)
+		assert.Contains(t, r.outputs["why"], tc.want, "%s: the reason is kept for the notification", name)
+		assert.Contains(t, r.log, "::error::"+r.outputs["why"]+"\n", name)
 	}
+}
 
-	dispatched := run(map[string]string{"EVENT": "workflow_dispatch", "REF": "refs/heads/main", "DISPATCH_SHA": mainSHA, "FAKE_RUNS": "1"})
-	assert.Equal(t, 0, dispatched.code, dispatched.log)
-	assert.Equal(t, mainSHA, dispatched.outputs["sha"])
-	assert.Contains(t, dispatched.log, "gh api -X GET repos/o/r/actions/workflows/ci.yml/runs -f head_sha="+mainSHA+
-		" -f branch=main -f event=push -f status=success --jq .total_count")
+func TestTheProductionJobRefusesACommitThatWouldRollItBack(t *testing.T) {
+	s := stepScript(t, "deploy.yml", "production", "current")
+	dir := t.TempDir()
+	buildDeploygate(t, dir)
+	base := map[string]string{"GITHUB_TOKEN": "t0ken"}
+	for name, tc := range map[string]struct {
+		sha, deployments string
+		code             int
+	}{
+		"main's head": {mainSHA, `[]`, 0},
+		"an older run's commit, production runs main": {otherSHA, `[{"id": 1, "sha": "` + mainSHA + `"}]`, 1},
+		"an older commit, nothing deployed yet":       {otherSHA, `[]`, 1},
+		"a commit of a tag named main":                {tagSHA, `[]`, 1},
+	} {
+		env := map[string]string{"GITHUB_API_URL": fakeAPI(t, tc.deployments), "DEPLOY_SHA": tc.sha}
+		for k, v := range base {
+			env[k] = v
+		}
+		r := runStep(t, s.Run, dir, nil, env)
+		assert.Equal(t, tc.code, r.code, "%s: %s", name, r.log)
+	}
+}
+
+func TestTheE2EStepPassesOnlyPlainValuesToMake(t *testing.T) {
+	w := load(t)["e2e.yml"]
+	_, s, ok := stepWith(w.Jobs["e2e"], runs("make e2e E2E_FLAGS="))
+	require.True(t, ok)
+	fakes := map[string]string{"make": `printf '%s\n' "$@" >> "$FAKE_LOG"` + "\n"}
+	good := map[string]string{"FAIL_WITH": "pull", "REGION": "ap-southeast-1",
+		"SECRETS_PROVIDER": "awskms://alias/appstack-secrets-review?region=ap-southeast-1"}
+	r := runStep(t, s.Run, t.TempDir(), fakes, good)
+	assert.Equal(t, 0, r.code, r.log)
+	assert.Contains(t, r.log, "-fail-with pull")
+	for key, bad := range map[string]string{
+		"FAIL_WITH":        "pull -binary /tmp/evil",
+		"REGION":           "x; touch /tmp/pwned",
+		"SECRETS_PROVIDER": "awskms://a $(id)",
+	} {
+		env := map[string]string{}
+		for k, v := range good {
+			env[k] = v
+		}
+		env[key] = bad
+		r := runStep(t, s.Run, t.TempDir(), fakes, env)
+		assert.Equal(t, 1, r.code, "%s=%q: %s", key, bad, r.log)
+		assert.NotContains(t, r.log, "fake: ", "%s=%q: make never ran", key, bad)
+	}
 }
 
 func TestTheDriftStepReportsDriftAndErrorsAndFails(t *testing.T) {

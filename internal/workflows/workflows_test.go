@@ -152,7 +152,7 @@ func load(t *testing.T) map[string]*workflow {
 	root := project.Root()
 	ws := readAll(t, filepath.Join(root, ".github", "workflows"), filepath.Join(root, ".github", "actions", "setup", "action.yml"))
 	for _, name := range []string{"ci.yml", "preview.yml", "preview-comment.yml", "deploy.yml", "review-stack.yml",
-		"reap.yml", "drift.yml", "action.yml"} {
+		"reap.yml", "drift.yml", "e2e.yml", "action.yml"} {
 		require.Contains(t, ws, name)
 	}
 	return ws
