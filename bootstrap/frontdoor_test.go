@@ -2,15 +2,16 @@ package main
 
 import "testing"
 
-// The HTTPS front door's grants: each deploy role manages its own stacks' load balancer, certificates and log
-// bucket, and only alias and validation records; each property fails when the statement or condition that
-// makes it hold is taken away.
+// The HTTPS front door's grants: each deploy role manages its own stacks' load balancer, target groups,
+// certificates and log bucket (DNS records: dns_test.go); each property fails when the statement or condition
+// that makes it hold is taken away.
 func TestDeployRolesManageOnlyTheirOwnFrontDoor(t *testing.T) {
 	w := bootstrapWorld(t)
 	a := w.acct
 	lb := a.arn("elasticloadbalancing", region, "loadbalancer/app/app-frontdoor-alb/0123456789abcdef")
-	tg := a.arn("elasticloadbalancing", region, "targetgroup/app-frontdoor-web-tg/0123456789abcdef")
-	zone := "arn:aws:route53:::hostedzone/Z0123456789"
+	tg := func(name string) string {
+		return a.arn("elasticloadbalancing", region, "targetgroup/"+name+"/0123456789abcdef")
+	}
 	prodBucket := "arn:aws:s3:::appstack-production-alb-logs-20260101000000000000000001"
 	stagingBucket := "arn:aws:s3:::appstack-staging-alb-logs-20260101000000000000000001"
 	slr := a.arn("iam", "", "role/aws-service-role/elasticloadbalancing.amazonaws.com/AWSServiceRoleForElasticLoadBalancing")
@@ -25,11 +26,27 @@ func TestDeployRolesManageOnlyTheirOwnFrontDoor(t *testing.T) {
 			req:    Request{Action: "elasticloadbalancing:DeleteLoadBalancer", Resource: lb, Context: ctx("aws:ResourceTag/stack", "production")},
 			breaks: withoutCondition("ElbOwn", "StringLike", "aws:ResourceTag/stack")},
 		{name: "the staging role cannot register a host in production's target group", role: Staging,
-			req:    Request{Action: "elasticloadbalancing:RegisterTargets", Resource: tg, Context: ctx("aws:ResourceTag/stack", "production")},
+			req: Request{Action: "elasticloadbalancing:RegisterTargets", Resource: tg("staging-web-0123456789"),
+				Context: ctx("aws:ResourceTag/stack", "production")},
 			breaks: withoutCondition("ElbOwn", "StringLike", "aws:ResourceTag/stack")},
+		{name: "nor in a target group named for production", role: Staging,
+			req: Request{Action: "elasticloadbalancing:RegisterTargets", Resource: tg("production-web-0123456789"),
+				Context: ctx("aws:ResourceTag/stack", "staging")},
+			breaks: mutation{"with the target groups' names unscoped", widen("ElbOwn")}},
 		{name: "the production role switches its own targets", role: Production, allowed: true,
-			req:    Request{Action: "elasticloadbalancing:DeregisterTargets", Resource: tg, Context: ctx("aws:ResourceTag/stack", "production")},
+			req: Request{Action: "elasticloadbalancing:DeregisterTargets", Resource: tg("production-web-0123456789"),
+				Context: ctx("aws:ResourceTag/stack", "production")},
 			breaks: withoutStatement("ElbOwn")},
+		{name: "the review role creates its stack's target group, named for it", role: Review, allowed: true,
+			req: Request{Action: "elasticloadbalancing:CreateTargetGroup", Resource: tg("pr-7-web-0123456789"),
+				Context: ctx("aws:RequestTag/stack", "pr-7")},
+			breaks: withoutStatement("ElbCreateTagged")},
+		// FleetPolicy lets a group attach only to target groups named <stack>-…: no role may make one named for
+		// another role's stacks, whatever its tag.
+		{name: "the review role cannot create a target group named for production", role: Review,
+			req: Request{Action: "elasticloadbalancing:CreateTargetGroup", Resource: tg("production-web-0123456789"),
+				Context: ctx("aws:RequestTag/stack", "pr-7")},
+			breaks: mutation{"with the target groups' names unscoped", widen("ElbCreateTagged")}},
 		{name: "deploy roles pass the load balancer's service-linked role check", role: Review, allowed: true,
 			req:    Request{Action: "iam:CreateServiceLinkedRole", Resource: slr, Context: ctx("iam:AWSServiceName", ElbService)},
 			breaks: withoutStatement("ElbServiceLinkedRole")},
@@ -42,10 +59,12 @@ func TestDeployRolesManageOnlyTheirOwnFrontDoor(t *testing.T) {
 				Context: ctx("iam:AWSServiceName", "ec2.amazonaws.com")},
 			breaks: withoutCondition("ElbServiceLinkedRole", "StringEquals", "iam:AWSServiceName")},
 		{name: "the staging role requests a certificate tagged as its own", role: Staging, allowed: true,
-			req:    Request{Action: "acm:RequestCertificate", Resource: "*", Context: ctx("aws:RequestTag/stack", "staging")},
+			req: Request{Action: "acm:RequestCertificate", Resource: "*", Context: ctx("aws:RequestTag/stack", "staging",
+				"acm:DomainNames", "web.staging.example.com")},
 			breaks: withoutStatement("CertificatesRequestTagged")},
 		{name: "the review role cannot request a certificate tagged as production's", role: Review,
-			req:    Request{Action: "acm:RequestCertificate", Resource: "*", Context: ctx("aws:RequestTag/stack", "production")},
+			req: Request{Action: "acm:RequestCertificate", Resource: "*", Context: ctx("aws:RequestTag/stack", "production",
+				"acm:DomainNames", "web.pr-7.staging.example.com")},
 			breaks: withoutCondition("CertificatesRequestTagged", "StringLike", "aws:RequestTag/stack")},
 		{name: "the staging role tags its new certificate", role: Staging, allowed: true,
 			req: Request{Action: "acm:AddTagsToCertificate", Resource: a.arn("acm", region, "certificate/1234"),
@@ -60,21 +79,13 @@ func TestDeployRolesManageOnlyTheirOwnFrontDoor(t *testing.T) {
 				Context: ctx("aws:RequestTag/stack", "pr-7", "aws:ResourceTag/stack", "production")},
 			breaks: withoutCondition("CertificatesTagOnCreate", "StringLikeIfExists", "aws:ResourceTag/stack")},
 		{name: "preview roles request no certificate", role: ProductionPreview,
-			req:    Request{Action: "acm:RequestCertificate", Resource: "*", Context: ctx("aws:RequestTag/stack", "production")},
+			req: Request{Action: "acm:RequestCertificate", Resource: "*", Context: ctx("aws:RequestTag/stack", "production",
+				"acm:DomainNames", "web.example.com")},
 			breaks: withStatement("with the deploy role's grant", stmt(w.policy[Production], "CertificatesRequestTagged"))},
 		{name: "the review role cannot delete production's certificate", role: Review,
 			req: Request{Action: "acm:DeleteCertificate", Resource: a.arn("acm", region, "certificate/1234"),
 				Context: ctx("aws:ResourceTag/stack", "production")},
 			breaks: withoutCondition("CertificatesOwn", "StringLike", "aws:ResourceTag/stack")},
-		{name: "deploy roles write alias and validation records", role: Staging, allowed: true,
-			req: Request{Action: "route53:ChangeResourceRecordSets", Resource: zone,
-				Context: ctx("route53:ChangeResourceRecordSetsRecordTypes", "A", "route53:ChangeResourceRecordSetsRecordTypes", "CNAME")},
-			breaks: withoutStatement("DnsAliasAndValidationRecords")},
-		{name: "no deploy role changes a zone's NS or MX records", role: Production,
-			req: Request{Action: "route53:ChangeResourceRecordSets", Resource: zone,
-				Context: ctx("route53:ChangeResourceRecordSetsRecordTypes", "NS")},
-			breaks: withoutCondition("DnsAliasAndValidationRecords", "ForAllValues:StringEquals",
-				"route53:ChangeResourceRecordSetsRecordTypes")},
 		{name: "the staging role deletes its own log bucket", role: Staging, allowed: true,
 			req: Request{Action: "s3:DeleteBucket", Resource: stagingBucket}, breaks: withoutStatement("LogBucketsOwn")},
 		{name: "the review role cannot delete production's log bucket", role: Review,

@@ -450,7 +450,7 @@ type Managed struct {
 // together they exceed the 10,240 characters IAM allows a role's inline policies, and each stays under the 6,144
 // of a managed policy (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html), ten of which
 // a role may have attached by default.
-func DeployPolicies(a Account, stacks string) []Managed {
+func DeployPolicies(a Account, stacks string, dns DNSScope) []Managed {
 	const ownTag, newTag = "aws:ResourceTag/stack", "aws:RequestTag/stack"
 	ec2 := func(kind string) string { return a.arn("ec2", "*", kind+"/*") }
 	iamRoles := a.arn("iam", "", "role"+identity.Path+"*")
@@ -613,7 +613,7 @@ func DeployPolicies(a Account, stacks string) []Managed {
 				"iam:DeletePolicyVersion", "iam:SetDefaultPolicyVersion", "iam:TagPolicy", "iam:UntagPolicy"),
 				Resource: list(boundary)},
 		)},
-		FrontDoorPolicy(a, stacks),
+		FrontDoorPolicy(a, stacks, dns),
 		FleetPolicy(a, stacks),
 	}
 }
@@ -731,15 +731,20 @@ func FrontDoorBucketPattern(partition, stacks string) string {
 }
 
 // FrontDoorPolicy lets a deploy role manage its own stacks' HTTPS front door (a stack with appstack:domain):
-// the load balancer, listeners, rules and target groups and the ACM certificates by the stack tag, the
-// access-log bucket by its name, and alias and validation records (A and CNAME only) in the account's zones —
-// Route 53 records carry no tags, so the zone is the scope.
-func FrontDoorPolicy(a Account, stacks string) Managed {
+// the load balancer, listeners and rules by the stack tag, target groups by the stack tag and by their names
+// (`<stack>-…`, which FleetPolicy's autoscaling:TargetGroupARNs trusts), the ACM certificates by the stack tag and
+// their names, the access-log bucket by its name, and in Route 53 only the alias and validation records (A and
+// CNAME) of the role's own names, in its own zone (dns). Route 53 records carry no tags: their names are the scope.
+// Without names the role may request no certificate and change no record.
+func FrontDoorPolicy(a Account, stacks string, dns DNSScope) Managed {
 	const ownTag, newTag = "aws:ResourceTag/stack", "aws:RequestTag/stack"
 	elb := func(kind string) string { return a.arn("elasticloadbalancing", "*", kind+"/*") }
-	elbAll := list(elb("loadbalancer/app"), elb("targetgroup"), elb("listener/app"), elb("listener-rule/app"))
+	// A target group's ARN is targetgroup/<name>/<id> (service authorization reference, Elastic Load Balancing V2
+	// resource types), for CreateTargetGroup too.
+	targetGroups := a.arn("elasticloadbalancing", "*", "targetgroup/"+stacks+"-*/*")
+	elbAll := list(elb("loadbalancer/app"), targetGroups, elb("listener/app"), elb("listener-rule/app"))
 	bucket := FrontDoorBucketPattern(a.Partition, stacks)
-	return Managed{"frontdoor", doc(
+	st := []Statement{
 		allow("ElbCreateTagged", list("elasticloadbalancing:CreateLoadBalancer",
 			"elasticloadbalancing:CreateTargetGroup", "elasticloadbalancing:CreateListener",
 			"elasticloadbalancing:CreateRule", "elasticloadbalancing:AddTags"), elbAll).
@@ -758,18 +763,12 @@ func FrontDoorPolicy(a Account, stacks string) Managed {
 		allow("ElbServiceLinkedRole", list("iam:CreateServiceLinkedRole"),
 			list(a.arn("iam", "", "role/aws-service-role/"+ElbService+"/AWSServiceRoleForElasticLoadBalancing*"))).
 			when("StringEquals", "iam:AWSServiceName", ElbService),
-		// RequestCertificate names no resource (the Service Authorization Reference lists none for it).
-		allow("CertificatesRequestTagged", list("acm:RequestCertificate"), list("*")).
-			when("StringLike", newTag, stacks),
 		allow("CertificatesTagOnCreate", list("acm:AddTagsToCertificate"), list(a.arn("acm", "*", "certificate/*"))).
 			when("StringLike", newTag, stacks).
 			when("StringLikeIfExists", ownTag, stacks),
 		allow("CertificatesOwn", list("acm:DeleteCertificate", "acm:RemoveTagsFromCertificate"),
 			list(a.arn("acm", "*", "certificate/*"))).
 			when("StringLike", ownTag, stacks),
-		allow("DnsAliasAndValidationRecords", list("route53:ChangeResourceRecordSets"),
-			list(fmt.Sprintf("arn:%s:route53:::hostedzone/*", a.Partition))).
-			when("ForAllValues:StringEquals", "route53:ChangeResourceRecordSetsRecordTypes", "A", "CNAME"),
 		allow("LogBucketsOwn", list("s3:CreateBucket", "s3:DeleteBucket", "s3:DeleteBucketPolicy",
 			"s3:GetAccelerateConfiguration", "s3:GetBucket*", "s3:GetEncryptionConfiguration",
 			"s3:GetLifecycleConfiguration", "s3:GetReplicationConfiguration", "s3:ListBucket",
@@ -778,5 +777,33 @@ func FrontDoorPolicy(a Account, stacks string) Managed {
 			"s3:PutLifecycleConfiguration"), list(bucket)),
 		// An ephemeral stack's destroy empties its bucket (forceDestroy).
 		allow("LogObjectsOfOwnBuckets", list("s3:DeleteObject", "s3:DeleteObjectVersion"), list(bucket+"/*")),
-	)}
+	}
+	if dns.Empty() {
+		return Managed{"frontdoor", doc(st...)}
+	}
+	var zones []string
+	for _, id := range dns.ZoneIDs {
+		zones = append(zones, fmt.Sprintf("arn:%s:route53:::hostedzone/%s", a.Partition, id))
+	}
+	st = append(st,
+		// RequestCertificate names no resource (the Service Authorization Reference lists none for it);
+		// acm:DomainNames holds the certificate's name and its alternative names
+		// (https://docs.aws.amazon.com/acm/latest/userguide/acm-conditions.html). ForAllValues passes a request
+		// without the key, so the key must be there.
+		allow("CertificatesRequestTagged", list("acm:RequestCertificate"), list("*")).
+			when("StringLike", newTag, stacks).
+			when("ForAllValues:StringLike", "acm:DomainNames", dns.Names...).
+			when("Null", "acm:DomainNames", "false"),
+		// Every change of a request must be an A or CNAME record of one of the role's names or of their
+		// certificates' validation records, in the role's zone (condition keys and their normalized values:
+		// https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/specifying-rrset-conditions.html). Creating,
+		// overwriting and deleting its own names are all a deploy needs (route53_record: CREATE, UPSERT with
+		// allow_overwrite, DELETE), so route53:ChangeResourceRecordSetsActions adds nothing here.
+		allow("DnsOwnRecords", list("route53:ChangeResourceRecordSets"), zones).
+			when("ForAllValues:StringEquals", "route53:ChangeResourceRecordSetsRecordTypes", "A", "CNAME").
+			when("ForAllValues:StringLike", "route53:ChangeResourceRecordSetsNormalizedRecordNames",
+				dns.RecordNamePatterns()...).
+			when("Null", "route53:ChangeResourceRecordSetsNormalizedRecordNames", "false"),
+	)
+	return Managed{"frontdoor", doc(st...)}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pulumi/pulumi-aws/sdk/v7/go/aws/iam"
 	"github.com/pulumi/pulumi-aws/sdk/v7/go/aws/kms"
+	"github.com/pulumi/pulumi-aws/sdk/v7/go/aws/route53"
 	"github.com/pulumi/pulumi-aws/sdk/v7/go/aws/s3"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
@@ -62,6 +63,10 @@ func program(ctx *pulumi.Context, find roleFinder) error {
 	}
 	if s.Region == "" {
 		return fmt.Errorf("aws:region: not set (pulumi config set aws:region ap-southeast-1)")
+	}
+	dns, err := dnsScopes(ctx, cfg.Get("dns"))
+	if err != nil {
+		return err
 	}
 	tags := func(extra ...string) pulumi.StringMap {
 		m := pulumi.StringMap{"app": pulumi.String("appstack"), "managed-by": pulumi.String("appstack-bootstrap"),
@@ -170,7 +175,7 @@ func program(ctx *pulumi.Context, find roleFinder) error {
 			return err
 		}
 		if Specs[r].Deploys {
-			if err := attachDeployPolicies(ctx, r, role, accountArns, tags()); err != nil {
+			if err := attachDeployPolicies(ctx, r, role, accountArns, dns[r], tags()); err != nil {
 				return err
 			}
 		}
@@ -189,16 +194,16 @@ func program(ctx *pulumi.Context, find roleFinder) error {
 
 // attachDeployPolicies gives a deploy role its managed policies (DeployPolicies), kept outside identity.Path so
 // that no deploy role may touch them.
-func attachDeployPolicies(ctx *pulumi.Context, r Role, role *iam.Role, account pulumi.Output,
+func attachDeployPolicies(ctx *pulumi.Context, r Role, role *iam.Role, account pulumi.Output, dns DNSScope,
 	tags pulumi.StringMap) error {
-	for i, m := range DeployPolicies(Account{}, Specs[r].Stacks) {
+	for i, m := range DeployPolicies(Account{}, Specs[r].Stacks, dns) {
 		name := fmt.Sprintf("%s-%s", r, m.Name)
 		policy, err := iam.NewPolicy(ctx, name, &iam.PolicyArgs{
 			Name:        pulumi.String(RoleName(r) + "-" + m.Name),
 			Path:        pulumi.String(CIPolicyPath),
 			Description: pulumi.Sprintf("appstack CI: what the %s role may deploy (%s)", r, m.Name),
 			Policy: account.ApplyT(func(a any) (string, error) {
-				return DeployPolicies(a.(Account), Specs[r].Stacks)[i].Doc.JSON()
+				return DeployPolicies(a.(Account), Specs[r].Stacks, dns)[i].Doc.JSON()
 			}).(pulumi.StringOutput),
 			Tags: tags,
 		})
@@ -213,6 +218,37 @@ func attachDeployPolicies(ctx *pulumi.Context, r Role, role *iam.Role, account p
 		}
 	}
 	return nil
+}
+
+// dnsScopes reads and checks appstack-bootstrap:dns, looks up each environment's public hosted zone (as the
+// program does for appstack:domain: components/appstack placeFrontDoor), and warns of each deploy role that gets no
+// DNS or certificate rights.
+func dnsScopes(ctx *pulumi.Context, raw string) (map[Role]DNSScope, error) {
+	c, err := ParseDNS(raw)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	scopes, err := c.Scopes(func(zone string) (string, error) {
+		z, err := route53.LookupZone(ctx, &route53.LookupZoneArgs{Name: pulumi.StringRef(zone),
+			PrivateZone: pulumi.BoolRef(false)})
+		if err != nil {
+			return "", err
+		}
+		return z.ZoneId, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range environment {
+		if scopes[r].Empty() {
+			_ = ctx.Log.Warn(fmt.Sprintf("%s.%s is not set: the %s role may change no DNS record and request no "+
+				"certificate, so its stacks cannot have appstack:domain", DNSKey, r, r), nil)
+		}
+	}
+	return scopes, nil
 }
 
 // exportName is the stack output that holds a role's ARN: previewRoleArn, reviewRoleArn, stagingRoleArn,

@@ -24,10 +24,17 @@ const (
 	region = "ap-southeast-1"
 )
 
+// sampleDNS is the sample account's names: production on the example.com zone's apex and two hostnames, staging
+// and the review stacks in the delegated zone staging.example.com (review's default names, pr-*).
+const sampleDNS = `{"production": {"zone": "example.com", "names": ["example.com", "web.example.com", "api.example.com"]},
+	"staging": {"zone": "staging.example.com", "names": ["web.staging.example.com"]},
+	"review": {"zone": "staging.example.com"}}`
+
+// run evaluates the bootstrap offline with the sample account's names and cfg over them.
 func run(t *testing.T, cfg map[string]string) (*offline.Result, error) {
 	t.Helper()
 	base := map[string]string{"aws:region": region, "appstack-bootstrap:githubRepository": repo,
-		"appstack-bootstrap:githubRepositoryId": repoID}
+		"appstack-bootstrap:githubRepositoryId": repoID, DNSKey: sampleDNS}
 	for k, v := range cfg {
 		base[k] = v
 	}
@@ -110,7 +117,7 @@ func bootstrapWorld(t *testing.T) *world {
 			pol, _ := res.Named("aws:iam/rolePolicy:RolePolicy", string(r)+"-permissions")
 			merged := parse(str(pol, "policy"))
 			w.docs = append(w.docs, sized{string(r) + " inline", str(pol, "policy"), inlineLimit})
-			for _, managed := range DeployPolicies(Account{}, Specs[r].Stacks) {
+			for _, managed := range DeployPolicies(Account{}, Specs[r].Stacks, DNSScope{}) {
 				if m, ok := res.Named("aws:iam/policy:Policy", string(r)+"-"+managed.Name); ok {
 					merged.Statement = append(merged.Statement, parse(str(m, "policy")).Statement...)
 					w.docs = append(w.docs, sized{m.Name, str(m, "policy"), managedLimit})
@@ -846,6 +853,13 @@ func grantedResource(action, pattern string) (string, bool) {
 	return strings.ReplaceAll(pattern, "*", "i-1"), true
 }
 
+// longScope is a deploy role's DNS scope with more names than a stack usually serves.
+var longScope = DNSScope{ZoneIDs: []string{"Z0123456789ABCDEFGHIJ"}, Names: []string{
+	"www.shop.example-company-name.com", "api.shop.example-company-name.com", "admin.shop.example-company-name.com",
+	"static.shop.example-company-name.com", "grafana.shop.example-company-name.com",
+	"status.shop.example-company-name.com", "hooks.shop.example-company-name.com", "*.pr-*.shop.example-company-name.com",
+}}
+
 func TestEveryDocumentFitsAWSsSizeLimit(t *testing.T) {
 	w := bootstrapWorld(t)
 	require.NotEmpty(t, w.docs)
@@ -863,7 +877,7 @@ func TestEveryDocumentFitsAWSsSizeLimit(t *testing.T) {
 	for _, r := range Roles {
 		inline := RolePolicy(w.acct, r, region)
 		if Specs[r].Deploys {
-			for _, m := range DeployPolicies(w.acct, Specs[r].Stacks) {
+			for _, m := range DeployPolicies(w.acct, Specs[r].Stacks, longScope) {
 				inline.Statement = append(inline.Statement, m.Doc.Statement...)
 			}
 			j, err := inline.JSON()
@@ -879,7 +893,7 @@ func TestEveryDocumentFitsAWSsSizeLimit(t *testing.T) {
 		j, _ := RolePolicy(long, r, "us-gov-west-1").JSON()
 		assert.LessOrEqual(t, len(j), inlineLimit, r)
 		if Specs[r].Deploys {
-			for _, m := range DeployPolicies(long, Specs[r].Stacks) {
+			for _, m := range DeployPolicies(long, Specs[r].Stacks, longScope) {
 				j, _ := m.Doc.JSON()
 				assert.LessOrEqual(t, len(j), managedLimit, "%s %s", r, m.Name)
 			}

@@ -310,7 +310,7 @@ func TestAFleetsTargetGroupNamesStartWithItsStack(t *testing.T) {
 		assert.LessOrEqual(t, len(name), 32, name)
 		assert.GreaterOrEqual(t, len(name)-len(prefix)-1, 7, "at least 7 hash digits: %s", name)
 	}
-	assert.Equal(t, plain, frontdoor.PrefixedTargetGroupName("", plain), "a single host keeps its names")
+	assert.Equal(t, plain, frontdoor.PrefixedTargetGroupName("", plain), "an empty prefix changes nothing")
 
 	args := doorArgs()
 	args.TargetGroupPrefix = "staging"

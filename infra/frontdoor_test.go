@@ -166,3 +166,23 @@ func TestWithoutADomainTheStackServesPlainHTTPAsBefore(t *testing.T) {
 		assert.NotEqual(t, "aws:route53/getZone:getZone", inv.Token)
 	}
 }
+
+// Every target group's name starts with its stack's, a single host's too: the deploy roles create, change and
+// attach Auto Scaling groups only to target groups named for their own stacks (bootstrap FrontDoorPolicy,
+// FleetPolicy), so a review stack can never take a name that production's roles trust.
+func TestEveryTargetGroupIsNamedForItsStack(t *testing.T) {
+	for _, tc := range []struct{ stack, env string }{{"staging", "staging"}, {"pr-7", "ephemeral"}} {
+		res := mustRun(t, tc.stack, withDomain(t, map[string]string{"appstack:environment": tc.env}))
+		name := offlinetest.Str(t, offlinetest.One(t, res, targetGroupType), "name")
+		assert.Regexp(t, `^`+tc.stack+`-web-[0-9a-f]{10}$`, name, "a single host's target group")
+		assert.LessOrEqual(t, len(name), 32, "CreateTargetGroup refuses longer names")
+	}
+	single := offlinetest.Str(t, offlinetest.One(t, mustRun(t, "staging", withDomain(t, nil)), targetGroupType), "name")
+	fleet := offlinetest.Str(t, offlinetest.One(t, mustRun(t, "staging", withFleet(t, nil)), targetGroupType), "name")
+	assert.NotEqual(t, single, fleet, "moving to a fleet still gets new target groups")
+
+	long := "review-of-a-very-long-branch-name"
+	_, err := run(t, long, withDomain(t, map[string]string{"appstack:environment": "ephemeral"}))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `appstack:domain: the stack's name "`+long+`" starts its target groups' names`)
+}

@@ -42,9 +42,9 @@ func placeFrontDoor(ctx *pulumi.Context, cfg *stacks.Config) (*doorPlacement, er
 		return nil, fmt.Errorf("%s: no public Route 53 hosted zone %q in this account (create it, or delegate the "+
 			"domain to one, before deploying): %w", key, cfg.Domain, err)
 	}
-	if cfg.IsFleet() && (len(ctx.Stack()) > frontdoor.MaxTargetGroupPrefix || !stackLabelRE.MatchString(ctx.Stack())) {
-		return nil, fmt.Errorf("%s: fleet: the stack's name %q starts its target groups' names, which allow %d "+
-			"lower-case letters, digits and dashes before the service", stacks.Namespace+":hosting", ctx.Stack(),
+	if len(ctx.Stack()) > frontdoor.MaxTargetGroupPrefix || !stackLabelRE.MatchString(ctx.Stack()) {
+		return nil, fmt.Errorf("%s: the stack's name %q starts its target groups' names, which allow %d "+
+			"lower-case letters, digits and dashes before the service", key, ctx.Stack(),
 			frontdoor.MaxTargetGroupPrefix)
 	}
 	p := &doorPlacement{zoneID: zone.ZoneId, vpcID: cfg.VpcID, subnetIDs: cfg.FrontDoorSubnetIDs,
@@ -101,21 +101,13 @@ func newFrontDoor(ctx *pulumi.Context, name string, cfg *stacks.Config, p *doorP
 		ForceDestroyLogs:    cfg.ForceDelete,
 		AlarmTopicArn:       alarmTopic,
 		DeregistrationDelay: deregistrationDelay(cfg),
-		TargetGroupPrefix:   targetGroupPrefix(ctx.Stack(), cfg),
+		// Every target group's name starts with the stack's: the deploy roles create, change and attach Auto
+		// Scaling groups only to target groups named for their own stacks (bootstrap FrontDoorPolicy, FleetPolicy).
+		TargetGroupPrefix: ctx.Stack(),
 		// A fleet's rules wait for its hosts to serve (appstack.New calls Route).
 		DeferRouting: cfg.IsFleet(),
 		Tags:         tagSet,
 	}, opts...)
-}
-
-// targetGroupPrefix names a fleet's target groups for its stack: the deploy roles may attach Auto Scaling
-// groups only to target groups whose names start with one of their stacks (bootstrap FleetPolicy), so that a
-// review stack's group can never serve a production target group. A single host's target groups keep their names.
-func targetGroupPrefix(stack string, cfg *stacks.Config) string {
-	if !cfg.IsFleet() {
-		return ""
-	}
-	return stack
 }
 
 // deregistrationDelay is how long a target leaving the front door keeps its requests and connections: a

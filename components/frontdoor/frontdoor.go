@@ -108,9 +108,10 @@ type Args struct {
 	// dots and dashes, at most 37 characters. It should name project and stack, so that IAM can scope a stack's
 	// deploy role to its own bucket. Required.
 	LogBucketPrefix string
-	// TargetGroupPrefix starts every target group's name, followed by a dash: a fleet's stack name, since the
-	// deploy roles may attach Auto Scaling groups only to target groups named for their own stacks (bootstrap:
-	// FleetPolicy). 1-24 letters, digits and dashes. Optional: without it the names start with the service.
+	// TargetGroupPrefix starts every target group's name, followed by a dash: the stack's name, since the deploy
+	// roles manage, and attach Auto Scaling groups to, only target groups named for their own stacks (bootstrap:
+	// FrontDoorPolicy, FleetPolicy). 1-24 letters, digits and dashes. Optional: without it the names start with the
+	// service.
 	TargetGroupPrefix string
 	// DeferRouting leaves the listener rules to a later call of Route, which can hold them until the hosts
 	// serve. Default false: New creates them.
@@ -329,8 +330,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 			}
 		}
 		tg, err := lb.NewTargetGroup(ctx, name+"-"+s.Name+"-tg", &lb.TargetGroupArgs{
-			Name: pulumi.String(PrefixedTargetGroupName(a.TargetGroupPrefix,
-				TargetGroupName(ctx.Project(), ctx.Stack(), name, s, a.VpcID))),
+			Name:                pulumi.String(a.targetGroupName(ctx, name, s)),
 			VpcId:               pulumi.String(a.VpcID),
 			TargetType:          pulumi.String("instance"),
 			Port:                pulumi.Int(s.Port),
@@ -502,6 +502,18 @@ func (c *FrontDoor) Route(ctx *pulumi.Context, serving pulumi.StringInput) error
 		}
 	}
 	return nil
+}
+
+// targetGroupName is the name of a service's target group. A group whose rules wait for its hosts (DeferRouting,
+// a fleet's) and one whose rules are created with it (a single host's) never share a name: a stack that moves
+// from one host to a fleet gets new target groups, which its deferred rules take over only once the fleet serves.
+func (a *Args) targetGroupName(ctx *pulumi.Context, component string, s Service) string {
+	if a.DeferRouting {
+		return PrefixedTargetGroupName(a.TargetGroupPrefix, TargetGroupName(ctx.Project(), ctx.Stack(), component, s,
+			a.VpcID))
+	}
+	return PrefixedTargetGroupName(a.TargetGroupPrefix, TargetGroupName(ctx.Project(), ctx.Stack(),
+		component+"\x00routed-with-the-group", s, a.VpcID))
 }
 
 // TargetGroupName is a target group's name: AWS allows 32 characters, fewer than the provider's automatic name
