@@ -49,7 +49,8 @@ func checkAccount(ctx *pulumi.Context, cfg *stacks.Config) error {
 		case notFound(err):
 			missing = append(missing, what)
 		default:
-			_ = ctx.Log.Debug(fmt.Sprintf("not checked that the account has %s: %v", what, err), nil) // a lost line is no failure
+			// A lost line is no failure.
+			_ = ctx.Log.Debug(fmt.Sprintf("not checked that the account has %s: %v", what, err), nil)
 		}
 	}
 	_, err = iam.LookupPolicy(ctx, &iam.LookupPolicyArgs{Arn: pulumi.StringRef(boundary)})
