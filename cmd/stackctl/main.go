@@ -1,6 +1,7 @@
 // Command stackctl runs the stack lifecycle the GitHub workflows call, on the Pulumi Automation API, with one
 // progress line per step and exit codes the workflows rely on.
 //
+//	stackctl setup                                                             once: create staging and production (KMS)
 //	stackctl review   -pr 7 [-base staging] [-ttl 72h] [-outputs urls.json]  create/refresh pr-7 and up it
 //	stackctl up       -stack staging [-outputs out.json]                       pulumi up (with the policy pack)
 //	stackctl preview  -stack staging -out preview.txt                          pulumi preview --diff to a file
@@ -20,6 +21,8 @@
 // (default: project.PulumiVersion), installed through the Automation API when missing. comment reads
 // GITHUB_TOKEN, GITHUB_REPOSITORY and GITHUB_API_URL as GitHub Actions sets them, and derives the pull request of
 // a preview run from the run's head, never from its artifacts (internal/ghcomment).
+//
+// stackctl -h lists the commands; stackctl <command> -h describes one and its flags.
 //
 // Exit status: 0 done, 1 the step failed, 2 the command line is wrong, 3 drift found (drift).
 package main
@@ -78,11 +81,17 @@ func exitCode(err error) int {
 // run executes one subcommand with m.
 func run(ctx context.Context, args []string, stdout io.Writer, m *lifecycle.Manager) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: stackctl review|up|preview|destroy|reap|outputs|rollback|drift|unlock|install-cli|"+
-			"comment [flags]", errUsage)
+		return fmt.Errorf("%w: stackctl %s [flags]", errUsage, commandNames())
 	}
-	if args[0] == "comment" {
+	args, helped, err := help(stdout, args)
+	if helped || err != nil {
+		return err
+	}
+	switch args[0] {
+	case "comment":
 		return comment(ctx, args[1:], stdout)
+	case "setup":
+		return setup(ctx, args[1:], stdout, m)
 	}
 	fs := flag.NewFlagSet("stackctl "+args[0], flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -104,6 +113,9 @@ func run(ctx context.Context, args []string, stdout io.Writer, m *lifecycle.Mana
 		"(Automation API), unless $APPSTACK_PULUMI_ROOT names one")
 	secretsProvider := fs.String("secrets-provider", "", "secrets provider for new stacks, such as awskms://alias/x")
 	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return printCommandHelp(stdout, args[0], fs, false)
+		}
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	m.Dir = *dir

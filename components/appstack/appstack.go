@@ -83,6 +83,9 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if len(cfg.SecretNames) > 0 && args.Secrets == nil {
 		return nil, fmt.Errorf("appstack %q: Secrets is required when Config.SecretNames is set", name)
 	}
+	if err := checkAccount(ctx, cfg); err != nil {
+		return nil, fmt.Errorf("appstack %q: %w", name, err)
+	}
 	// The front door's zone and subnets are looked up before anything is registered: a domain the account does
 	// not hold fails here, naming the key.
 	var door *doorPlacement

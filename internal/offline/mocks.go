@@ -92,6 +92,10 @@ type Mocks struct {
 	Roles map[string]string
 	// Groups are the Auto Scaling groups that exist, by name, for aws:autoscaling/getGroup. Default: none.
 	Groups map[string]Group
+	// Missing are the IAM policies (by ARN) and roles (by name) the account lacks, as in an account the
+	// bootstrap has not run in: aws:iam/getPolicy and aws:iam/getRole refuse them as the provider does.
+	// Default: none, every policy and role asked for exists.
+	Missing []string
 
 	mu         sync.Mutex
 	resources  []Resource
@@ -364,8 +368,35 @@ func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 		}), nil
 	case "aws:iam/getSessionContext:getSessionContext":
 		return m.sessionContext(args.Args)
+	case "aws:iam/getPolicy:getPolicy", "aws:iam/getRole:getRole":
+		return m.iamEntity(args)
 	}
 	return args.Args, nil
+}
+
+// iamEntity answers aws:iam/getPolicy (by arn) and aws:iam/getRole (by name). One in Missing is refused as
+// terraform-provider-aws refuses it: IAM answers NoSuchEntity, which the data sources report as "couldn't find
+// resource" (internal/service/iam/policy_data_source.go, role_data_source.go).
+func (m *Mocks) iamEntity(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
+	key, kind := "arn", "Policy"
+	if args.Token == "aws:iam/getRole:getRole" {
+		key, kind = "name", "Role"
+	}
+	v := args.Args[resource.PropertyKey(key)]
+	if !v.IsString() || v.StringValue() == "" {
+		return nil, fmt.Errorf("get%s: the mocks look IAM %ss up by %s only", kind, strings.ToLower(kind), key)
+	}
+	id := v.StringValue()
+	if slices.Contains(m.Missing, id) {
+		return nil, fmt.Errorf("reading IAM %s (%s): couldn't find resource", kind, id)
+	}
+	out := map[string]any{"id": id, key: id}
+	if kind == "Policy" {
+		out["name"] = id[strings.LastIndex(id, "/")+1:]
+	} else {
+		out["arn"] = fmt.Sprintf("arn:aws:iam::%s:role/%s", Account, id)
+	}
+	return resource.NewPropertyMapFromMap(out), nil
 }
 
 func (m *Mocks) caller() string {

@@ -46,6 +46,8 @@ type Options struct {
 	Roles  map[string]string
 	// Groups are Auto Scaling groups that exist before the run (Mocks.Groups).
 	Groups map[string]Group
+	// Missing are the IAM policies and roles the account lacks (Mocks.Missing).
+	Missing []string
 }
 
 // Result is everything an offline run declared.
@@ -72,7 +74,7 @@ func Run(program pulumi.RunFunc, opts Options) (*Result, error) {
 	}
 	mocks := &Mocks{Project: opts.Project, Stack: opts.Stack, Region: opts.Config[stacks.RegionKey],
 		BootOnCreate: !opts.DryRun, Boots: opts.Boots, Denied: opts.Denied, Registry: opts.Registry,
-		Zones: opts.Zones, Caller: opts.Caller, Roles: opts.Roles, Groups: opts.Groups}
+		Zones: opts.Zones, Caller: opts.Caller, Roles: opts.Roles, Groups: opts.Groups, Missing: opts.Missing}
 	for name, value := range opts.Parameters {
 		mocks.SetParameter(name, value)
 	}

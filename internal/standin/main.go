@@ -56,7 +56,7 @@ func main() {
 	pkg := strings.TrimPrefix(filepath.Base(os.Args[0]), "pulumi-resource-")
 	version := map[string]string{"aws": "7.41.0", "docker": "4.10.0"}[pkg]
 	err := provider.Main(pkg, func(*provider.HostClient) (pulumirpc.ResourceProviderServer, error) {
-		mocks := &offline.Mocks{Region: "ap-southeast-1", Zones: zonesFromEnv()}
+		mocks := &offline.Mocks{Region: "ap-southeast-1", Zones: zonesFromEnv(), Missing: missingFromEnv()}
 		params := ssmstore.FromEnv()
 		return &standin{pkg: pkg, version: version, mocks: mocks, params: params,
 			fleet: &asgapi.Store{File: os.Getenv("APPSTACK_STANDIN_FLEET"), Boot: params}}, nil
