@@ -311,8 +311,9 @@ func TestEveryProblemIsReportedAtOnce(t *testing.T) {
 
 func TestSecretsAreNamesOnly(t *testing.T) {
 	cfg, err := Load(source(t, with(map[string]string{
-		"appstack:secrets":  `{"JWT_SECRET":"s3cr3t-value","API_KEY":"k"}`,
-		"appstack:services": `[{"name":"web","port":8080,"build":{"context":"app"},"secrets":["JWT_SECRET"]}]`,
+		"appstack:secrets": `{"JWT_SECRET":"s3cr3t-value","API_KEY":"k"}`,
+		"appstack:services": `[{"name":"web","port":8080,"build":{"context":"app"},"secrets":["JWT_SECRET"]},` +
+			`{"name":"api","port":8081,"build":{"context":"app"},"secrets":["API_KEY"]}]`,
 	}), "appstack:secrets"))
 	require.NoError(t, err)
 	assert.Equal(t, []string{"API_KEY", "JWT_SECRET"}, cfg.SecretNames)
@@ -368,4 +369,17 @@ func TestAnUnknownKeyHidesNoOtherProblem(t *testing.T) {
 		assert.Len(t, joined.Unwrap(), len(got))
 		assert.EqualError(t, joined.Unwrap()[0], got[0])
 	})
+}
+
+func TestASecretNoServiceUsesIsAWarning(t *testing.T) {
+	cfg, err := Load(source(t, with(map[string]string{
+		"appstack:secrets": `{"JWT_SECRET":"x","API_KEY":"y","GHCR_TOKEN":"z"}`,
+		"appstack:services": `[{"name":"web","port":8080,"build":{"context":"app"},"secrets":["JWT_SECRET"]},` +
+			`{"name":"ui","port":8081,"image":"ghcr.io/o/ui@sha256:` + strings.Repeat("ab", 32) + `",` +
+			`"registryAuth":{"username":"o","passwordSecret":"GHCR_TOKEN"}}]`,
+	}), "appstack:secrets"))
+	require.NoError(t, err, "the deploy still works")
+	assert.Equal(t, []string{"appstack:secrets.API_KEY: set, but no service uses it: list it in the secrets of " +
+		"the service that needs it (appstack:services[].secrets), or remove it (pulumi config rm --path " +
+		"'appstack:secrets.API_KEY')"}, cfg.UnusedSecrets())
 }
