@@ -28,6 +28,11 @@ func Program(ctx *pulumi.Context) error {
 	if err != nil {
 		return err
 	}
+	for _, w := range cfg.UnusedSecrets() {
+		if err := ctx.Log.Warn(w, nil); err != nil {
+			return err
+		}
+	}
 	var values pulumi.StringMapInput
 	if len(cfg.SecretNames) > 0 {
 		values = secretValues(ctx)

@@ -213,6 +213,24 @@ func CheckWaivers(waivers []stacks.Waiver) []string {
 	return problems
 }
 
+// UnusedWaivers returns a problem, naming its key, for each waiver that accepts no finding of the stack: a
+// waiver of a rule nothing fails is stale (the resource it excused is gone or fixed), and left in place it would
+// silently accept the next finding of that rule. waived are the findings Review set apart.
+func UnusedWaivers(waivers stacks.Waivers, waived []Finding) []string {
+	var problems []string
+	for i, w := range waivers {
+		if slices.ContainsFunc(waived, func(f Finding) bool { return f.Rule == w.Rule }) {
+			continue
+		}
+		if _, ok := RuleByID(w.Rule); !ok {
+			continue // CheckWaivers reports it
+		}
+		problems = append(problems, fmt.Sprintf("%s:waivers[%d].rule: the waiver of %s matches nothing: no "+
+			"resource of this stack fails the rule; remove the waiver", stacks.Namespace, i, w.Rule))
+	}
+	return problems
+}
+
 // RuleByID finds a rule.
 func RuleByID(id string) (Rule, bool) {
 	for _, r := range Rules {

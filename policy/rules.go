@@ -164,6 +164,24 @@ var stackRules = []Rule{
 		Check: func(r offline.Resource, _ *Stack) []string {
 			return when(ingress(r) && fromWorld(r), "ingress from the whole internet")
 		}},
+	// Service ports are 1024-65535 (stacks validates it), so a rule of ports 80 and 443 only is the front door's,
+	// whose port 80 APPSTACK-ELB-001 wants redirected to HTTPS; the rule needs no other resource, so the policy
+	// pack enforces it too.
+	{ID: "APPSTACK-NET-008", Mirrors: []string{"appstack", "AVD-AWS-0054"}, Severity: High,
+		Title: "production does not serve plain HTTP to the whole internet", Types: []string{IngressRule, LegacySGRule},
+		Fix: "set appstack:domain to serve HTTPS through the front door, or list the networks that need the " +
+			"service in appstack:ingressCidrs, or waive the rule with the reason",
+		Check: func(r offline.Resource, _ *Stack) []string {
+			from, to, _ := ports(r)
+			frontDoor := (from == 80 || from == 443) && (to == 80 || to == 443)
+			if environment(r) != productionEnv || !ingress(r) || !fromWorld(r) || frontDoor {
+				return nil
+			}
+			if from == to {
+				return when(true, "production serves port %g to the whole internet without TLS", from)
+			}
+			return when(true, "production serves ports %g-%g to the whole internet without TLS", from, to)
+		}},
 	{ID: "APPSTACK-NET-005", Mirrors: []string{"CKV_AWS_23"}, Severity: Low,
 		Title: "security groups and rules have descriptions",
 		Types: []string{SecurityGroup, IngressRule, EgressRule, LegacySGRule},

@@ -28,7 +28,7 @@ func TestFleetConfigIsRejectedNamingTheKey(t *testing.T) {
 		{"a fleet shape on a single host", map[string]string{"appstack:fleet": `{"min":2}`},
 			"appstack:fleet: set but appstack:hosting is single"},
 		{"a misspelled fleet key", fleet(map[string]string{"appstack:fleet": `{"instanceType":["t3.small"]}`}),
-			`appstack:fleet: unknown key "instanceType" (did you mean "instanceTypes"?)`},
+			`appstack:fleet.instanceType: unknown key (did you mean "instanceTypes"?)`},
 		{"no hosts", fleet(map[string]string{"appstack:fleet": `{"min":-1}`}),
 			"appstack:fleet.min: -1: want 1 to 100 hosts"},
 		{"one production host", fleet(map[string]string{"appstack:environment": "production",

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"sort"
@@ -39,19 +40,26 @@ func (e *Error) Error() string {
 		strings.Join(e.Problems, "\n  "))
 }
 
+// Unwrap returns one error per problem, as errors.Join holds them, so that errors.Is and errors.As look at each.
+func (e *Error) Unwrap() []error {
+	errs := make([]error, len(e.Problems))
+	for i, p := range e.Problems {
+		errs[i] = errors.New(p)
+	}
+	return errs
+}
+
 // Load reads, defaults and validates a stack's configuration. Every problem is reported at once in an *Error.
 func Load(src Source) (*Config, error) {
 	if src.Dir == "" {
 		src.Dir = "."
 	}
-	l := loader{src: src}
+	l := loader{src: src, unread: map[string]bool{}}
 	cfg := l.read()
 	// Validation runs even after a read problem, so that every problem is reported at once; it skips only the
-	// keys that could not be read, whose values would be misleading (a list with an element missing).
-	unread := map[string]bool{}
-	for _, p := range l.problems {
-		unread[topKey(p)] = true
-	}
+	// keys that could not be read, whose values would be misleading (a list with an element missing). An
+	// unknown key does not stop its neighbours being read and checked.
+	unread := l.unread
 	problems := cfg.problems(src.Dir)
 	if src.Check != nil {
 		problems = append(problems, src.Check(cfg)...)
@@ -89,9 +97,18 @@ func topKey(problem string) string {
 type loader struct {
 	src      Source
 	problems []string
+	// unread are the top-level keys (appstack:services) that could not be read whole.
+	unread map[string]bool
 }
 
+// addf records a problem with key k, whose value could not be read whole.
 func (l *loader) addf(k, format string, args ...any) {
+	l.unread[topKey(k+": ")] = true
+	l.noticef(k, format, args...)
+}
+
+// noticef records a problem with key k that leaves the rest of the value readable (an unknown key).
+func (l *loader) noticef(k, format string, args ...any) {
 	l.problems = append(l.problems, k+": "+fmt.Sprintf(format, args...))
 }
 
@@ -187,7 +204,7 @@ func (l *loader) checkUnknownKeys() {
 		if !ok || ns != Namespace || slices.Contains(known, name) {
 			continue
 		}
-		l.addf(k, "unknown key%s", suggest(name, known))
+		l.noticef(k, "unknown key%s", suggest(name, known))
 	}
 }
 
@@ -245,11 +262,16 @@ func decodeList[S ~[]T, T any](l *loader, name string, into *S, required bool) {
 	}
 }
 
-// decodeStrict decodes raw over into, rejecting unknown keys. typ, when set, supplies the known keys for a
-// "did you mean" hint. It reports whether decoding succeeded.
+// decodeStrict decodes raw over into, rejecting unknown keys. typ, when set, is into's type: each unknown key at
+// any depth is reported by its full path with a "did you mean" hint, and the known keys are still decoded, so
+// that the value's other problems are reported too. It reports whether decoding succeeded.
 func (l *loader) decodeStrict(k, raw string, into any, typ reflect.Type) bool {
 	dec := json.NewDecoder(strings.NewReader(raw))
-	dec.DisallowUnknownFields()
+	if typ != nil {
+		l.unknownKeys(k, json.RawMessage(raw), typ)
+	} else {
+		dec.DisallowUnknownFields()
+	}
 	err := dec.Decode(into)
 	if err == nil {
 		return true
@@ -274,6 +296,63 @@ func (l *loader) decodeStrict(k, raw string, into any, typ reflect.Type) bool {
 		l.addf(k, "%v", err)
 	}
 	return false
+}
+
+// unknownKeys reports every key of raw that t (a struct of this package, or a list, pointer or map of one) does
+// not have, by its full path: appstack:services[1].prot. JSON that does not fit t is left to the decoder.
+func (l *loader) unknownKeys(path string, raw json.RawMessage, t reflect.Type) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Slice:
+		var items []json.RawMessage
+		if json.Unmarshal(raw, &items) == nil {
+			for i, item := range items {
+				l.unknownKeys(fmt.Sprintf("%s[%d]", path, i), item, t.Elem())
+			}
+		}
+	case reflect.Map:
+		var items map[string]json.RawMessage
+		if json.Unmarshal(raw, &items) == nil {
+			for _, name := range slices.Sorted(maps.Keys(items)) {
+				l.unknownKeys(path+"."+name, items[name], t.Elem())
+			}
+		}
+	case reflect.Struct:
+		if t.PkgPath() != configPkg {
+			return
+		}
+		var fields map[string]json.RawMessage
+		if json.Unmarshal(raw, &fields) != nil {
+			return
+		}
+		known := jsonKeys(t)
+		for _, name := range slices.Sorted(maps.Keys(fields)) {
+			// encoding/json matches field names without regard to case; so does this check.
+			i := slices.IndexFunc(known, func(k string) bool { return strings.EqualFold(k, name) })
+			if i < 0 {
+				l.noticef(path+"."+name, "unknown key%s", suggest(name, known))
+				continue
+			}
+			if f, ok := fieldByJSONName(t, known[i]); ok {
+				l.unknownKeys(path+"."+name, fields[name], f.Type)
+			}
+		}
+	}
+}
+
+// configPkg is this package's path: unknownKeys checks the keys of its structs only.
+var configPkg = reflect.TypeFor[Config]().PkgPath()
+
+// fieldByJSONName finds the field of struct t whose json name is name.
+func fieldByJSONName(t reflect.Type, name string) (reflect.StructField, bool) {
+	for i := range t.NumField() {
+		if n, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); n == name {
+			return t.Field(i), true
+		}
+	}
+	return reflect.StructField{}, false
 }
 
 // secretNames returns the names in appstack:secrets. The values are read only to learn the names and are

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -153,13 +154,13 @@ func TestLoadRejectsBadInput(t *testing.T) {
 			nil, `appstack:services[0].readyPath: "/re ady" contains a space`},
 		{"a misspelled service key is an error, with a hint",
 			map[string]string{"appstack:services": `[{"name":"web","prot":8080,"build":{"context":"app"}}]`},
-			nil, `appstack:services[0]: unknown key "prot" (did you mean "port"?)`},
+			nil, `appstack:services[0].prot: unknown key (did you mean "port"?)`},
 		{"a misspelled top-level key is an error, with a hint",
 			map[string]string{"appstack:instnce": `{"type":"t3.small"}`},
 			nil, `appstack:instnce: unknown key (did you mean "instance"?)`},
 		{"a misspelled instance key is an error",
 			map[string]string{"appstack:instance": `{"tpye":"t3.small"}`},
-			nil, `appstack:instance: unknown key "tpye" (did you mean "type"?)`},
+			nil, `appstack:instance.tpye: unknown key (did you mean "type"?)`},
 		{"an unknown environment",
 			map[string]string{"appstack:environment": "prod"},
 			nil, `appstack:environment: "prod" is not an environment; want one of staging, production, ephemeral`},
@@ -272,7 +273,7 @@ func TestLoadRejectsBadInput(t *testing.T) {
 			nil, "appstack:waivers[0].reason: a waiver needs a stated reason"},
 		{"a misspelled waiver key",
 			map[string]string{"appstack:waivers": `[{"rule":"APPSTACK-NET-007","reson":"x"}]`},
-			nil, `appstack:waivers[0]: unknown key "reson" (did you mean "reason"?)`},
+			nil, `appstack:waivers[0].reson: unknown key (did you mean "reason"?)`},
 		{"an expiry on a stack that is not ephemeral",
 			map[string]string{"appstack:expiresAt": "2026-12-01T00:00:00Z"},
 			nil, "appstack:expiresAt: only ephemeral stacks expire; this one is staging"},
@@ -310,8 +311,9 @@ func TestEveryProblemIsReportedAtOnce(t *testing.T) {
 
 func TestSecretsAreNamesOnly(t *testing.T) {
 	cfg, err := Load(source(t, with(map[string]string{
-		"appstack:secrets":  `{"JWT_SECRET":"s3cr3t-value","API_KEY":"k"}`,
-		"appstack:services": `[{"name":"web","port":8080,"build":{"context":"app"},"secrets":["JWT_SECRET"]}]`,
+		"appstack:secrets": `{"JWT_SECRET":"s3cr3t-value","API_KEY":"k"}`,
+		"appstack:services": `[{"name":"web","port":8080,"build":{"context":"app"},"secrets":["JWT_SECRET"]},` +
+			`{"name":"api","port":8081,"build":{"context":"app"},"secrets":["API_KEY"]}]`,
 	}), "appstack:secrets"))
 	require.NoError(t, err)
 	assert.Equal(t, []string{"API_KEY", "JWT_SECRET"}, cfg.SecretNames)
@@ -338,4 +340,46 @@ func TestValidateChecksConfigBuiltInCode(t *testing.T) {
 		"appstack:ingressCidrs: not set: list who may reach the service ports (there is no default)")
 	cfg.IngressCidrs = []string{"10.0.0.0/8"}
 	require.NoError(t, cfg.Validate("."))
+}
+
+func TestAnUnknownKeyHidesNoOtherProblem(t *testing.T) {
+	_, err := Load(source(t, with(map[string]string{
+		"appstack:services": `[{"name":"a","port":8080,"image":"` + pinned + `"},` +
+			`{"name":"b","port":70000,"prot":8080,"helthPath":"/h","readyPath":"ready","image":"nginx:1.27",` +
+			`"build":{"contxt":"app"}}]`,
+		"appstack:instance": `{"tpye":"t3.small","rootVolumeGiB":4}`,
+	})))
+	got := problems(t, err)
+	for _, want := range []string{
+		`appstack:services[1].build.contxt: unknown key (did you mean "context"?)`,
+		`appstack:services[1].helthPath: unknown key (did you mean "healthPath"?)`,
+		`appstack:services[1].prot: unknown key (did you mean "port"?)`,
+		"appstack:services[1].port: 70000 is not a TCP port",
+		`appstack:services[1].readyPath: "ready" must start with /`,
+		"appstack:services[1]: set build or image, not both",
+		`appstack:instance.tpye: unknown key (did you mean "type"?)`,
+		"appstack:instance.rootVolumeGiB: 4: want 8 to 16384",
+	} {
+		assert.True(t, slices.ContainsFunc(got, func(p string) bool { return strings.HasPrefix(p, want) }),
+			"want a problem starting %q, got:\n%s", want, strings.Join(got, "\n"))
+	}
+	t.Run("each problem is an error of its own", func(t *testing.T) {
+		var joined interface{ Unwrap() []error }
+		require.True(t, errors.As(err, &joined))
+		assert.Len(t, joined.Unwrap(), len(got))
+		assert.EqualError(t, joined.Unwrap()[0], got[0])
+	})
+}
+
+func TestASecretNoServiceUsesIsAWarning(t *testing.T) {
+	cfg, err := Load(source(t, with(map[string]string{
+		"appstack:secrets": `{"JWT_SECRET":"x","API_KEY":"y","GHCR_TOKEN":"z"}`,
+		"appstack:services": `[{"name":"web","port":8080,"build":{"context":"app"},"secrets":["JWT_SECRET"]},` +
+			`{"name":"ui","port":8081,"image":"ghcr.io/o/ui@sha256:` + strings.Repeat("ab", 32) + `",` +
+			`"registryAuth":{"username":"o","passwordSecret":"GHCR_TOKEN"}}]`,
+	}), "appstack:secrets"))
+	require.NoError(t, err, "the deploy still works")
+	assert.Equal(t, []string{"appstack:secrets.API_KEY: set, but no service uses it: list it in the secrets of " +
+		"the service that needs it (appstack:services[].secrets), or remove it (pulumi config rm --path " +
+		"'appstack:secrets.API_KEY')"}, cfg.UnusedSecrets())
 }

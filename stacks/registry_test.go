@@ -50,7 +50,7 @@ func TestRegistryAuthIsChecked(t *testing.T) {
 			`appstack:services[0].registryAuth.username: "koy sor"`},
 		{"a password given in the stack file is an unknown key", ghcrService(ghcr,
 			`,"registryAuth":{"username":"koysor","password":"hunter2"}`),
-			`appstack:services[0]: unknown key "password"`},
+			`appstack:services[0].registryAuth.password: unknown key`},
 		{"ECR is reached with the role, not a password", ghcrService(ecr, auth),
 			"appstack:services[0].registryAuth: 123456789012.dkr.ecr.ap-southeast-1.amazonaws.com is an ECR registry"},
 		{"a built image needs no registry credential", map[string]string{

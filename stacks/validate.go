@@ -108,6 +108,30 @@ func (v *validator) secrets(names []string) {
 	}
 }
 
+// UnusedSecrets warns of each secret that no service receives, naming its key. It is a warning, not an error:
+// the deploy works and a secret may be set before the change that uses it, but it is stored all the same, and
+// the likely cause is a service that should list it in its secrets and so runs without it.
+func (c *Config) UnusedSecrets() []string {
+	used := map[string]bool{}
+	for _, s := range c.Services {
+		for _, name := range s.Secrets {
+			used[name] = true
+		}
+		if s.RegistryAuth != nil {
+			used[s.RegistryAuth.PasswordSecret] = true
+		}
+	}
+	var warnings []string
+	for _, n := range c.SecretNames {
+		if !used[n] {
+			warnings = append(warnings, fmt.Sprintf("%s: set, but no service uses it: list it in the secrets of "+
+				"the service that needs it (appstack:services[].secrets), or remove it (pulumi config rm --path "+
+				"'appstack:secrets.%s')", key("secrets", n), n))
+		}
+	}
+	return warnings
+}
+
 func (v *validator) services(c *Config, dir string) {
 	if len(c.Services) == 0 {
 		v.addf(key("services"), "at least one service is required")

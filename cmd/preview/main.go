@@ -8,7 +8,8 @@
 //	go run ./cmd/preview -diff base.json               # what this tree changes relative to base.json
 //	go run ./cmd/preview -dir examples/mexc-sniper -stack production   # an example stack (examples/<team>/)
 //
-// Exit status: 0 clean, 1 the stack could not be evaluated (bad config, missing file), 3 open policy findings.
+// Exit status: 0 clean, 1 the stack could not be evaluated (bad config, missing file), 3 open policy findings,
+// 4 the -diff deletes or replaces production data or the production address (a "!! PRODUCTION DATA" line).
 package main
 
 import (
@@ -22,6 +23,10 @@ import (
 
 // ExitFindings is the exit status when the stack evaluates but has open policy findings.
 const ExitFindings = 3
+
+// ExitProductionData is the exit status when -diff deletes or replaces production data or the production
+// address, so that CI can stop on it; it takes precedence over ExitFindings.
+const ExitProductionData = 4
 
 func main() {
 	stack := flag.String("stack", "staging", "stack whose Pulumi.<stack>.yaml to preview")
@@ -38,12 +43,22 @@ func main() {
 	if err == nil {
 		err = preview.Print(os.Stdout, ".", *stack, format, *base)
 	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "preview:", err)
+	}
+	os.Exit(exitStatus(err))
+}
+
+// exitStatus is the exit status that reports err (see the package comment).
+func exitStatus(err error) int {
 	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, preview.ErrProductionData):
+		return ExitProductionData
 	case errors.Is(err, preview.ErrFindings):
-		fmt.Fprintln(os.Stderr, "preview:", err)
-		os.Exit(ExitFindings)
-	case err != nil:
-		fmt.Fprintln(os.Stderr, "preview:", err)
-		os.Exit(1)
+		return ExitFindings
+	default:
+		return 1
 	}
 }

@@ -13,13 +13,23 @@ import (
 )
 
 // ContentTag hashes everything a build reads: every file under the context (path, executable bit, bytes; a
-// symlink's target),
-// the Dockerfile, the build arguments and the platform. It ignores .dockerignore on purpose: a file that the
-// build would skip can only cause a spare rebuild, never a stale image. Only .git is skipped.
+// symlink's target), the Dockerfile, the build arguments and the platform.
+//
+// It reads the context as docker sends it. A context directory that is itself a symbolic link (or lies under
+// one) is resolved to the directory it points to, as the docker CLI does before it sends the context
+// (ResolveAndValidateContextPath in github.com/docker/cli, cli/command/image/build/context.go: "The context dir
+// might be a symbolic link, so follow it to the actual target directory"). A symlink inside the context is sent
+// as a link, not followed, so its target path is hashed and the file it names is not.
+//
+// It ignores .dockerignore on purpose: a file that the build would skip can only cause a spare rebuild, never a
+// stale image. Only .git is skipped.
 func ContentTag(projectDir, context, dockerfile string, buildArgs map[string]string, platform string) (string, error) {
 	h := sha256.New()
-	root := filepath.Join(projectDir, context)
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+	root, err := filepath.EvalSymlinks(filepath.Join(projectDir, context))
+	if err != nil {
+		return "", fmt.Errorf("reading build context %q: %w", context, err)
+	}
+	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}

@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"time"
 
 	"appstack/internal/offline"
 	"appstack/policy"
@@ -15,6 +16,22 @@ import (
 // PricesAsOf dates the price table. The prices are AWS's public on-demand list prices for ap-southeast-1 as
 // recorded on that date; they are not fetched live, so the estimate is a guide, not a quote.
 const PricesAsOf = "2025-06"
+
+// StaleAfter is how old the price table may grow before the estimate says it may be out of date.
+const StaleAfter = 6 * 30 * 24 * time.Hour
+
+// StaleNote says that prices dated asOf (YYYY-MM) are older than StaleAfter at now, or returns "".
+func StaleNote(asOf string, now time.Time) string {
+	t, err := time.Parse("2006-01", asOf)
+	if err != nil {
+		return fmt.Sprintf("the price table's date %q is not a month (YYYY-MM)", asOf)
+	}
+	if now.Sub(t) <= StaleAfter {
+		return ""
+	}
+	return fmt.Sprintf("the prices are from %s, more than 6 months ago: AWS may have changed them since "+
+		"(https://aws.amazon.com/ec2/pricing/on-demand/); update the table in internal/preview/cost.go", asOf)
+}
 
 // HoursPerMonth is AWS's billing convention.
 const HoursPerMonth = 730
@@ -47,9 +64,14 @@ const (
 
 // Estimate is an estimated monthly cost.
 type Estimate struct {
-	Label      string     `json:"label"`
-	PricesAsOf string     `json:"pricesAsOf"`
-	Region     string     `json:"region"`
+	Label      string `json:"label"`
+	PricesAsOf string `json:"pricesAsOf"`
+	// Stale says the table is older than StaleAfter; empty when it is not.
+	Stale  string `json:"stale,omitempty"`
+	Region string `json:"region"`
+	// Priced is false when the table has no prices for the stack's region: then there is no total, not a
+	// total of 0.
+	Priced     bool       `json:"priced"`
 	Lines      []CostLine `json:"lines"`
 	TotalUSD   float64    `json:"totalUSD"`
 	NotCounted []string   `json:"notCounted"`
@@ -94,12 +116,14 @@ type CostLine struct {
 func EstimateCost(cfg *stacks.Config, res *offline.Result) Estimate {
 	e := Estimate{Label: "ESTIMATE: list prices, not a quote", PricesAsOf: PricesAsOf, Region: PriceRegion,
 		NotCounted: []string{"data transfer out", "DynamoDB requests and storage (on demand)",
-			"ECR image storage", "SSM parameters (standard tier: free)", "log ingestion above the baseline"}}
+			"ECR image storage", "SSM parameters (standard tier: free)", "log ingestion above the baseline"},
+		Stale: StaleNote(PricesAsOf, time.Now())}
 	if cfg.Region != PriceRegion {
-		e.NotCounted = append([]string{fmt.Sprintf("everything: the table has %s prices, the stack is in %s",
-			PriceRegion, cfg.Region)}, e.NotCounted...)
+		e.Region = cfg.Region
+		e.NotCounted = nil
 		return e
 	}
+	e.Priced = true
 	// Lines are summed per item and sorted, so the estimate never depends on registration order.
 	lines := map[string]*CostLine{}
 	add := func(item string, qty float64, unit string, price float64) {
@@ -239,7 +263,16 @@ func lookupString(r offline.Resource, path string) string {
 func round(x float64) float64 { return math.Round(x*100) / 100 }
 
 func (e Estimate) write(p *printer) {
+	if !e.Priced {
+		p.printf("Estimated monthly cost: not priced. The price table holds %s list prices only (as of %s), and "+
+			"the stack is in %s; see https://aws.amazon.com/ec2/pricing/on-demand/ for its prices.\n", PriceRegion,
+			e.PricesAsOf, e.Region)
+		return
+	}
 	p.printf("Estimated monthly cost (%s; %s prices as of %s):\n", e.Label, e.Region, e.PricesAsOf)
+	if e.Stale != "" {
+		p.printf("  !! %s\n", e.Stale)
+	}
 	for _, l := range e.Lines {
 		p.printf("  %-38s %8.2f %-14s x %7.4f = %8.2f USD\n", l.Item, l.Quantity, l.Unit, l.UnitUSD, l.MonthlyUSD)
 	}

@@ -113,8 +113,10 @@ func TestTheFleetEstimateFollowsItsConfiguration(t *testing.T) {
 }
 
 func TestAFleetStackPreviewShowsTheFleetCost(t *testing.T) {
+	// A fleet declares no EC2 instance, so the single host's waiver of APPSTACK-EC2-010 would match nothing.
 	r := report(t, "example", map[string]string{"appstack:hosting": "fleet",
-		"appstack:fleet": `{"min":2,"max":4}`})
+		"appstack:fleet":   `{"min":2,"max":4}`,
+		"appstack:waivers": `[{"rule":"APPSTACK-NET-007","reason":"a public web site over HTTPS"}]`})
 	require.NotNil(t, r.Cost.Fleet)
 	ec2 := lineItems(r.Cost)["EC2 t3.medium (fleet, On-Demand)"]
 	assert.InDelta(t, 77.09, ec2.MonthlyUSD, 0.01, "production's t3.medium, 2 hosts x 730 h x 0.0528")

@@ -61,13 +61,14 @@ func TestGoldenReports(t *testing.T) {
 func TestReportContents(t *testing.T) {
 	r := report(t, "production", nil)
 	assert.Empty(t, r.Findings)
-	require.Len(t, r.Waived, 2)
+	require.Len(t, r.Waived, 3)
 	assert.Equal(t, "ESTIMATE: list prices, not a quote", r.Cost.Label)
 	assert.Greater(t, r.Cost.TotalUSD, 30.0)
 	var text bytes.Buffer
 	require.NoError(t, r.WriteText(&text))
-	for _, want := range []string{fmt.Sprintf("Policy: %d rules, 0 open findings, 2 waived", len(policy.Rules)),
+	for _, want := range []string{fmt.Sprintf("Policy: %d rules, 0 open findings, 3 waived", len(policy.Rules)),
 		"[waived] APPSTACK-NET-007", "Reason: the sample service is a public web page",
+		"[waived] APPSTACK-NET-008", "production serves port 8080 to the whole internet without TLS",
 		"EC2 t3.medium", "EC2 detailed monitoring", "[protect] [retainOnDelete]"} {
 		assert.Contains(t, text.String(), want)
 	}

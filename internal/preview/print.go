@@ -9,6 +9,10 @@ import (
 // ErrFindings marks a stack that evaluates but has open policy findings.
 var ErrFindings = errors.New("open policy findings")
 
+// ErrProductionData marks a diff that would delete or replace production data or the production address (the
+// "!! PRODUCTION DATA" lines), so that CI can stop on it.
+var ErrProductionData = errors.New("production data would be deleted or replaced")
+
 // Format is how Print writes a report.
 type Format int
 
@@ -20,8 +24,9 @@ const (
 )
 
 // Print evaluates Pulumi.<stack>.yaml in dir and writes its report, or, when base names a JSON report, what
-// the stack changes relative to it. It returns an error wrapping ErrFindings when the stack has open findings,
-// after writing the report that shows them.
+// the stack changes relative to it. After writing the report or the diff, it returns an error wrapping
+// ErrProductionData when the diff deletes or replaces production data, else one wrapping ErrFindings when the
+// stack has open findings.
 func Print(w io.Writer, dir, stack string, format Format, base string) error {
 	report, err := Run(dir, stack)
 	if err != nil {
@@ -33,9 +38,12 @@ func Print(w io.Writer, dir, stack string, format Format, base string) error {
 		if err != nil {
 			return err
 		}
-		err = WriteDiff(w, old, report, Diff(old, report))
-		if err != nil {
+		changes := Diff(old, report)
+		if err = WriteDiff(w, old, report, changes); err != nil {
 			return err
+		}
+		if n := countProductionData(changes); n > 0 {
+			return fmt.Errorf("%w: %d resource(s) (see the !! PRODUCTION DATA lines)", ErrProductionData, n)
 		}
 	case format == JSON:
 		err = report.WriteJSON(w)
@@ -49,4 +57,15 @@ func Print(w io.Writer, dir, stack string, format Format, base string) error {
 		return fmt.Errorf("%w: %d (see the Policy section)", ErrFindings, n)
 	}
 	return nil
+}
+
+// countProductionData counts the changes that delete or replace production data.
+func countProductionData(changes []Change) int {
+	n := 0
+	for _, c := range changes {
+		if c.ProductionData && (c.Kind == "remove" || len(c.ReplaceBecause) > 0) {
+			n++
+		}
+	}
+	return n
 }

@@ -64,4 +64,49 @@ func TestPreviewNamesAMissingStackFile(t *testing.T) {
 	t.Chdir(root)
 	err := preview.Print(&strings.Builder{}, root, "nope", preview.Text, "")
 	assert.ErrorContains(t, err, "Pulumi.nope.yaml: no such file or directory")
+	assert.ErrorContains(t, err, "the stacks in "+root+" are: example, fleet, production, staging")
+}
+
+func TestPreviewNamesTheFileAndLineOfAYAMLError(t *testing.T) {
+	dir := t.TempDir()
+	stack := "config:\n  aws:region: ap-southeast-1\n  appstack:services:\n    - name: web\n      port: 8080\n" +
+		"     image: x\n"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "Pulumi.dev.yaml"), []byte(stack), 0o600))
+	err := preview.Print(&strings.Builder{}, dir, "dev", preview.Text, "")
+	assert.ErrorContains(t, err, filepath.Join(dir, "Pulumi.dev.yaml")+":6: ")
+}
+
+func TestAWaiverThatMatchesNothingFailsThePreview(t *testing.T) {
+	t.Chdir(offlinetest.Root())
+	f := offlinetest.StackConfig(t, "staging", map[string]string{"appstack:waivers": `[` +
+		`{"rule":"APPSTACK-NET-007","reason":"a public page"},` +
+		`{"rule":"APPSTACK-EC2-010","reason":"a public page"},` +
+		`{"rule":"APPSTACK-SNS-001","reason":"no longer needed"}]`})
+	_, err := preview.RunConfig(".", "staging", f)
+	require.Error(t, err)
+	assert.ErrorContains(t, err, "appstack:waivers[2].rule: the waiver of APPSTACK-SNS-001 matches nothing")
+	assert.NotContains(t, err.Error(), "APPSTACK-NET-007 matches nothing")
+}
+
+func TestADiffThatReplacesProductionDataFailsThePreview(t *testing.T) {
+	base := report(t, "production", map[string]string{
+		"appstack:tables": `[{"name":"events","hashKey":"eventId","ttlAttribute":"expiresAt"}]`})
+	path := filepath.Join(t.TempDir(), "base.json")
+	var js strings.Builder
+	require.NoError(t, base.WriteJSON(&js))
+	require.NoError(t, os.WriteFile(path, []byte(js.String()), 0o600))
+
+	var out strings.Builder
+	err := preview.Print(&out, ".", "production", preview.Text, path)
+	assert.Contains(t, out.String(), "!! PRODUCTION DATA: aws:dynamodb/table:Table app-events-table would be replaced")
+	require.True(t, errors.Is(err, preview.ErrProductionData), "err = %v", err)
+	assert.False(t, errors.Is(err, preview.ErrFindings))
+
+	t.Run("a diff that keeps production data passes", func(t *testing.T) {
+		same := filepath.Join(t.TempDir(), "same.json")
+		var js strings.Builder
+		require.NoError(t, report(t, "production", nil).WriteJSON(&js))
+		require.NoError(t, os.WriteFile(same, []byte(js.String()), 0o600))
+		require.NoError(t, preview.Print(&strings.Builder{}, ".", "production", preview.Text, same))
+	})
 }

@@ -4,8 +4,10 @@ package preview
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"path/filepath"
 	"slices"
@@ -31,7 +33,10 @@ type Report struct {
 	Findings  []policy.Finding `json:"findings"`
 	Waived    []policy.Finding `json:"waived"`
 	Cost      Estimate         `json:"cost"`
-	result    *offline.Result  // for the tree; absent in a report read back from JSON
+	// Warnings name what deploys but is likely a mistake, each by its key (a secret no service uses, a secret
+	// that holds a placeholder instead of ciphertext).
+	Warnings []string        `json:"warnings,omitempty"`
+	result   *offline.Result // for the tree; absent in a report read back from JSON
 }
 
 // Resource is one declared resource, with secrets masked.
@@ -59,6 +64,14 @@ const Secret = "[secret]"
 // Run evaluates the program against Pulumi.<stack>.yaml in dir and builds the report.
 func Run(dir, stack string) (*Report, error) {
 	f, err := offline.ReadStackFile(filepath.Join(dir, "Pulumi."+stack+".yaml"))
+	if errors.Is(err, fs.ErrNotExist) {
+		names := offline.StackNames(dir)
+		if len(names) == 0 {
+			return nil, fmt.Errorf("stack %s: %w; %s holds no Pulumi.<stack>.yaml (is -dir the project?)", stack,
+				err, dir)
+		}
+		return nil, fmt.Errorf("stack %s: %w; the stacks in %s are: %s", stack, err, dir, strings.Join(names, ", "))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +93,16 @@ func RunConfig(dir, stack string, f *offline.StackFile) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Build(res, cfg), nil
+	r := Build(res, cfg)
+	if problems := policy.UnusedWaivers(cfg.Waivers, r.Waived); len(problems) > 0 {
+		return nil, fmt.Errorf("stack %s: %w", stack, &stacks.Error{Problems: problems})
+	}
+	for _, k := range f.Placeholders {
+		r.Warnings = append(r.Warnings, fmt.Sprintf("%s: holds a placeholder, not ciphertext: pulumi preview and "+
+			"up stop with \"could not decrypt configuration value: : bad value\" until it is set (pulumi config "+
+			"set --secret --path '%s' VALUE)", k, k))
+	}
+	return r, nil
 }
 
 // Build makes the report of an offline run.
@@ -107,6 +129,7 @@ func Build(res *offline.Result, cfg *stacks.Config) *Report {
 	r.Findings = append([]policy.Finding{}, r.Findings...)
 	r.Waived = append([]policy.Finding{}, r.Waived...)
 	r.Cost = EstimateCost(cfg, res)
+	r.Warnings = cfg.UnusedSecrets()
 	return r
 }
 
@@ -180,6 +203,12 @@ func (r *Report) WriteText(w io.Writer) error {
 	if len(imports) > 0 {
 		p.printf("\nAdopted (pulumi import: read, not created; the first up shows any setting it changes as an "+
 			"update):\n%s", strings.Join(imports, ""))
+	}
+	if len(r.Warnings) > 0 {
+		p.printf("\nWarnings:\n")
+		for _, w := range r.Warnings {
+			p.printf("  %s\n", w)
+		}
 	}
 	p.printf("\nPolicy: %d rules, %d open findings, %d waived\n", len(policy.Rules), len(r.Findings), len(r.Waived))
 	for _, f := range r.Findings {
