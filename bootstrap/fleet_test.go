@@ -311,5 +311,8 @@ func satisfying(s Statement, action, stacks string) Request {
 			c[key] = []string{v}
 		}
 	}
+	if strings.HasSuffix(action, "DeleteTags") {
+		c["aws:TagKeys"] = []string{"Name"} // a tag other than stack, which no role may remove
+	}
 	return Request{Action: action, Resource: strings.ReplaceAll(s.Resource[0], "*", "x"), Context: c}
 }
