@@ -114,6 +114,18 @@ func TestNoRoleHijacksOrStopsAnotherStack(t *testing.T) {
 			req: Request{Action: "kms:CreateGrant", Resource: a.arn("kms", region, "key/own"),
 				Context: ctx("kms:GrantIsForAWSResource", "true", ownTag, "pr-7", "aws:ResourceTag/managed-by", "appstack")},
 			breaks: withoutStatement("KeyGrantsForAWSResources")},
+		// The reaper removes the review stacks' roles and instance profiles that no state lists.
+		{name: "the review role lists the roles under /appstack/ (the reaper)", role: Review, allowed: true,
+			req:    Request{Action: "iam:ListRoles", Resource: "*"},
+			breaks: withoutStatement("ReadMetadata")},
+		{name: "the review role deletes an orphaned review host role", role: Review, allowed: true,
+			req: Request{Action: "iam:DeleteRole", Resource: a.arn("iam", "", "role/appstack/app-identity-role-1"),
+				Context: ctx(ownTag, "pr-7")},
+			breaks: withoutStatement("OwnHostRoles")},
+		{name: "the review role cannot delete staging's host role", role: Review,
+			req: Request{Action: "iam:DeleteRole", Resource: a.arn("iam", "", "role/appstack/app-identity-role-1"),
+				Context: ctx(ownTag, "staging")},
+			breaks: withoutCondition("OwnHostRoles", "StringLike", ownTag)},
 	}
 	for _, p := range props {
 		t.Run(p.name, func(t *testing.T) { w.check(t, p) })
@@ -150,7 +162,7 @@ func TestNoRoleHijacksOrStopsAnotherStack(t *testing.T) {
 			Resource: a.arn("ec2", region, "instance/i-0own"), Context: ctx(ownTag, "pr-7")},
 			breaks: withoutStatement("NeverRemoveEveryEc2Tag")})
 	})
-	
+
 }
 
 // A host role of a review stack, whatever policy the review role wrote for it, reads and writes nothing of

@@ -366,6 +366,9 @@ func readStatements(a Account) []Statement {
 			"ecr:ListImages",
 			"iam:GetInstanceProfile", "iam:GetRole", "iam:GetRolePolicy", "iam:ListAttachedRolePolicies",
 			"iam:ListInstanceProfilesForRole", "iam:ListRolePolicies",
+			// The reaper's search for review stacks' roles and instance profiles that no state lists
+			// (internal/lifecycle: IAMStore).
+			"iam:ListInstanceProfiles", "iam:ListInstanceProfileTags", "iam:ListRoles", "iam:ListRoleTags",
 			"kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags",
 			"logs:DescribeLogGroups", "logs:ListTagsForResource", "logs:ListTagsLogGroup",
 			"sns:GetSubscriptionAttributes", "sns:GetTopicAttributes", "sns:ListTagsForResource",
