@@ -33,6 +33,12 @@ func TestTheHostsNetworkInterfaceIsTaggedAtLaunch(t *testing.T) {
 	}
 	assert.True(t, tagged, "the network interface carries the stack tag from RunInstances")
 	assert.Equal(t, "pr-7", offlinetest.Str(t, tmpl, "tags.stack"), "the template is the stack's own")
+	// The policy's launch template rules leave the host's template to the instance's own rules
+	// (policy.HostComponent): it must set nothing but tags, which the instance's arguments would not override.
+	for key := range tmpl.Inputs {
+		assert.Contains(t, []string{"description", "tagSpecifications", "tags", "name"}, string(key),
+			"the host's launch template sets only tags")
+	}
 }
 
 // Without InstanceActions the status-check alarms only notify: a review stack's role may not create alarms that
