@@ -525,9 +525,11 @@ func DeployPolicies(a Account, stacks string) []Managed {
 			// interface, each an authorized resource (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2.html),
 			// so both must be the stack's own: the host tags its primary interface at launch (components/host's
 			// launch template), and an interface of another stack's host is refused.
-			allow("Ec2AddressesOnOwnInterfaces", list("ec2:AssociateAddress", "ec2:DisassociateAddress"),
-				list(ec2("network-interface"))).
+			allow("Ec2AddressesOnOwnInterfaces", list("ec2:AssociateAddress"), list(ec2("network-interface"))).
 				when("StringLike", ownTag, stacks),
+			// Taking an address off an interface needs the address itself to be the role's own (Ec2ChangeOwn on
+			// the elastic-ip); the interface may be an older host's, launched before interfaces were tagged.
+			allow("Ec2DisassociateOwnAddresses", list("ec2:DisassociateAddress"), list(ec2("network-interface"))),
 			// Rules are reached only through a group checked above.
 			allow("Ec2RulesOfOwnGroups", list("ec2:AuthorizeSecurityGroupEgress",
 				"ec2:AuthorizeSecurityGroupIngress", "ec2:ModifySecurityGroupRules",
