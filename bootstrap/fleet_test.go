@@ -311,6 +311,9 @@ func satisfying(s Statement, action, stacks string) Request {
 			c[key] = []string{v}
 		}
 	}
+	if strings.HasSuffix(action, "DeleteTags") {
+		c["aws:TagKeys"] = []string{"Name"} // a tag other than stack, which no role may remove
+	}
 	res := s.Resource[0]
 	if res != "*" { // "*" is an action that names no resource, or a grant on every resource of its kind
 		res = strings.ReplaceAll(res, "*", "x")

@@ -53,7 +53,7 @@ func TestDeployRolesManageOnlyTheirOwnFrontDoor(t *testing.T) {
 		{name: "the review role cannot tag production's load balancer as its own", role: Review,
 			req: Request{Action: "elasticloadbalancing:AddTags", Resource: lb,
 				Context: ctx("aws:RequestTag/stack", "pr-7", "aws:ResourceTag/stack", "production")},
-			breaks: withoutCondition("ElbCreateTagged", "StringLikeIfExists", "aws:ResourceTag/stack")},
+			breaks: withoutCondition("ElbRetagOwn", "StringLike", "aws:ResourceTag/stack")},
 		{name: "that grant creates no other service's service-linked role", role: Staging,
 			req: Request{Action: "iam:CreateServiceLinkedRole", Resource: slr,
 				Context: ctx("iam:AWSServiceName", "ec2.amazonaws.com")},

@@ -76,6 +76,11 @@ type Spec struct {
 	// resourceParameterRead → findParameterByName(…, true)), so it reads the stacks' secret parameters and
 	// decrypts with their own keys. The role already decrypts the same values in the stacks' configuration.
 	Refreshes bool
+	// InstanceAlarms lets a deploying role create alarms that recover or reboot an instance
+	// (arn:aws:automate:…:ec2:recover and :reboot). No IAM condition sees which instance such an alarm acts on, so
+	// only the roles of stacks whose profile asks for them (stacks.Config.InstanceAlarms: staging and production)
+	// get it; the review role does not.
+	InstanceAlarms bool
 }
 
 // Specs is the whole delegation: who may preview or change what.
@@ -88,14 +93,30 @@ var Specs = map[Role]Spec{
 		Stacks: "pr-*", Deploys: true, AlsoReads: []string{"staging"},
 		Decrypts: []string{"review", "staging"}, Encrypts: []string{"review"}},
 	Staging: {Context: "environment:staging", Workflows: []string{"deploy.yml@refs/heads/main", "drift.yml@refs/heads/main"},
-		Stacks: "staging", Deploys: true, Decrypts: []string{"staging"}},
+		Stacks: "staging", Deploys: true, Decrypts: []string{"staging"}, InstanceAlarms: true},
 	ProductionPreview: {Context: "environment:production-preview", Workflows: []string{"deploy.yml@refs/heads/main"},
 		Stacks: "production", Decrypts: []string{"production"}},
 	Production: {Context: "environment:production", Workflows: []string{"deploy.yml@refs/heads/main"},
-		Stacks: "production", Deploys: true, Decrypts: []string{"production"}},
+		Stacks: "production", Deploys: true, Decrypts: []string{"production"}, InstanceAlarms: true},
 	// Its own role and environment, so that the refresh's reading of secret parameters is no right of the preview.
 	Drift: {Context: "environment:production-drift", Workflows: []string{"drift.yml@refs/heads/main"},
 		Stacks: "production", Decrypts: []string{"production"}, Refreshes: true},
+}
+
+// instanceAlarms says whether the role that deploys stacks may create alarms with EC2 actions.
+func instanceAlarms(stacks string) bool {
+	for _, r := range Roles {
+		if s := Specs[r]; s.Deploys && s.Stacks == stacks {
+			return s.InstanceAlarms
+		}
+	}
+	return false
+}
+
+// TopicPattern matches the ARNs of the SNS topics of stacks (and their subscriptions): components/appstack names
+// each topic <project>-<stack>-… (appstack.TopicNamePrefix).
+func TopicPattern(a Account, stacks string) string {
+	return a.arn("sns", "*", Project+"-"+stacks+"-*")
 }
 
 // RoleName is the IAM name of a CI role.
@@ -191,6 +212,27 @@ func (d Document) JSON() (string, error) {
 }
 
 func doc(st ...Statement) Document { return Document{Version: "2012-10-17", Statement: st} }
+
+// untagActions are the actions of every service whose resources a deploy role tags that remove a tag.
+var untagActions = []string{
+	"acm:RemoveTagsFromCertificate", "autoscaling:DeleteTags", "cloudwatch:UntagResource", "dynamodb:UntagResource",
+	"ec2:DeleteTags", "ecr:UntagResource", "elasticloadbalancing:RemoveTags", "iam:UntagInstanceProfile",
+	"iam:UntagRole", "kms:UntagResource", "logs:UntagLogGroup", "logs:UntagResource", "sns:UntagResource",
+	"ssm:RemoveTagsFromResource",
+}
+
+// neverRemoveTheStackTag keeps the stack tag on whatever carries it: untagged, a resource would fall out of every
+// stack's scope and, tagged again, into another's. aws:TagKeys lists the keys an untag call names
+// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-tagkeys);
+// ec2:DeleteTags without keys removes every tag, so it is refused too.
+func neverRemoveTheStackTag() []Statement {
+	return []Statement{
+		{Sid: "NeverRemoveTheStackTag", Effect: "Deny", Action: slices.Clone(untagActions), Resource: list("*"),
+			Condition: map[string]map[string][]string{"ForAnyValue:StringEquals": {"aws:TagKeys": {"stack"}}}},
+		{Sid: "NeverRemoveEveryEc2Tag", Effect: "Deny", Action: list("ec2:DeleteTags"), Resource: list("*"),
+			Condition: map[string]map[string][]string{"Null": {"aws:TagKeys": {"true"}}}},
+	}
+}
 
 func allow(sid string, actions, resources []string) Statement {
 	return Statement{Sid: sid, Effect: "Allow", Action: actions, Resource: resources}
@@ -362,6 +404,9 @@ func readStatements(a Account) []Statement {
 			"ecr:ListImages",
 			"iam:GetInstanceProfile", "iam:GetRole", "iam:GetRolePolicy", "iam:ListAttachedRolePolicies",
 			"iam:ListInstanceProfilesForRole", "iam:ListRolePolicies",
+			// The reaper's search for review stacks' roles and instance profiles that no state lists
+			// (internal/lifecycle: IAMStore).
+			"iam:ListInstanceProfiles", "iam:ListInstanceProfileTags", "iam:ListRoles", "iam:ListRoleTags",
 			"kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags",
 			"logs:DescribeLogGroups", "logs:ListTagsForResource", "logs:ListTagsLogGroup",
 			"sns:GetSubscriptionAttributes", "sns:GetTopicAttributes", "sns:ListTagsForResource",
@@ -432,9 +477,21 @@ func BoundaryPolicy(a Account) Document {
 			list(a.arn("kms", "*", "key/*"))).
 			when("StringEquals", "aws:ResourceTag/managed-by", "appstack").
 			when("StringEquals", ownStack, StackOfPrincipal),
+		// Log groups carry the stack tag; a call on a log group (CreateLogStream, DescribeLogStreams) sees it and
+		// must name the host's own stack's group. PutLogEvents is authorized on the log stream
+		// (arn:…:log-group:<group>:log-stream:<stream>), a resource type with no tag condition key in the Service
+		// Authorization Reference (list_amazoncloudwatchlogs.html), so it passes by IfExists: a host can append to
+		// another group's stream only by knowing its name, and can neither create nor list one there.
 		allow("Logs", list("logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"),
-			list(a.arn("logs", "*", "log-group:*"))),
-		allow("SessionManager", slices.Clone(ssmManagedInstanceCore), list("*")),
+			list(a.arn("logs", "*", "log-group:*"))).when("StringEqualsIfExists", ownStack, StackOfPrincipal),
+		// AmazonSSMManagedInstanceCore's parameter reads (the SSM Agent resolves {{ssm:…}} references in the
+		// documents it runs) are limited to the stack's own path and AWS's public parameters.
+		allow("Parameters", list("ssm:GetParameter", "ssm:GetParameters"), list(
+			a.arn("ssm", "*", "parameter/"+Project+"/"+StackOfPrincipal+"/*"),
+			fmt.Sprintf("arn:%s:ssm:*::parameter/aws/*", a.Partition))),
+		allow("SessionManager", slices.DeleteFunc(slices.Clone(ssmManagedInstanceCore), func(action string) bool {
+			return action == "ssm:GetParameter" || action == "ssm:GetParameters"
+		}), list("*")),
 	)
 }
 
@@ -461,7 +518,13 @@ func DeployPolicies(a Account, stacks string, dns DNSScope) []Managed {
 		params += "/"
 	}
 	params += "*"
-	return []Managed{
+	topics := list(TopicPattern(a, stacks))
+	alarmActions := list(TopicPattern(a, stacks))
+	if instanceAlarms(stacks) {
+		alarmActions = append(alarmActions, "arn:"+a.Partition+":automate:*:ec2:recover",
+			"arn:"+a.Partition+":automate:*:ec2:reboot")
+	}
+	out := []Managed{
 		{"compute", doc(
 			// EC2: instances, their volumes, the Elastic IP and the security group carry the stack's tags from the
 			// call that creates them; every later change needs the tag.
@@ -479,9 +542,11 @@ func DeployPolicies(a Account, stacks string, dns DNSScope) []Managed {
 				when("StringEquals", "ec2:CreateAction", "AllocateAddress", "AuthorizeSecurityGroupEgress",
 					"AuthorizeSecurityGroupIngress", "CreateSecurityGroup", "RunInstances").
 				when("StringLike", newTag, stacks),
+			// Every change but tagging needs the stack's tag; tags are changed by Ec2RetagOwn, so that a tag change
+			// never hands a resource to another stack.
 			allow("Ec2ChangeOwn", list(
 				"ec2:AssociateAddress", "ec2:AuthorizeSecurityGroupEgress", "ec2:AuthorizeSecurityGroupIngress",
-				"ec2:CreateTags", "ec2:DeleteSecurityGroup", "ec2:DeleteTags", "ec2:DisassociateAddress",
+				"ec2:DeleteSecurityGroup", "ec2:DisassociateAddress",
 				"ec2:ModifyInstanceAttribute", "ec2:ModifyInstanceMetadataOptions", "ec2:ModifySecurityGroupRules",
 				"ec2:MonitorInstances", "ec2:RebootInstances", "ec2:ReleaseAddress", "ec2:RevokeSecurityGroupEgress",
 				"ec2:RevokeSecurityGroupIngress", "ec2:StartInstances", "ec2:StopInstances", "ec2:TerminateInstances",
@@ -489,28 +554,46 @@ func DeployPolicies(a Account, stacks string, dns DNSScope) []Managed {
 				"ec2:UpdateSecurityGroupRuleDescriptionsIngress",
 			), list(ec2("instance"), ec2("volume"), ec2("elastic-ip"), ec2("security-group"), ec2("security-group-rule"))).
 				when("StringLike", ownTag, stacks),
-			// Rules and network interfaces are reached only through a group or an instance checked above.
-			allow("Ec2RulesOfOwnGroups", list("ec2:AssociateAddress", "ec2:AuthorizeSecurityGroupEgress",
-				"ec2:AuthorizeSecurityGroupIngress", "ec2:DisassociateAddress", "ec2:ModifySecurityGroupRules",
+			allow("Ec2RetagOwn", list("ec2:CreateTags", "ec2:DeleteTags"), list(a.arn("ec2", "*", "*/*"))).
+				when("StringLike", ownTag, stacks).
+				when("StringLikeIfExists", newTag, stacks),
+			// AssociateAddress moves an address onto a host, disassociating the address the host had: "If you
+			// associate an Elastic IP address with an instance that has an existing Elastic IP address, the existing
+			// address is disassociated" (EC2 API reference, AssociateAddress). The call names an instance or a network
+			// interface, each an authorized resource (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2.html),
+			// so both must be the stack's own: the host tags its primary interface at launch (components/host's
+			// launch template), and an interface of another stack's host is refused.
+			allow("Ec2AddressesOnOwnInterfaces", list("ec2:AssociateAddress"), list(ec2("network-interface"))).
+				when("StringLike", ownTag, stacks),
+			// Taking an address off an interface needs the address itself to be the role's own (Ec2ChangeOwn on
+			// the elastic-ip); the interface may be an older host's, launched before interfaces were tagged.
+			allow("Ec2DisassociateOwnAddresses", list("ec2:DisassociateAddress"), list(ec2("network-interface"))),
+			// Rules are reached only through a group checked above.
+			allow("Ec2RulesOfOwnGroups", list("ec2:AuthorizeSecurityGroupEgress",
+				"ec2:AuthorizeSecurityGroupIngress", "ec2:ModifySecurityGroupRules",
 				"ec2:RevokeSecurityGroupEgress", "ec2:RevokeSecurityGroupIngress"),
-				list(ec2("security-group-rule"), ec2("network-interface"))),
+				list(ec2("security-group-rule"))),
 		)},
 		{"services", doc(
-			allow("EcrCreateTagged", list("ecr:CreateRepository", "ecr:TagResource"), list(a.arn("ecr", "*", "repository/*"))).
-				when("StringLike", newTag, stacks).
-				when("StringLikeIfExists", ownTag, stacks),
+			// Tag-on-create: each of these services authorizes its tag action (ecr:TagResource, dynamodb:TagResource,
+			// kms:TagResource, logs:TagResource, cloudwatch:TagResource, sns:TagResource) for the tags a create call
+			// passes, and none has a condition key like ec2:CreateAction that tells that check from tagging an
+			// existing resource (Service Authorization Reference, each service's actions table). The tag statements
+			// therefore set the stack tag only to this role's stacks, on a new resource or one of its own, and
+			// NeverRemoveTheStackTag keeps it on; topics, whose names carry the stack, are scoped by name as well.
+			allow("EcrCreateTagged", list("ecr:CreateRepository"), list(a.arn("ecr", "*", "repository/*"))).
+				when("StringLike", newTag, stacks),
 			allow("EcrOwnRepositories", list(
 				"ecr:BatchCheckLayerAvailability", "ecr:BatchDeleteImage", "ecr:BatchGetImage",
 				"ecr:CompleteLayerUpload", "ecr:DeleteLifecyclePolicy", "ecr:DeleteRepository",
 				"ecr:GetDownloadUrlForLayer", "ecr:InitiateLayerUpload", "ecr:PutImage",
 				"ecr:PutImageScanningConfiguration", "ecr:PutImageTagMutability", "ecr:PutLifecyclePolicy",
-				"ecr:TagResource", "ecr:UntagResource", "ecr:UploadLayerPart",
+				"ecr:UntagResource", "ecr:UploadLayerPart",
 			), list(a.arn("ecr", "*", "repository/*"))).when("StringLike", ownTag, stacks),
 
-			allow("TablesCreateTagged", list("dynamodb:CreateTable", "dynamodb:TagResource"),
-				list(a.arn("dynamodb", "*", "table/*"))).when("StringLike", newTag, stacks).
-				when("StringLikeIfExists", ownTag, stacks),
-			allow("TablesOwn", list("dynamodb:DeleteTable", "dynamodb:TagResource", "dynamodb:UntagResource",
+			allow("TablesCreateTagged", list("dynamodb:CreateTable"), list(a.arn("dynamodb", "*", "table/*"))).
+				when("StringLike", newTag, stacks),
+			allow("TablesOwn", list("dynamodb:DeleteTable", "dynamodb:UntagResource",
 				"dynamodb:UpdateContinuousBackups", "dynamodb:UpdateTable", "dynamodb:UpdateTimeToLive"),
 				list(a.arn("dynamodb", "*", "table/*"))).when("StringLike", ownTag, stacks),
 
@@ -520,51 +603,62 @@ func DeployPolicies(a Account, stacks string, dns DNSScope) []Managed {
 			// key's policy also names the role that deploys the stack for what the deploy does with its key
 			// right after CreateKey (components/secrets KeyPolicy); a key policy is also what lets CloudWatch
 			// publish to the encrypted alarm topic.
-			allow("StackKeyCreate", list("kms:CreateKey", "kms:TagResource"), list("*")).
-				when("StringLike", newTag, stacks).
-				when("StringLikeIfExists", ownTag, stacks),
+			allow("StackKeyCreate", list("kms:CreateKey"), list("*")).
+				when("StringLike", newTag, stacks),
 			allow("StackKeysOwn", list("kms:Decrypt", "kms:EnableKeyRotation", "kms:Encrypt", "kms:GenerateDataKey",
-				"kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:TagResource", "kms:UntagResource",
+				"kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:UntagResource",
 				"kms:UpdateKeyDescription"), list(a.arn("kms", "*", "key/*"))).
 				when("StringLike", ownTag, stacks).
 				when("StringEquals", "aws:ResourceTag/managed-by", "appstack"),
-			// DynamoDB and ECR encrypt with a grant they create on the key for the resource.
+			// DynamoDB and ECR encrypt with a grant they create on the stack's key for the resource.
 			allow("KeyGrantsForAWSResources", list("kms:CreateGrant"), list(a.arn("kms", "*", "key/*"))).
-				when("Bool", "kms:GrantIsForAWSResource", "true"),
+				when("Bool", "kms:GrantIsForAWSResource", "true").
+				when("StringLike", ownTag, stacks).
+				when("StringEquals", "aws:ResourceTag/managed-by", "appstack"),
 
 			allow("StackParameters", list("ssm:AddTagsToResource", "ssm:DeleteParameter", "ssm:DeleteParameters",
 				"ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath", "ssm:PutParameter",
 				"ssm:RemoveTagsFromResource"), list(params)),
 
-			allow("LogsCreateTagged", list("logs:CreateLogGroup", "logs:TagResource"), list(a.arn("logs", "*", "log-group:*"))).
-				when("StringLike", newTag, stacks).
-				when("StringLikeIfExists", ownTag, stacks),
+			allow("LogsCreateTagged", list("logs:CreateLogGroup"), list(a.arn("logs", "*", "log-group:*"))).
+				when("StringLike", newTag, stacks),
 			allow("LogsOwn", list("logs:DeleteLogGroup", "logs:DeleteRetentionPolicy", "logs:PutRetentionPolicy",
-				"logs:TagResource", "logs:UntagResource"), list(a.arn("logs", "*", "log-group:*"))).
+				"logs:UntagResource"), list(a.arn("logs", "*", "log-group:*"))).
 				when("StringLike", ownTag, stacks),
 
-			// Alarms may only recover or reboot an instance, or notify an SNS topic of this account.
-			allow("AlarmsCreateTagged", list("cloudwatch:PutMetricAlarm", "cloudwatch:TagResource"),
+			// Tags of a new resource or of one of this role's stacks, and only to this role's stacks.
+			allow("TagOwnOrNew", list("cloudwatch:TagResource", "dynamodb:TagResource", "ecr:TagResource",
+				"kms:TagResource", "logs:TagResource"), list(
+				a.arn("cloudwatch", "*", "alarm:*"), a.arn("dynamodb", "*", "table/*"), a.arn("ecr", "*", "repository/*"),
+				a.arn("kms", "*", "key/*"), a.arn("logs", "*", "log-group:*"))).
+				when("StringLike", newTag, stacks).
+				when("StringLikeIfExists", ownTag, stacks),
+
+			// Alarms notify this role's own stacks' topics only; recovering or rebooting an instance is for the
+			// roles whose stacks' profiles ask for it (alarmActions): no condition key names the instance an
+			// alarm's EC2 action acts on, so a role allowed arn:aws:automate:…:ec2:reboot could reboot any host.
+			allow("AlarmsCreateTagged", list("cloudwatch:PutMetricAlarm"),
 				list(a.arn("cloudwatch", "*", "alarm:*"))).
 				when("StringLike", newTag, stacks).
 				when("StringLikeIfExists", ownTag, stacks).
-				when("ForAllValues:StringLike", "cloudwatch:AlarmActions",
-					"arn:"+a.Partition+":automate:*:ec2:recover", "arn:"+a.Partition+":automate:*:ec2:reboot",
-					a.arn("sns", "*", "*")),
+				when("ForAllValues:StringLike", "cloudwatch:AlarmActions", alarmActions...),
 			// PutMetricAlarm asks for iam:CreateServiceLinkedRole on every alarm with EC2 actions (CloudWatch API
 			// reference, PutMetricAlarm); this grant can create nothing but that one role, which the bootstrap made.
 			allow("AlarmServiceLinkedRole", list("iam:CreateServiceLinkedRole"),
 				list(a.arn("iam", "", "role/aws-service-role/"+EventsService+"/AWSServiceRoleForCloudWatchEvents*"))).
 				when("StringEquals", "iam:AWSServiceName", EventsService),
-			allow("AlarmsOwn", list("cloudwatch:DeleteAlarms", "cloudwatch:TagResource", "cloudwatch:UntagResource"),
+			allow("AlarmsOwn", list("cloudwatch:DeleteAlarms", "cloudwatch:UntagResource"),
 				list(a.arn("cloudwatch", "*", "alarm:*"))).when("StringLike", ownTag, stacks),
 
-			allow("TopicCreateTagged", list("sns:CreateTopic", "sns:TagResource"), list(a.arn("sns", "*", "*"))).
+			// Topics are named <project>-<stack>-… (components/appstack TopicNamePrefix), so every SNS call is
+			// scoped to this role's stacks' topics by name as well as by tag; a subscription's ARN is its topic's
+			// ARN followed by :<id>, which the same pattern covers (sns:Unsubscribe).
+			allow("TopicCreateTagged", list("sns:CreateTopic", "sns:TagResource"), topics).
 				when("StringLike", newTag, stacks).
 				when("StringLikeIfExists", ownTag, stacks),
-			allow("TopicsOwn", list("sns:DeleteTopic", "sns:SetTopicAttributes", "sns:Subscribe", "sns:TagResource",
-				"sns:UntagResource"), list(a.arn("sns", "*", "*"))).when("StringLike", ownTag, stacks),
-			allow("Unsubscribe", list("sns:Unsubscribe"), list(a.arn("sns", "*", "*"))),
+			allow("TopicsOwn", list("sns:DeleteTopic", "sns:SetTopicAttributes", "sns:Subscribe",
+				"sns:UntagResource"), topics).when("StringLike", ownTag, stacks),
+			allow("Unsubscribe", list("sns:Unsubscribe"), topics),
 		)},
 		{"iam", doc(
 			// IAM: host roles and instance profiles under identity.Path, of this role's stacks, inside the boundary;
@@ -616,6 +710,12 @@ func DeployPolicies(a Account, stacks string, dns DNSScope) []Managed {
 		FrontDoorPolicy(a, stacks, dns),
 		FleetPolicy(a, stacks),
 	}
+	for i := range out {
+		if out[i].Name == "iam" {
+			out[i].Doc.Statement = append(out[i].Doc.Statement, neverRemoveTheStackTag()...)
+		}
+	}
+	return out
 }
 
 // FleetPolicy lets a deploy role run its own stacks' fleets (appstack:hosting fleet) and nothing more: the Auto
@@ -747,10 +847,19 @@ func FrontDoorPolicy(a Account, stacks string, dns DNSScope) Managed {
 	st := []Statement{
 		allow("ElbCreateTagged", list("elasticloadbalancing:CreateLoadBalancer",
 			"elasticloadbalancing:CreateTargetGroup", "elasticloadbalancing:CreateListener",
-			"elasticloadbalancing:CreateRule", "elasticloadbalancing:AddTags"), elbAll).
-			when("StringLike", newTag, stacks).
-			when("StringLikeIfExists", ownTag, stacks),
-		allow("ElbOwn", list("elasticloadbalancing:AddListenerCertificates", "elasticloadbalancing:AddTags",
+			"elasticloadbalancing:CreateRule"), elbAll).
+			when("StringLike", newTag, stacks),
+		// Tags passed to a create call are authorized as elasticloadbalancing:AddTags, which then carries
+		// elasticloadbalancing:CreateAction; a direct AddTags does not, and may only re-tag this role's own
+		// resources (https://docs.aws.amazon.com/elasticloadbalancing/latest/userguide/tagging-resources-during-creation.html).
+		allow("ElbTagOnCreate", list("elasticloadbalancing:AddTags"), elbAll).
+			when("StringEquals", "elasticloadbalancing:CreateAction", "CreateLoadBalancer", "CreateTargetGroup",
+				"CreateListener", "CreateRule").
+			when("StringLike", newTag, stacks),
+		allow("ElbRetagOwn", list("elasticloadbalancing:AddTags"), elbAll).
+			when("StringLike", ownTag, stacks).
+			when("StringLikeIfExists", newTag, stacks),
+		allow("ElbOwn", list("elasticloadbalancing:AddListenerCertificates",
 			"elasticloadbalancing:DeleteListener", "elasticloadbalancing:DeleteLoadBalancer",
 			"elasticloadbalancing:DeleteRule", "elasticloadbalancing:DeleteTargetGroup",
 			"elasticloadbalancing:DeregisterTargets", "elasticloadbalancing:ModifyListener",

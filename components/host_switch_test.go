@@ -136,6 +136,7 @@ func TestTheSignalsPathMustBeReadable(t *testing.T) {
 func TestStatusCheckAlarmsRecoverAndRebootTheServingHost(t *testing.T) {
 	args := hostArgs()
 	args.AlarmTopicArn = pulumi.String("arn:aws:sns:ap-southeast-1:123456789012:alarms")
+	args.InstanceActions = true
 	res := offlinetest.Run(t, program(host.New, "h", args))
 	alarms := res.OfType(alarmType)
 	require.Len(t, alarms, 2)

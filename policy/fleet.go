@@ -37,6 +37,16 @@ const rollbackNote = "an instance refresh can roll back only to a numbered launc
 	"imageId is an AMI id: AutoRollback and RollbackInstanceRefresh are not supported with $Latest, $Default or " +
 	"an SSM parameter (https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_RefreshPreferences.html)"
 
+// HostComponent is the type of components/host. Its launch template only tags the host's network interface at
+// launch (the instance resource cannot); the instance's own arguments, which the APPSTACK-EC2 rules check,
+// decide everything else it launches with, so the fleet's template rules do not apply to it.
+const HostComponent = "appstack:components:Host"
+
+// hostsInterfaceTemplate says whether r is a launch template of a single host (its parent is a Host component).
+func hostsInterfaceTemplate(r offline.Resource) bool {
+	return r.Type == LaunchTemplate && strings.Contains(r.Parent, HostComponent+"::")
+}
+
 // numberedVersion is a launch template version number (versions count from 1).
 var numberedVersion = regexp.MustCompile(`^[1-9][0-9]*$`)
 
@@ -49,6 +59,9 @@ var fleetRules = []Rule{
 		Fix: "metadataOptions {httpEndpoint = enabled, httpTokens = required, httpPutResponseHopLimit = 1} " +
 			"(components/fleet sets them; the boot needs the endpoint for the role's credentials)",
 		Check: func(r offline.Resource, _ *Stack) []string {
+			if hostsInterfaceTemplate(r) {
+				return nil
+			}
 			var out []string
 			if t := str(r, "metadataOptions.httpTokens"); t != "required" {
 				out = append(out, fmt.Sprintf("httpTokens is %q, not required", t))
@@ -67,6 +80,9 @@ var fleetRules = []Rule{
 		Fix: "blockDeviceMappings[].ebs.encrypted = \"true\" for the root device and every other one (the " +
 			"provider takes the string)",
 		Check: func(r offline.Resource, _ *Stack) []string {
+			if hostsInterfaceTemplate(r) {
+				return nil
+			}
 			devices := objects(r, "blockDeviceMappings")
 			if unknown(r, "blockDeviceMappings") {
 				return nil
@@ -90,6 +106,9 @@ var fleetRules = []Rule{
 			"subnets that a NAT gateway or VPC endpoints serve; in a default VPC without NAT, waive the rule with " +
 			"the reason",
 		Check: func(r offline.Resource, _ *Stack) []string {
+			if hostsInterfaceTemplate(r) {
+				return nil
+			}
 			nics := objects(r, "networkInterfaces")
 			if unknown(r, "networkInterfaces") {
 				return nil
@@ -195,6 +214,9 @@ var fleetRules = []Rule{
 			"resourceType instance and volume with the stack's tags (what volumeTags is to a single host): the " +
 			"stack's tag is how cost reports, clean-up and the CI roles' tag conditions find what it launched",
 		Check: func(r offline.Resource, _ *Stack) []string {
+			if hostsInterfaceTemplate(r) {
+				return nil
+			}
 			if unknown(r, "tags") || unknown(r, "tagSpecifications") {
 				return nil
 			}

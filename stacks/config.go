@@ -81,6 +81,11 @@ type Config struct {
 	Protect bool `json:"-"`
 	// ForceDelete lets `pulumi destroy` delete ECR repositories that still hold images. Only ephemeral stacks.
 	ForceDelete bool `json:"-"`
+	// InstanceAlarms lets the host's status-check alarms recover and reboot it (EC2 alarm actions). Set by the
+	// profile only: on in staging and production, off in ephemeral stacks, whose deploy role may not create
+	// alarms with EC2 actions (no IAM condition sees which instance such an alarm acts on, so the bootstrap
+	// gives that right only to the roles whose stacks need it: bootstrap Spec.InstanceAlarms).
+	InstanceAlarms bool `json:"-"`
 	// SecretNames are the names set in `appstack:secrets`, sorted. The values stay in Pulumi's secret config.
 	SecretNames []string `json:"-"`
 }
@@ -258,6 +263,7 @@ func Defaults(env Environment) Config {
 		ReadyTimeout:     10 * time.Minute,
 		IdleTimeout:      DefaultIdleTimeout,
 		Hosting:          Single,
+		InstanceAlarms:   true,
 	}
 	switch env {
 	case Production:
@@ -270,6 +276,7 @@ func Defaults(env Environment) Config {
 		c.Instance.Type = "t3.micro"
 		c.LogRetentionDays = 3
 		c.ForceDelete = true
+		c.InstanceAlarms = false
 	}
 	return c
 }

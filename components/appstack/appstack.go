@@ -153,7 +153,10 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	}
 	var alarmTopic pulumi.StringInput
 	if cfg.AlarmEmail != "" {
+		// The topic's name starts with the project and stack, so that each deploy role's SNS rights and the alarm
+		// actions it may set name its own stacks' topics only (bootstrap: TopicPattern).
 		topic, err := sns.NewTopic(ctx, name+"-alarms", &sns.TopicArgs{
+			NamePrefix:     pulumi.String(TopicNamePrefix(ctx.Project(), ctx.Stack(), name)),
 			KmsMasterKeyId: sec.KeyArn,
 			Tags:           tags.With(tagSet, name+"-alarms"),
 		}, parent)
@@ -326,13 +329,15 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		ReadyTimeout:         cfg.ReadyTimeout,
 		// The boot uses the role's policies and reads the secret parameters at once: the identity's and the
 		// secrets' children (policy, SSM core attachment, instance profile, key, parameters) come first.
-		DependsOn:      append(append([]pulumi.Resource{}, id.Ready...), sec.Parameters...),
-		AlarmTopicArn:  alarmTopic,
-		TargetGroups:   targetGroups,
-		HealthySettle:  frontdoor.HealthyThreshold*frontdoor.HealthCheckInterval + frontdoor.HealthCheckInterval,
-		ProtectAddress: cfg.Protect,
-		AdoptAddress:   cfg.AdoptAddress,
-		Tags:           tagSet,
+		DependsOn:     append(append([]pulumi.Resource{}, id.Ready...), sec.Parameters...),
+		AlarmTopicArn: alarmTopic,
+		// Recover and reboot only where the profile asks for it: a review stack's role may not create such alarms.
+		InstanceActions: cfg.InstanceAlarms,
+		TargetGroups:    targetGroups,
+		HealthySettle:   frontdoor.HealthyThreshold*frontdoor.HealthCheckInterval + frontdoor.HealthCheckInterval,
+		ProtectAddress:  cfg.Protect,
+		AdoptAddress:    cfg.AdoptAddress,
+		Tags:            tagSet,
 	}
 	if cfg.IsFleet() {
 		f, err := newFleet(ctx, name, cfg, door, fd, hostArgs, parent)
@@ -448,4 +453,10 @@ func registryLogin(s stacks.Service, parameters map[string]string) *host.Registr
 	}
 	return &host.RegistryLogin{Username: s.RegistryAuth.Username,
 		PasswordParameter: parameters[s.RegistryAuth.PasswordSecret]}
+}
+
+// TopicNamePrefix starts the name of a stack's alarm topic: <project>-<stack>-<component>-alarms-, to which the
+// provider appends a unique suffix. The deploy roles' SNS rights and alarm actions name their stacks' topics by it.
+func TopicNamePrefix(project, stack, name string) string {
+	return project + "-" + stack + "-" + name + "-alarms-"
 }

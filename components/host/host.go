@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -111,6 +112,10 @@ type Args struct {
 	DependsOn []pulumi.Resource
 	// AlarmTopicArn receives the host's status-check alarms. Optional.
 	AlarmTopicArn pulumi.StringInput
+	// InstanceActions lets the status-check alarms recover the host onto healthy hardware and reboot it when its
+	// own check fails. The deploying role then needs the right to create alarms with EC2 actions, which an
+	// ephemeral stack's role does not have. Default false: the alarms only notify AlarmTopicArn.
+	InstanceActions bool
 	// TargetGroups are the front door's target groups the host serves behind: the host registers in each once
 	// it has signalled readiness. Optional.
 	TargetGroups []TargetGroup
@@ -283,6 +288,29 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	}
 	if a.SubnetID != "" {
 		instanceArgs.SubnetId = pulumi.String(a.SubnetID)
+	}
+	// The primary network interface carries the stack's tags from the launch: the deploy roles may move an
+	// address only onto an interface of their own stacks (bootstrap: Ec2AddressesOnOwnInterfaces), because
+	// AssociateAddress on an interface takes the address its host had. The instance resource tags the instance and
+	// (volumeTags) its volumes at launch but has no argument for the interface (pulumi-aws v7.41.0
+	// ec2.InstanceArgs: Tags, VolumeTags); RunInstances applies a launch template's network-interface tag
+	// specification to the interfaces it creates
+	// (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_LaunchTemplateTagSpecificationRequest.html),
+	// and the instance's own arguments override the rest of the template.
+	template, err := ec2.NewLaunchTemplate(ctx, name+"-launch", &ec2.LaunchTemplateArgs{
+		Description: pulumi.String("appstack: tags the host's network interface at launch"),
+		TagSpecifications: ec2.LaunchTemplateTagSpecificationArray{
+			&ec2.LaunchTemplateTagSpecificationArgs{ResourceType: pulumi.String("network-interface"),
+				Tags: tags.With(a.Tags, name)},
+		},
+		Tags: tags.With(a.Tags, name),
+	}, pulumi.Parent(c))
+	if err != nil {
+		return nil, err
+	}
+	instanceArgs.LaunchTemplate = &ec2.InstanceLaunchTemplateArgs{
+		Id:      template.ID(),
+		Version: template.LatestVersion.ApplyT(strconv.Itoa).(pulumi.StringOutput),
 	}
 	if b.compress {
 		instanceArgs.UserDataBase64 = b.userData(false)
@@ -506,14 +534,18 @@ func (a *Args) settle(ctx *pulumi.Context, c *Host, name string, attachments []*
 	}).(pulumi.StringOutput)
 }
 
-// alarms recover the host when AWS's hardware fails and reboot it when its own status check fails.
+// alarms watch the host's status checks: they notify the alarm topic and, with InstanceActions, recover the host
+// when AWS's hardware fails and reboot it when its own status check fails.
 func (a *Args) alarms(ctx *pulumi.Context, c *Host, name string, id pulumi.StringOutput) error {
 	for _, alarm := range []struct{ suffix, metric, action, what string }{
 		{"recover", "StatusCheckFailed_System", "recover", "recover the host onto healthy hardware"},
 		{"reboot", "StatusCheckFailed_Instance", "reboot", "reboot the host when its own status check fails"},
 	} {
-		actions := pulumi.Array{pulumi.Sprintf("arn:%s:automate:%s:ec2:%s", partitionOf(a.Region), a.Region,
-			alarm.action)}
+		actions := pulumi.Array{}
+		if a.InstanceActions {
+			actions = append(actions, pulumi.Sprintf("arn:%s:automate:%s:ec2:%s", partitionOf(a.Region), a.Region,
+				alarm.action))
+		}
 		if a.AlarmTopicArn != nil {
 			actions = append(actions, a.AlarmTopicArn)
 		}

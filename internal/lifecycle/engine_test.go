@@ -173,6 +173,8 @@ func (e *engine) fresh(t *testing.T) *lifecycle.Manager {
 		Progress: testWriter{t},
 		// The stand-in's parameter store stands for SSM, where the modelled hosts wrote their signals.
 		Parameters: e.parameters(),
+		// No stand-in models IAM: the reaper's role clean-up is tested on its own (identities_test.go).
+		Identities: noIdentities{},
 	}
 	e.m = m
 	t.Cleanup(func() { _ = m.Close() })
@@ -651,3 +653,9 @@ func (e *engine) fleetFile() string { return filepath.Join(e.state, "standin-fle
 func (e *engine) parameters() offlinetest.StandinParameters {
 	return offlinetest.StandinParameters{File: filepath.Join(e.state, "standin-ssm.json"), Region: "ap-southeast-1"}
 }
+
+// noIdentities is an account with no roles under /appstack/.
+type noIdentities struct{}
+
+func (noIdentities) List(context.Context) ([]lifecycle.HostIdentity, error) { return nil, nil }
+func (noIdentities) Delete(context.Context, lifecycle.HostIdentity) error   { return nil }

@@ -66,6 +66,9 @@ type Manager struct {
 	// Parameters deletes the readiness signals a destroyed stack's hosts left in SSM. Default: SSMStore, with
 	// the region and profile of the stack's AWS provider.
 	Parameters ParameterStore
+	// Identities removes the review stacks' host roles and instance profiles that no stack's state lists (Reap).
+	// Default: IAMStore, with the standard AWS configuration chain.
+	Identities IdentityStore
 
 	copyMu  sync.Mutex
 	copyDir string
@@ -392,7 +395,8 @@ func (m *Manager) destroy(ctx context.Context, ws auto.Workspace, name string) e
 }
 
 // Reap destroys and removes every ephemeral stack past its expiry, or whose pull request is closed, and
-// returns their names. Stacks that are not ephemeral are never touched. A review stack (pr-*) whose environment
+// returns their names; then it removes the review stacks' host roles and instance profiles that no remaining
+// stack's state lists (reapIdentities). Stacks that are not ephemeral are never touched. A review stack (pr-*) whose environment
 // and expiry cannot be read is an error that names it: a leak is never silent.
 func (m *Manager) Reap(ctx context.Context, closedPRs []int) ([]string, error) {
 	ws, err := m.workspace(ctx)
@@ -426,6 +430,10 @@ func (m *Manager) Reap(ctx context.Context, closedPRs []int) ([]string, error) {
 			continue
 		}
 		reaped = append(reaped, name)
+	}
+	// A role or instance profile a failed or cancelled review run created but never recorded is in no state.
+	if err := m.reapIdentities(ctx, ws); err != nil {
+		errs = append(errs, err)
 	}
 	return reaped, errors.Join(errs...)
 }

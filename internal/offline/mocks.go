@@ -231,6 +231,10 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		id = str("bucket")
 		set("arn", "arn:aws:s3:::"+id)
 	case "aws:sns/topic:Topic":
+		if prefix := str("namePrefix"); prefix != "" {
+			// The provider appends a 26-character unique suffix to name_prefix.
+			set("name", prefix+h[:26])
+		}
 		set("name", autoName)
 		id = arn("sns", str("name"))
 		set("arn", id)

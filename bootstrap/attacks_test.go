@@ -1,0 +1,232 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+// withConditionValues adds values to a condition of a statement: the careless widening the property must catch.
+func withConditionValues(sid, op, key string, values ...string) mutation {
+	return mutation{"with " + key + " of " + sid + " widened", func(p *Policies) {
+		d := cloneDoc(p.Identity[0])
+		edit(&d, sid, func(s Statement) (Statement, bool) {
+			s.Condition[op][key] = append(s.Condition[op][key], values...)
+			return s, true
+		})
+		p.Identity[0] = d
+	}}
+}
+
+// One CI role's request against another stack's resources, as an outside attacker holding the role would make it.
+func TestNoRoleHijacksOrStopsAnotherStack(t *testing.T) {
+	w := bootstrapWorld(t)
+	a := w.acct
+	ownTag, newTag := "aws:ResourceTag/stack", "aws:RequestTag/stack"
+	eni := a.arn("ec2", region, "network-interface/eni-0prod")
+	prodTopic := a.arn("sns", region, "appstack-production-app-alarms-20260101")
+	reviewTopic := a.arn("sns", region, "appstack-pr-7-app-alarms-20260101")
+	reboot := "arn:aws:automate:" + region + ":ec2:reboot"
+	alarm := a.arn("cloudwatch", region, "alarm:app-host-reboot-1")
+
+	props := []property{
+		// An address moved onto production's host disassociates production's own address.
+		{name: "the review role cannot associate its address with production's network interface", role: Review,
+			req:    Request{Action: "ec2:AssociateAddress", Resource: eni, Context: ctx(ownTag, "production")},
+			breaks: withoutCondition("Ec2AddressesOnOwnInterfaces", "StringLike", ownTag)},
+		{name: "the review role cannot associate its address with an untagged network interface", role: Review,
+			req:    Request{Action: "ec2:AssociateAddress", Resource: eni},
+			breaks: withoutCondition("Ec2AddressesOnOwnInterfaces", "StringLike", ownTag)},
+		{name: "the review role associates its address with its own host's network interface", role: Review,
+			allowed: true,
+			req:     Request{Action: "ec2:AssociateAddress", Resource: eni, Context: ctx(ownTag, "pr-7")},
+			breaks:  withoutStatement("Ec2AddressesOnOwnInterfaces")},
+		{name: "the review role cannot associate its address with a production instance", role: Review,
+			req: Request{Action: "ec2:AssociateAddress", Resource: a.arn("ec2", region, "instance/i-0prod"),
+				Context: ctx(ownTag, "production")},
+			breaks: withoutCondition("Ec2ChangeOwn", "StringLike", ownTag)},
+		{name: "the review role cannot take production's address off production's host", role: Review,
+			req: Request{Action: "ec2:DisassociateAddress", Resource: a.arn("ec2", region, "elastic-ip/eipalloc-prod"),
+				Context: ctx(ownTag, "production")},
+			breaks: withoutCondition("Ec2ChangeOwn", "StringLike", ownTag)},
+		{name: "the staging role takes its address off its previous host's untagged interface", role: Staging,
+			allowed: true, req: Request{Action: "ec2:DisassociateAddress", Resource: eni},
+			breaks: withoutStatement("Ec2DisassociateOwnAddresses")},
+		{name: "the staging role moves its address onto its own new host", role: Staging, allowed: true,
+			req: Request{Action: "ec2:AssociateAddress", Resource: a.arn("ec2", region, "instance/i-0new"),
+				Context: ctx(ownTag, "staging")},
+			breaks: withoutStatement("Ec2ChangeOwn")},
+
+		// Alarms: no condition names the instance an EC2 action acts on.
+		{name: "the review role cannot create an alarm that reboots an instance", role: Review,
+			req: Request{Action: "cloudwatch:PutMetricAlarm", Resource: alarm,
+				Context: map[string][]string{newTag: {"pr-7"}, "cloudwatch:AlarmActions": {reboot}}},
+			breaks: withConditionValues("AlarmsCreateTagged", "ForAllValues:StringLike", "cloudwatch:AlarmActions",
+				"arn:aws:automate:*:ec2:reboot")},
+		{name: "the review role's alarms notify its own stacks' topics", role: Review, allowed: true,
+			req: Request{Action: "cloudwatch:PutMetricAlarm", Resource: alarm,
+				Context: map[string][]string{newTag: {"pr-7"}, "cloudwatch:AlarmActions": {reviewTopic}}},
+			breaks: withoutStatement("AlarmsCreateTagged")},
+		{name: "the staging role cannot point an alarm at production's topic", role: Staging,
+			req: Request{Action: "cloudwatch:PutMetricAlarm", Resource: alarm,
+				Context: map[string][]string{newTag: {"staging"}, "cloudwatch:AlarmActions": {prodTopic}}},
+			breaks: withConditionValues("AlarmsCreateTagged", "ForAllValues:StringLike", "cloudwatch:AlarmActions",
+				a.arn("sns", "*", "*"))},
+		{name: "the review role cannot unsubscribe production's alarm e-mail", role: Review,
+			req:    Request{Action: "sns:Unsubscribe", Resource: prodTopic + ":0b1c2d3e"},
+			breaks: mutation{"with Unsubscribe on every topic", widen("Unsubscribe")}},
+		{name: "the review role unsubscribes its own topics' subscriptions", role: Review, allowed: true,
+			req:    Request{Action: "sns:Unsubscribe", Resource: reviewTopic + ":0b1c2d3e"},
+			breaks: withoutStatement("Unsubscribe")},
+		{name: "the review role cannot claim an untagged topic of the account", role: Review,
+			req: Request{Action: "sns:TagResource", Resource: a.arn("sns", region, "orders-events"),
+				Context: ctx(newTag, "pr-7")},
+			breaks: mutation{"with topics on every name", widen("TopicCreateTagged")}},
+		{name: "the review role creates its own stack's topic", role: Review, allowed: true,
+			req:    Request{Action: "sns:CreateTopic", Resource: reviewTopic, Context: ctx(newTag, "pr-7")},
+			breaks: withoutStatement("TopicCreateTagged")},
+
+		// Tags: set at creation or to the role's own stacks only, and the stack tag never removed.
+		{name: "the review role cannot hand its stack key to production", role: Review,
+			req: Request{Action: "kms:TagResource", Resource: a.arn("kms", region, "key/own"),
+				Context: ctx(ownTag, "pr-7", "aws:ResourceTag/managed-by", "appstack", newTag, "production")},
+			breaks: withoutCondition("TagOwnOrNew", "StringLike", newTag)},
+		{name: "the review role cannot hand its table to production", role: Review,
+			req: Request{Action: "dynamodb:TagResource", Resource: a.arn("dynamodb", region, "table/app-events"),
+				Context: ctx(ownTag, "pr-7", newTag, "production")},
+			breaks: withoutCondition("TagOwnOrNew", "StringLike", newTag)},
+		{name: "the review role cannot hand its instance to production", role: Review,
+			req: Request{Action: "ec2:CreateTags", Resource: a.arn("ec2", region, "instance/i-0own"),
+				Context: ctx(ownTag, "pr-7", newTag, "production")},
+			breaks: withoutCondition("Ec2RetagOwn", "StringLikeIfExists", newTag)},
+		{name: "the review role cannot claim an untagged load balancer", role: Review,
+			req: Request{Action: "elasticloadbalancing:AddTags",
+				Resource: a.arn("elasticloadbalancing", region, "loadbalancer/app/shop/1"), Context: ctx(newTag, "pr-7")},
+			breaks: withoutCondition("ElbRetagOwn", "StringLike", ownTag)},
+		{name: "the review role tags the load balancer it creates", role: Review, allowed: true,
+			req: Request{Action: "elasticloadbalancing:AddTags",
+				Resource: a.arn("elasticloadbalancing", region, "loadbalancer/app/pr-7/1"),
+				Context:  ctx(newTag, "pr-7", "elasticloadbalancing:CreateAction", "CreateLoadBalancer")},
+			breaks: withoutStatement("ElbTagOnCreate")},
+		{name: "the review role cannot hand its load balancer to production", role: Review,
+			req: Request{Action: "elasticloadbalancing:AddTags",
+				Resource: a.arn("elasticloadbalancing", region, "loadbalancer/app/pr-7/1"),
+				Context:  ctx(ownTag, "pr-7", newTag, "production")},
+			breaks: withoutCondition("ElbRetagOwn", "StringLikeIfExists", newTag)},
+		{name: "the review role cannot create a grant on production's stack key", role: Review,
+			req: Request{Action: "kms:CreateGrant", Resource: a.arn("kms", region, "key/prod"),
+				Context: ctx("kms:GrantIsForAWSResource", "true", ownTag, "production", "aws:ResourceTag/managed-by", "appstack")},
+			breaks: withoutCondition("KeyGrantsForAWSResources", "StringLike", ownTag)},
+		{name: "the review role grants DynamoDB the use of its own stack key", role: Review, allowed: true,
+			req: Request{Action: "kms:CreateGrant", Resource: a.arn("kms", region, "key/own"),
+				Context: ctx("kms:GrantIsForAWSResource", "true", ownTag, "pr-7", "aws:ResourceTag/managed-by", "appstack")},
+			breaks: withoutStatement("KeyGrantsForAWSResources")},
+		// The reaper removes the review stacks' roles and instance profiles that no state lists.
+		{name: "the review role lists the roles under /appstack/ (the reaper)", role: Review, allowed: true,
+			req:    Request{Action: "iam:ListRoles", Resource: "*"},
+			breaks: withoutStatement("ReadMetadata")},
+		{name: "the review role deletes an orphaned review host role", role: Review, allowed: true,
+			req: Request{Action: "iam:DeleteRole", Resource: a.arn("iam", "", "role/appstack/app-identity-role-1"),
+				Context: ctx(ownTag, "pr-7")},
+			breaks: withoutStatement("OwnHostRoles")},
+		{name: "the review role cannot delete staging's host role", role: Review,
+			req: Request{Action: "iam:DeleteRole", Resource: a.arn("iam", "", "role/appstack/app-identity-role-1"),
+				Context: ctx(ownTag, "staging")},
+			breaks: withoutCondition("OwnHostRoles", "StringLike", ownTag)},
+	}
+	for _, p := range props {
+		t.Run(p.name, func(t *testing.T) { w.check(t, p) })
+	}
+
+	// The stack tag stays on whatever carries it, whatever the role's policy is widened to.
+	untag := map[string]string{
+		"acm:RemoveTagsFromCertificate":   a.arn("acm", region, "certificate/1"),
+		"autoscaling:DeleteTags":          a.arn("autoscaling", region, "autoScalingGroup:1:autoScalingGroupName/appstack-pr-7-app"),
+		"cloudwatch:UntagResource":        alarm,
+		"dynamodb:UntagResource":          a.arn("dynamodb", region, "table/app-events"),
+		"ec2:DeleteTags":                  a.arn("ec2", region, "instance/i-0own"),
+		"ecr:UntagResource":               a.arn("ecr", region, "repository/app-web"),
+		"elasticloadbalancing:RemoveTags": a.arn("elasticloadbalancing", region, "loadbalancer/app/pr-7/1"),
+		"iam:UntagRole":                   a.arn("iam", "", "role/appstack/app-identity-role-1"),
+		"kms:UntagResource":               a.arn("kms", region, "key/own"),
+		"logs:UntagResource":              a.arn("logs", region, "log-group:app-logs"),
+		"sns:UntagResource":               reviewTopic,
+	}
+	for action, resource := range untag {
+		t.Run("the review role cannot remove the stack tag: "+action, func(t *testing.T) {
+			w.check(t, property{role: Review, widened: true, req: Request{Action: action, Resource: resource,
+				Context: ctx(ownTag, "pr-7", "aws:ResourceTag/managed-by", "appstack", "aws:TagKeys", "stack")},
+				breaks: withoutStatement("NeverRemoveTheStackTag")})
+		})
+	}
+	t.Run("the review role removes another tag of its own", func(t *testing.T) {
+		w.check(t, property{role: Review, allowed: true, req: Request{Action: "dynamodb:UntagResource",
+			Resource: a.arn("dynamodb", region, "table/app-events"), Context: ctx(ownTag, "pr-7", "aws:TagKeys", "Name")},
+			breaks: withoutStatement("TablesOwn")})
+	})
+	t.Run("the review role cannot remove every tag of an instance at once", func(t *testing.T) {
+		w.check(t, property{role: Review, widened: true, req: Request{Action: "ec2:DeleteTags",
+			Resource: a.arn("ec2", region, "instance/i-0own"), Context: ctx(ownTag, "pr-7")},
+			breaks: withoutStatement("NeverRemoveEveryEc2Tag")})
+	})
+
+}
+
+// A host role of a review stack, whatever policy the review role wrote for it, reads and writes nothing of
+// production's through the boundary.
+func TestTheBoundaryKeepsAReviewHostOffProductionsParametersAndLogs(t *testing.T) {
+	w := bootstrapWorld(t)
+	a := w.acct
+	host := a.arn("iam", "", "role/appstack/app-identity-role-1")
+	decide := func(b Document, action, resource string, c map[string][]string) Decision {
+		c["aws:PrincipalTag/stack"] = []string{"pr-7"}
+		return Evaluate(Request{Principal: host, Action: action, Resource: resource, Context: c},
+			Policies{Identity: []Document{adminLayer}, Boundary: &b})
+	}
+	check := func(t *testing.T, action, resource string, c map[string][]string, allowed bool, sid string) {
+		t.Helper()
+		assert.Equal(t, allowed, decide(w.boundary, action, resource, c) == Allowed, "%s on %s", action, resource)
+		// The statement is what decides: without it an allowed call is refused, and without its conditions a
+		// refused one is allowed.
+		broken := cloneDoc(w.boundary)
+		edit(&broken, sid, func(s Statement) (Statement, bool) {
+			s.Condition = nil
+			return s, !allowed
+		})
+		assert.NotEqual(t, allowed, decide(broken, action, resource, c) == Allowed, "the property must fail without %s", sid)
+	}
+	prodSecret := a.arn("ssm", region, "parameter/appstack/production/app/secrets/JWT_SECRET")
+	t.Run("no production secret parameter through AmazonSSMManagedInstanceCore's GetParameter", func(t *testing.T) {
+		for _, action := range []string{"ssm:GetParameter", "ssm:GetParameters"} {
+			assert.NotEqual(t, Allowed, decide(w.boundary, action, prodSecret, ctx()), action)
+		}
+		b := cloneDoc(w.boundary)
+		edit(&b, "SessionManager", func(s Statement) (Statement, bool) {
+			s.Action = append(s.Action, "ssm:GetParameter")
+			return s, true
+		})
+		assert.Equal(t, Allowed, decide(b, "ssm:GetParameter", prodSecret, ctx()),
+			"with the managed policy's GetParameter on every parameter the host reads production's secrets")
+	})
+	t.Run("its own stack's secret parameters", func(t *testing.T) {
+		check(t, "ssm:GetParameters", a.arn("ssm", region, "parameter/appstack/pr-7/app/secrets/JWT_SECRET"), ctx(),
+			true, "Parameters")
+	})
+	t.Run("AWS's public parameters", func(t *testing.T) {
+		check(t, "ssm:GetParameter",
+			"arn:aws:ssm:"+region+"::parameter/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64",
+			ctx(), true, "Parameters")
+	})
+	t.Run("no log stream in production's log group", func(t *testing.T) {
+		check(t, "logs:CreateLogStream", a.arn("logs", region, "log-group:app-logs-1234"),
+			ctx("aws:ResourceTag/stack", "production"), false, "Logs")
+	})
+	t.Run("no listing of production's log streams", func(t *testing.T) {
+		check(t, "logs:DescribeLogStreams", a.arn("logs", region, "log-group:app-logs-1234"),
+			ctx("aws:ResourceTag/stack", "production"), false, "Logs")
+	})
+	t.Run("its own log group", func(t *testing.T) {
+		check(t, "logs:CreateLogStream", a.arn("logs", region, "log-group:app-logs-5678"),
+			ctx("aws:ResourceTag/stack", "pr-7"), true, "Logs")
+	})
+}
