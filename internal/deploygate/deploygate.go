@@ -269,11 +269,6 @@ func (c *Client) Admit(ctx context.Context, e Event) (string, error) {
 			return "", refuse("ci concluded %q for %s: nothing is deployed (%s)", r.Conclusion, sha, r.HTMLURL)
 		case !fullSHA.MatchString(sha):
 			return "", refuse("%q is not a commit SHA", sha)
-		case e.SHA != sha:
-			// GitHub records this run's deployments and jobs under its GITHUB_SHA (main's head when the run was
-			// created): a run whose GITHUB_SHA is not ci's commit would deploy one commit under another's name.
-			return "", refuse("ci's commit %s is not this run's GITHUB_SHA %q: main moved on before the run began",
-				sha, e.SHA)
 		}
 		var wf struct {
 			ID   int64  `json:"id"`
@@ -310,6 +305,12 @@ func (c *Client) Admit(ctx context.Context, e Event) (string, error) {
 		return "", err
 	}
 	if sha == head {
+		// GitHub records a workflow_run's jobs under its GITHUB_SHA (main's head when the run was created), and
+		// drift.yml reads what production runs from that record: a run whose GITHUB_SHA is not ci's commit would
+		// deploy one commit under another's name.
+		if e.Name == "workflow_run" && e.SHA != sha {
+			return "", refuse("ci's commit %s is not this run's GITHUB_SHA %q: main moved before the run began", sha, e.SHA)
+		}
 		return sha, nil
 	}
 	onMain, err := c.IsAncestor(ctx, sha, head)
