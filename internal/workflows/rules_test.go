@@ -668,6 +668,11 @@ func checkDrift(ws map[string]*workflow) (p problems) {
 		}
 	}
 	// Production's secrets are read only by code production's approvers let through: the commit production runs.
+	// deploygate running finds deploy.yml's production job by its name, which is its id when it has no name.
+	if dp := ws["deploy.yml"]; dp == nil || dp.Jobs["production"] == nil ||
+		(dp.Jobs["production"].Name != "" && dp.Jobs["production"].Name != "production") {
+		p.add("deploy.yml: no job named production, which deploygate running reads what production runs from")
+	}
 	pc, prod := d.Jobs["production-commit"], d.Jobs["production"]
 	running, ok := step{}, false
 	if pc != nil {
