@@ -439,7 +439,7 @@ func checkDeployGate(ws map[string]*workflow) (p problems) {
 	// after main moved on, or a re-run replaying an old run's gate output, deploys nothing. The check is built
 	// from refs/heads/main before the commit being deployed is checked out, so that commit cannot vouch for itself.
 	checked := map[string]int{} // job → index of its deploygate current step
-	for _, env := range []string{"staging", "production"} {
+	for _, env := range []string{"staging", "production-preview", "production"} {
 		j := d.Jobs[env]
 		if j == nil {
 			p.add("deploy.yml: no %s job", env)

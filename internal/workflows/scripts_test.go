@@ -185,7 +185,7 @@ func TestTheDeployGateLetsOnlyCIPassedCommitsOfMainThrough(t *testing.T) {
 func TestTheDeployingJobsRefuseAnythingButMainsHead(t *testing.T) {
 	dir := t.TempDir()
 	buildDeploygate(t, dir)
-	for _, job := range []string{"staging", "production"} {
+	for _, job := range []string{"staging", "production-preview", "production"} {
 		s := stepScript(t, "deploy.yml", job, "current")
 		for name, tc := range map[string]struct {
 			sha, deployments string
