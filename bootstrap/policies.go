@@ -150,12 +150,23 @@ func DeployRoles() map[string]string {
 // same file from another branch, in the same environment.
 var SubjectClaims = []string{"repo", "repository_id", "context", "job_workflow_ref"}
 
-// Subjects are the OIDC subjects that may assume the role: one per workflow file it serves.
-func Subjects(repository, repositoryID string, r Role) []string {
+// Subjects are the OIDC subjects that may assume the role: one per workflow file it serves, and, when ownerID is
+// set, the same subject in GitHub's immutable form as well, whose repo claim carries the owner's and the
+// repository's ids (repo:OWNER@OWNERID/NAME@REPOID; repositories created or renamed from 2026-07-15 get it by
+// default: https://github.blog/changelog/2026-04-23-immutable-subject-claims-for-github-actions-oidc-tokens/,
+// github/docs#45221). Either form names the repository id, and each is matched exactly.
+func Subjects(repository, repositoryID, ownerID string, r Role) []string {
+	repos := []string{repository}
+	if ownerID != "" {
+		owner, name, _ := strings.Cut(repository, "/")
+		repos = append(repos, owner+"@"+ownerID+"/"+name+"@"+repositoryID)
+	}
 	var out []string
-	for _, wf := range Specs[r].Workflows {
-		out = append(out, "repo:"+repository+":repository_id:"+repositoryID+":"+Specs[r].Context+
-			":job_workflow_ref:"+repository+"/.github/workflows/"+wf)
+	for _, repo := range repos {
+		for _, wf := range Specs[r].Workflows {
+			out = append(out, "repo:"+repo+":repository_id:"+repositoryID+":"+Specs[r].Context+
+				":job_workflow_ref:"+repository+"/.github/workflows/"+wf)
+		}
 	}
 	return out
 }

@@ -34,6 +34,9 @@ type Settings struct {
 	// RepositoryID is the repository's numeric id (gh api repos/OWNER/REPO --jq .id), which the customized OIDC
 	// subject carries. Required.
 	RepositoryID string
+	// OwnerID is the repository owner's numeric id (gh api repos/OWNER/REPO --jq .owner.id). Optional: when set,
+	// the roles also trust GitHub's immutable subject form, repo:OWNER@OWNERID/NAME@REPOID:…
+	OwnerID string
 	// Region is the AWS region of the state bucket and the keys (aws:region). Required.
 	Region string
 }
@@ -51,7 +54,7 @@ type roleFinder func(ctx *pulumi.Context, service string) (string, error)
 func program(ctx *pulumi.Context, find roleFinder) error {
 	cfg := config.New(ctx, "appstack-bootstrap")
 	s := Settings{Repository: cfg.Get("githubRepository"), RepositoryID: cfg.Get("githubRepositoryId"),
-		Region: config.Get(ctx, "aws:region")}
+		OwnerID: cfg.Get("githubOwnerId"), Region: config.Get(ctx, "aws:region")}
 	if !repoRE.MatchString(s.Repository) {
 		return fmt.Errorf("appstack-bootstrap:githubRepository: %q: want owner/name "+
 			"(pulumi config set appstack-bootstrap:githubRepository owner/name)", s.Repository)
@@ -60,6 +63,11 @@ func program(ctx *pulumi.Context, find roleFinder) error {
 		return fmt.Errorf("appstack-bootstrap:githubRepositoryId: %q: want the repository's numeric id "+
 			"(pulumi config set appstack-bootstrap:githubRepositoryId \"$(gh api repos/%s --jq .id)\")",
 			s.RepositoryID, s.Repository)
+	}
+	if s.OwnerID != "" && !repoIDRE.MatchString(s.OwnerID) {
+		return fmt.Errorf("appstack-bootstrap:githubOwnerId: %q: want the repository owner's numeric id "+
+			"(pulumi config set appstack-bootstrap:githubOwnerId \"$(gh api repos/%s --jq .owner.id)\")",
+			s.OwnerID, s.Repository)
 	}
 	if s.Region == "" {
 		return fmt.Errorf("aws:region: not set (pulumi config set aws:region ap-southeast-1)")
@@ -158,7 +166,7 @@ func program(ctx *pulumi.Context, find roleFinder) error {
 			Name:        pulumi.String(RoleName(r)),
 			Description: pulumi.String(roleDescription(r)),
 			AssumeRolePolicy: oidc.Arn.ApplyT(func(arn string) (string, error) {
-				return TrustPolicy(arn, Subjects(s.Repository, s.RepositoryID, r)).JSON()
+				return TrustPolicy(arn, Subjects(s.Repository, s.RepositoryID, s.OwnerID, r)).JSON()
 			}).(pulumi.StringOutput),
 			MaxSessionDuration: pulumi.Int(3600),
 			Tags:               tags(),

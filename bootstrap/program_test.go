@@ -1005,6 +1005,56 @@ func TestRepositoryAndRegionAreRequired(t *testing.T) {
 	}
 	_, err = run(t, map[string]string{"aws:region": ""})
 	assert.ErrorContains(t, err, "aws:region: not set")
+	_, err = run(t, map[string]string{"appstack-bootstrap:githubOwnerId": "acme"})
+	assert.ErrorContains(t, err, `appstack-bootstrap:githubOwnerId: "acme": want the repository owner's numeric id`)
+}
+
+// GitHub's immutable subject form (repo:OWNER@OWNERID/NAME@REPOID:…) is trusted, exactly, only once the owner's
+// id is configured; the name form stays trusted, so either form works during the change.
+func TestTheImmutableSubjectFormIsTrustedOnlyWithTheOwnersID(t *testing.T) {
+	immutable := func(owner string) string {
+		return "repo:acme@" + owner + "/shop@610101:repository_id:610101:environment:production:job_workflow_ref:" +
+			"acme/shop/.github/workflows/deploy.yml@refs/heads/main"
+	}
+	named := "repo:acme/shop:repository_id:610101:environment:production:job_workflow_ref:" +
+		"acme/shop/.github/workflows/deploy.yml@refs/heads/main"
+	assume := func(trust Document, sub string) Decision {
+		asker := Document{Statement: []Statement{{Effect: "Allow", Action: list("sts:AssumeRoleWithWebIdentity"),
+			Resource: list("*")}}}
+		return Evaluate(Request{Principal: "arn:aws:iam::123456789012:oidc-provider/" + GitHubIssuer,
+			Action: "sts:AssumeRoleWithWebIdentity", Resource: "arn:aws:iam::123456789012:role/x",
+			Context: ctx(GitHubIssuer+":aud", Audience, GitHubIssuer+":sub", sub)},
+			Policies{Identity: []Document{asker}, Resource: &trust})
+	}
+	provider := "arn:aws:iam::123456789012:oidc-provider/" + GitHubIssuer
+	without := TrustPolicy(provider, Subjects(repo, repoID, "", Production))
+	with := TrustPolicy(provider, Subjects(repo, repoID, "77", Production))
+	assert.Equal(t, Allowed, assume(without, named))
+	assert.NotEqual(t, Allowed, assume(without, immutable("77")), "no owner id configured")
+	assert.Equal(t, Allowed, assume(with, named))
+	assert.Equal(t, Allowed, assume(with, immutable("77")))
+	assert.NotEqual(t, Allowed, assume(with, immutable("78")), "another owner's id")
+	assert.NotEqual(t, Allowed, assume(with, strings.Replace(immutable("77"), "shop@610101", "shop@999", 1)),
+		"another repository's id")
+	assert.Equal(t, "StringEquals", func() string {
+		for op := range with.Statement[0].Condition {
+			if _, ok := with.Statement[0].Condition[op][GitHubIssuer+":sub"]; ok {
+				return op
+			}
+		}
+		return ""
+	}(), "matched exactly")
+
+	// The program passes the configured id through to every role.
+	res, err := run(t, map[string]string{"appstack-bootstrap:githubOwnerId": "77"})
+	require.NoError(t, err)
+	found := false
+	for _, role := range res.OfType("aws:iam/role:Role") {
+		if v, ok := offline.Lookup(role.Inputs, "assumeRolePolicy"); ok && strings.Contains(v.StringValue(), immutable("77")) {
+			found = true
+		}
+	}
+	assert.True(t, found, "the production role trusts the immutable form")
 }
 
 // The stack key's policy names the role that deploys the stack also when a preview role previews it: the
@@ -1029,7 +1079,7 @@ func TestTheReadmeCustomizesTheSubjectTheRolesTrust(t *testing.T) {
 	assert.Contains(t, string(raw), `appstack-bootstrap:githubRepositoryId "$(gh api repos/OWNER/REPO --jq .id)"`)
 	// The subject the trust policies expect is built from the same claims, in the same order.
 	assert.Equal(t, "repo:acme/shop:repository_id:610101:environment:production:job_workflow_ref:"+
-		"acme/shop/.github/workflows/deploy.yml@refs/heads/main", Subjects(repo, repoID, Production)[0])
+		"acme/shop/.github/workflows/deploy.yml@refs/heads/main", Subjects(repo, repoID, "", Production)[0])
 	assert.Equal(t, []string{"repo", "repository_id", "context", "job_workflow_ref"}, SubjectClaims)
 }
 

@@ -1,7 +1,8 @@
 // Command deploygate is the deploy workflow's gate, on GitHub's REST API (see internal/deploygate):
 //
 //	deploygate admit                                     print the commit this deploy run may deploy
-//	deploygate current -sha SHA -environment production  refuse a commit that would roll production back
+//	deploygate current -sha SHA -environment production  refuse a commit that is no longer main's head
+//	deploygate running -environment production           print the commit deploy.yml's newest successful production job deployed
 //
 // It uses the standard library only, so every job builds it in seconds (.github/actions/setup).
 //

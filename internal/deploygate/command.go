@@ -16,8 +16,8 @@ var ErrUsage = errors.New("usage")
 
 // Usage is the command line Command accepts.
 const Usage = `deploygate admit                                   print the commit this deploy run may deploy
-deploygate current -sha SHA -environment production  refuse a commit that would roll the environment back
-deploygate running -environment production           print the commit the environment's last deployment ran`
+deploygate current -sha SHA -environment production  refuse a commit that is no longer main's head
+deploygate running -environment production           print the commit the environment's last successful deploy.yml job deployed`
 
 // Command runs deploygate. It reads GITHUB_API_URL (default https://api.github.com), GITHUB_TOKEN,
 // GITHUB_REPOSITORY, and for admit GITHUB_EVENT_NAME, GITHUB_EVENT_PATH (the event's payload), GITHUB_REF and

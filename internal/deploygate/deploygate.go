@@ -1,8 +1,8 @@
 // Package deploygate decides, from GitHub's own records, whether the deploy workflow may deploy a commit: the
 // commit must be on the branch refs/heads/main (never merely under a ref *named* main: a tag may be named main
-// too), have passed this repository's own .github/workflows/ci.yml on a push, and be main's current head, or,
-// for production, a descendant of what production last ran, so that approving an older waiting run never rolls
-// production back.
+// too), have passed this repository's own .github/workflows/ci.yml on a push, and be main's current head, both when
+// the run starts and again when each deploying job starts (an approval may come long after, and a re-run replays
+// the old run's outputs): a commit merged and then reverted is still on main, so only the head goes.
 //
 // What GitHub documents and the gate relies on:
 //   - the workflow_run event carries the triggering run (head_branch, head_sha, event, conclusion, path,
@@ -17,8 +17,12 @@
 //     (https://docs.github.com/en/rest/commits/commits#compare-two-commits).
 //   - GET /repos/{owner}/{repo}/actions/workflows/ci.yml/runs filters runs by head_sha, branch, event and status
 //     (https://docs.github.com/en/rest/actions/workflow-runs#list-workflow-runs-for-a-workflow).
-//   - GET /repos/{owner}/{repo}/deployments?environment=… and …/deployments/{id}/statuses list an environment's
-//     deployments, newest first, and their states (https://docs.github.com/en/rest/deployments/deployments).
+//   - What production runs is read from runs of this repository's .github/workflows/deploy.yml on main whose
+//     production job succeeded (GET …/actions/workflows/deploy.yml/runs, newest first, and
+//     …/actions/runs/{id}/jobs: https://docs.github.com/en/rest/actions/workflow-jobs), never from deployment
+//     records: any writer can create a deployment with a success status through the REST API, and environment
+//     protection rules gate jobs, not API-created deployments (github/branch-deploy#352).
+//   - Lists page with the Link header's rel="next" (https://docs.github.com/en/rest/using-the-rest-api/using-pagination-in-the-rest-api).
 package deploygate
 
 import (
@@ -36,11 +40,17 @@ import (
 // CIWorkflow is the repository's CI workflow file, the only one whose runs may lead to a deploy.
 const CIWorkflow = ".github/workflows/ci.yml"
 
+// DeployWorkflow is the deploy workflow file, the only one whose jobs prove what an environment runs.
+const DeployWorkflow = ".github/workflows/deploy.yml"
+
 // Branch is the only branch that deploys, as a full ref.
 const Branch = "refs/heads/main"
 
 // ErrRefused marks a commit the gate does not let through (as opposed to an API failure).
 var ErrRefused = errors.New("refused")
+
+// maxPages bounds how many pages of 100 a list is read to; beyond it the answer is an error, not a guess.
+const maxPages = 10
 
 var (
 	fullSHA  = regexp.MustCompile(`^[0-9a-f]{40}$`)
@@ -82,7 +92,7 @@ type Event struct {
 type Client struct {
 	// API is the API's base URL ($GITHUB_API_URL). Required.
 	API string
-	// Token authorises the calls ($GITHUB_TOKEN: contents and actions read; deployments read for production).
+	// Token authorises the calls ($GITHUB_TOKEN: contents and actions read).
 	Token string
 	// Repo is owner/name ($GITHUB_REPOSITORY). Required.
 	Repo string
@@ -99,9 +109,44 @@ func (c *Client) get(ctx context.Context, path string, q url.Values, out any) er
 	if len(q) > 0 {
 		u += "?" + q.Encode()
 	}
+	_, err := c.fetch(ctx, u, out)
+	return err
+}
+
+// list reads every page of a list (at most maxPages), following the Link header's rel="next", and hands each
+// page to page. It stops early when page says done.
+func (c *Client) list(ctx context.Context, path string, q url.Values, page func(body json.RawMessage) (done bool, err error)) error {
+	u := c.API + "/repos/" + c.Repo + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	for n := 0; u != ""; n++ {
+		if n == maxPages {
+			return fmt.Errorf("GET %s: more than %d pages", path, maxPages)
+		}
+		var body json.RawMessage
+		next, err := c.fetch(ctx, u, &body)
+		if err != nil {
+			return err
+		}
+		if done, err := page(body); err != nil || done {
+			return err
+		}
+		// The token goes only to this repository's part of the API, whatever a Link header names.
+		if next != "" && !strings.HasPrefix(next, c.API+"/repos/"+c.Repo+"/") {
+			return fmt.Errorf("GET %s: the next page %q is not this repository's API", path, next)
+		}
+		u = next
+	}
+	return nil
+}
+
+var nextLink = regexp.MustCompile(`<([^>]+)>\s*;\s*rel="next"`)
+
+func (c *Client) fetch(ctx context.Context, u string, out any) (next string, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return err
+		return "", err
 	}
 	req.Header.Set("Authorization", "Bearer "+c.Token)
 	req.Header.Set("Accept", "application/vnd.github+json")
@@ -112,17 +157,20 @@ func (c *Client) get(ctx context.Context, path string, q url.Values, out any) er
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("GET %s: %w", u, err)
+		return "", fmt.Errorf("GET %s: %w", u, err)
 	}
 	defer func() { _ = resp.Body.Close() }() // a read-only body: nothing to lose
 	if resp.StatusCode/100 != 2 {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return fmt.Errorf("GET %s: %s: %s", u, resp.Status, strings.TrimSpace(string(msg)))
+		return "", fmt.Errorf("GET %s: %s: %s", u, resp.Status, strings.TrimSpace(string(msg)))
 	}
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		return fmt.Errorf("GET %s: the answer is not the documented JSON: %w", u, err)
+		return "", fmt.Errorf("GET %s: the answer is not the documented JSON: %w", u, err)
 	}
-	return nil
+	if m := nextLink.FindStringSubmatch(resp.Header.Get("Link")); m != nil {
+		next = m[1]
+	}
+	return next, nil
 }
 
 // MainHead is the commit refs/heads/main points to.
@@ -192,32 +240,6 @@ func (c *Client) passedCI(ctx context.Context, sha string) (bool, error) {
 	return false, nil
 }
 
-// Deployed is the commit of the newest deployment to environment whose newest status is success, or "" when it
-// has none.
-func (c *Client) Deployed(ctx context.Context, environment string) (string, error) {
-	var deployments []struct {
-		ID  int64  `json:"id"`
-		SHA string `json:"sha"`
-	}
-	if err := c.get(ctx, "/deployments", url.Values{"environment": {environment}, "per_page": {"30"}},
-		&deployments); err != nil {
-		return "", err
-	}
-	for _, d := range deployments {
-		var statuses []struct {
-			State string `json:"state"`
-		}
-		if err := c.get(ctx, fmt.Sprintf("/deployments/%d/statuses", d.ID), url.Values{"per_page": {"1"}},
-			&statuses); err != nil {
-			return "", err
-		}
-		if len(statuses) > 0 && statuses[0].State == "success" && fullSHA.MatchString(d.SHA) {
-			return d.SHA, nil
-		}
-	}
-	return "", nil
-}
-
 // Admit returns the commit the deploy workflow may deploy for e, or an error wrapping ErrRefused that says why
 // not. A workflow_run must be a successful run of this repository's own ci.yml for a push, and a dispatch must
 // come from refs/heads/main with a commit that such a run passed; either way the commit must be main's head.
@@ -238,7 +260,7 @@ func (c *Client) Admit(ctx context.Context, e Event) (string, error) {
 			e.Repository.ID == 0 || r.HeadRepository.ID != e.Repository.ID:
 			return "", refuse("ci ran for %s (repository id %d), not this repository %s (id %d)",
 				r.HeadRepository.FullName, r.HeadRepository.ID, c.Repo, e.Repository.ID)
-		case r.Path != CIWorkflow:
+		case !isWorkflowFile(r.Path, CIWorkflow):
 			return "", refuse("the run is of workflow file %q, not %s: another workflow named ci deploys nothing",
 				r.Path, CIWorkflow)
 		case r.HeadBranch != "main":
@@ -283,6 +305,12 @@ func (c *Client) Admit(ctx context.Context, e Event) (string, error) {
 		return "", err
 	}
 	if sha == head {
+		// GitHub records a workflow_run's jobs under its GITHUB_SHA (main's head when the run was created), and
+		// drift.yml reads what production runs from that record: a run whose GITHUB_SHA is not ci's commit would
+		// deploy one commit under another's name.
+		if e.Name == "workflow_run" && e.SHA != sha {
+			return "", refuse("ci's commit %s is not this run's GITHUB_SHA %q: main moved before the run began", sha, e.SHA)
+		}
 		return sha, nil
 	}
 	onMain, err := c.IsAncestor(ctx, sha, head)
@@ -296,10 +324,15 @@ func (c *Client) Admit(ctx context.Context, e Event) (string, error) {
 	return "", refuse("%s is no longer main's head (%s): the newer commit's own ci run deploys it", sha, head)
 }
 
-// Current checks, as the production job starts (after its approval, which may come long after the run began),
-// that sha may still go to environment: it is on main and is either main's head or a descendant of the commit
-// the environment's last successful deployment ran. An approval of an older waiting run is refused, so it
-// cannot roll the environment back.
+// isWorkflowFile says whether a run's path names file, with or without an @ref suffix naming main (the
+// workflow_run payload's path may carry one). The workflow id stays the deciding check.
+func isWorkflowFile(path, file string) bool {
+	return path == file || path == file+"@"+Branch
+}
+
+// Current checks, as a deploying job starts (after its approval, which may come long after the run began, or in
+// a re-run that replays an old run's outputs), that sha is still main's head. Nothing else goes: an older commit
+// would roll the environment back, and a commit merged then reverted is still a descendant of what runs.
 func (c *Client) Current(ctx context.Context, sha, environment string) error {
 	if !fullSHA.MatchString(sha) {
 		return refuse("%q is not a commit SHA", sha)
@@ -308,56 +341,99 @@ func (c *Client) Current(ctx context.Context, sha, environment string) error {
 	if err != nil {
 		return err
 	}
-	onMain, err := c.IsAncestor(ctx, sha, head)
-	if err != nil {
-		return err
+	if sha != head {
+		return refuse("%s is not main's head (%s): only the head goes to %s; approve or start the newest run "+
+			"instead (an older or reverted commit would roll %s back)", sha, head, environment, environment)
 	}
-	if !onMain {
-		return refuse("%s is not on %s (its head is %s)", sha, Branch, head)
-	}
-	if sha == head {
-		return nil
-	}
-	deployed, err := c.Deployed(ctx, environment)
-	if err != nil {
-		return err
-	}
-	if deployed != "" {
-		newer, err := c.IsAncestor(ctx, deployed, sha)
-		if err != nil {
-			return err
-		}
-		if newer {
-			return nil
-		}
-	}
-	return refuse("%s is neither main's head (%s) nor a descendant of what %s runs (%q): approve the newest "+
-		"run instead; deploying this commit would roll %s back", sha, head, environment, deployed, environment)
+	return nil
 }
 
-// Running returns the commit of environment's newest successful deployment, which must be on main: the code
-// that environment runs, for a job (the drift check) that may run only code the environment's approvers let
-// through.
+// Running returns the commit environment runs, for a job (the drift check) that may run only code the
+// environment's approvers let through: the head_sha of the newest run of this repository's deploy.yml on main
+// (started by ci's workflow_run or by hand) whose job named environment succeeded. Only that job, behind the
+// environment's protection rules, can make such a record; the commit must also be on main.
 func (c *Client) Running(ctx context.Context, environment string) (string, error) {
-	sha, err := c.Deployed(ctx, environment)
+	var wf struct {
+		ID   int64  `json:"id"`
+		Path string `json:"path"`
+	}
+	if err := c.get(ctx, "/actions/workflows/deploy.yml", nil, &wf); err != nil {
+		return "", err
+	}
+	if wf.Path != DeployWorkflow || wf.ID == 0 {
+		return "", fmt.Errorf("actions/workflows/deploy.yml answered workflow %d at %q, not %s", wf.ID, wf.Path,
+			DeployWorkflow)
+	}
+	var found string
+	q := url.Values{"branch": {"main"}, "status": {"completed"}, "per_page": {"100"}}
+	err := c.list(ctx, "/actions/workflows/deploy.yml/runs", q, func(body json.RawMessage) (bool, error) {
+		var page struct {
+			WorkflowRuns *[]WorkflowRun `json:"workflow_runs"`
+		}
+		if err := json.Unmarshal(body, &page); err != nil || page.WorkflowRuns == nil {
+			return false, fmt.Errorf("actions/workflows/deploy.yml/runs: no workflow_runs in the answer (%v)", err)
+		}
+		for _, r := range *page.WorkflowRuns {
+			// The API's filters are re-checked here: the gate trusts what it has read, not what it asked for.
+			if (r.Event != "workflow_run" && r.Event != "workflow_dispatch") || r.HeadBranch != "main" ||
+				!isWorkflowFile(r.Path, DeployWorkflow) || r.WorkflowID != wf.ID || r.HeadRepository.FullName != c.Repo ||
+				!fullSHA.MatchString(r.HeadSHA) {
+				continue
+			}
+			ok, err := c.jobSucceeded(ctx, r.ID, environment)
+			if err != nil {
+				return false, err
+			}
+			if ok {
+				found = r.HeadSHA
+				return true, nil
+			}
+		}
+		return false, nil
+	})
 	if err != nil {
 		return "", err
 	}
-	if sha == "" {
-		return "", refuse("%s has no successful deployment", environment)
+	if found == "" {
+		return "", refuse("no run of %s on main has a successful %s job", DeployWorkflow, environment)
 	}
 	head, err := c.MainHead(ctx)
 	if err != nil {
 		return "", err
 	}
-	onMain, err := c.IsAncestor(ctx, sha, head)
+	onMain, err := c.IsAncestor(ctx, found, head)
 	if err != nil {
 		return "", err
 	}
 	if !onMain {
-		return "", refuse("%s's newest successful deployment names %s, which is not on %s", environment, sha, Branch)
+		return "", refuse("the newest successful %s job deployed %s, which is not on %s", environment, found, Branch)
 	}
-	return sha, nil
+	return found, nil
+}
+
+// jobSucceeded says whether the latest attempt of run id has a job named name that concluded success.
+func (c *Client) jobSucceeded(ctx context.Context, id int64, name string) (bool, error) {
+	ok := false
+	err := c.list(ctx, fmt.Sprintf("/actions/runs/%d/jobs", id), url.Values{"per_page": {"100"}},
+		func(body json.RawMessage) (bool, error) {
+			var page struct {
+				Jobs *[]struct {
+					Name       string `json:"name"`
+					Conclusion string `json:"conclusion"`
+				} `json:"jobs"`
+			}
+			if err := json.Unmarshal(body, &page); err != nil || page.Jobs == nil {
+				return false, fmt.Errorf("actions/runs/%d/jobs: no jobs in the answer (%v)", id, err)
+			}
+			for _, j := range *page.Jobs {
+				if j.Name == name && j.Conclusion == "success" {
+					ok = true
+					return true, nil
+				}
+			}
+			return false, nil
+		})
+	return ok, err
 }
 
 func short(sha string) string {

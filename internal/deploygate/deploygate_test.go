@@ -16,14 +16,17 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// Commits: main is a → b → c (c the head); t is a commit only a tag named main points to (its parent b); x is on
-// another branch (parent a).
+// Commits: main is a → b → c (c the head), and c is the merge commit of a pull request whose own commits p1 → p2
+// branched from a (so p1 and p2 are ancestors of main's head without ever having been main's head); t is a commit
+// only a tag named main points to (its parent b); x is on another branch (parent a).
 var (
-	shaA = strings.Repeat("a", 40)
-	shaB = strings.Repeat("b", 40)
-	shaC = strings.Repeat("c", 40)
-	shaT = strings.Repeat("7", 40)
-	shaX = strings.Repeat("9", 40)
+	shaP1 = strings.Repeat("1", 40)
+	shaP2 = strings.Repeat("2", 40)
+	shaA  = strings.Repeat("a", 40)
+	shaB  = strings.Repeat("b", 40)
+	shaC  = strings.Repeat("c", 40)
+	shaT  = strings.Repeat("7", 40)
+	shaX  = strings.Repeat("9", 40)
 )
 
 const (
@@ -43,27 +46,73 @@ type deployment struct {
 
 // fakeGitHub answers the REST calls the gate makes, from a small commit graph, the way GitHub documents them.
 type fakeGitHub struct {
-	head     string
-	parents  map[string]string
-	ciRuns   []WorkflowRun
+	head    string
+	parents map[string][]string
+	ciRuns  []WorkflowRun
+	// deployed are deployment records, which any writer can create through the REST API: forged ones included.
 	deployed []deployment
+	// deployRuns are runs of deploy.yml, newest first, with their jobs' conclusions by name.
+	deployRuns []deployRun
+	// nextLink, when set, replaces the Link header of the deploy runs' pages (a page that points elsewhere).
+	nextLink string
 	// raw replaces the answer of a path with a body, to serve what the API should never send.
 	raw   map[string]string
 	calls []string
 }
 
 func newFake() *fakeGitHub {
-	return &fakeGitHub{head: shaC, parents: map[string]string{shaB: shaA, shaC: shaB, shaT: shaB, shaX: shaA},
-		raw: map[string]string{}}
+	return &fakeGitHub{head: shaC, parents: map[string][]string{shaB: {shaA}, shaC: {shaB, shaP2}, shaP1: {shaA},
+		shaP2: {shaP1}, shaT: {shaB}, shaX: {shaA}}, raw: map[string]string{}}
 }
 
-// ancestors is sha and every commit before it.
+type deployRun struct {
+	run  WorkflowRun
+	jobs map[string]string
+}
+
+const deployID = 303
+
+// deployedBy is a run of this repository's deploy.yml on main, started by ci, whose production job concluded
+// conclusion.
+func deployedBy(id int64, sha, conclusion string) deployRun {
+	return deployRun{run: WorkflowRun{ID: id, Event: "workflow_run", Status: "completed", Conclusion: conclusion,
+		HeadBranch: "main", HeadSHA: sha, Path: ".github/workflows/deploy.yml", WorkflowID: deployID,
+		HeadRepository: Repository{ID: repoID, FullName: repo}, Repository: Repository{ID: repoID, FullName: repo}},
+		jobs: map[string]string{"gate": "success", "staging": "success", "production-preview": "success",
+			"production": conclusion}}
+}
+
+// ancestors is sha and every commit before it, along every parent.
 func (f *fakeGitHub) ancestors(sha string) map[string]bool {
 	out := map[string]bool{}
-	for c := sha; c != ""; c = f.parents[c] {
-		out[c] = true
+	todo := []string{sha}
+	for len(todo) > 0 {
+		c := todo[len(todo)-1]
+		todo = todo[:len(todo)-1]
+		if !out[c] {
+			out[c] = true
+			todo = append(todo, f.parents[c]...)
+		}
 	}
 	return out
+}
+
+// page serves items[page-1] of per_page (default 30) with a Link header to the next page, as GitHub does.
+func page[T any](w http.ResponseWriter, r *http.Request, items []T, link string) []T {
+	per, pg := 30, 1
+	_, _ = fmt.Sscan(r.URL.Query().Get("per_page"), &per)
+	_, _ = fmt.Sscan(r.URL.Query().Get("page"), &pg)
+	lo, hi := min((pg-1)*per, len(items)), min(pg*per, len(items))
+	if hi < len(items) {
+		q := r.URL.Query()
+		q.Set("page", fmt.Sprint(pg+1))
+		next := "http://" + r.Host + r.URL.Path + "?" + q.Encode()
+		if link != "" {
+			next = link
+		}
+		w.Header().Set("Link", fmt.Sprintf(`<%s>; rel="next"`, next))
+	}
+	return items[lo:hi]
 }
 
 func (f *fakeGitHub) compare(base, head string) map[string]any {
@@ -132,7 +181,29 @@ func (f *fakeGitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			list = append(list, map[string]any{"id": f.deployed[i].id, "sha": f.deployed[i].sha,
 				"environment": r.URL.Query().Get("environment")})
 		}
-		out = list
+		out = page(w, r, list, "")
+	case p == "/actions/workflows/deploy.yml":
+		out = map[string]any{"id": deployID, "path": ".github/workflows/deploy.yml"}
+	case p == "/actions/workflows/deploy.yml/runs":
+		q := r.URL.Query()
+		runs := []WorkflowRun{}
+		for _, d := range f.deployRuns {
+			if d.run.HeadBranch == q.Get("branch") && d.run.Status == q.Get("status") {
+				runs = append(runs, d.run)
+			}
+		}
+		out = map[string]any{"total_count": len(runs), "workflow_runs": page(w, r, runs, f.nextLink)}
+	case sscan(p, "/actions/runs/%d/jobs", &id):
+		jobs := []map[string]any{}
+		for _, d := range f.deployRuns {
+			if d.run.ID == id {
+				for name, conclusion := range d.jobs {
+					jobs = append(jobs, map[string]any{"name": name, "status": "completed", "conclusion": conclusion,
+						"head_sha": d.run.HeadSHA})
+				}
+			}
+		}
+		out = map[string]any{"total_count": len(jobs), "jobs": page(w, r, jobs, "")}
 	case sscan(p, "/deployments/%d/statuses", &id):
 		out = []map[string]string{}
 		for _, d := range f.deployed {
@@ -162,7 +233,7 @@ func serve(t *testing.T, f *fakeGitHub) *Client {
 
 // ciRun is the workflow_run event of a successful run of this repository's ci.yml for a push to main of sha.
 func ciRun(sha string) Event {
-	return Event{Name: "workflow_run", Ref: "refs/heads/main", SHA: shaC, Repository: Repository{ID: repoID, FullName: repo},
+	return Event{Name: "workflow_run", Ref: "refs/heads/main", SHA: sha, Repository: Repository{ID: repoID, FullName: repo},
 		Run: &WorkflowRun{ID: 9, Event: "push", Status: "completed", Conclusion: "success", HeadBranch: "main",
 			HeadSHA: sha, Path: CIWorkflow, WorkflowID: ciID, HTMLURL: "https://github.com/o/r/actions/runs/9",
 			HeadRepository: Repository{ID: repoID, FullName: repo}, Repository: Repository{ID: repoID, FullName: repo}}}
@@ -183,6 +254,12 @@ func TestTheGateAdmitsOnlyMainsHeadThatPassedTheRepositorysOwnCI(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, shaC, got, "exactly the commit ci tested")
 
+	atRef, err := c.Admit(context.Background(), with(ciRun(shaC), func(r *WorkflowRun) {
+		r.Path = CIWorkflow + "@refs/heads/main"
+	}))
+	require.NoError(t, err, "the payload's path may name the file at main's ref")
+	assert.Equal(t, shaC, atRef)
+
 	dispatched, err := c.Admit(context.Background(), Event{Name: "workflow_dispatch", Ref: Branch, SHA: shaC})
 	require.NoError(t, err)
 	assert.Equal(t, shaC, dispatched)
@@ -195,6 +272,15 @@ func TestTheGateAdmitsOnlyMainsHeadThatPassedTheRepositorysOwnCI(t *testing.T) {
 		{"a tag named main: its commit is not on refs/heads/main", ciRun(shaT), "is not on refs/heads/main"},
 		{"a commit of another branch under the name main", ciRun(shaX), "is not on refs/heads/main"},
 		{"a stale commit: main has moved on", ciRun(shaB), "is no longer main's head"},
+		{"an intermediate commit of a merged pull request", ciRun(shaP2), "is no longer main's head"},
+		{"ci's commit is not the run's GITHUB_SHA", func() Event { e := ciRun(shaC); e.SHA = shaB; return e }(),
+			"is not this run's GITHUB_SHA"},
+		{"a path at another ref", with(ciRun(shaC), func(r *WorkflowRun) {
+			r.Path = CIWorkflow + "@refs/heads/evil"
+		}), `workflow file ".github/workflows/ci.yml@refs/heads/evil"`},
+		{"a path at main's ref, of another workflow id", with(ciRun(shaC), func(r *WorkflowRun) {
+			r.Path, r.WorkflowID = CIWorkflow+"@refs/heads/main", otherWfID
+		}), "workflow id 202"},
 		{"a foreign workflow file named ci", with(ciRun(shaC), func(r *WorkflowRun) {
 			r.Path, r.WorkflowID = ".github/workflows/evil.yml", otherWfID
 		}), `workflow file ".github/workflows/evil.yml"`},
@@ -267,7 +353,7 @@ func TestTheDispatchCheckTrustsOnlyWhatItRead(t *testing.T) {
 	}
 }
 
-func TestAnApprovalCannotRollProductionBack(t *testing.T) {
+func TestOnlyMainsHeadGoesWhenTheJobStarts(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		sha      string
@@ -276,18 +362,16 @@ func TestAnApprovalCannotRollProductionBack(t *testing.T) {
 	}{
 		{"main's head goes", shaC, nil, ""},
 		{"main's head goes over anything", shaC, []deployment{{1, shaC, deployedOK}}, ""},
-		{"a descendant of what production runs goes, though main moved on", shaB,
-			[]deployment{{1, shaA, deployedOK}}, ""},
-		{"the commit production runs again", shaB, []deployment{{1, shaB, deployedOK}}, ""},
-		{"an older commit than production runs is refused", shaA, []deployment{{1, shaB, deployedOK}},
-			"would roll production back"},
-		{"a failed deployment is not what production runs", shaB,
-			[]deployment{{1, shaA, deployedOK}, {2, shaC, "failure"}}, ""},
-		{"the newest successful deployment counts", shaB,
-			[]deployment{{1, shaA, deployedOK}, {2, shaC, deployedOK}}, "would roll production back"},
-		{"without a deployment only main's head goes", shaB, nil, "neither main's head"},
-		{"a commit of a tag named main", shaT, []deployment{{1, shaA, deployedOK}}, "is not on refs/heads/main"},
-		{"a commit of another branch", shaX, []deployment{{1, shaA, deployedOK}}, "is not on refs/heads/main"},
+		// b was merged, then c reverted it: b is still a descendant of what production ran (a).
+		{"a commit merged then reverted", shaB, []deployment{{1, shaA, deployedOK}}, "is not main's head"},
+		// A re-run of an old run's jobs replays its gate output (b) after main moved on to c.
+		{"a re-run of the run that deployed an older commit", shaB, []deployment{{1, shaB, deployedOK}},
+			"is not main's head"},
+		{"an intermediate commit of a merged pull request, over a forged deployment", shaP2,
+			[]deployment{{1, shaP1, deployedOK}}, "is not main's head"},
+		{"an older commit than production runs", shaA, []deployment{{1, shaB, deployedOK}}, "is not main's head"},
+		{"a commit of a tag named main", shaT, []deployment{{1, shaA, deployedOK}}, "is not main's head"},
+		{"a commit of another branch", shaX, []deployment{{1, shaA, deployedOK}}, "is not main's head"},
 		{"not a commit SHA", "main", nil, "is not a commit SHA"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -304,19 +388,46 @@ func TestAnApprovalCannotRollProductionBack(t *testing.T) {
 	}
 }
 
-func TestTheDriftCheckRunsOnlyWhatProductionRuns(t *testing.T) {
+func TestTheDriftCheckRunsOnlyWhatProductionsJobDeployed(t *testing.T) {
+	forgedFeature := deployedBy(8, shaX, "success")
+	forgedFeature.run.HeadBranch = "feature"
+	forgedFile := deployedBy(8, shaP1, "success")
+	forgedFile.run.Path, forgedFile.run.WorkflowID = ".github/workflows/evil.yml", otherWfID
+	forgedPush := deployedBy(8, shaP1, "success")
+	forgedPush.run.Event = "push"
+	tagged := deployedBy(8, shaT, "success")
+	tagged.run.Event = "workflow_dispatch"
+	atRef := deployedBy(8, shaB, "success")
+	atRef.run.Path += "@refs/heads/main"
+	many := []deployRun{}
+	for i := range 130 {
+		many = append(many, deployedBy(int64(1000-i), shaC, "skipped"))
+	}
+	many = append(many, deployedBy(1, shaB, "success"))
 	for _, tc := range []struct {
 		name     string
+		runs     []deployRun
 		deployed []deployment
 		want     string // the commit, or the refusal
 	}{
-		{"the newest successful deployment", []deployment{{1, shaA, deployedOK}, {2, shaB, deployedOK}, {3, shaC, "failure"}}, shaB},
-		{"no deployment", nil, "has no successful deployment"},
-		{"a deployment record of a commit not on main", []deployment{{1, shaT, deployedOK}}, "is not on refs/heads/main"},
+		{"the newest run whose production job succeeded",
+			[]deployRun{deployedBy(3, shaC, "failure"), deployedBy(2, shaB, "success"), deployedBy(1, shaA, "success")},
+			nil, shaB},
+		{"a forged deployment record of an intermediate commit", []deployRun{deployedBy(1, shaA, "success")},
+			[]deployment{{1, shaA, deployedOK}, {2, shaP1, deployedOK}}, shaA},
+		{"only a forged deployment record", nil, []deployment{{1, shaP1, deployedOK}},
+			"no run of .github/workflows/deploy.yml on main has a successful production job"},
+		{"a run of another branch", []deployRun{forgedFeature, deployedBy(1, shaA, "success")}, nil, shaA},
+		{"a run of another workflow file", []deployRun{forgedFile, deployedBy(1, shaA, "success")}, nil, shaA},
+		{"a run for a push (a workflow edited on main, not ci's)", []deployRun{forgedPush, deployedBy(1, shaA, "success")},
+			nil, shaA},
+		{"a path at main's ref", []deployRun{atRef, deployedBy(1, shaA, "success")}, nil, shaB},
+		{"a dispatch from a tag named main", []deployRun{tagged}, nil, "is not on refs/heads/main"},
+		{"the run beyond the first pages", many, nil, shaB},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFake()
-			f.deployed = tc.deployed
+			f.deployRuns, f.deployed = tc.runs, tc.deployed
 			got, err := serve(t, f).Running(context.Background(), "production")
 			if fullSHA.MatchString(tc.want) {
 				require.NoError(t, err)
@@ -326,6 +437,21 @@ func TestTheDriftCheckRunsOnlyWhatProductionRuns(t *testing.T) {
 			assert.ErrorIs(t, err, ErrRefused)
 			assert.ErrorContains(t, err, tc.want)
 		})
+	}
+}
+
+func TestTheTokenFollowsNoLinkOutOfTheRepositorysAPI(t *testing.T) {
+	f := newFake()
+	for i := range 140 {
+		f.deployRuns = append(f.deployRuns, deployedBy(int64(100-i), shaC, "skipped"))
+	}
+	f.nextLink = "https://evil.example/repos/o/r/actions/workflows/deploy.yml/runs?page=2"
+	_, err := serve(t, f).Running(context.Background(), "production")
+	require.Error(t, err)
+	assert.NotErrorIs(t, err, ErrRefused)
+	assert.ErrorContains(t, err, "is not this repository's API")
+	for _, call := range f.calls {
+		assert.NotContains(t, call, "evil.example")
 	}
 }
 
@@ -359,7 +485,7 @@ func TestCommand(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "event.json")
 	require.NoError(t, os.WriteFile(path, event, 0o600))
 	env := map[string]string{"GITHUB_API_URL": srv.URL + "/", "GITHUB_TOKEN": token, "GITHUB_REPOSITORY": repo,
-		"GITHUB_EVENT_NAME": "workflow_run", "GITHUB_EVENT_PATH": path}
+		"GITHUB_EVENT_NAME": "workflow_run", "GITHUB_EVENT_PATH": path, "GITHUB_SHA": shaC}
 	getenv := func(k string) string { return env[k] }
 
 	var out strings.Builder
@@ -371,7 +497,7 @@ func TestCommand(t *testing.T) {
 		getenv, &out))
 	assert.Contains(t, out.String(), "may go to production")
 
-	f.deployed = []deployment{{1, shaB, deployedOK}}
+	f.deployRuns = []deployRun{deployedBy(1, shaB, "success")}
 	out.Reset()
 	require.NoError(t, Command(context.Background(), []string{"running", "-environment", "production"}, getenv, &out))
 	assert.Equal(t, shaB+"\n", out.String())

@@ -102,7 +102,7 @@ jobs:
 on: {schedule: [{cron: "1 1 * * *"}]}
 jobs:
   production-commit:
-    permissions: {contents: read, deployments: read}
+    permissions: {contents: read, actions: read}
     outputs: {sha: "${{ steps.running.outputs.sha }}"}
     steps: [{id: running, run: bin/deploygate running -environment production}]
   production:

@@ -435,26 +435,39 @@ func checkDeployGate(ws map[string]*workflow) (p problems) {
 	if gate.Permissions["actions"] != "read" || gate.Permissions["contents"] != "read" || gate.Environment.Name != "" {
 		p.add("deploy.yml/gate: needs contents: read and actions: read, in no environment")
 	}
-	prod := d.Jobs["production"]
-	iCurrent, current, ok := -1, step{}, false
-	if prod != nil {
-		iCurrent, current, ok = stepWith(prod, runs("bin/deploygate current "))
-	}
-	iRole := -1
-	if prod != nil {
-		iRole, _, _ = stepWith(prod, func(s step) bool { return strings.HasPrefix(s.Uses, "aws-actions/configure-aws-credentials@") })
-	}
-	switch {
-	case !ok:
-		p.add("deploy.yml/production: does not start with bin/deploygate current: an older run's approval rolls production back")
-	case iRole >= 0 && iCurrent > iRole,
-		!strings.Contains(current.Run, `bin/deploygate current -sha "$DEPLOY_SHA" -environment production`),
-		current.Env["DEPLOY_SHA"] != "${{ needs.gate.outputs.sha }}", current.Env["GITHUB_TOKEN"] != "${{ github.token }}",
-		current.If != "":
-		p.add("deploy.yml/production: bin/deploygate current -sha \"$DEPLOY_SHA\" -environment production must check the gate's " +
-			"commit, always, before the role is assumed")
-	case prod.Permissions["deployments"] != "read":
-		p.add("deploy.yml/production: deploygate current reads production's deployments (deployments: read)")
+	// Every deploying job starts, in every attempt, with main's own deploygate current: an approval that comes
+	// after main moved on, or a re-run replaying an old run's gate output, deploys nothing. The check is built
+	// from refs/heads/main before the commit being deployed is checked out, so that commit cannot vouch for itself.
+	checked := map[string]int{} // job → index of its deploygate current step
+	for _, env := range []string{"staging", "production-preview", "production"} {
+		j := d.Jobs[env]
+		if j == nil {
+			p.add("deploy.yml: no %s job", env)
+			continue
+		}
+		iCurrent, current, ok := stepWith(j, runs("bin/deploygate current "))
+		iRole, _, _ := stepWith(j, func(s step) bool { return strings.HasPrefix(s.Uses, "aws-actions/configure-aws-credentials@") })
+		iSHA, _, _ := stepWith(j, func(s step) bool {
+			return strings.HasPrefix(s.Uses, "actions/checkout@") && s.With["ref"] == "${{ needs.gate.outputs.sha }}"
+		})
+		switch {
+		case !ok:
+			p.add("deploy.yml/%s: does not start with bin/deploygate current: an older run's approval or a re-run "+
+				"deploys a commit that is no longer main's head", env)
+		case iRole >= 0 && iCurrent > iRole,
+			!strings.Contains(current.Run, `bin/deploygate current -sha "$DEPLOY_SHA" -environment `+env),
+			current.Env["DEPLOY_SHA"] != "${{ needs.gate.outputs.sha }}", current.Env["GITHUB_TOKEN"] != "${{ github.token }}",
+			current.If != "":
+			p.add("deploy.yml/%s: bin/deploygate current -sha \"$DEPLOY_SHA\" -environment %s must check the gate's "+
+				"commit, always, before the role is assumed", env, env)
+		case iCurrent < 2 || !strings.HasPrefix(j.Steps[0].Uses, "actions/checkout@") ||
+			j.Steps[0].With["ref"] != "refs/heads/main" || j.Steps[1].Uses != "./.github/actions/setup" ||
+			(iSHA >= 0 && iSHA < iCurrent):
+			p.add("deploy.yml/%s: bin/deploygate current must be built from a checkout of refs/heads/main before the "+
+				"commit being deployed is checked out, not from that commit", env)
+		default:
+			checked[env] = iCurrent
+		}
 	}
 	for _, j := range d.jobs() {
 		if j.name == "gate" {
@@ -463,9 +476,13 @@ func checkDeployGate(ws map[string]*workflow) (p problems) {
 		if !slices.Contains(j.Needs, "gate") {
 			p.add("deploy.yml/%s: does not need gate", j.name)
 		}
-		for _, s := range j.Steps {
+		for i, s := range j.Steps {
 			// gate-refused only reports, with the default branch's notify.
 			if j.name == "gate-refused" && s.With["ref"] == "" {
+				continue
+			}
+			// main's code, for deploygate current only.
+			if iCurrent, ok := checked[j.name]; ok && i < iCurrent && s.With["ref"] == "refs/heads/main" {
 				continue
 			}
 			if strings.HasPrefix(s.Uses, "actions/checkout@") && s.With["ref"] != "${{ needs.gate.outputs.sha }}" {
@@ -651,6 +668,11 @@ func checkDrift(ws map[string]*workflow) (p problems) {
 		}
 	}
 	// Production's secrets are read only by code production's approvers let through: the commit production runs.
+	// deploygate running finds deploy.yml's production job by its name, which is its id when it has no name.
+	if dp := ws["deploy.yml"]; dp == nil || dp.Jobs["production"] == nil ||
+		(dp.Jobs["production"].Name != "" && dp.Jobs["production"].Name != "production") {
+		p.add("deploy.yml: no job named production, which deploygate running reads what production runs from")
+	}
 	pc, prod := d.Jobs["production-commit"], d.Jobs["production"]
 	running, ok := step{}, false
 	if pc != nil {
@@ -659,8 +681,9 @@ func checkDrift(ws map[string]*workflow) (p problems) {
 	switch {
 	case !ok || running.ID == "" || pc.Outputs["sha"] != "${{ steps."+running.ID+".outputs.sha }}":
 		p.add("drift.yml: no production-commit job whose output sha is bin/deploygate running -environment production")
-	case pc.Permissions["deployments"] != "read" || pc.Permissions["id-token"] != "":
-		p.add("drift.yml/production-commit: reads deployments (deployments: read), with no cloud credentials")
+	case pc.Permissions["actions"] != "read" || pc.Permissions["deployments"] != "" || pc.Permissions["id-token"] != "":
+		p.add("drift.yml/production-commit: reads deploy.yml's runs (actions: read), not deployment records " +
+			"(any writer can forge those), with no cloud credentials")
 	case prod == nil || !slices.Contains(prod.Needs, "production-commit"):
 		p.add("drift.yml/production: does not need production-commit")
 	default:

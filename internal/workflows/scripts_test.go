@@ -139,7 +139,9 @@ func TestTheDeployGateLetsOnlyCIPassedCommitsOfMainThrough(t *testing.T) {
 	buildDeploygate(t, dir)
 	api := fakeAPI(t, `[]`)
 	env := func(kv ...string) map[string]string {
-		m := map[string]string{"GITHUB_API_URL": api, "GITHUB_TOKEN": "t0ken", "GITHUB_EVENT_NAME": "workflow_run"}
+		// For workflow_run, GitHub sets GITHUB_SHA to the default branch's last commit.
+		m := map[string]string{"GITHUB_API_URL": api, "GITHUB_TOKEN": "t0ken", "GITHUB_EVENT_NAME": "workflow_run",
+			"GITHUB_SHA": mainSHA}
 		for i := 0; i+1 < len(kv); i += 2 {
 			m[kv[i]] = kv[i+1]
 		}
@@ -162,6 +164,8 @@ func TestTheDeployGateLetsOnlyCIPassedCommitsOfMainThrough(t *testing.T) {
 			`workflow file ".github/workflows/x.yml"`},
 		"a commit main has moved past": {env("GITHUB_EVENT_PATH", workflowRunEvent(t, otherSHA, ".github/workflows/ci.yml")),
 			"is no longer main's head"},
+		"a run whose GITHUB_SHA is not ci's commit": {env("GITHUB_EVENT_PATH", workflowRunEvent(t, mainSHA, ".github/workflows/ci.yml"),
+			"GITHUB_SHA", otherSHA), "is not this run's GITHUB_SHA"},
 		"a dispatch from a tag named main": {env("GITHUB_EVENT_NAME", "workflow_dispatch", "GITHUB_REF", "refs/tags/main",
 			"GITHUB_SHA", mainSHA), "not refs/tags/main"},
 		"a dispatch whose ci count is not a number": {env("GITHUB_EVENT_NAME", "workflow_dispatch", "GITHUB_REF", "refs/heads/main",
@@ -176,26 +180,26 @@ func TestTheDeployGateLetsOnlyCIPassedCommitsOfMainThrough(t *testing.T) {
 	}
 }
 
-func TestTheProductionJobRefusesACommitThatWouldRollItBack(t *testing.T) {
-	s := stepScript(t, "deploy.yml", "production", "current")
+// The committed current step of each deploying job, run with the real deploygate: only main's head goes, even
+// over a deployment record of the older commit (a re-run replays an old run's gate output).
+func TestTheDeployingJobsRefuseAnythingButMainsHead(t *testing.T) {
 	dir := t.TempDir()
 	buildDeploygate(t, dir)
-	base := map[string]string{"GITHUB_TOKEN": "t0ken"}
-	for name, tc := range map[string]struct {
-		sha, deployments string
-		code             int
-	}{
-		"main's head": {mainSHA, `[]`, 0},
-		"an older run's commit, production runs main": {otherSHA, `[{"id": 1, "sha": "` + mainSHA + `"}]`, 1},
-		"an older commit, nothing deployed yet":       {otherSHA, `[]`, 1},
-		"a commit of a tag named main":                {tagSHA, `[]`, 1},
-	} {
-		env := map[string]string{"GITHUB_API_URL": fakeAPI(t, tc.deployments), "DEPLOY_SHA": tc.sha}
-		for k, v := range base {
-			env[k] = v
+	for _, job := range []string{"staging", "production-preview", "production"} {
+		s := stepScript(t, "deploy.yml", job, "current")
+		for name, tc := range map[string]struct {
+			sha, deployments string
+			code             int
+		}{
+			"main's head": {mainSHA, `[]`, 0},
+			"a re-run of an older run, over a record of it": {otherSHA, `[{"id": 1, "sha": "` + otherSHA + `"}]`, 1},
+			"an older commit, nothing deployed yet":         {otherSHA, `[]`, 1},
+			"a commit of a tag named main":                  {tagSHA, `[]`, 1},
+		} {
+			env := map[string]string{"GITHUB_API_URL": fakeAPI(t, tc.deployments), "DEPLOY_SHA": tc.sha, "GITHUB_TOKEN": "t0ken"}
+			r := runStep(t, s.Run, dir, nil, env)
+			assert.Equal(t, tc.code, r.code, "%s, %s: %s", job, name, r.log)
 		}
-		r := runStep(t, s.Run, dir, nil, env)
-		assert.Equal(t, tc.code, r.code, "%s: %s", name, r.log)
 	}
 }
 
