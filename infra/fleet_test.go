@@ -167,3 +167,16 @@ func TestAFleetWithoutItsWaiverHasTheOpenPublicAddressFinding(t *testing.T) {
 	}
 	assert.Contains(t, ids, "APPSTACK-ASG-003", "public addresses on fleet hosts need a stated reason")
 }
+
+// The retry of a failed first deploy finds its group existing: the hostnames' rules must still wait for the
+// rollout, since the group's hosts have never served. A rollout that fails (here: no Auto Scaling client) leaves
+// every hostname's rule where it was.
+func TestAFleetsHostnamesMoveOnlyAfterARolloutSucceedsEvenWhenTheGroupExists(t *testing.T) {
+	t.Chdir(offlinetest.Root())
+	res, err := offline.Run(Program, offline.Options{Stack: "staging", Config: withFleet(t, nil), Settle: true,
+		Groups: map[string]offline.Group{"appstack-staging-app": {TemplateID: "lt-0failedfirst", Version: "1"}}})
+	require.Error(t, err, "the rollout cannot run without an Auto Scaling client")
+	for _, rule := range res.OfType(listenerRuleType) {
+		assert.Contains(t, rule.Name, "-warm", "%s forwards a hostname although no rollout succeeded", rule.Name)
+	}
+}
