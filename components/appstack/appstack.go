@@ -326,7 +326,6 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		DependsOn:      append(append([]pulumi.Resource{}, id.Ready...), sec.Parameters...),
 		AlarmTopicArn:  alarmTopic,
 		TargetGroups:   targetGroups,
-		HealthySettle:  frontdoor.HealthyThreshold*frontdoor.HealthCheckInterval + frontdoor.HealthCheckInterval,
 		ProtectAddress: cfg.Protect,
 		AdoptAddress:   cfg.AdoptAddress,
 		Tags:           tagSet,
@@ -353,6 +352,12 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 			return nil, err
 		}
 		c.PublicIP, c.InstanceID = h.PublicIP, h.InstanceID
+		if fd != nil {
+			// Each hostname forwards to its target group once the serving host is healthy in every one.
+			if err := fd.Route(ctx, h.Settled); err != nil {
+				return nil, err
+			}
+		}
 		none := pulumi.String("").ToStringOutput()
 		c.GroupName, c.TemplateVersion, c.Rollout = none, none, none
 	}

@@ -102,8 +102,10 @@ func newFrontDoor(ctx *pulumi.Context, name string, cfg *stacks.Config, p *doorP
 		AlarmTopicArn:       alarmTopic,
 		DeregistrationDelay: deregistrationDelay(cfg),
 		TargetGroupPrefix:   targetGroupPrefix(ctx.Stack(), cfg),
-		// A fleet's rules wait for its hosts to serve (appstack.New calls Route).
-		DeferRouting: cfg.IsFleet(),
+		// The hostnames' rules wait until what they forward to serves (appstack.New calls Route): a fleet's rollout,
+		// or the single host healthy in every target group. A replaced target group (a port change, a rename)
+		// thus takes requests only once it holds a healthy target, and the old one keeps them until then.
+		DeferRouting: true,
 		Tags:         tagSet,
 	}, opts...)
 }
