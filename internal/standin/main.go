@@ -235,6 +235,9 @@ func (s *standin) Create(_ context.Context, req *pulumirpc.CreateRequest) (*pulu
 			return nil, err
 		}
 	}
+	if err := s.frontDoor(string(u.Type()), id, out, false); err != nil {
+		return nil, err
+	}
 	s.log(Call{Op: "create", Type: string(u.Type()), Name: u.Name(), ID: id, Instance: instanceOf(inputs)})
 	props, err := marshal(out)
 	return &pulumirpc.CreateResponse{Id: id, Properties: props}, err
@@ -328,6 +331,9 @@ func (s *standin) Update(_ context.Context, req *pulumirpc.UpdateRequest) (*pulu
 			out[k] = v
 		}
 	}
+	if err := s.frontDoor(string(u.Type()), req.GetId(), out, false); err != nil {
+		return nil, err
+	}
 	s.log(Call{Op: "update", Type: string(u.Type()), Name: u.Name(), ID: req.GetId(),
 		Instance: instanceOf(inputs)})
 	props, err := marshal(out)
@@ -349,6 +355,13 @@ func (s *standin) Delete(_ context.Context, req *pulumirpc.DeleteRequest) (*empt
 		if err := deleteRepository(req.GetId(), state); err != nil {
 			return nil, err
 		}
+	}
+	state, err := unmarshal(req.GetProperties())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.frontDoor(string(u.Type()), req.GetId(), state, true); err != nil {
+		return nil, err
 	}
 	s.log(Call{Op: "delete", Type: string(u.Type()), Name: u.Name(), ID: req.GetId()})
 	return &emptypb.Empty{}, nil
