@@ -304,7 +304,7 @@ func (a *Args) launchTemplate(ctx *pulumi.Context, name string, boot *host.Launc
 			DeleteOnTermination:      pulumi.String("true"),
 		}},
 		Monitoring:   &ec2.LaunchTemplateMonitoringArgs{Enabled: pulumi.Bool(a.Boot.DetailedMonitoring)},
-		EbsOptimized: pulumi.String("true"),
+		EbsOptimized: pulumi.String(strconv.FormatBool(stacks.EBSOptimizable(a.InstanceTypes...))),
 		// The hosts and their volumes are tagged in the launch itself: the deploy roles launch only tagged
 		// volumes (bootstrap: Ec2LaunchTagged), as for the single host's volumeTags.
 		TagSpecifications: ec2.LaunchTemplateTagSpecificationArray{

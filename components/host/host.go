@@ -282,7 +282,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		// after the launch would have the whole launch refused.
 		VolumeTags:   tags.With(a.Tags, name),
 		Monitoring:   pulumi.Bool(a.DetailedMonitoring),
-		EbsOptimized: pulumi.Bool(true),
+		EbsOptimized: pulumi.Bool(stacks.EBSOptimizable(a.InstanceType)),
 		Tags:         tags.With(a.Tags, name),
 	}
 	if a.SubnetID != "" {
