@@ -49,6 +49,17 @@ func doorArgs() *frontdoor.Args {
 	}
 }
 
+// includeSubDomains on the zone's apex would force HTTPS for a year on every name of the domain, other teams'
+// included: a stack that serves the apex sends HSTS for its own names only.
+func TestHSTSCoversSubdomainsOnlyWhenNoServiceIsOnTheApex(t *testing.T) {
+	args := doorArgs()
+	args.Services[1].Hostname = "example.com"
+	res := offlinetest.Run(t, program(frontdoor.New, "door", args))
+	https, ok := res.Named(listenerType, "door-https")
+	require.True(t, ok)
+	assert.Equal(t, "max-age=31536000", offlinetest.Str(t, https, "routingHttpResponseStrictTransportSecurityHeaderValue"))
+}
+
 func TestTheFrontDoorServesHTTPSAndRedirectsHTTP(t *testing.T) {
 	res := offlinetest.Run(t, program(frontdoor.New, "door", doorArgs()))
 	https, ok := res.Named(listenerType, "door-https")

@@ -38,8 +38,23 @@ const Type = "appstack:components:FrontDoor"
 const TLSPolicy = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 
 // HSTS is the Strict-Transport-Security header the HTTPS listener adds to every response (one year; browsers
-// then refuse plain HTTP for the hostname).
+// then refuse plain HTTP for the hostname and, with includeSubDomains, for every name under it).
 const HSTS = "max-age=31536000; includeSubDomains"
+
+// HSTSApex is the header when a service is served on the zone's apex: there includeSubDomains would force HTTPS
+// for a year on every name of the domain, services outside this stack included (RFC 6797 section 6.1.2), so only
+// the hostnames themselves are bound.
+const HSTSApex = "max-age=31536000"
+
+// hsts is the header for the services: HSTSApex when one of them is served on the zone's apex, else HSTS.
+func (a *Args) hsts() string {
+	for _, s := range a.Services {
+		if s.Hostname == a.Domain {
+			return HSTSApex
+		}
+	}
+	return HSTS
+}
 
 // DefaultDeregistrationDelay is how long a target leaving a group keeps its requests unless Args says otherwise:
 // a single host is deregistered only once its replacement serves, so its drain need not be long.
@@ -292,7 +307,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 				StatusCode:  pulumi.String("404"),
 			},
 		}},
-		RoutingHttpResponseStrictTransportSecurityHeaderValue: pulumi.String(HSTS),
+		RoutingHttpResponseStrictTransportSecurityHeaderValue: pulumi.String(a.hsts()),
 		RoutingHttpResponseXContentTypeOptionsHeaderValue:     pulumi.String("nosniff"),
 		Tags: tags.With(a.Tags, name),
 	}, parent)
