@@ -180,3 +180,33 @@ func TestAFleetsHostnamesMoveOnlyAfterARolloutSucceedsEvenWhenTheGroupExists(t *
 		assert.Contains(t, rule.Name, "-warm", "%s forwards a hostname although no rollout succeeded", rule.Name)
 	}
 }
+
+// A running fleet's port change replaces its target groups, and moving the group to them in place would take
+// its hosts out of the groups the hostnames use at once: the deploy is refused, naming the key, before anything
+// is registered. The same group on its own target groups deploys.
+func TestARunningFleetDoesNotChangeTargetGroupsInPlace(t *testing.T) {
+	t.Chdir(offlinetest.Root())
+	cfg := withFleet(t, nil)
+	first := mustRun(t, "staging", cfg)
+	var arns []string
+	for _, tg := range first.OfType(targetGroupType) {
+		arns = append(arns, "arn:aws:elasticloadbalancing:ap-southeast-1:123456789012:targetgroup/"+
+			offlinetest.Str(t, tg, "name")+"/0123456789abcdef")
+	}
+	running := map[string]offline.Group{"appstack-staging-app": {TemplateID: "lt-0running", Version: "3",
+		TargetGroupArns: arns}}
+	_, err := offline.Run(Program, offline.Options{Stack: "staging", Config: cfg, Groups: running})
+	require.NoError(t, err, "the same target groups")
+
+	var services []map[string]any
+	require.NoError(t, json.Unmarshal([]byte(cfg["appstack:services"]), &services))
+	services[0]["port"] = 9090
+	raw, err := json.Marshal(services)
+	require.NoError(t, err)
+	cfg["appstack:services"] = string(raw)
+	res, err := offline.Run(Program, offline.Options{Stack: "staging", Config: cfg, Groups: running})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "appstack:services[].port")
+	assert.Contains(t, err.Error(), "cannot change target groups in place")
+	assert.Empty(t, res.OfType(groupType), "refused before anything is registered")
+}

@@ -148,6 +148,8 @@ type FrontDoor struct {
 	SecurityGroupID pulumi.IDOutput
 	// TargetGroupArns maps each service to its target group's ARN.
 	TargetGroupArns map[string]pulumi.StringOutput
+	// TargetGroupNames maps each service to its target group's name, known before the group exists.
+	TargetGroupNames map[string]string
 	// ResourceLabels maps each service to app/<load balancer>/<id>/targetgroup/<target group>/<id>, the label that
 	// names its requests per target to a target tracking policy (PredefinedMetricSpecification.ResourceLabel).
 	ResourceLabels map[string]pulumi.StringOutput
@@ -248,7 +250,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		return nil, err
 	}
 	c := &FrontDoor{TargetGroupArns: map[string]pulumi.StringOutput{}, ResourceLabels: map[string]pulumi.StringOutput{},
-		tags: tags.With(a.Tags, name)}
+		TargetGroupNames: map[string]string{}, tags: tags.With(a.Tags, name)}
 	if err := ctx.RegisterComponentResource(Type, name, c, opts...); err != nil {
 		return nil, err
 	}
@@ -343,9 +345,10 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 				return nil, err
 			}
 		}
+		c.TargetGroupNames[s.Name] = PrefixedTargetGroupName(a.TargetGroupPrefix,
+			TargetGroupName(ctx.Project(), ctx.Stack(), name, s, a.VpcID))
 		tg, err := lb.NewTargetGroup(ctx, name+"-"+s.Name+"-tg", &lb.TargetGroupArgs{
-			Name: pulumi.String(PrefixedTargetGroupName(a.TargetGroupPrefix,
-				TargetGroupName(ctx.Project(), ctx.Stack(), name, s, a.VpcID))),
+			Name:                pulumi.String(c.TargetGroupNames[s.Name]),
 			VpcId:               pulumi.String(a.VpcID),
 			TargetType:          pulumi.String("instance"),
 			Port:                pulumi.Int(s.Port),
