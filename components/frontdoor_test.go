@@ -276,7 +276,8 @@ func TestAServiceWithoutAHealthyTargetRaisesAnAlarm(t *testing.T) {
 	assert.Equal(t, "HealthyHostCount", offlinetest.Str(t, alarm, "metricName"))
 	assert.Equal(t, "LessThanThreshold", offlinetest.Str(t, alarm, "comparisonOperator"))
 	assert.Equal(t, float64(1), offlinetest.Num(t, alarm, "threshold"))
-	assert.Equal(t, "breaching", offlinetest.Str(t, alarm, "treatMissingData"), "no data is no healthy host")
+	assert.Equal(t, "notBreaching", offlinetest.Str(t, alarm, "treatMissingData"),
+		"ELB reports nothing while no request flows: a quiet or new stack is not down")
 	assert.Regexp(t, `^targetgroup/`, offlinetest.Str(t, alarm, "dimensions.TargetGroup"))
 	assert.Regexp(t, `^app/`, offlinetest.Str(t, alarm, "dimensions.LoadBalancer"))
 	assert.Equal(t, "arn:aws:sns:ap-southeast-1:123456789012:alarms", offlinetest.Str(t, alarm, "alarmActions[0]"))

@@ -487,7 +487,9 @@ func (a *Args) notifications(ctx *pulumi.Context, name string, group *autoscalin
 		EvaluationPeriods:  pulumi.Int(5),
 		Threshold:          pulumi.Float64(float64(a.Min)),
 		ComparisonOperator: pulumi.String("LessThanThreshold"),
-		TreatMissingData:   pulumi.String("breaching"),
+		// Auto Scaling publishes the group's metrics every minute once collection is on; until the first one
+		// (a new group) the alarm keeps its state, INSUFFICIENT_DATA, instead of firing on every new stack.
+		TreatMissingData: pulumi.String("missing"),
 		AlarmActions:     actions,
 		OkActions:        actions,
 		Tags:             tags.With(a.Tags, name),

@@ -425,7 +425,8 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	return c, nil
 }
 
-// noHealthyTarget alarms when a service has had no healthy target for three minutes: every request to it fails.
+// noHealthyTarget alarms when a service has had no healthy target for three minutes while requests came: every
+// request to it fails.
 // Three one-minute periods ride out a host switch, when the new target passes its first health check within one
 // interval.
 func (a *Args) noHealthyTarget(ctx *pulumi.Context, c *FrontDoor, name string, alb *lb.LoadBalancer,
@@ -447,8 +448,11 @@ func (a *Args) noHealthyTarget(ctx *pulumi.Context, c *FrontDoor, name string, a
 		EvaluationPeriods:  pulumi.Int(3),
 		Threshold:          pulumi.Float64(1),
 		ComparisonOperator: pulumi.String("LessThanThreshold"),
-		// No data means no healthy host reported: the service is down, not quiet.
-		TreatMissingData: pulumi.String("breaching"),
+		// Elastic Load Balancing reports its metrics only while requests flow through the load balancer
+		// (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-cloudwatch-metrics.html):
+		// no data is a quiet service — every new stack and every idle review stack — not a failing one, and a
+		// request that finds no healthy target is itself reported, as HealthyHostCount 0.
+		TreatMissingData: pulumi.String("notBreaching"),
 		AlarmActions:     actions,
 		OkActions:        actions,
 		Tags:             tags.With(a.Tags, name),
