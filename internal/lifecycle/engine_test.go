@@ -133,8 +133,7 @@ func newEngine(t *testing.T) *engine {
 	asg := httptest.NewServer(e.asg)
 	t.Cleanup(asg.Close)
 	e.asgURL = asg.URL
-	elb := httptest.NewServer(&elbapi.Server{Store: &elbapi.Store{File: e.elbFile()},
-		Signals: &ssmstore.Store{File: filepath.Join(e.state, "standin-ssm.json")}})
+	elb := httptest.NewServer(&elbapi.Server{Store: &elbapi.Store{File: e.elbFile()}})
 	t.Cleanup(elb.Close)
 	e.elbURL = elb.URL
 	// The CLI's awskms provider is gocloud.dev v0.37.0 secrets/awskms. With awssdk=v2 it loads an aws-sdk-go-v2

@@ -23,7 +23,6 @@ import (
 	"appstack/internal/readiness"
 	"appstack/internal/standin/asgapi"
 	"appstack/internal/standin/elbapi"
-	"appstack/internal/standin/ssmstore"
 )
 
 // reach is where one entry point (a hostname, or "address" for the Elastic IP) leads at one moment: the
@@ -44,26 +43,12 @@ func (e *engine) trafficModel(t *testing.T, now time.Time) map[string]reach {
 		t.Errorf("reading the stand-in front door: %v", err)
 		return out
 	}
-	params, err := (&ssmstore.Store{File: filepath.Join(e.state, "standin-ssm.json")}).Read()
-	if err != nil {
-		t.Errorf("reading the stand-in parameter store: %v", err)
-		return out
-	}
-	signal := func(id string) (readiness.Signal, bool) {
-		for name, v := range params.Parameters {
-			if filepath.Base(name) == id {
-				s, err := readiness.Parse(v)
-				return s, err == nil && s.State == readiness.Ready
-			}
-		}
-		return readiness.Signal{}, false
-	}
 	fleet, err := e.asg.Store.Load()
 	if err != nil {
 		t.Errorf("reading the stand-in fleet: %v", err)
 		return out
 	}
-	serves := elbapi.Serves(door, params.Parameters)
+	serves := elbapi.Serves(door)
 	for _, host := range door.Hostnames() {
 		r := reach{}
 		group := door.Route(host)
@@ -71,8 +56,7 @@ func (e *engine) trafficModel(t *testing.T, now time.Time) map[string]reach {
 			for _, target := range tg.Targets {
 				state, _, at := door.Health(group, target, now, serves)
 				if state == "healthy" {
-					s, _ := signal(target.ID)
-					r.versions = append(r.versions, s.Fingerprint)
+					r.versions = append(r.versions, door.Hosts[target.ID].Fingerprint)
 				} else if !at.IsZero() && (r.healthyAt.IsZero() || at.Before(r.healthyAt)) {
 					r.healthyAt = at
 				}
@@ -83,34 +67,37 @@ func (e *engine) trafficModel(t *testing.T, now time.Time) map[string]reach {
 			if !slices.Contains(g.TargetGroupARNs, group) {
 				continue
 			}
+			// A host whose boot ended ready serves until it is terminated; the version is its launch template's.
 			for _, i := range g.Instances {
-				if s, ok := signal(i.ID); ok && i.Lifecycle == asgapi.InService && i.Health == asgapi.Healthy {
-					r.versions = append(r.versions, s.Fingerprint)
+				if i.Outcome == readiness.Ready && i.Lifecycle == asgapi.InService && i.Health == asgapi.Healthy {
+					r.versions = append(r.versions, "launch template version "+i.Version)
 				}
 			}
 		}
 		sort.Strings(r.versions)
 		out[host] = reach{versions: slices.Compact(r.versions), healthyAt: r.healthyAt}
 	}
-	// The Elastic IP follows its last association; deleting the association it holds leaves it on nothing.
-	current, currentID := "", ""
+	// The Elastic IP follows its last association. Deleting an association disassociates the address only while
+	// it names the instance the address is on: a reassociation (allowReassociation) already moved it, and
+	// DisassociateAddress of the old association then finds nothing.
+	current := ""
 	for _, c := range e.callsIfAny(t) {
 		if c["type"] != "aws:ec2/eipAssociation:EipAssociation" {
 			continue
 		}
 		switch c["op"] {
 		case "create", "update":
-			current, currentID = c["instance"], c["id"]
+			current = c["instance"]
 		case "delete":
-			if c["id"] == currentID {
+			if c["instance"] == current {
 				current = ""
 			}
 		}
 	}
 	if current != "" {
 		r := reach{}
-		if s, ok := signal(current); ok {
-			r.versions = []string{s.Fingerprint}
+		if h, ok := door.Hosts[current]; ok && h.Ready {
+			r.versions = []string{h.Fingerprint}
 		}
 		out["address"] = r
 	}

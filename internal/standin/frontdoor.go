@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
@@ -83,7 +84,13 @@ func (s *standin) frontDoor(typ, id string, state resource.PropertyMap, del bool
 			if err != nil || p.ReadyPrefix == "" {
 				return err
 			}
-			st.Hosts[id] = &elbapi.Host{Prefix: p.ReadyPrefix, Fingerprint: p.Fingerprint, Ports: p.Ports}
+			// The boot ran at the create (boot): its signal says how it ended.
+			params, err := s.params.Read()
+			if err != nil {
+				return err
+			}
+			ready := strings.HasPrefix(params.Parameters[p.ReadyPrefix+"/"+id], readiness.Ready+" "+p.Fingerprint)
+			st.Hosts[id] = &elbapi.Host{Fingerprint: p.Fingerprint, Ready: ready, Ports: p.Ports}
 		}
 		return nil
 	})

@@ -363,7 +363,7 @@ func (s *standin) Delete(_ context.Context, req *pulumirpc.DeleteRequest) (*empt
 	if err := s.frontDoor(string(u.Type()), req.GetId(), state, true); err != nil {
 		return nil, err
 	}
-	s.log(Call{Op: "delete", Type: string(u.Type()), Name: u.Name(), ID: req.GetId()})
+	s.log(Call{Op: "delete", Type: string(u.Type()), Name: u.Name(), ID: req.GetId(), Instance: instanceOf(state)})
 	return &emptypb.Empty{}, nil
 }
 

@@ -4,7 +4,7 @@
 // from it. A target's health follows Elastic Load Balancing's states (API_TargetHealth): "unused"
 // (Target.NotInUse) while no rule forwards to its group, "initial" (Elb.RegistrationInProgress) for the
 // registration time after it is registered, then "initial" (Elb.InitialHealthChecking) for the healthy threshold
-// of checks, then "healthy" if its host serves on the group's port (its readiness signal says ready), else
+// of checks, then "healthy" if its host serves on the group's port (its boot ended ready, and it runs), else
 // "unhealthy" (Target.ResponseCodeMismatch) after the unhealthy threshold. It is test scaffolding, not AWS.
 //
 //	APPSTACK_STANDIN_ELB               the state (JSON)
@@ -65,10 +65,12 @@ type Rule struct {
 	TargetGroup string   `json:"targetGroup"`
 }
 
-// Host is an instance's boot: the ready prefix and fingerprint it signals, and the ports it serves on.
+// Host is a single host's boot: the fingerprint it runs, whether its boot ended ready, and the ports it serves
+// on. A host serves from its ready boot until it is terminated: the readiness signal alone cannot say so, since a
+// newer host's ready boot deletes the signals of other versions while the old host still serves.
 type Host struct {
-	Prefix      string `json:"prefix"`
 	Fingerprint string `json:"fingerprint"`
+	Ready       bool   `json:"ready"`
 	Ports       []int  `json:"ports"`
 }
 

@@ -7,31 +7,24 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"appstack/internal/standin/ssmstore"
 )
 
 // xmlns is the Elastic Load Balancing v2 query API's namespace, as aws-sdk-go-v2 service/elasticloadbalancingv2
 // v1.49.0 deserializes it (awsxml).
 const xmlns = "http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/"
 
-// Server answers DescribeTargetHealth from Store, with the hosts' readiness signals from Signals.
+// Server answers DescribeTargetHealth from Store.
 type Server struct {
-	Store   *Store
-	Signals *ssmstore.Store
+	Store *Store
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }
 
-// Serves says whether instance id serves on port: its boot signalled ready for its fingerprint and waits on port.
-func Serves(st *State, params map[string]string) func(id string, port int) bool {
+// Serves says whether instance id serves on port: it runs, its boot ended ready, and the boot waited on port.
+func Serves(st *State) func(id string, port int) bool {
 	return func(id string, port int) bool {
 		h, ok := st.Hosts[id]
-		if !ok {
-			return false
-		}
-		v := params[h.Prefix+"/"+id]
-		return strings.HasPrefix(v, "ready "+h.Fingerprint) && containsInt(h.Ports, port)
+		return ok && h.Ready && containsInt(h.Ports, port)
 	}
 }
 
@@ -94,11 +87,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(500, "InternalFailure", err.Error())
 		return
 	}
-	params, err := s.Signals.Read()
-	if err != nil {
-		fail(500, "InternalFailure", err.Error())
-		return
-	}
 	now := time.Now()
 	if s.Now != nil {
 		now = s.Now()
@@ -118,7 +106,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			asked = append(asked, targetXML{ID: t.ID, Port: t.Port})
 		}
 	}
-	serves := Serves(st, params.Parameters)
+	serves := Serves(st)
 	res := resultXML{}
 	for _, a := range asked {
 		if a.Port == 0 {
