@@ -59,6 +59,8 @@ type resultXML struct {
 	Descriptions []descriptionXML `xml:"TargetHealthDescriptions>member"`
 }
 
+// ServeHTTP answers one query API request: DescribeTargetHealth, signed (any SigV4 header), or an error as
+// Elastic Load Balancing reports it.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fail := func(status int, code, msg string) {
 		var m strings.Builder
