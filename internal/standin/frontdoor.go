@@ -1,11 +1,13 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 
+	"appstack/internal/offline"
 	"appstack/internal/readiness"
 	"appstack/internal/standin/elbapi"
 )
@@ -22,6 +24,16 @@ const (
 	tgAttachment    = "aws:lb/targetGroupAttachment:TargetGroupAttachment"
 	ec2Instance     = "aws:ec2/instance:Instance"
 )
+
+// targetGroupArn is a target group's ARN for its physical name, as AWS makes one: targetgroup/<name>/<16 hex>. The
+// offline mocks name it for the resource, which a replacement shares; def is kept when the name is unknown.
+func targetGroupArn(region, name, def string) string {
+	if name == "" {
+		return def
+	}
+	return fmt.Sprintf("arn:aws:elasticloadbalancing:%s:%s:targetgroup/%s/%s", region, offline.Account, name,
+		hashOf("targetgroup", name)[:16])
+}
 
 // frontDoor records a created or updated resource of the chain; del says it was deleted (state are its last
 // properties).

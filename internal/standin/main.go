@@ -225,6 +225,12 @@ func (s *standin) Create(_ context.Context, req *pulumirpc.CreateRequest) (*pulu
 		props, err := marshal(unknownComputed(inputs, out))
 		return &pulumirpc.CreateResponse{Properties: props}, err
 	}
+	if u.Type() == targetGroupType {
+		// A replacement target group has a new ARN, as AWS gives it: the physical name is in it.
+		id = targetGroupArn(s.mocks.Region, strProp(inputs, "name"), id)
+		out["arn"] = resource.NewStringProperty(id)
+		out["arnSuffix"] = resource.NewStringProperty(id[strings.Index(id, "targetgroup/"):])
+	}
 	if u.Type() == "aws:ec2/instance:Instance" {
 		if err := s.boot(id, inputs); err != nil {
 			return nil, err
