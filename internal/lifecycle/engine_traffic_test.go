@@ -316,6 +316,7 @@ func TestFleetTrafficInvariantOnTheRealEngine(t *testing.T) {
 		e.nextBoots(t, "failed pull docker pull web failed")
 		_, err := e.upChecked(t, ctx, "fleet", inv)
 		require.Error(t, err)
+		assert.Contains(t, err.Error(), "failed its boot at step pull")
 		assert.Empty(t, hostnames(t), "no hostname forwards to a fleet that never served")
 	})
 	t.Run("its retry, failing again, still routes no hostname to the failed hosts", func(t *testing.T) {
@@ -323,6 +324,7 @@ func TestFleetTrafficInvariantOnTheRealEngine(t *testing.T) {
 		e.change(t, "a second try")
 		_, err := e.upChecked(t, ctx, "fleet", inv)
 		require.Error(t, err)
+		assert.Contains(t, err.Error(), "failed its boot at step pull", "the retry's refresh failed, not the deploy")
 		assert.Empty(t, hostnames(t), "the group existed, yet never served")
 	})
 	t.Run("the retry that serves routes every hostname", func(t *testing.T) {
