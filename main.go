@@ -7,10 +7,13 @@ import (
 	"appstack/infra"
 	"appstack/internal/rollout"
 	"appstack/internal/rollout/awsclient"
+	"appstack/internal/targethealth"
 )
 
 func main() {
 	// A fleet's rolling deploy calls Auto Scaling with the AWS SDK; only the program links its credential chain.
 	rollout.NewAPI = awsclient.New
+	// A single host's deploy reads its new target's health from Elastic Load Balancing before the old one goes.
+	targethealth.NewAPI = awsclient.NewTargetHealth
 	pulumi.Run(infra.Program)
 }

@@ -201,6 +201,8 @@ func TestTheFleetsAlarmsAndNotificationsReachTheTopic(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, "GroupInServiceInstances", offlinetest.Str(t, alarm, "metricName"))
 	assert.Equal(t, 2.0, offlinetest.Num(t, alarm, "threshold"), "fewer hosts in service than the minimum")
+	assert.Equal(t, "missing", offlinetest.Str(t, alarm, "treatMissingData"),
+		"a new group has no data yet: the alarm waits for it instead of firing on every new stack")
 	assert.Equal(t, []any{"arn:aws:sns:ap-southeast-1:123456789012:alarms"},
 		offlinetest.Prop(t, alarm, "alarmActions").Mappable())
 }

@@ -1,12 +1,16 @@
 package components_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -16,6 +20,7 @@ import (
 	"appstack/components/network"
 	"appstack/internal/offline"
 	"appstack/internal/offline/offlinetest"
+	"appstack/internal/targethealth"
 )
 
 const (
@@ -42,6 +47,17 @@ func doorArgs() *frontdoor.Args {
 		AccountID:       pulumi.String(offline.Account),
 		LogBucketPrefix: "appstack-test-alb-logs-",
 	}
+}
+
+// includeSubDomains on the zone's apex would force HTTPS for a year on every name of the domain, other teams'
+// included: a stack that serves the apex sends HSTS for its own names only.
+func TestHSTSCoversSubdomainsOnlyWhenNoServiceIsOnTheApex(t *testing.T) {
+	args := doorArgs()
+	args.Services[1].Hostname = "example.com"
+	res := offlinetest.Run(t, program(frontdoor.New, "door", args))
+	https, ok := res.Named(listenerType, "door-https")
+	require.True(t, ok)
+	assert.Equal(t, "max-age=31536000", offlinetest.Str(t, https, "routingHttpResponseStrictTransportSecurityHeaderValue"))
 }
 
 func TestTheFrontDoorServesHTTPSAndRedirectsHTTP(t *testing.T) {
@@ -260,22 +276,24 @@ func TestAServiceWithoutAHealthyTargetRaisesAnAlarm(t *testing.T) {
 	assert.Equal(t, "HealthyHostCount", offlinetest.Str(t, alarm, "metricName"))
 	assert.Equal(t, "LessThanThreshold", offlinetest.Str(t, alarm, "comparisonOperator"))
 	assert.Equal(t, float64(1), offlinetest.Num(t, alarm, "threshold"))
-	assert.Equal(t, "breaching", offlinetest.Str(t, alarm, "treatMissingData"), "no data is no healthy host")
+	assert.Equal(t, "notBreaching", offlinetest.Str(t, alarm, "treatMissingData"),
+		"ELB reports nothing while no request flows: a quiet or new stack is not down")
 	assert.Regexp(t, `^targetgroup/`, offlinetest.Str(t, alarm, "dimensions.TargetGroup"))
 	assert.Regexp(t, `^app/`, offlinetest.Str(t, alarm, "dimensions.LoadBalancer"))
 	assert.Equal(t, "arn:aws:sns:ap-southeast-1:123456789012:alarms", offlinetest.Str(t, alarm, "alarmActions[0]"))
 	assert.Len(t, res.OfType("aws:cloudwatch/metricAlarm:MetricAlarm"), 2, "one per service")
 }
 
-// After registering a new host the update waits for the load balancer's health checks, so that the engine
-// deregisters the old host (it deletes replaced resources once the program is done) only when the new one is in
-// service; a deploy whose host already serves the version registers nothing new and does not wait.
-func TestANewHostPassesTheHealthChecksBeforeTheOldOneIsDeregistered(t *testing.T) {
+// After registering a new host the update reads its health in every target group until Elastic Load Balancing
+// reports it healthy (its registration first, then the healthy threshold), so that the engine deregisters the old
+// host (it deletes replaced resources once the program is done) only when the new one is in service.
+func TestANewHostIsHealthyInEveryTargetGroupBeforeTheOldOneIsDeregistered(t *testing.T) {
+	const web = "arn:aws:elasticloadbalancing:ap-southeast-1:123456789012:targetgroup/web/0123456789abcdef"
 	args := hostArgs()
-	args.TargetGroups = []host.TargetGroup{{Service: "web", Arn: pulumi.String("arn:aws:elasticloadbalancing:" +
-		"ap-southeast-1:123456789012:targetgroup/web/0123456789abcdef"), Port: 8080}}
-	args.HealthySettle = 20 * time.Millisecond
-	run := func(dryRun bool, params map[string]string) (*offline.Result, string) {
+	args.TargetGroups = []host.TargetGroup{{Service: "web", Arn: pulumi.String(web), Port: 8080}}
+	args.HealthPoll = time.Millisecond
+	run := func(dryRun bool, api targethealth.API) string {
+		args.TargetHealth = api
 		res, err := offline.Run(func(ctx *pulumi.Context) error {
 			h, err := host.New(ctx, "h", args)
 			if err != nil {
@@ -283,22 +301,38 @@ func TestANewHostPassesTheHealthChecksBeforeTheOldOneIsDeregistered(t *testing.T
 			}
 			ctx.Export("settled", h.Settled)
 			return nil
-		}, offline.Options{Stack: "test", DryRun: dryRun, Parameters: params, Settle: true,
+		}, offline.Options{Stack: "test", DryRun: dryRun, Settle: true,
 			Config: map[string]string{"aws:region": offlinetest.Region}})
 		require.NoError(t, err)
 		settled, _ := res.Exports["settled"].(string)
-		return res, settled
+		return settled
 	}
-	first, settled := run(false, nil)
-	assert.Equal(t, "waited 20ms", settled, "a new host is registered: wait for its health checks")
-	_, settled = run(false, first.Parameters)
-	assert.Equal(t, "already serving", settled, "no change: nothing new is registered")
-	_, settled = run(true, nil)
-	assert.Equal(t, "preview", settled)
+	api := &scriptedHealth{states: []string{"initial", "initial", "initial", "healthy"}}
+	assert.Equal(t, "healthy in 1 target group(s)", run(false, api))
+	assert.Equal(t, 4, api.reads, "read until healthy: a fixed wait cannot know how long a registration takes")
+	assert.Equal(t, web, api.group)
+	assert.Equal(t, "preview", run(true, &scriptedHealth{}))
 
 	args.TargetGroups = nil
-	_, settled = run(false, nil)
-	assert.Equal(t, "no load balancer", settled)
+	assert.Equal(t, "no load balancer", run(false, &scriptedHealth{}))
+}
+
+// scriptedHealth answers DescribeTargetHealth with states in turn, the last one repeated.
+type scriptedHealth struct {
+	states []string
+	reads  int
+	group  string
+}
+
+func (s *scriptedHealth) DescribeTargetHealth(_ context.Context, in *elasticloadbalancingv2.DescribeTargetHealthInput,
+	_ ...func(*elasticloadbalancingv2.Options)) (*elasticloadbalancingv2.DescribeTargetHealthOutput, error) {
+	s.group = aws.ToString(in.TargetGroupArn)
+	state := s.states[min(s.reads, len(s.states)-1)]
+	s.reads++
+	return &elasticloadbalancingv2.DescribeTargetHealthOutput{TargetHealthDescriptions: []elbtypes.TargetHealthDescription{{
+		Target:       &elbtypes.TargetDescription{Id: in.Targets[0].Id},
+		TargetHealth: &elbtypes.TargetHealth{State: elbtypes.TargetHealthStateEnum(state)},
+	}}}, nil
 }
 
 func TestAFleetsTargetGroupNamesStartWithItsStack(t *testing.T) {

@@ -66,6 +66,17 @@ func TestInstanceIsHardened(t *testing.T) {
 	assert.Regexp(t, `^ami-0[0-9a-f]{16}$`, offlinetest.Str(t, inst, "ami"))
 }
 
+// RunInstances refuses ebsOptimized on a t2 (docs/migration.md starts from a t2.micro): the host asks for it only
+// where the type supports it.
+func TestOnlyATypeThatCanBeEBSOptimizedIsAskedToBe(t *testing.T) {
+	for typ, want := range map[string]bool{"t3.small": true, "t2.micro": false, "t4g.small": true, "t1.micro": false} {
+		args := hostArgs()
+		args.InstanceType = typ
+		res := offlinetest.Run(t, program(host.New, "h", args))
+		assert.Equal(t, want, offlinetest.Bool(t, offlinetest.One(t, res, instanceType), "ebsOptimized"), typ)
+	}
+}
+
 func TestAMIComesFromThePublicParameterForTheArch(t *testing.T) {
 	for arch, param := range host.AMIParameters[host.AMIStandard] {
 		t.Run(arch, func(t *testing.T) {

@@ -167,3 +167,46 @@ func TestAFleetWithoutItsWaiverHasTheOpenPublicAddressFinding(t *testing.T) {
 	}
 	assert.Contains(t, ids, "APPSTACK-ASG-003", "public addresses on fleet hosts need a stated reason")
 }
+
+// The retry of a failed first deploy finds its group existing: the hostnames' rules must still wait for the
+// rollout, since the group's hosts have never served. A rollout that fails (here: no Auto Scaling client) leaves
+// every hostname's rule where it was.
+func TestAFleetsHostnamesMoveOnlyAfterARolloutSucceedsEvenWhenTheGroupExists(t *testing.T) {
+	t.Chdir(offlinetest.Root())
+	res, err := offline.Run(Program, offline.Options{Stack: "staging", Config: withFleet(t, nil), Settle: true,
+		Groups: map[string]offline.Group{"appstack-staging-app": {TemplateID: "lt-0failedfirst", Version: "1"}}})
+	require.Error(t, err, "the rollout cannot run without an Auto Scaling client")
+	for _, rule := range res.OfType(listenerRuleType) {
+		assert.Contains(t, rule.Name, "-warm", "%s forwards a hostname although no rollout succeeded", rule.Name)
+	}
+}
+
+// A running fleet's port change replaces its target groups, and moving the group to them in place would take
+// its hosts out of the groups the hostnames use at once: the deploy is refused, naming the key, before anything
+// is registered. The same group on its own target groups deploys.
+func TestARunningFleetDoesNotChangeTargetGroupsInPlace(t *testing.T) {
+	t.Chdir(offlinetest.Root())
+	cfg := withFleet(t, nil)
+	first := mustRun(t, "staging", cfg)
+	var arns []string
+	for _, tg := range first.OfType(targetGroupType) {
+		arns = append(arns, "arn:aws:elasticloadbalancing:ap-southeast-1:123456789012:targetgroup/"+
+			offlinetest.Str(t, tg, "name")+"/0123456789abcdef")
+	}
+	running := map[string]offline.Group{"appstack-staging-app": {TemplateID: "lt-0running", Version: "3",
+		TargetGroupArns: arns}}
+	_, err := offline.Run(Program, offline.Options{Stack: "staging", Config: cfg, Groups: running})
+	require.NoError(t, err, "the same target groups")
+
+	var services []map[string]any
+	require.NoError(t, json.Unmarshal([]byte(cfg["appstack:services"]), &services))
+	services[0]["port"] = 9090
+	raw, err := json.Marshal(services)
+	require.NoError(t, err)
+	cfg["appstack:services"] = string(raw)
+	res, err := offline.Run(Program, offline.Options{Stack: "staging", Config: cfg, Groups: running})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "appstack:services[].port")
+	assert.Contains(t, err.Error(), "cannot change target groups in place")
+	assert.Empty(t, res.OfType(groupType), "refused before anything is registered")
+}

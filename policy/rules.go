@@ -111,7 +111,9 @@ var stackRules = []Rule{
 		Title: "the instance is EBS-optimized", Types: []string{Instance},
 		Fix: "ebsOptimized = true",
 		Check: func(r offline.Resource, _ *Stack) []string {
-			return when(!boolean(r, "ebsOptimized"), "not EBS-optimized")
+			// t1 and t2 cannot be EBS-optimized: RunInstances refuses it (stacks.EBSOptimizable).
+			return when(!boolean(r, "ebsOptimized") && stacks.EBSOptimizable(str(r, "instanceType")),
+				"not EBS-optimized")
 		}},
 	{ID: "APPSTACK-EC2-008", Mirrors: []string{"pulumi-aws#744"}, Severity: Medium,
 		Title: "security groups are attached by id", Types: []string{Instance},

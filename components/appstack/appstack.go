@@ -334,7 +334,6 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		// Recover and reboot only where the profile asks for it: a review stack's role may not create such alarms.
 		InstanceActions: cfg.InstanceAlarms,
 		TargetGroups:    targetGroups,
-		HealthySettle:   frontdoor.HealthyThreshold*frontdoor.HealthCheckInterval + frontdoor.HealthCheckInterval,
 		ProtectAddress:  cfg.Protect,
 		AdoptAddress:    cfg.AdoptAddress,
 		Tags:            tagSet,
@@ -345,14 +344,12 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 			return nil, err
 		}
 		c.GroupName, c.TemplateVersion, c.Rollout = f.GroupName, f.TemplateVersion, f.Rollout
-		// A new fleet's hostnames forward to its target groups once its first hosts serve: on the move from a
-		// single host the target groups are new (named for the stack), and the old host keeps the traffic until
-		// then. An existing fleet's rules stay as they are.
-		var serving pulumi.StringInput
-		if f.Created {
-			serving = f.Rollout
-		}
-		if err := fd.Route(ctx, serving); err != nil {
+		// The hostnames forward to the fleet's target groups only once a rollout has put hosts in service in
+		// this deploy. Whether the group existed before says nothing about whether it ever served: the retry of
+		// a failed first deploy finds a group whose hosts failed. So the rules follow the rollout on every
+		// deploy; a rule already on these target groups got there after a rollout that succeeded, and a failed
+		// rollout leaves every rule where it was (on the single host's target groups when moving, or on none).
+		if err := fd.Route(ctx, f.Rollout); err != nil {
 			return nil, err
 		}
 		c.PublicIP = pulumi.String("").ToStringOutput()
@@ -363,6 +360,12 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 			return nil, err
 		}
 		c.PublicIP, c.InstanceID = h.PublicIP, h.InstanceID
+		if fd != nil {
+			// Each hostname forwards to its target group once the serving host is healthy in every one.
+			if err := fd.Route(ctx, h.Settled); err != nil {
+				return nil, err
+			}
+		}
 		none := pulumi.String("").ToStringOutput()
 		c.GroupName, c.TemplateVersion, c.Rollout = none, none, none
 	}

@@ -27,8 +27,10 @@ func newFleet(ctx *pulumi.Context, name string, cfg *stacks.Config, door *doorPl
 		subnets, public = door.subnetIDs, true
 	}
 	var arns pulumi.StringArray
+	var names []string
 	for _, s := range cfg.Services {
 		arns = append(arns, fd.TargetGroupArns[s.Name])
+		names = append(names, fd.TargetGroupNames[s.Name])
 	}
 	return fleet.New(ctx, name+"-fleet", &fleet.Args{
 		Boot:                boot,
@@ -45,11 +47,12 @@ func newFleet(ctx *pulumi.Context, name string, cfg *stacks.Config, door *doorPl
 		SecurityGroupIDs:    boot.SecurityGroupIDs,
 		InstanceProfileName: boot.InstanceProfileName,
 		TargetGroupArns:     arns,
+		TargetGroupNames:    names,
 		ScalingMetric:       shape.Scaling.Metric,
 		ScalingTarget:       shape.Scaling.Target,
 		// Requests per target count on the first service's target group.
 		RequestsLabel: fd.ResourceLabels[cfg.Services[0].Name],
-		HealthySettle: boot.HealthySettle,
+		HealthySettle: frontdoor.HealthyThreshold*frontdoor.HealthCheckInterval + frontdoor.HealthCheckInterval,
 		// The same drain the front door's target groups keep.
 		Drain:         *deregistrationDelay(cfg),
 		DependsOn:     boot.DependsOn,

@@ -104,8 +104,12 @@ func newFrontDoor(ctx *pulumi.Context, name string, cfg *stacks.Config, p *doorP
 		// Every target group's name starts with the stack's: the deploy roles create, change and attach Auto
 		// Scaling groups only to target groups named for their own stacks (bootstrap FrontDoorPolicy, FleetPolicy).
 		TargetGroupPrefix: ctx.Stack(),
-		// A fleet's rules wait for its hosts to serve (appstack.New calls Route).
-		DeferRouting: cfg.IsFleet(),
+		// A fleet's groups are named apart from a single host's, so a move between the two makes new groups.
+		ForFleet: cfg.IsFleet(),
+		// The hostnames' rules wait until what they forward to serves (appstack.New calls Route): a fleet's rollout,
+		// or the single host healthy in every target group. A replaced target group (a port change, a rename)
+		// thus takes requests only once it holds a healthy target, and the old one keeps them until then.
+		DeferRouting: true,
 		Tags:         tagSet,
 	}, opts...)
 }

@@ -66,6 +66,10 @@ type Args struct {
 	// TargetGroupArns are the front door's target groups, one per service: the group registers each host in
 	// every one once it is in service, and replaces a host they find unhealthy. Required.
 	TargetGroupArns pulumi.StringArrayInput
+	// TargetGroupNames are the names of TargetGroupArns' groups, known before they exist: a deploy that would move
+	// a running group to other target groups (a port change or a rename replaces them) is refused. Optional:
+	// without it nothing is compared.
+	TargetGroupNames []string
 	// ScalingMetric is CPU or Requests; ScalingTarget the value to keep it at. RequestsLabel is the resource
 	// label of the target group whose requests per target count (frontdoor.FrontDoor.ResourceLabels). Required.
 	ScalingMetric string
@@ -178,6 +182,9 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if err != nil {
 		return nil, fmt.Errorf("fleet %q: %w", name, err)
 	}
+	if err := a.sameTargetGroups(name, current); err != nil {
+		return nil, err
+	}
 	c := &Fleet{}
 	if err := ctx.RegisterComponentResource(Type, name, c, opts...); err != nil {
 		return nil, err
@@ -229,8 +236,39 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	return c, nil
 }
 
-// groupState is what the group runs now; empty when it does not exist yet.
-type groupState struct{ templateID, version string }
+// groupState is what the group runs now, and the names of the target groups it registers its hosts in; empty
+// when it does not exist yet.
+type groupState struct {
+	templateID, version string
+	targetGroups        []string
+}
+
+// sameTargetGroups refuses to move a running group to other target groups. Auto Scaling would detach the
+// serving hosts from the old groups at once — the hostnames, which move only after the rollout, would have no
+// target until it ends — and register those hosts in the new groups, whose checks they fail on a new port, so
+// that they are replaced with the version they run while the refresh runs.
+func (a *Args) sameTargetGroups(name string, current groupState) error {
+	if current.templateID == "" || len(a.TargetGroupNames) == 0 || len(current.targetGroups) == 0 {
+		return nil
+	}
+	if slices.Equal(slices.Sorted(slices.Values(current.targetGroups)),
+		slices.Sorted(slices.Values(a.TargetGroupNames))) {
+		return nil
+	}
+	return fmt.Errorf("fleet %q: group %s serves from target groups %s, and this deploy would replace them with %s "+
+		"(appstack:services[].port changed, or the groups were renamed). A running fleet cannot change target "+
+		"groups in place: Auto Scaling would take its hosts out of the groups the hostnames use at once, and put "+
+		"them in groups whose checks they fail. Change the port in two deploys instead: move the stack to a single "+
+		"host (appstack:hosting: single) with the new port, then back to the fleet (docs/fleet.md)", name,
+		a.GroupName, strings.Join(current.targetGroups, ", "), strings.Join(a.TargetGroupNames, ", "))
+}
+
+// targetGroupName is a target group's name from its ARN (...:targetgroup/<name>/<id>).
+func targetGroupName(arn string) string {
+	_, rest, _ := strings.Cut(arn, ":targetgroup/")
+	name, _, _ := strings.Cut(rest, "/")
+	return name
+}
 
 // currentVersion reads the group with the aws:autoscaling/getGroup invoke (DescribeAutoScalingGroups through the
 // provider, with the deploy's identity). A group that does not exist yet is no error.
@@ -247,15 +285,19 @@ func currentVersion(ctx *pulumi.Context, group string) (groupState, error) {
 		return groupState{}, fmt.Errorf("reading Auto Scaling group %s (the deploy needs "+
 			"autoscaling:DescribeAutoScalingGroups): %w", group, err)
 	}
+	var targets []string
+	for _, arn := range res.TargetGroupArns {
+		targets = append(targets, targetGroupName(arn))
+	}
 	for _, p := range res.MixedInstancesPolicies {
 		for _, lt := range p.LaunchTemplates {
 			for _, spec := range lt.LaunchTemplateSpecifications {
-				return groupState{templateID: spec.LaunchTemplateId, version: spec.Version}, nil
+				return groupState{templateID: spec.LaunchTemplateId, version: spec.Version, targetGroups: targets}, nil
 			}
 		}
 	}
 	for _, lt := range res.LaunchTemplates {
-		return groupState{templateID: lt.Id, version: lt.Version}, nil
+		return groupState{templateID: lt.Id, version: lt.Version, targetGroups: targets}, nil
 	}
 	return groupState{}, nil
 }
@@ -304,7 +346,7 @@ func (a *Args) launchTemplate(ctx *pulumi.Context, name string, boot *host.Launc
 			DeleteOnTermination:      pulumi.String("true"),
 		}},
 		Monitoring:   &ec2.LaunchTemplateMonitoringArgs{Enabled: pulumi.Bool(a.Boot.DetailedMonitoring)},
-		EbsOptimized: pulumi.String("true"),
+		EbsOptimized: pulumi.String(strconv.FormatBool(stacks.EBSOptimizable(a.InstanceTypes...))),
 		// The hosts and their volumes are tagged in the launch itself: the deploy roles launch only tagged
 		// volumes (bootstrap: Ec2LaunchTagged), as for the single host's volumeTags.
 		TagSpecifications: ec2.LaunchTemplateTagSpecificationArray{
@@ -445,10 +487,12 @@ func (a *Args) notifications(ctx *pulumi.Context, name string, group *autoscalin
 		EvaluationPeriods:  pulumi.Int(5),
 		Threshold:          pulumi.Float64(float64(a.Min)),
 		ComparisonOperator: pulumi.String("LessThanThreshold"),
-		TreatMissingData:   pulumi.String("breaching"),
-		AlarmActions:       actions,
-		OkActions:          actions,
-		Tags:               tags.With(a.Tags, name),
+		// Auto Scaling publishes the group's metrics every minute once collection is on; until the first one
+		// (a new group) the alarm keeps its state, INSUFFICIENT_DATA, instead of firing on every new stack.
+		TreatMissingData: pulumi.String("missing"),
+		AlarmActions:     actions,
+		OkActions:        actions,
+		Tags:             tags.With(a.Tags, name),
 	}, parent)
 	return err
 }

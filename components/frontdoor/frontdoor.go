@@ -38,8 +38,23 @@ const Type = "appstack:components:FrontDoor"
 const TLSPolicy = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 
 // HSTS is the Strict-Transport-Security header the HTTPS listener adds to every response (one year; browsers
-// then refuse plain HTTP for the hostname).
+// then refuse plain HTTP for the hostname and, with includeSubDomains, for every name under it).
 const HSTS = "max-age=31536000; includeSubDomains"
+
+// HSTSApex is the header when a service is served on the zone's apex: there includeSubDomains would force HTTPS
+// for a year on every name of the domain, services outside this stack included (RFC 6797 section 6.1.2), so only
+// the hostnames themselves are bound.
+const HSTSApex = "max-age=31536000"
+
+// hsts is the header for the services: HSTSApex when one of them is served on the zone's apex, else HSTS.
+func (a *Args) hsts() string {
+	for _, s := range a.Services {
+		if s.Hostname == a.Domain {
+			return HSTSApex
+		}
+	}
+	return HSTS
+}
 
 // DefaultDeregistrationDelay is how long a target leaving a group keeps its requests unless Args says otherwise:
 // a single host is deregistered only once its replacement serves, so its drain need not be long.
@@ -116,6 +131,10 @@ type Args struct {
 	// DeferRouting leaves the listener rules to a later call of Route, which can hold them until the hosts
 	// serve. Default false: New creates them.
 	DeferRouting bool
+	// ForFleet says the target groups serve an Auto Scaling group. A fleet's groups are named apart from a single
+	// host's, so moving a stack between the two creates new groups instead of changing the serving ones in place.
+	// Default false: a single host.
+	ForFleet bool
 	// LogRetentionDays expires access logs after this many days. Default 14.
 	LogRetentionDays int
 	// ForceDestroyLogs lets a destroy delete the access-log bucket with its logs. Default false; ephemeral.
@@ -134,6 +153,8 @@ type FrontDoor struct {
 	SecurityGroupID pulumi.IDOutput
 	// TargetGroupArns maps each service to its target group's ARN.
 	TargetGroupArns map[string]pulumi.StringOutput
+	// TargetGroupNames maps each service to its target group's name, known before the group exists.
+	TargetGroupNames map[string]string
 	// ResourceLabels maps each service to app/<load balancer>/<id>/targetgroup/<target group>/<id>, the label that
 	// names its requests per target to a target tracking policy (PredefinedMetricSpecification.ResourceLabel).
 	ResourceLabels map[string]pulumi.StringOutput
@@ -234,7 +255,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		return nil, err
 	}
 	c := &FrontDoor{TargetGroupArns: map[string]pulumi.StringOutput{}, ResourceLabels: map[string]pulumi.StringOutput{},
-		tags: tags.With(a.Tags, name)}
+		TargetGroupNames: map[string]string{}, tags: tags.With(a.Tags, name)}
 	if err := ctx.RegisterComponentResource(Type, name, c, opts...); err != nil {
 		return nil, err
 	}
@@ -293,7 +314,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 				StatusCode:  pulumi.String("404"),
 			},
 		}},
-		RoutingHttpResponseStrictTransportSecurityHeaderValue: pulumi.String(HSTS),
+		RoutingHttpResponseStrictTransportSecurityHeaderValue: pulumi.String(a.hsts()),
 		RoutingHttpResponseXContentTypeOptionsHeaderValue:     pulumi.String("nosniff"),
 		Tags: tags.With(a.Tags, name),
 	}, parent)
@@ -329,8 +350,9 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 				return nil, err
 			}
 		}
+		c.TargetGroupNames[s.Name] = a.targetGroupName(ctx, name, s)
 		tg, err := lb.NewTargetGroup(ctx, name+"-"+s.Name+"-tg", &lb.TargetGroupArgs{
-			Name:                pulumi.String(a.targetGroupName(ctx, name, s)),
+			Name:                pulumi.String(c.TargetGroupNames[s.Name]),
 			VpcId:               pulumi.String(a.VpcID),
 			TargetType:          pulumi.String("instance"),
 			Port:                pulumi.Int(s.Port),
@@ -407,7 +429,8 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	return c, nil
 }
 
-// noHealthyTarget alarms when a service has had no healthy target for three minutes: every request to it fails.
+// noHealthyTarget alarms when a service has had no healthy target for three minutes while requests came: every
+// request to it fails.
 // Three one-minute periods ride out a host switch, when the new target passes its first health check within one
 // interval.
 func (a *Args) noHealthyTarget(ctx *pulumi.Context, c *FrontDoor, name string, alb *lb.LoadBalancer,
@@ -429,8 +452,11 @@ func (a *Args) noHealthyTarget(ctx *pulumi.Context, c *FrontDoor, name string, a
 		EvaluationPeriods:  pulumi.Int(3),
 		Threshold:          pulumi.Float64(1),
 		ComparisonOperator: pulumi.String("LessThanThreshold"),
-		// No data means no healthy host reported: the service is down, not quiet.
-		TreatMissingData: pulumi.String("breaching"),
+		// Elastic Load Balancing reports its metrics only while requests flow through the load balancer
+		// (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-cloudwatch-metrics.html):
+		// no data is a quiet service — every new stack and every idle review stack — not a failing one, and a
+		// request that finds no healthy target is itself reported, as HealthyHostCount 0.
+		TreatMissingData: pulumi.String("notBreaching"),
 		AlarmActions:     actions,
 		OkActions:        actions,
 		Tags:             tags.With(a.Tags, name),
@@ -504,11 +530,11 @@ func (c *FrontDoor) Route(ctx *pulumi.Context, serving pulumi.StringInput) error
 	return nil
 }
 
-// targetGroupName is the name of a service's target group. A group whose rules wait for its hosts (DeferRouting,
-// a fleet's) and one whose rules are created with it (a single host's) never share a name: a stack that moves
+// targetGroupName is the name of a service's target group. A fleet's group (ForFleet)
+// and a single host's never share a name: a stack that moves
 // from one host to a fleet gets new target groups, which its deferred rules take over only once the fleet serves.
 func (a *Args) targetGroupName(ctx *pulumi.Context, component string, s Service) string {
-	if a.DeferRouting {
+	if a.ForFleet {
 		return PrefixedTargetGroupName(a.TargetGroupPrefix, TargetGroupName(ctx.Project(), ctx.Stack(), component, s,
 			a.VpcID))
 	}

@@ -18,6 +18,8 @@ import (
 
 	"appstack/components/tags"
 	"appstack/internal/readiness"
+	"appstack/internal/rollout"
+	"appstack/internal/targethealth"
 	"appstack/stacks"
 )
 
@@ -119,11 +121,12 @@ type Args struct {
 	// TargetGroups are the front door's target groups the host serves behind: the host registers in each once
 	// it has signalled readiness. Optional.
 	TargetGroups []TargetGroup
-	// HealthySettle is how long a target registered in TargetGroups takes to pass the load balancer's health
-	// checks (its healthy threshold times the interval, plus one interval for the first check). After registering
-	// a new host the update waits that long, so that the engine, which deletes replaced resources once the
-	// program is done, deregisters the old host only when the new one is in service. Default 0: no wait.
-	HealthySettle time.Duration
+	// TargetHealth reads the new target's health in TargetGroups (Elastic Load Balancing's DescribeTargetHealth).
+	// Optional: by default a client for the deploy's own identity and region (the AWS provider's configuration,
+	// rollout.ReadIdentity) from targethealth.NewAPI.
+	TargetHealth targethealth.API
+	// HealthPoll is how often the new target's health is read. Default targethealth.DefaultPoll.
+	HealthPoll time.Duration
 	// ProtectAddress protects the Elastic IP so that no destroy or mistake changes the public address.
 	// Default false; on in production.
 	ProtectAddress bool
@@ -156,8 +159,8 @@ type Host struct {
 	UserData pulumi.StringOutput
 	// Fingerprint identifies what the host runs; the host signals it when ready.
 	Fingerprint pulumi.StringOutput
-	// Settled says how the update let a newly registered host pass the front door's health checks: "waited
-	// <d>", "already serving", "preview" or "no load balancer".
+	// Settled resolves once the serving host is healthy in every target group of TargetGroups (the front door's
+	// hostnames move to them only then): "healthy in <n> target group(s)", "preview" or "no load balancer".
 	Settled pulumi.StringOutput
 	// ReadyInstanceID is the instance id, resolved only once that instance has signalled readiness. The
 	// Elastic IP association and the status-check alarms take it, so both follow only a healthy host.
@@ -283,7 +286,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		// after the launch would have the whole launch refused.
 		VolumeTags:   tags.With(a.Tags, name),
 		Monitoring:   pulumi.Bool(a.DetailedMonitoring),
-		EbsOptimized: pulumi.Bool(true),
+		EbsOptimized: pulumi.Bool(stacks.EBSOptimizable(a.InstanceType)),
 		Tags:         tags.With(a.Tags, name),
 	}
 	if a.SubnetID != "" {
@@ -357,7 +360,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if err != nil {
 		return nil, err
 	}
-	c.Settled = a.settle(ctx, c, name, attachments, values)
+	c.Settled = a.settle(ctx, c, name, attachments)
 	// The alarms watch the serving host: after a failed gate they stay on the host that still serves.
 	if err := a.alarms(ctx, c, name, c.ReadyInstanceID); err != nil {
 		return nil, err
@@ -496,21 +499,24 @@ func (a *Args) targets(ctx *pulumi.Context, c *Host, name string) ([]*lb.TargetG
 	return out, nil
 }
 
-// settle holds the update open for HealthySettle once a new host is registered. pulumi-aws only registers and
+// settle holds the update open until the serving host is healthy in every target group, as Elastic Load
+// Balancing reports it (DescribeTargetHealth), bounded by the ready timeout. pulumi-aws only registers and
 // deregisters targets and cannot read their health (terraform-provider-aws
 // internal/service/elbv2/target_group_attachment.go), and the engine deletes the replaced, old attachments only
-// after the program has finished, so this wait is what keeps the old host registered until the new target has
-// passed the health checks that put it in service (docs/frontdoor.md). A deploy whose host already serves this
-// version (its ready signal is among the stack's signals) registers nothing new and does not wait; nor does a
-// preview.
-func (a *Args) settle(ctx *pulumi.Context, c *Host, name string, attachments []*lb.TargetGroupAttachment,
-	signals []string) pulumi.StringOutput {
-	if len(attachments) == 0 || a.HealthySettle <= 0 {
+// after the program has finished, so this wait is what keeps the old host registered until the new target is in
+// service: first registered (Elb.RegistrationInProgress, whose length no health-check setting bounds), then
+// through the group's healthy threshold of checks (API_TargetHealth). A host that already serves is healthy at the
+// first read; a target group that is new (a port change or a rename replaces it) gets the host registered and
+// waited for the same way, and the front door's hostnames move to it only after this resolves (frontdoor.Route).
+// A target that does not turn healthy fails the update: the old host stays registered and keeps serving.
+func (a *Args) settle(ctx *pulumi.Context, c *Host, name string,
+	attachments []*lb.TargetGroupAttachment) pulumi.StringOutput {
+	if len(attachments) == 0 {
 		return pulumi.String("no load balancer").ToStringOutput()
 	}
-	inputs := []any{c.Fingerprint}
-	for _, att := range attachments {
-		inputs = append(inputs, att.ID())
+	inputs := []any{c.ReadyInstanceID}
+	for i, att := range attachments {
+		inputs = append(inputs, att.ID(), a.TargetGroups[i].Arn)
 	}
 	return pulumi.All(inputs...).ApplyTWithContext(ctx.Context(), func(goctx context.Context, v []any) (string,
 		error) {
@@ -520,17 +526,31 @@ func (a *Args) settle(ctx *pulumi.Context, c *Host, name string, attachments []*
 			return "preview", nil
 		case offline:
 			return "offline: not waited", nil
-		case readiness.Serving(v[0].(string), signals):
-			return "already serving", nil
 		}
-		_ = ctx.Log.Info(fmt.Sprintf("host %q: waiting %s for the front door's health checks before the previous "+
-			"host is deregistered", name, a.HealthySettle), &pulumi.LogArgs{Resource: c})
-		select {
-		case <-time.After(a.HealthySettle):
-			return fmt.Sprintf("waited %s", a.HealthySettle), nil
-		case <-goctx.Done():
-			return "", goctx.Err()
+		var targets []targethealth.Target
+		for i, tg := range a.TargetGroups {
+			targets = append(targets, targethealth.Target{GroupArn: v[2+2*i].(string), Port: tg.Port})
 		}
+		api := a.TargetHealth
+		if api == nil {
+			identity, err := rollout.ReadIdentity(func(k string) (string, bool) { return ctx.GetConfig(k) })
+			if err != nil {
+				return "", fmt.Errorf("host %q: %w", name, err)
+			}
+			if targethealth.NewAPI == nil {
+				return "", fmt.Errorf("host %q: %w", name, targethealth.ErrNoClient)
+			}
+			if api, err = targethealth.NewAPI(goctx, identity); err != nil {
+				return "", fmt.Errorf("host %q: %w", name, err)
+			}
+		}
+		log := func(line string) {
+			_ = ctx.Log.Info("host "+strconv.Quote(name)+": "+line, &pulumi.LogArgs{Resource: c})
+		}
+		if err := targethealth.Wait(goctx, api, v[0].(string), targets, a.ReadyTimeout, a.HealthPoll, log); err != nil {
+			return "", fmt.Errorf("host %q: %w", name, err)
+		}
+		return fmt.Sprintf("healthy in %d target group(s)", len(targets)), nil
 	}).(pulumi.StringOutput)
 }
 

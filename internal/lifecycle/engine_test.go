@@ -33,6 +33,7 @@ import (
 	"appstack/internal/lifecycle"
 	"appstack/internal/offline/offlinetest"
 	"appstack/internal/standin/asgapi"
+	"appstack/internal/standin/elbapi"
 	"appstack/internal/standin/ssmstore"
 )
 
@@ -83,6 +84,9 @@ type engine struct {
 	// controller reaches it through AWS_ENDPOINT_URL_AUTO_SCALING.
 	asg    *asgapi.Server
 	asgURL string
+	// elbURL is the Elastic Load Balancing stand-in (DescribeTargetHealth) over the front door the stand-in
+	// provider keeps (elbFile): a single host's deploy reaches it through AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2.
+	elbURL string
 }
 
 func newEngine(t *testing.T) *engine {
@@ -129,6 +133,9 @@ func newEngine(t *testing.T) *engine {
 	asg := httptest.NewServer(e.asg)
 	t.Cleanup(asg.Close)
 	e.asgURL = asg.URL
+	elb := httptest.NewServer(&elbapi.Server{Store: &elbapi.Store{File: e.elbFile()}})
+	t.Cleanup(elb.Close)
+	e.elbURL = elb.URL
 	// The CLI's awskms provider is gocloud.dev v0.37.0 secrets/awskms. With awssdk=v2 it loads an aws-sdk-go-v2
 	// config (config v1.27.11), which honours AWS_ENDPOINT_URL_KMS (env_config.go; service/kms v1.30.1
 	// resolveBaseEndpoint), so the stack's URL names no test endpoint. The default SDK v1 (aws-sdk-go v1.50.36)
@@ -167,8 +174,10 @@ func (e *engine) fresh(t *testing.T) *lifecycle.Manager {
 				"APPSTACK_STANDIN_FLEET":    e.fleetFile(),
 				// The rollout controller's Auto Scaling client (aws-sdk-go-v2) honours the SDKs' per-service
 				// endpoint variable.
-				"AWS_ENDPOINT_URL_AUTO_SCALING": e.asgURL,
-				"PATH":                          e.bin + string(os.PathListSeparator) + os.Getenv("PATH"),
+				"AWS_ENDPOINT_URL_AUTO_SCALING":              e.asgURL,
+				"APPSTACK_STANDIN_ELB":                       e.elbFile(),
+				"AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2": e.elbURL,
+				"PATH": e.bin + string(os.PathListSeparator) + os.Getenv("PATH"),
 			})},
 		Progress: testWriter{t},
 		// The stand-in's parameter store stands for SSM, where the modelled hosts wrote their signals.
@@ -648,6 +657,9 @@ func gjson(t *testing.T, raw string, i int, field string) string {
 
 // fleetFile is the stand-ins' fleet: launch templates, groups, instance refreshes and their events.
 func (e *engine) fleetFile() string { return filepath.Join(e.state, "standin-fleet.json") }
+
+// elbFile is the stand-ins' front door: listener rules, target groups and registered targets.
+func (e *engine) elbFile() string { return filepath.Join(e.state, "standin-elb.json") }
 
 // parameters is the stand-in's parameter store of this engine's backend.
 func (e *engine) parameters() offlinetest.StandinParameters {

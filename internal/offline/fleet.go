@@ -14,6 +14,8 @@ import (
 // Group is an Auto Scaling group that exists: the launch template and numbered version it launches.
 type Group struct {
 	TemplateID, Version string
+	// TargetGroupArns are the target groups the group registers its hosts in.
+	TargetGroupArns []string
 }
 
 // fleetCall answers aws:autoscaling/getGroup from Groups. The provider's data source reports a group that
@@ -31,8 +33,12 @@ func (m *Mocks) fleetCall(args pulumi.MockCallArgs) (resource.PropertyMap, bool,
 	if !ok {
 		return nil, true, fmt.Errorf("reading Auto Scaling Group (%s): empty result", name)
 	}
+	targets := []any{}
+	for _, arn := range g.TargetGroupArns {
+		targets = append(targets, arn)
+	}
 	return resource.NewPropertyMapFromMap(map[string]any{
-		"name": name, "id": name,
+		"name": name, "id": name, "targetGroupArns": targets,
 		"mixedInstancesPolicies": []any{map[string]any{"launchTemplates": []any{map[string]any{
 			"launchTemplateSpecifications": []any{map[string]any{
 				"launchTemplateId": g.TemplateID, "version": g.Version}},

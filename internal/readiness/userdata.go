@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 )
 
@@ -15,6 +16,8 @@ type BootParams struct {
 	ReadyPrefix string
 	// Fingerprint is what the host signals.
 	Fingerprint string
+	// Ports are the ports the boot waits on its services at (wait_ready <port>): where the host serves once ready.
+	Ports []int
 }
 
 // ParseUserData reads the readiness prefix and fingerprint out of an instance's user data: the plain script
@@ -43,6 +46,11 @@ func ParseUserData(userData, userDataBase64 string) (BootParams, error) {
 		}
 		if v, ok := strings.CutPrefix(line, "fingerprint="); ok {
 			p.Fingerprint = strings.Trim(v, `'"`)
+		}
+		if v, ok := strings.CutPrefix(line, "wait_ready "); ok {
+			if port, err := strconv.Atoi(strings.Fields(v)[0]); err == nil {
+				p.Ports = append(p.Ports, port)
+			}
 		}
 	}
 	if p.ReadyPrefix == "" || !fingerprintRE.MatchString(p.Fingerprint) {

@@ -225,6 +225,12 @@ func (s *standin) Create(_ context.Context, req *pulumirpc.CreateRequest) (*pulu
 		props, err := marshal(unknownComputed(inputs, out))
 		return &pulumirpc.CreateResponse{Properties: props}, err
 	}
+	if u.Type() == targetGroupType {
+		// A replacement target group has a new ARN, as AWS gives it: the physical name is in it.
+		id = targetGroupArn(s.mocks.Region, strProp(inputs, "name"), id)
+		out["arn"] = resource.NewStringProperty(id)
+		out["arnSuffix"] = resource.NewStringProperty(id[strings.Index(id, "targetgroup/"):])
+	}
 	if u.Type() == "aws:ec2/instance:Instance" {
 		if err := s.boot(id, inputs); err != nil {
 			return nil, err
@@ -234,6 +240,9 @@ func (s *standin) Create(_ context.Context, req *pulumirpc.CreateRequest) (*pulu
 		if err := createdRepository(id, inputs); err != nil {
 			return nil, err
 		}
+	}
+	if err := s.frontDoor(string(u.Type()), id, out, false); err != nil {
+		return nil, err
 	}
 	s.log(Call{Op: "create", Type: string(u.Type()), Name: u.Name(), ID: id, Instance: instanceOf(inputs)})
 	props, err := marshal(out)
@@ -328,6 +337,9 @@ func (s *standin) Update(_ context.Context, req *pulumirpc.UpdateRequest) (*pulu
 			out[k] = v
 		}
 	}
+	if err := s.frontDoor(string(u.Type()), req.GetId(), out, false); err != nil {
+		return nil, err
+	}
 	s.log(Call{Op: "update", Type: string(u.Type()), Name: u.Name(), ID: req.GetId(),
 		Instance: instanceOf(inputs)})
 	props, err := marshal(out)
@@ -350,7 +362,14 @@ func (s *standin) Delete(_ context.Context, req *pulumirpc.DeleteRequest) (*empt
 			return nil, err
 		}
 	}
-	s.log(Call{Op: "delete", Type: string(u.Type()), Name: u.Name(), ID: req.GetId()})
+	state, err := unmarshal(req.GetProperties())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.frontDoor(string(u.Type()), req.GetId(), state, true); err != nil {
+		return nil, err
+	}
+	s.log(Call{Op: "delete", Type: string(u.Type()), Name: u.Name(), ID: req.GetId(), Instance: instanceOf(state)})
 	return &emptypb.Empty{}, nil
 }
 
