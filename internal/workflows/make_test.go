@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -27,7 +28,13 @@ func TestMakeEngineSaysWhenTheEngineTestsDidNotRun(t *testing.T) {
 		cmd := exec.Command("make", "-s", "-f", filepath.Join(project.Root(), "Makefile"), "engine",
 			"GOTESTSUM=/bin/true")
 		cmd.Dir = t.TempDir() // no .tools/pulumi here
-		cmd.Env = append(os.Environ(), "APPSTACK_PULUMI_ROOT="+root)
+		// Run as a make of its own, not a sub-make of the `make test` that runs this test.
+		for _, kv := range os.Environ() {
+			if k, _, _ := strings.Cut(kv, "="); k != "MAKEFLAGS" && k != "MFLAGS" && k != "MAKELEVEL" {
+				cmd.Env = append(cmd.Env, kv)
+			}
+		}
+		cmd.Env = append(cmd.Env, "APPSTACK_PULUMI_ROOT="+root)
 		out, err := cmd.CombinedOutput()
 		require.NoError(t, err, "%s", out)
 		return string(out)
