@@ -18,7 +18,10 @@
 // Every stack command takes -binary PATH, a prebuilt program that the steps reuse (the committed Pulumi.yaml is
 // not edited), and -policy-pack DIR (default: the project's policypack; "" for none), which real previews and
 // ups run. The Pulumi CLI is the one under $APPSTACK_PULUMI_ROOT/bin if set, else version -pulumi-version
-// (default: project.PulumiVersion), installed through the Automation API when missing. comment reads
+// (default: project.PulumiVersion), installed through the Automation API when missing; unlock, the break-glass
+// command, never installs one: it takes $APPSTACK_PULUMI_ROOT/bin, pulumi on PATH or an installed
+// -pulumi-version, and says what is missing otherwise. Where no release can be downloaded, make pulumi-cli
+// builds the pinned CLI from the Go module proxy (tools/pulumi-cli/build.sh). comment reads
 // GITHUB_TOKEN, GITHUB_REPOSITORY and GITHUB_API_URL as GitHub Actions sets them, and derives the pull request of
 // a preview run from the run's head, never from its artifacts (internal/ghcomment).
 //
@@ -34,6 +37,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strconv"
@@ -184,7 +188,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, m *lifecycle.Mana
 		if err := need(*stack != "", "-stack"); err != nil {
 			return err
 		}
-		if err := cli(); err != nil {
+		if err := localCLI(m, version); err != nil {
 			return err
 		}
 		released, err := m.Unlock(ctx, *stack, *minAge, *force)
@@ -244,12 +248,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, m *lifecycle.Mana
 // installed under ~/.pulumi/versions/<v> if missing.
 func useCLI(ctx context.Context, m *lifecycle.Manager, v semver.Version) error {
 	if root := os.Getenv("APPSTACK_PULUMI_ROOT"); root != "" {
-		cmd, err := auto.NewPulumiCommand(&auto.PulumiCommandOptions{Root: root, SkipVersionCheck: true})
-		if err != nil {
-			return fmt.Errorf("the Pulumi CLI in $APPSTACK_PULUMI_ROOT (%s): %w", root, err)
-		}
-		m.Options = append(m.Options, auto.Pulumi(cmd))
-		return nil
+		return useRoot(m, root)
 	}
 	root, err := cliRoot(v)
 	if err != nil {
@@ -257,11 +256,55 @@ func useCLI(ctx context.Context, m *lifecycle.Manager, v semver.Version) error {
 	}
 	cmd, err := auto.InstallPulumiCommand(ctx, &auto.PulumiCommandOptions{Version: v, Root: root})
 	if err != nil {
-		return fmt.Errorf("installing the Pulumi CLI %s: %w", v, err)
+		return fmt.Errorf("installing the Pulumi CLI %s: %w (%s)", v, err, buildHint)
 	}
 	m.Options = append(m.Options, auto.Pulumi(cmd))
 	return nil
 }
+
+// useRoot makes the workspaces use the Pulumi CLI at root/bin/pulumi.
+func useRoot(m *lifecycle.Manager, root string) error {
+	cmd, err := auto.NewPulumiCommand(&auto.PulumiCommandOptions{Root: root, SkipVersionCheck: true})
+	if err != nil {
+		return fmt.Errorf("the Pulumi CLI in %s: %w", filepath.Join(root, "bin"), err)
+	}
+	m.Options = append(m.Options, auto.Pulumi(cmd))
+	return nil
+}
+
+// errNoCLI is localCLI's error when no Pulumi CLI is at hand.
+var errNoCLI = errors.New("no Pulumi CLI")
+
+// localCLI makes the workspaces use a Pulumi CLI that is already on this machine, and never downloads one:
+// $APPSTACK_PULUMI_ROOT/bin/pulumi if the variable is set, else pulumi on PATH, else version v where install-cli
+// puts it. unlock is the break-glass command, run after a deploy died, perhaps where nothing can be downloaded,
+// and it needs the CLI only to learn the backend's URL.
+func localCLI(m *lifecycle.Manager, v semver.Version) error {
+	if root := os.Getenv("APPSTACK_PULUMI_ROOT"); root != "" {
+		return useRoot(m, root)
+	}
+	if _, err := exec.LookPath("pulumi"); err == nil {
+		cmd, err := auto.NewPulumiCommand(&auto.PulumiCommandOptions{SkipVersionCheck: true})
+		if err != nil {
+			return fmt.Errorf("the Pulumi CLI on PATH: %w", err)
+		}
+		m.Options = append(m.Options, auto.Pulumi(cmd))
+		return nil
+	}
+	root, err := cliRoot(v)
+	if err != nil {
+		root = filepath.Join("~", ".pulumi", "versions", v.String())
+	} else if _, err := os.Stat(filepath.Join(root, "bin", "pulumi")); err == nil {
+		return useRoot(m, root)
+	}
+	return fmt.Errorf("%w: $APPSTACK_PULUMI_ROOT is not set, there is no pulumi on PATH and none in %s, and this "+
+		"command never downloads one; point APPSTACK_PULUMI_ROOT at a directory with bin/pulumi (%s), or put "+
+		"pulumi on PATH", errNoCLI, filepath.Join(root, "bin"), buildHint)
+}
+
+// buildHint says how to get the pinned CLI where no release can be downloaded.
+const buildHint = "without access to the Pulumi releases, build the pinned CLI and its Go language host from the " +
+	"Go module proxy with make pulumi-cli (tools/pulumi-cli/build.sh ROOT) and set APPSTACK_PULUMI_ROOT=ROOT"
 
 // cliRoot is where the Automation API installs version v by default: ~/.pulumi/versions/<v>.
 func cliRoot(v semver.Version) (string, error) {
@@ -280,7 +323,7 @@ func installCLI(ctx context.Context, v semver.Version) (string, error) {
 		return "", err
 	}
 	if _, err := auto.InstallPulumiCommand(ctx, &auto.PulumiCommandOptions{Version: v, Root: root}); err != nil {
-		return "", fmt.Errorf("installing the Pulumi CLI %s: %w", v, err)
+		return "", fmt.Errorf("installing the Pulumi CLI %s: %w (%s)", v, err, buildHint)
 	}
 	return root, nil
 }

@@ -162,33 +162,32 @@ func TestReadDigests(t *testing.T) {
 	assert.ErrorContains(t, err, "imageDigests")
 }
 
-// One place pins the Pulumi CLI: the constant stackctl installs by default is the version the shared build
-// scripts build for .ci/run, and no workflow or script names another.
+// One place pins the Pulumi CLI: the constant stackctl installs by default is the version the repository's own
+// build script (tools/pulumi-cli/build.sh, which reads the constant) builds from the modules both go.mod files
+// there pin, .ci/run builds it with that script and nothing from outside the repository, and no script names
+// another version.
 func TestOnePulumiVersion(t *testing.T) {
 	assert.Regexp(t, `^\d+\.\d+\.\d+$`, project.PulumiVersion)
-	version := regexp.MustCompile(`v3\.\d+\.\d+`)
-	for _, script := range []string{"build.sh", "build-language-go.sh"} {
-		var found bool
-		for _, shared := range []string{filepath.Join(project.Root(), "..", "shared"), "/work/shared"} {
-			raw, err := os.ReadFile(filepath.Join(shared, "tools", "pulumi-cli", script))
-			if err != nil {
-				continue
-			}
-			found = true
-			for _, v := range version.FindAllString(string(raw), -1) {
-				assert.Equal(t, "v"+project.PulumiVersion, v, "%s builds another version", script)
-			}
-			break
-		}
-		if !found {
-			t.Logf("../shared/tools/pulumi-cli/%s is not beside this checkout: not compared", script)
-		}
+	tools := filepath.Join(project.Root(), "tools", "pulumi-cli")
+	for _, mod := range []string{"go.mod", filepath.Join("language-go", "go.mod")} {
+		raw, err := os.ReadFile(filepath.Join(tools, mod))
+		require.NoError(t, err, "the repository builds its own Pulumi CLI and language host")
+		assert.Regexp(t, `(?m)^(require )?\s*github\.com/pulumi/pulumi/pkg/v3 v`+regexp.QuoteMeta(project.PulumiVersion)+`$`,
+			string(raw), "tools/pulumi-cli/%s builds another version", mod)
 	}
-	raw, err := os.ReadFile(filepath.Join(project.Root(), ".ci", "run"))
+	build, err := os.ReadFile(filepath.Join(tools, "build.sh"))
 	require.NoError(t, err)
-	for _, v := range version.FindAllString(string(raw), -1) {
-		assert.Equal(t, "v"+project.PulumiVersion, v, ".ci/run names another version")
+	assert.Contains(t, string(build), "internal/project/project.go", "build.sh reads the pinned version")
+	version := regexp.MustCompile(`v3\.\d+\.\d+`)
+	ci, err := os.ReadFile(filepath.Join(project.Root(), ".ci", "run"))
+	require.NoError(t, err)
+	for name, raw := range map[string][]byte{"build.sh": build, ".ci/run": ci} {
+		for _, v := range version.FindAllString(string(raw), -1) {
+			assert.Equal(t, "v"+project.PulumiVersion, v, "%s names another version", name)
+		}
 	}
+	assert.Contains(t, string(ci), "tools/pulumi-cli/build.sh", ".ci/run builds the CLI with the repository's script")
+	assert.NotContains(t, string(ci), "shared/", "a clone has no ../shared: .ci/run needs nothing from it")
 }
 
 func TestExitCodes(t *testing.T) {

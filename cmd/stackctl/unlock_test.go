@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"appstack/internal/lifecycle"
+	"appstack/internal/project"
 )
 
 // s3StandIn answers the three S3 REST calls stackctl unlock makes (ListObjectsV2, GetObject, DeleteObject) on
@@ -156,4 +157,53 @@ func TestUnlockInAFileBackend(t *testing.T) {
 
 	_, err = m.ReleaseLocks(context.Background(), "https://api.pulumi.com", "pr-7", time.Hour, false)
 	assert.ErrorContains(t, err, "use pulumi cancel")
+}
+
+// unlock, the break-glass command, never downloads a CLI: with none at hand it says what is missing and how to get
+// one, without touching ~/.pulumi; with pulumi on PATH it uses that one.
+func TestUnlockUsesTheCLIAtHandAndNeverDownloadsOne(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("APPSTACK_PULUMI_ROOT", "")
+	path := t.TempDir()
+	t.Setenv("PATH", path)
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "Pulumi.yaml"), []byte("name: appstack\nruntime: go\n"),
+		0o644))
+	// A download would fail here anyway (no network); the deadline keeps a try from hanging the test.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	args := []string{"unlock", "-stack", "staging", "-dir", dir, "-policy-pack", ""}
+
+	m := &lifecycle.Manager{Progress: io.Discard}
+	err := run(ctx, args, io.Discard, m)
+	require.NoError(t, m.Close())
+	require.ErrorIs(t, err, errNoCLI)
+	for _, want := range []string{"$APPSTACK_PULUMI_ROOT is not set", "no pulumi on PATH", "never downloads",
+		"make pulumi-cli"} {
+		assert.ErrorContains(t, err, want)
+	}
+	assert.NoDirExists(t, filepath.Join(home, ".pulumi"), "nothing was installed")
+
+	// The CLI on PATH (a stand-in that answers `pulumi version` and `pulumi whoami --json`) names a file
+	// backend with an old lock of staging.
+	state := t.TempDir()
+	locks := filepath.Join(state, ".pulumi", "locks", "organization", "appstack", "staging")
+	require.NoError(t, os.MkdirAll(locks, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(locks, "x.json"), lockFile(t, time.Now().Add(-2*time.Hour)), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(path, "pulumi"), []byte(`#!/bin/sh
+case "$*" in
+*whoami*) echo '{"user":"runner","url":"file://`+state+`"}' ;;
+*version*) echo v`+project.PulumiVersion+` ;;
+*) echo "unexpected: pulumi $*" >&2; exit 1 ;;
+esac
+`), 0o755))
+	var out strings.Builder
+	m = &lifecycle.Manager{Progress: io.Discard}
+	err = run(ctx, args, &out, m)
+	require.NoError(t, m.Close())
+	require.NoError(t, err)
+	assert.Equal(t, "released 1 lock(s) of staging\n", out.String())
+	assert.NoFileExists(t, filepath.Join(locks, "x.json"))
+	assert.NoDirExists(t, filepath.Join(home, ".pulumi"), "nothing was installed")
 }

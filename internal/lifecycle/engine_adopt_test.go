@@ -59,6 +59,7 @@ func setPath(t *testing.T, ctx context.Context, st auto.Stack, kv ...string) {
 // Read as the AWS provider would, nothing is created or deleted in their place, the physical names and the
 // address stay, and a later up changes nothing.
 func TestAdoptionOnTheRealEngine(t *testing.T) {
+	t.Parallel()
 	e := newEngine(t)
 	ctx := context.Background()
 	e.existingWorld(t)

@@ -96,6 +96,7 @@ func (e *engine) index(t *testing.T, op, typ, field, value string) int {
 }
 
 func TestAFailedBootKeepsTrafficAndAReRunBootsAFreshHost(t *testing.T) {
+	t.Parallel()
 	e := newEngine(t)
 	ctx := context.Background()
 	_, err := e.m.CreateReview(ctx, 11, "staging", 0)

@@ -70,8 +70,8 @@ func lastSeq(st *asgapi.State) int {
 // fails fails the up with the boot's reason while the group keeps the previous version; the next fixed version
 // rolls out.
 func TestFleetOnTheRealEngine(t *testing.T) {
-	t.Setenv("APPSTACK_STANDIN_ZONES", "example.com")
-	e := newEngine(t)
+	t.Parallel()
+	e := newEngine(t, "APPSTACK_STANDIN_ZONES=example.com")
 	ctx := context.Background()
 	// The documented fleet stack, as committed: two hosts of two instance types (half of those above the base on
 	// Spot), scaling on requests, behind the front door of example.com.

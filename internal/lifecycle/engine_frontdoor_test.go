@@ -19,9 +19,9 @@ import (
 // TestFrontDoorOnTheRealEngine deploys the documented example stack (a domain, two services behind the HTTPS
 // front door) and then a new version: the new host joins the target groups before the old host leaves them.
 func TestFrontDoorOnTheRealEngine(t *testing.T) {
+	t.Parallel()
 	// The stand-in account holds example.com and nothing else.
-	t.Setenv("APPSTACK_STANDIN_ZONES", "example.com")
-	e := newEngine(t)
+	e := newEngine(t, "APPSTACK_STANDIN_ZONES=example.com")
 	ctx := context.Background()
 	copyFile(t, filepath.Join(offlinetest.Root(), "Pulumi.example.yaml"), filepath.Join(e.work, "Pulumi.example.yaml"))
 

@@ -109,6 +109,7 @@ func userData(t *testing.T, ctx context.Context, st auto.Stack) string {
 // pulumi-docker do: a tag the repository holds is never pushed again (ECR refuses it), a repository is not
 // deleted while it holds images, and computed outputs are unknown in a preview.
 func TestImagesOnTheRealEngine(t *testing.T) {
+	t.Parallel()
 	e := newEngine(t)
 	ctx := context.Background()
 	st, err := e.m.Stack(ctx, "staging")

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -54,12 +55,59 @@ func pulumiRoot(t *testing.T) string {
 			return root
 		}
 	}
-	const how = "../shared/tools/pulumi-cli/build.sh and build-language-go.sh .tools/pulumi/bin"
+	const how = "make pulumi-cli (tools/pulumi-cli/build.sh: about 6 minutes cold), or set APPSTACK_PULUMI_ROOT"
 	if os.Getenv("CI") != "" {
-		t.Fatal("no Pulumi CLI and Go language host in .tools/pulumi/bin: .ci/run builds them with " + how)
+		t.Fatal("no Pulumi CLI and Go language host in $APPSTACK_PULUMI_ROOT/bin or .tools/pulumi/bin: " + how)
 	}
-	t.Skip("no Pulumi CLI and Go language host in .tools/pulumi/bin (" + how + ")")
+	t.Skip("no Pulumi CLI and Go language host in $APPSTACK_PULUMI_ROOT/bin or .tools/pulumi/bin: " + how)
 	return ""
+}
+
+// binaries is the directory of the stand-in provider (under both plugin names) and the program, built once for
+// every test of the package, as a job builds bin/appstack once for all its steps: the tests change the stacks
+// and the sample service, never the program or the stand-in.
+var binaries struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binaries.dir != "" {
+		_ = os.RemoveAll(binaries.dir)
+	}
+	os.Exit(code)
+}
+
+// buildBinaries builds the stand-in provider and the program, once, and returns their directory.
+func buildBinaries(t *testing.T) string {
+	t.Helper()
+	binaries.once.Do(func() {
+		start := time.Now()
+		dir, err := os.MkdirTemp("", "appstack-engine-bin-")
+		if err != nil {
+			binaries.err = err
+			return
+		}
+		binaries.dir = dir
+		// One go build of both main packages, so that the two links run side by side.
+		build := exec.Command("go", "build", "-o", dir+string(filepath.Separator), "./internal/standin", ".")
+		build.Dir = offlinetest.Root()
+		if out, err := build.CombinedOutput(); err != nil {
+			binaries.err = fmt.Errorf("go build ./internal/standin .: %w\n%s", err, out)
+			return
+		}
+		for _, plugin := range []string{"pulumi-resource-aws", "pulumi-resource-docker"} {
+			if err := os.Link(filepath.Join(dir, "standin"), filepath.Join(dir, plugin)); err != nil {
+				binaries.err = err
+				return
+			}
+		}
+		t.Logf("built the stand-in provider and the program in %s", time.Since(start).Round(time.Second))
+	})
+	require.NoError(t, binaries.err)
+	return binaries.dir
 }
 
 // engine is a repository (the committed files), a file backend, a KMS stand-in and the stand-in providers. Each
@@ -87,15 +135,24 @@ type engine struct {
 	// elbURL is the Elastic Load Balancing stand-in (DescribeTargetHealth) over the front door the stand-in
 	// provider keeps (elbFile): a single host's deploy reaches it through AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2.
 	elbURL string
+	// env is added to every runner's environment (newEngine).
+	env map[string]string
 }
 
-func newEngine(t *testing.T) *engine {
+// newEngine starts an engine; env ("KEY=value") is added to every runner's environment, and so reaches the CLI,
+// the program and the stand-in providers.
+func newEngine(t *testing.T, env ...string) *engine {
 	root := pulumiRoot(t)
 	cmd, err := auto.NewPulumiCommand(&auto.PulumiCommandOptions{Root: root, SkipVersionCheck: true})
 	require.NoError(t, err)
 
 	e := &engine{repo: t.TempDir(), state: t.TempDir(), log: filepath.Join(t.TempDir(), "standin.log"), cmd: cmd,
-		registry: t.TempDir()}
+		registry: t.TempDir(), env: map[string]string{}}
+	for _, kv := range env {
+		k, v, ok := strings.Cut(kv, "=")
+		require.True(t, ok, "newEngine: %q is not KEY=value", kv)
+		e.env[k] = v
+	}
 	// The repository: the committed files as a clone has them.
 	ls := exec.Command("git", "ls-files", "-z")
 	ls.Dir = offlinetest.Root()
@@ -112,20 +169,11 @@ func newEngine(t *testing.T) *engine {
 		copyFile(t, filepath.Join(offlinetest.Root(), f), filepath.Join(e.repo, f))
 	}
 
-	// The stand-in providers: one binary, installed under both plugin names.
-	e.bin = t.TempDir()
-	build := exec.Command("go", "build", "-o", filepath.Join(e.bin, "pulumi-resource-aws"), "./internal/standin")
-	build.Dir = offlinetest.Root()
-	out, err = build.CombinedOutput()
-	require.NoError(t, err, "%s", out)
-	copyFile(t, filepath.Join(e.bin, "pulumi-resource-aws"), filepath.Join(e.bin, "pulumi-resource-docker"))
-	// The program, built once as a job builds bin/appstack; every step runs it through the Go language host
-	// (runtime go, runtime.options.binary), as stackctl -binary does in the workflows.
+	// The stand-in providers (one binary, installed under both plugin names) and the program, as a job builds
+	// bin/appstack; every step runs it through the Go language host (runtime go, runtime.options.binary), as
+	// stackctl -binary does in the workflows.
+	e.bin = buildBinaries(t)
 	e.program = filepath.Join(e.bin, "appstack")
-	build = exec.Command("go", "build", "-o", e.program, ".")
-	build.Dir = offlinetest.Root()
-	out, err = build.CombinedOutput()
-	require.NoError(t, err, "%s", out)
 
 	e.kms = newKMSStandIn(t)
 	e.asg = &asgapi.Server{Store: &asgapi.Store{File: e.fleetFile(), Boot: &ssmstore.Store{
@@ -151,6 +199,28 @@ func (e *engine) fresh(t *testing.T) *lifecycle.Manager {
 	t.Helper()
 	e.work = t.TempDir()
 	require.NoError(t, os.CopyFS(e.work, os.DirFS(e.repo)))
+	env := map[string]string{
+		"PULUMI_BACKEND_URL":        "file://" + e.state,
+		"PULUMI_SKIP_UPDATE_CHECK":  "true",
+		"AWS_ACCESS_KEY_ID":         "AKIAENGINETEST000000",
+		"AWS_SECRET_ACCESS_KEY":     "engine-test-secret-key",
+		"AWS_REGION":                "ap-southeast-1",
+		"AWS_EC2_METADATA_DISABLED": "true",
+		"AWS_ENDPOINT_URL_KMS":      e.kms.srv.URL,
+		"APPSTACK_STANDIN_LOG":      e.log,
+		"APPSTACK_STANDIN_STATE":    e.registry, // the stand-ins' ECR registry
+		"APPSTACK_STANDIN_SSM":      filepath.Join(e.state, "standin-ssm.json"),
+		"APPSTACK_STANDIN_BOOTS":    filepath.Join(e.state, "standin-boots"),
+		"APPSTACK_STANDIN_FLEET":    e.fleetFile(),
+		// The rollout controller's Auto Scaling client (aws-sdk-go-v2) honours the SDKs' per-service
+		// endpoint variable.
+		"AWS_ENDPOINT_URL_AUTO_SCALING": e.asgURL,
+		// The single host's target health wait (DescribeTargetHealth) reaches the front door the stand-in keeps.
+		"APPSTACK_STANDIN_ELB":                       e.elbFile(),
+		"AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2": e.elbURL,
+		"PATH": e.bin + string(os.PathListSeparator) + os.Getenv("PATH"),
+	}
+	maps.Copy(env, e.env)
 	m := &lifecycle.Manager{
 		Dir: e.work,
 		// The program as the workflows run it: the prebuilt binary through the Go language host. Its
@@ -159,26 +229,7 @@ func (e *engine) fresh(t *testing.T) *lifecycle.Manager {
 		Binary: e.program,
 		Options: []auto.LocalWorkspaceOption{auto.Pulumi(e.cmd), auto.PulumiHome(t.TempDir()),
 			auto.SecretsProvider(e.kmsURL),
-			auto.EnvVars(map[string]string{
-				"PULUMI_BACKEND_URL":        "file://" + e.state,
-				"PULUMI_SKIP_UPDATE_CHECK":  "true",
-				"AWS_ACCESS_KEY_ID":         "AKIAENGINETEST000000",
-				"AWS_SECRET_ACCESS_KEY":     "engine-test-secret-key",
-				"AWS_REGION":                "ap-southeast-1",
-				"AWS_EC2_METADATA_DISABLED": "true",
-				"AWS_ENDPOINT_URL_KMS":      e.kms.srv.URL,
-				"APPSTACK_STANDIN_LOG":      e.log,
-				"APPSTACK_STANDIN_STATE":    e.registry, // the stand-ins' ECR registry
-				"APPSTACK_STANDIN_SSM":      filepath.Join(e.state, "standin-ssm.json"),
-				"APPSTACK_STANDIN_BOOTS":    filepath.Join(e.state, "standin-boots"),
-				"APPSTACK_STANDIN_FLEET":    e.fleetFile(),
-				// The rollout controller's Auto Scaling client (aws-sdk-go-v2) honours the SDKs' per-service
-				// endpoint variable.
-				"AWS_ENDPOINT_URL_AUTO_SCALING":              e.asgURL,
-				"APPSTACK_STANDIN_ELB":                       e.elbFile(),
-				"AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2": e.elbURL,
-				"PATH": e.bin + string(os.PathListSeparator) + os.Getenv("PATH"),
-			})},
+			auto.EnvVars(env)},
 		Progress: testWriter{t},
 		// The stand-in's parameter store stands for SSM, where the modelled hosts wrote their signals.
 		Parameters: e.parameters(),
@@ -272,6 +323,7 @@ func (e *engine) stackNames(t *testing.T, ctx context.Context) []string {
 }
 
 func TestStackLifecycleOnTheRealEngine(t *testing.T) {
+	t.Parallel()
 	e := newEngine(t)
 	ctx := context.Background()
 	pulumiYAML, err := os.ReadFile(filepath.Join(e.repo, "Pulumi.yaml"))
@@ -497,6 +549,7 @@ func TestStackLifecycleOnTheRealEngine(t *testing.T) {
 }
 
 func TestPolicyPackOnTheRealEngine(t *testing.T) {
+	t.Parallel()
 	e := newEngine(t)
 	ctx := context.Background()
 	t.Run("a waived finding passes", func(t *testing.T) {

@@ -15,8 +15,9 @@ func Root() string {
 }
 
 // PulumiVersion is the Pulumi CLI version appstack runs and tests with: stackctl installs it by default
-// (stackctl install-cli), and .ci/run builds the same version with ../shared/tools/pulumi-cli/build.sh.
-// It is the one place the version is pinned.
+// (stackctl install-cli), and tools/pulumi-cli/build.sh (make pulumi-cli, .ci/run) builds the same version from
+// the Go module proxy, reading it here. It is the one place the version is pinned; the two go.mod files under
+// tools/pulumi-cli must require github.com/pulumi/pulumi/pkg/v3 at it (build.sh and a test check).
 const PulumiVersion = "3.200.0"
 
 // MinimumPulumiVersion is the oldest Pulumi CLI the lifecycle supports: the one the engine-level test runs. The

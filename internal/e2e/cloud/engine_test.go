@@ -36,9 +36,10 @@ func TestTheAdapterDrivesTheRealEngine(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(root, "bin", "pulumi")); err != nil {
 		if os.Getenv("CI") != "" {
-			t.Fatal("no Pulumi CLI: .ci/run builds one into .tools/pulumi, or set APPSTACK_PULUMI_ROOT")
+			t.Fatal("no Pulumi CLI in $APPSTACK_PULUMI_ROOT/bin or .tools/pulumi/bin: make pulumi-cli builds one there")
 		}
-		t.Skip("no Pulumi CLI in .tools/pulumi: set APPSTACK_PULUMI_ROOT")
+		t.Skip("no Pulumi CLI in $APPSTACK_PULUMI_ROOT/bin or .tools/pulumi/bin: make pulumi-cli " +
+			"(tools/pulumi-cli/build.sh: about 6 minutes cold), or set APPSTACK_PULUMI_ROOT")
 	}
 	cmd, err := auto.NewPulumiCommand(&auto.PulumiCommandOptions{Root: root, SkipVersionCheck: true})
 	require.NoError(t, err)
