@@ -261,6 +261,9 @@ var stackRules = []Rule{
 		AdoptedFix: "set services[].adoptRepository.mutability: IMMUTABLE; the next up changes it in place " +
 			"(PutImageTagMutability), and a tag pushed again is then refused",
 		Check: func(r offline.Resource, _ *Stack) []string {
+			if r.Import != "" && str(r, "imageTagMutability") == "" {
+				return []string{"the repository keeps the tag mutability it has, which may be MUTABLE"}
+			}
 			return when(str(r, "imageTagMutability") != "IMMUTABLE", "tags are mutable")
 		}},
 	{ID: "APPSTACK-ECR-002", Mirrors: []string{"CKV_AWS_163", "AVD-AWS-0030"}, Severity: Medium,
@@ -301,6 +304,8 @@ var stackRules = []Rule{
 	{ID: "APPSTACK-ECR-006", Mirrors: []string{"appstack"}, Severity: Medium,
 		Title: "every repository has a lifecycle policy", Types: []string{Repository},
 		Fix: "add an ecr.LifecyclePolicy (components/registry keeps the last N images)",
+		AdoptedFix: "set services[].adoptRepository.lifecyclePolicy: true once the repository's older images " +
+			"may expire (untagged after a day, all but the newest keepImages)",
 		Check: func(r offline.Resource, s *Stack) []string {
 			name := r.Outputs["name"]
 			for _, lp := range s.Resources {

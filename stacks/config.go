@@ -155,12 +155,16 @@ type Service struct {
 type RepositoryAdoption struct {
 	// Name is the repository's name, by ECR's rules. Required.
 	Name string `json:"name"`
-	// Mutability is the repository's tag mutability, IMMUTABLE or MUTABLE. Default IMMUTABLE.
+	// Mutability is the tag mutability the stack sets, IMMUTABLE or MUTABLE. Default: none, the repository
+	// keeps the one it has (a pipeline that pushes a moving tag such as latest goes on working).
 	Mutability string `json:"mutability,omitempty"`
 	// ScanOnPush says whether the repository scans images on push. Default true.
 	ScanOnPush *bool `json:"scanOnPush,omitempty"`
 	// Encryption is the repository's encryption, KMS or AES256 (ECR cannot change it in place). Default KMS.
 	Encryption string `json:"encryption,omitempty"`
+	// LifecyclePolicy puts appstack's lifecycle policy on the repository (untagged images expire after a day,
+	// only the newest keepImages are kept). Default false: an adopted repository's history is the owner's.
+	LifecyclePolicy bool `json:"lifecyclePolicy,omitempty"`
 }
 
 // TableAdoption names an existing DynamoDB table and states the settings it has, so that the adoption changes
@@ -170,8 +174,36 @@ type TableAdoption struct {
 	Name string `json:"name"`
 	// PointInTimeRecovery says whether the table has point-in-time recovery on. Default true.
 	PointInTimeRecovery *bool `json:"pointInTimeRecovery,omitempty"`
-	// Encryption is stack-key (the stack's KMS key) or aws-owned (DynamoDB's default). Default stack-key.
+	// Encryption is stack-key (the stack's KMS key) or aws-owned (DynamoDB's default). Default stack-key; the
+	// stack's key is then retained on delete in every environment, so that the table stays readable after a
+	// destroy.
 	Encryption string `json:"encryption,omitempty"`
+	// Stream is the view type of the table's stream (NEW_IMAGE, OLD_IMAGE, NEW_AND_OLD_IMAGES or KEYS_ONLY).
+	// Default: no stream; a table that has one must state it, or the first up turns it off.
+	Stream string `json:"stream,omitempty"`
+	// BillingMode is PAY_PER_REQUEST or PROVISIONED (then readCapacity and writeCapacity are required).
+	// Default PAY_PER_REQUEST; a provisioned table must state it, or the first up makes it on-demand.
+	BillingMode string `json:"billingMode,omitempty"`
+	// ReadCapacity and WriteCapacity are a PROVISIONED table's capacity units. Required with PROVISIONED.
+	ReadCapacity  int `json:"readCapacity,omitempty"`
+	WriteCapacity int `json:"writeCapacity,omitempty"`
+	// LocalSecondaryIndexes are the table's local secondary indexes, exactly as it has them: DynamoDB cannot
+	// add or remove one, so a difference would replace the table, which an adoption refuses. Optional.
+	LocalSecondaryIndexes []LocalIndex `json:"localSecondaryIndexes,omitempty"`
+}
+
+// LocalIndex is one local secondary index of an adopted table.
+type LocalIndex struct {
+	// Name is the index's name. Required.
+	Name string `json:"name"`
+	// RangeKey is the index's sort key attribute. Required.
+	RangeKey string `json:"rangeKey"`
+	// RangeKeyType is S, N or B. Default S.
+	RangeKeyType string `json:"rangeKeyType,omitempty"`
+	// Projection is ALL, KEYS_ONLY or INCLUDE. Default ALL.
+	Projection string `json:"projection,omitempty"`
+	// NonKeyAttributes are the attributes an INCLUDE projection copies. Optional.
+	NonKeyAttributes []string `json:"nonKeyAttributes,omitempty"`
 }
 
 // RegistryAuth is the pull credential of a private registry other than ECR, such as GHCR.
@@ -290,9 +322,6 @@ func (s *Service) applyDefaults() {
 		s.ReadyPath = "/ready"
 	}
 	if a := s.AdoptRepository; a != nil {
-		if a.Mutability == "" {
-			a.Mutability = "IMMUTABLE"
-		}
 		if a.ScanOnPush == nil {
 			a.ScanOnPush = new(true)
 		}
@@ -315,6 +344,18 @@ func (t *Table) applyDefaults() {
 		}
 		if a.Encryption == "" {
 			a.Encryption = StackKeyEncryption
+		}
+		if a.BillingMode == "" {
+			a.BillingMode = "PAY_PER_REQUEST"
+		}
+		for i := range a.LocalSecondaryIndexes {
+			l := &a.LocalSecondaryIndexes[i]
+			if l.RangeKeyType == "" {
+				l.RangeKeyType = "S"
+			}
+			if l.Projection == "" {
+				l.Projection = "ALL"
+			}
 		}
 	}
 	if t.RangeKey != "" && t.RangeKeyType == "" {

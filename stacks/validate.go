@@ -258,6 +258,7 @@ func (v *validator) adoptions(c *Config) {
 			v.addf(k+".encryption", "%q: want %s or %s (what the table has now)", a.Encryption, StackKeyEncryption,
 				AWSOwnedEncryption)
 		}
+		v.tableAdoption(k, t, a)
 	}
 	repos := map[string]int{}
 	for i, s := range c.Services {
@@ -275,8 +276,9 @@ func (v *validator) adoptions(c *Config) {
 		default:
 			repos[a.Name] = i + 1
 		}
-		if a.Mutability != "IMMUTABLE" && a.Mutability != "MUTABLE" {
-			v.addf(k+".mutability", "%q: want IMMUTABLE or MUTABLE (what the repository has now)", a.Mutability)
+		if a.Mutability != "" && a.Mutability != "IMMUTABLE" && a.Mutability != "MUTABLE" {
+			v.addf(k+".mutability", "%q: want IMMUTABLE or MUTABLE, or leave it out to keep what the repository "+
+				"has", a.Mutability)
 		}
 		if a.Encryption != "KMS" && a.Encryption != "AES256" {
 			v.addf(k+".encryption", "%q: want KMS or AES256 (what the repository has now; ECR cannot change it)",
@@ -498,5 +500,73 @@ func (v *validator) placement(vpcID, subnetID string) {
 		v.addf(key("vpcId"), "%q is not a VPC id", vpcID)
 	case subnetID != "" && !subnetIDRE.MatchString(subnetID):
 		v.addf(key("subnetId"), "%q is not a subnet id", subnetID)
+	}
+}
+
+// streamViewTypes are DynamoDB's stream view types
+// (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_StreamSpecification.html).
+var streamViewTypes = []string{"NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES", "KEYS_ONLY"}
+
+// tableAdoption checks the stated stream, billing mode and local secondary indexes of an adopted table, so that
+// adopting keeps them: terraform-provider-aws reads stream_enabled as optional, not computed, so an unstated
+// stream is turned off; billing_mode is set as declared; and local_secondary_index is ForceNew, so an unstated
+// index means a replacement, which the engine refuses for an import
+// (hashicorp/terraform-provider-aws internal/service/dynamodb/table.go, resourceTable's schema).
+func (v *validator) tableAdoption(k string, t Table, a *TableAdoption) {
+	if a.Stream != "" && !slices.Contains(streamViewTypes, a.Stream) {
+		v.addf(k+".stream", "%q: want one of %s (what the table's stream has now), or leave it out for a table "+
+			"without a stream", a.Stream, strings.Join(streamViewTypes, ", "))
+	}
+	switch a.BillingMode {
+	case "PAY_PER_REQUEST":
+		if a.ReadCapacity != 0 || a.WriteCapacity != 0 {
+			v.addf(k+".readCapacity", "capacity is only for billingMode: PROVISIONED")
+		}
+	case "PROVISIONED":
+		if a.ReadCapacity < 1 {
+			v.addf(k+".readCapacity", "%d: a PROVISIONED table states its read capacity units (at least 1, "+
+				"what the table has now), or the first up changes them", a.ReadCapacity)
+		}
+		if a.WriteCapacity < 1 {
+			v.addf(k+".writeCapacity", "%d: a PROVISIONED table states its write capacity units (at least 1, "+
+				"what the table has now), or the first up changes them", a.WriteCapacity)
+		}
+	default:
+		v.addf(k+".billingMode", "%q: want PAY_PER_REQUEST or PROVISIONED (what the table has now)", a.BillingMode)
+	}
+	if len(a.LocalSecondaryIndexes) > 0 && t.RangeKey == "" {
+		v.addf(k+".localSecondaryIndexes", "a table with local secondary indexes has a sort key: set "+
+			"tables[].rangeKey to the one it has")
+	}
+	seen := map[string]bool{}
+	for j, l := range a.LocalSecondaryIndexes {
+		lk := fmt.Sprintf("%s.localSecondaryIndexes[%d]", k, j)
+		if l.Name == "" {
+			v.addf(lk+".name", "required: the index's name")
+		} else if seen[l.Name] {
+			v.addf(lk+".name", "%q is stated twice", l.Name)
+		}
+		seen[l.Name] = true
+		switch {
+		case l.RangeKey == "":
+			v.addf(lk+".rangeKey", "required: the index's sort key")
+		case l.RangeKey == t.HashKey || l.RangeKey == t.RangeKey:
+			v.addf(lk+".rangeKey", "%q is a key of the table, not of the index", l.RangeKey)
+		}
+		if l.RangeKeyType != "S" && l.RangeKeyType != "N" && l.RangeKeyType != "B" {
+			v.addf(lk+".rangeKeyType", "%q: want S, N or B", l.RangeKeyType)
+		}
+		switch l.Projection {
+		case "ALL", "KEYS_ONLY":
+			if len(l.NonKeyAttributes) > 0 {
+				v.addf(lk+".nonKeyAttributes", "only with projection: INCLUDE")
+			}
+		case "INCLUDE":
+			if len(l.NonKeyAttributes) == 0 {
+				v.addf(lk+".nonKeyAttributes", "required with projection: INCLUDE")
+			}
+		default:
+			v.addf(lk+".projection", "%q: want ALL, KEYS_ONLY or INCLUDE", l.Projection)
+		}
 	}
 }

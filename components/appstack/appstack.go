@@ -134,7 +134,9 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		DeletionWindowDays: deletionWindow,
 		// The key that encrypts the tables is kept wherever the tables are.
 		Protect: cfg.Protect,
-		Tags:    tagSet,
+		// An adopted table outlives a destroy, so the key it is moved to must too.
+		Retain: adoptsWithStackKey(cfg),
+		Tags:   tagSet,
 		// A preview or drift check by a CI preview role shows the key policy the deploying role keeps.
 		DeployRoles: identity.CIDeployRoles,
 	}
@@ -191,6 +193,16 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 			tblArgs.Adopt = ad.Name
 			tblArgs.NoPointInTimeRecovery = !*ad.PointInTimeRecovery
 			tblArgs.AWSOwnedKey = ad.Encryption == stacks.AWSOwnedEncryption
+			tblArgs.StreamViewType = ad.Stream
+			if ad.BillingMode == "PROVISIONED" {
+				tblArgs.ReadCapacity, tblArgs.WriteCapacity = ad.ReadCapacity, ad.WriteCapacity
+			}
+			for _, l := range ad.LocalSecondaryIndexes {
+				tblArgs.LocalSecondaryIndexes = append(tblArgs.LocalSecondaryIndexes, table.LocalIndex{
+					Name: l.Name, RangeKey: l.RangeKey, RangeKeyType: l.RangeKeyType, Projection: l.Projection,
+					NonKeyAttributes: l.NonKeyAttributes,
+				})
+			}
 		}
 		tbl, err := table.New(ctx, name+"-"+t.Name, tblArgs, parent)
 		if err != nil {
@@ -219,7 +231,8 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		}
 		if ad := s.AdoptRepository; ad != nil {
 			repoArgs.Adopt = ad.Name
-			repoArgs.Mutable = ad.Mutability == "MUTABLE"
+			repoArgs.Mutability = ad.Mutability
+			repoArgs.LifecyclePolicy = ad.LifecyclePolicy
 			repoArgs.NoScanOnPush = !*ad.ScanOnPush
 			repoArgs.AES256 = ad.Encryption == "AES256"
 		}
@@ -462,4 +475,17 @@ func registryLogin(s stacks.Service, parameters map[string]string) *host.Registr
 // provider appends a unique suffix. The deploy roles' SNS rights and alarm actions name their stacks' topics by it.
 func TopicNamePrefix(project, stack, name string) string {
 	return project + "-" + stack + "-" + name + "-alarms-"
+}
+
+// adoptsWithStackKey says whether an adopted table is encrypted with the stack's key. A destroy retains the
+// table but would schedule the key's deletion: the table turns inaccessible, and DynamoDB archives a table
+// whose key stays inaccessible for more than seven days
+// (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_SSEDescription.html).
+func adoptsWithStackKey(cfg *stacks.Config) bool {
+	for _, t := range cfg.Tables {
+		if t.Adopt != nil && t.Adopt.Encryption == stacks.StackKeyEncryption {
+			return true
+		}
+	}
+	return false
 }

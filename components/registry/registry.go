@@ -30,10 +30,15 @@ type Args struct {
 	// Adopt is the name of an existing repository to adopt with pulumi import instead of creating one; it is
 	// then retained on delete, since it outlives the stack. Optional.
 	Adopt string
-	// Mutable, NoScanOnPush and AES256 declare an adopted repository's settings where they miss appstack's
-	// defaults (IMMUTABLE, scan on push, KMS), so that adopting changes nothing; the policy flags each. Default
-	// false.
-	Mutable, NoScanOnPush, AES256 bool
+	// Mutability sets an adopted repository's tag mutability, IMMUTABLE or MUTABLE. Default: the repository
+	// keeps the one it has (created repositories are always IMMUTABLE).
+	Mutability string
+	// NoScanOnPush and AES256 declare an adopted repository's settings where they miss appstack's defaults
+	// (scan on push, KMS), so that adopting changes nothing; the policy flags each. Default false.
+	NoScanOnPush, AES256 bool
+	// LifecyclePolicy puts the lifecycle policy on an adopted repository. Default false: an adopted
+	// repository's images never expire unless its owner asks (created repositories always get the policy).
+	LifecyclePolicy bool
 }
 
 // Registry is an ECR repository with immutable tags, scan on push, KMS encryption and a lifecycle policy.
@@ -85,8 +90,15 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	repoOpts := []pulumi.ResourceOption{pulumi.Parent(c)}
 	if a.Adopt != "" {
 		repoArgs.Name = pulumi.String(a.Adopt)
-		if a.Mutable {
-			repoArgs.ImageTagMutability = pulumi.String("MUTABLE")
+		if a.Mutability != "" {
+			repoArgs.ImageTagMutability = pulumi.String(a.Mutability)
+		} else {
+			// Kept as the repository has it: the engine puts the value it read back for an ignored property
+			// (pulumi/pulumi v3.200.0 pkg/resource/deploy/step.go, ImportStep.Apply, processIgnoreChanges),
+			// where undeclared the provider's default MUTABLE or appstack's IMMUTABLE would be set; an old
+			// pipeline that pushes a moving tag keeps working through the cut-over.
+			repoArgs.ImageTagMutability = nil
+			repoOpts = append(repoOpts, pulumi.IgnoreChanges([]string{"imageTagMutability"}))
 		}
 		if a.NoScanOnPush {
 			repoArgs.ImageScanningConfiguration = &ecr.RepositoryImageScanningConfigurationArgs{
@@ -103,6 +115,19 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if err != nil {
 		return nil, err
 	}
+	c.RepositoryURL = repo.RepositoryUrl
+	c.RepositoryArn = repo.Arn
+	c.RegistryID = repo.RegistryId
+	c.RepositoryName = repo.ID().ToStringOutput()
+	outputs := pulumi.Map{"repositoryUrl": repo.RepositoryUrl, "repositoryArn": repo.Arn}
+	if a.Adopt != "" && !a.LifecyclePolicy {
+		// The policy expires untagged images and all but the newest KeepImages: an adopted repository's
+		// history is its owner's to expire.
+		if err := ctx.RegisterResourceOutputs(c, outputs); err != nil {
+			return nil, err
+		}
+		return c, nil
+	}
 	policy, err := LifecyclePolicy(a.KeepImages)
 	if err != nil {
 		return nil, fmt.Errorf("registry %q: %w", name, err)
@@ -114,14 +139,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if err != nil {
 		return nil, err
 	}
-	c.RepositoryURL = repo.RepositoryUrl
-	c.RepositoryArn = repo.Arn
-	c.RegistryID = repo.RegistryId
-	c.RepositoryName = repo.ID().ToStringOutput()
-	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{
-		"repositoryUrl": repo.RepositoryUrl,
-		"repositoryArn": repo.Arn,
-	}); err != nil {
+	if err := ctx.RegisterResourceOutputs(c, outputs); err != nil {
 		return nil, err
 	}
 	return c, nil

@@ -51,6 +51,9 @@ type Args struct {
 	// key is scheduled for deletion is unreadable, and DynamoDB archives it when its key stays inaccessible for
 	// seven days.
 	Protect bool
+	// Retain leaves the key in AWS when the program deletes it (a destroy), without protecting it: for a key
+	// that encrypts a resource the stack hands back on destroy, such as an adopted table. Default false.
+	Retain bool
 	// Tags go on the key and the parameters. Optional.
 	Tags map[string]string
 }
@@ -139,6 +142,8 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		// whose key stays inaccessible for more than seven days
 		// (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_SSEDescription.html).
 		keyOpts = append(keyOpts, pulumi.Protect(true), pulumi.RetainOnDelete(true))
+	} else if a.Retain {
+		keyOpts = append(keyOpts, pulumi.RetainOnDelete(true))
 	}
 	key, err := kms.NewKey(ctx, name+"-key", keyArgs, keyOpts...)
 	if err != nil {

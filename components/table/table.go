@@ -41,6 +41,28 @@ type Args struct {
 	// AWSOwnedKey declares DynamoDB's AWS-owned key instead of KmsKeyArn, only to match an adopted table that
 	// uses it (the policy flags it). Default false.
 	AWSOwnedKey bool
+	// StreamViewType turns on the table's stream with this view type (NEW_IMAGE, OLD_IMAGE, NEW_AND_OLD_IMAGES,
+	// KEYS_ONLY). Optional: no stream.
+	StreamViewType string
+	// ReadCapacity and WriteCapacity make the table PROVISIONED with these capacity units, both or neither.
+	// Default: on-demand (PAY_PER_REQUEST).
+	ReadCapacity, WriteCapacity int
+	// LocalSecondaryIndexes are the table's local secondary indexes; they need RangeKey. Optional.
+	LocalSecondaryIndexes []LocalIndex
+}
+
+// LocalIndex is a local secondary index: the table's partition key with another sort key.
+type LocalIndex struct {
+	// Name is the index's name. Required.
+	Name string
+	// RangeKey is the index's sort key attribute. Required.
+	RangeKey string
+	// RangeKeyType is S, N or B. Default S.
+	RangeKeyType string
+	// Projection is ALL, KEYS_ONLY or INCLUDE. Default ALL.
+	Projection string
+	// NonKeyAttributes are the attributes an INCLUDE projection copies. Optional.
+	NonKeyAttributes []string
 }
 
 // Table is an on-demand DynamoDB table with point-in-time recovery and KMS encryption.
@@ -61,6 +83,16 @@ func (a *Args) withDefaults() Args {
 	if out.RangeKey != "" && out.RangeKeyType == "" {
 		out.RangeKeyType = "S"
 	}
+	out.LocalSecondaryIndexes = make([]LocalIndex, len(a.LocalSecondaryIndexes))
+	for i, l := range a.LocalSecondaryIndexes {
+		if l.RangeKeyType == "" {
+			l.RangeKeyType = "S"
+		}
+		if l.Projection == "" {
+			l.Projection = "ALL"
+		}
+		out.LocalSecondaryIndexes[i] = l
+	}
 	return out
 }
 
@@ -78,6 +110,19 @@ func (a *Args) validate(name string) error {
 	}
 	if a.TTLAttribute != "" && (a.TTLAttribute == a.HashKey || a.TTLAttribute == a.RangeKey) {
 		return fmt.Errorf("table %q: TTLAttribute %q is a key attribute", name, a.TTLAttribute)
+	}
+	if (a.ReadCapacity > 0) != (a.WriteCapacity > 0) || a.ReadCapacity < 0 || a.WriteCapacity < 0 {
+		return fmt.Errorf("table %q: ReadCapacity %d and WriteCapacity %d: want both at least 1, or neither",
+			name, a.ReadCapacity, a.WriteCapacity)
+	}
+	if len(a.LocalSecondaryIndexes) > 0 && a.RangeKey == "" {
+		return fmt.Errorf("table %q: LocalSecondaryIndexes need a RangeKey", name)
+	}
+	for _, l := range a.LocalSecondaryIndexes {
+		if l.Name == "" || l.RangeKey == "" || l.RangeKey == a.HashKey || l.RangeKey == a.RangeKey {
+			return fmt.Errorf("table %q: local index %q: want a name and a sort key that is not a table key",
+				name, l.Name)
+		}
 	}
 	return nil
 }
@@ -118,8 +163,9 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	}
 	if a.RangeKey != "" {
 		tableArgs.RangeKey = pulumi.String(a.RangeKey)
-		tableArgs.Attributes = append(attributes,
+		attributes = append(attributes,
 			dynamodb.TableAttributeArgs{Name: pulumi.String(a.RangeKey), Type: pulumi.String(a.RangeKeyType)})
+		tableArgs.Attributes = attributes
 	}
 	if a.TTLAttribute != "" {
 		tableArgs.Ttl = &dynamodb.TableTtlArgs{AttributeName: pulumi.String(a.TTLAttribute), Enabled: pulumi.Bool(true)}
@@ -135,6 +181,35 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		tableArgs.Name = pulumi.String(a.Adopt)
 		childOpts = append(childOpts, pulumi.Import(pulumi.ID(a.Adopt)), pulumi.RetainOnDelete(true))
 	}
+	// What an adopted table has and the provider would otherwise change (hashicorp/terraform-provider-aws
+	// internal/service/dynamodb/table.go): stream_enabled is optional, not computed, so an undeclared stream is
+	// turned off; billing_mode is set as declared; local_secondary_index is ForceNew, so an undeclared index
+	// replaces the table (and the engine refuses to replace an import).
+	if a.StreamViewType != "" {
+		tableArgs.StreamEnabled = pulumi.Bool(true)
+		tableArgs.StreamViewType = pulumi.String(a.StreamViewType)
+	}
+	if a.ReadCapacity > 0 {
+		tableArgs.BillingMode = pulumi.String("PROVISIONED")
+		tableArgs.ReadCapacity = pulumi.Int(a.ReadCapacity)
+		tableArgs.WriteCapacity = pulumi.Int(a.WriteCapacity)
+	}
+	var lsis dynamodb.TableLocalSecondaryIndexArray
+	for _, l := range a.LocalSecondaryIndexes {
+		lsi := dynamodb.TableLocalSecondaryIndexArgs{
+			Name: pulumi.String(l.Name), RangeKey: pulumi.String(l.RangeKey), ProjectionType: pulumi.String(l.Projection),
+		}
+		if len(l.NonKeyAttributes) > 0 {
+			lsi.NonKeyAttributes = pulumi.ToStringArray(l.NonKeyAttributes)
+		}
+		lsis = append(lsis, lsi)
+		attributes = append(attributes,
+			dynamodb.TableAttributeArgs{Name: pulumi.String(l.RangeKey), Type: pulumi.String(l.RangeKeyType)})
+	}
+	if len(lsis) > 0 {
+		tableArgs.LocalSecondaryIndexes = lsis
+	}
+	tableArgs.Attributes = attributes
 	tbl, err := dynamodb.NewTable(ctx, name+"-table", tableArgs, childOpts...)
 	if err != nil {
 		return nil, err

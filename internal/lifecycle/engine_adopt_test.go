@@ -71,12 +71,17 @@ func TestAdoptionOnTheRealEngine(t *testing.T) {
 		"appstack:tables[0].name", "trading-data",
 		"appstack:tables[0].hashKey", "order_id",
 		"appstack:tables[0].adopt.name", adoptedTable,
-		// The repository's encryption cannot change in place (ECR), so the stack states it; the rest goes to
-		// appstack's defaults by an update in place.
+		// The repository's encryption cannot change in place (ECR), so the stack states it; its tag mutability
+		// and its images are kept (no mutability stated, no lifecycle policy); scanning goes to appstack's
+		// default by an update in place.
 		"appstack:services[0].adoptRepository.name", adoptedRepo,
 		"appstack:services[0].adoptRepository.encryption", "AES256",
 		"appstack:waivers[2].rule", "APPSTACK-ECR-003",
 		"appstack:waivers[2].reason", "the repository predates the stack and ECR cannot re-encrypt it",
+		"appstack:waivers[3].rule", "APPSTACK-ECR-001",
+		"appstack:waivers[3].reason", "the old pipeline pushes a moving tag until the cut-over is done",
+		"appstack:waivers[4].rule", "APPSTACK-ECR-006",
+		"appstack:waivers[4].reason", "the repository's older images are the old host's rollbacks",
 		"appstack:adoptAddress", adoptedAddress)
 
 	t.Run("the first up imports, then brings the settings to appstack's defaults in place", func(t *testing.T) {
@@ -93,6 +98,11 @@ func TestAdoptionOnTheRealEngine(t *testing.T) {
 		require.Len(t, tables, 1)
 		assert.Equal(t, adoptedTable, tables[0]["name"])
 		assert.Equal(t, true, tables[0]["pointInTimeRecovery"].(map[string]any)["enabled"])
+		repos := stateOf(t, ctx, st, "aws:ecr/repository:Repository")
+		require.Len(t, repos, 1)
+		assert.Equal(t, "MUTABLE", repos[0]["imageTagMutability"], "the import keeps the mutability it read")
+		assert.Empty(t, stateOf(t, ctx, st, "aws:ecr/lifecyclePolicy:LifecyclePolicy"),
+			"no lifecycle policy expires the adopted repository's images")
 		for _, c := range e.calls(t) {
 			if c["op"] == "create" || c["op"] == "delete" {
 				assert.NotContains(t, []string{"aws:dynamodb/table:Table", "aws:ecr/repository:Repository",

@@ -17,7 +17,7 @@ import (
 // the host's user-data through userDataReplaceOnChange).
 var ReplaceOn = map[string][]string{
 	policy.Instance:                         {"userData", "userDataBase64", "subnetId", "associatePublicIpAddress", "rootBlockDevice.encrypted"},
-	policy.Table:                            {"name", "hashKey", "rangeKey"},
+	policy.Table:                            {"name", "hashKey", "rangeKey", "localSecondaryIndexes"},
 	policy.Repository:                       {"name", "encryptionConfigurations"},
 	policy.Parameter:                        {"name"},
 	policy.SecurityGroup:                    {"name", "description", "vpcId"},

@@ -146,3 +146,19 @@ func TestDiffCallsOutProductionData(t *testing.T) {
 	assert.Contains(t, out.String(), "!! PRODUCTION DATA: aws:dynamodb/table:Table app-events-table would be replaced")
 	assert.Contains(t, out.String(), "!! PROTECTED: aws:dynamodb/table:Table app-events-table")
 }
+
+func TestDiffCallsALocalIndexChangeAReplacement(t *testing.T) {
+	// terraform-provider-aws marks local_secondary_index ForceNew (internal/service/dynamodb/table.go).
+	table := func(index string) map[string]string {
+		return map[string]string{"appstack:tables": `[{"name":"events","hashKey":"id","rangeKey":"at",` +
+			`"adopt":{"name":"events_table","localSecondaryIndexes":[{"name":"` + index + `","rangeKey":"price"}]}}]`}
+	}
+	changes := preview.Diff(report(t, "production", table("by-price")), report(t, "production", table("by-cost")))
+	var got preview.Change
+	for _, c := range changes {
+		if c.Name == "app-events-table" {
+			got = c
+		}
+	}
+	assert.Equal(t, []string{"localSecondaryIndexes"}, got.ReplaceBecause)
+}
