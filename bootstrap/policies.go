@@ -503,7 +503,8 @@ type Managed struct {
 
 // DeployPolicies let a deploy role manage appstack's resources of its own stacks (tag stack, SSM path
 // /appstack/<stack>/) and nothing else, and create roles only inside the boundary. They are managed policies,
-// five per role (the fourth is the HTTPS front door's, FrontDoorPolicy, the fifth the fleet's, FleetPolicy):
+// six per role (the fourth and fifth are the HTTPS front door's, FrontDoorPolicy and FrontDoorLogsPolicy, the
+// sixth the fleet's, FleetPolicy):
 // together they exceed the 10,240 characters IAM allows a role's inline policies, and each stays under the 6,144
 // of a managed policy (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html), ten of which
 // a role may have attached by default.
@@ -708,6 +709,7 @@ func DeployPolicies(a Account, stacks string, dns DNSScope) []Managed {
 				Resource: list(boundary)},
 		)},
 		FrontDoorPolicy(a, stacks, dns),
+		FrontDoorLogsPolicy(a, stacks),
 		FleetPolicy(a, stacks),
 	}
 	for i := range out {
@@ -833,7 +835,7 @@ func FrontDoorBucketPattern(partition, stacks string) string {
 // FrontDoorPolicy lets a deploy role manage its own stacks' HTTPS front door (a stack with appstack:domain):
 // the load balancer, listeners and rules by the stack tag, target groups by the stack tag and by their names
 // (`<stack>-…`, which FleetPolicy's autoscaling:TargetGroupARNs trusts), the ACM certificates by the stack tag and
-// their names, the access-log bucket by its name, and in Route 53 only the alias and validation records (A and
+// their names (its access-log bucket is FrontDoorLogsPolicy's), and in Route 53 only the alias and validation records (A and
 // CNAME) of the role's own names, in its own zone (dns). Route 53 records carry no tags: their names are the scope.
 // Without names the role may request no certificate and change no record.
 func FrontDoorPolicy(a Account, stacks string, dns DNSScope) Managed {
@@ -843,7 +845,6 @@ func FrontDoorPolicy(a Account, stacks string, dns DNSScope) Managed {
 	// resource types), for CreateTargetGroup too.
 	targetGroups := a.arn("elasticloadbalancing", "*", "targetgroup/"+stacks+"-*/*")
 	elbAll := list(elb("loadbalancer/app"), targetGroups, elb("listener/app"), elb("listener-rule/app"))
-	bucket := FrontDoorBucketPattern(a.Partition, stacks)
 	st := []Statement{
 		allow("ElbCreateTagged", list("elasticloadbalancing:CreateLoadBalancer",
 			"elasticloadbalancing:CreateTargetGroup", "elasticloadbalancing:CreateListener",
@@ -878,14 +879,6 @@ func FrontDoorPolicy(a Account, stacks string, dns DNSScope) Managed {
 		allow("CertificatesOwn", list("acm:DeleteCertificate", "acm:RemoveTagsFromCertificate"),
 			list(a.arn("acm", "*", "certificate/*"))).
 			when("StringLike", ownTag, stacks),
-		allow("LogBucketsOwn", list("s3:CreateBucket", "s3:DeleteBucket", "s3:DeleteBucketPolicy",
-			"s3:GetAccelerateConfiguration", "s3:GetBucket*", "s3:GetEncryptionConfiguration",
-			"s3:GetLifecycleConfiguration", "s3:GetReplicationConfiguration", "s3:ListBucket",
-			"s3:ListBucketVersions", "s3:PutBucketOwnershipControls", "s3:PutBucketPolicy",
-			"s3:PutBucketPublicAccessBlock", "s3:PutBucketTagging", "s3:PutEncryptionConfiguration",
-			"s3:PutLifecycleConfiguration"), list(bucket)),
-		// An ephemeral stack's destroy empties its bucket (forceDestroy).
-		allow("LogObjectsOfOwnBuckets", list("s3:DeleteObject", "s3:DeleteObjectVersion"), list(bucket+"/*")),
 	}
 	if dns.Empty() {
 		return Managed{"frontdoor", doc(st...)}
@@ -915,4 +908,21 @@ func FrontDoorPolicy(a Account, stacks string, dns DNSScope) Managed {
 			when("Null", "route53:ChangeResourceRecordSetsNormalizedRecordNames", "false"),
 	)
 	return Managed{"frontdoor", doc(st...)}
+}
+
+// FrontDoorLogsPolicy lets a deploy role manage its own stacks' access-log buckets, by their names
+// (FrontDoorBucketPattern). It is FrontDoorPolicy's, kept apart so that each managed policy stays under IAM's
+// 6,144 characters (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html).
+func FrontDoorLogsPolicy(a Account, stacks string) Managed {
+	bucket := FrontDoorBucketPattern(a.Partition, stacks)
+	return Managed{"frontdoor-logs", doc(
+		allow("LogBucketsOwn", list("s3:CreateBucket", "s3:DeleteBucket", "s3:DeleteBucketPolicy",
+			"s3:GetAccelerateConfiguration", "s3:GetBucket*", "s3:GetEncryptionConfiguration",
+			"s3:GetLifecycleConfiguration", "s3:GetReplicationConfiguration", "s3:ListBucket",
+			"s3:ListBucketVersions", "s3:PutBucketOwnershipControls", "s3:PutBucketPolicy",
+			"s3:PutBucketPublicAccessBlock", "s3:PutBucketTagging", "s3:PutEncryptionConfiguration",
+			"s3:PutLifecycleConfiguration"), list(bucket)),
+		// An ephemeral stack's destroy empties its bucket (forceDestroy).
+		allow("LogObjectsOfOwnBuckets", list("s3:DeleteObject", "s3:DeleteObjectVersion"), list(bucket+"/*")),
+	)}
 }
