@@ -477,18 +477,25 @@ func BoundaryPolicy(a Account) Document {
 			list(a.arn("kms", "*", "key/*"))).
 			when("StringEquals", "aws:ResourceTag/managed-by", "appstack").
 			when("StringEquals", ownStack, StackOfPrincipal),
-		// Log groups carry the stack tag; a call on a log group (CreateLogStream, DescribeLogStreams) sees it and
-		// must name the host's own stack's group. PutLogEvents is authorized on the log stream
-		// (arn:…:log-group:<group>:log-stream:<stream>), a resource type with no tag condition key in the Service
-		// Authorization Reference (list_amazoncloudwatchlogs.html), so it passes by IfExists: a host can append to
-		// another group's stream only by knowing its name, and can neither create nor list one there.
-		allow("Logs", list("logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"),
-			list(a.arn("logs", "*", "log-group:*"))).when("StringEqualsIfExists", ownStack, StackOfPrincipal),
+		// Log groups carry the stack tag, and DescribeLogStreams, authorized on the group, must name the host's own
+		// stack's. CreateLogStream and PutLogEvents are authorized on the log stream
+		// (arn:…:log-group:<group>:log-stream:<stream>, Service Authorization Reference, list_amazoncloudwatchlogs.html),
+		// which carries no tags: a stack-tag condition there sees no key and scopes nothing. Only the name could, and
+		// a log group's name is Pulumi's auto-name of its component (<name>-logs-<suffix>,
+		// components/appstack), without the stack: the boundary cannot keep a host out of another stack's stream.
+		// The host's own policy (components/identity) names its own group only; the boundary bounds the calls to
+		// log streams of the account.
+		allow("Logs", list("logs:DescribeLogStreams"), list(a.arn("logs", "*", "log-group:*"))).
+			when("StringEquals", ownStack, StackOfPrincipal),
+		allow("LogStreams", list("logs:CreateLogStream", "logs:PutLogEvents"),
+			list(a.arn("logs", "*", "log-group:*:log-stream:*"))),
 		// AmazonSSMManagedInstanceCore's parameter reads (the SSM Agent resolves {{ssm:…}} references in the
-		// documents it runs) are limited to the stack's own path and AWS's public parameters.
+		// documents it runs) are limited to the stack's own path and AWS's public parameters, whose ARNs name no
+		// account (arn:…:ssm:<region>::parameter/aws/service/…,
+		// https://docs.aws.amazon.com/systems-manager/latest/userguide/parameter-store-public-parameters.html).
 		allow("Parameters", list("ssm:GetParameter", "ssm:GetParameters"), list(
 			a.arn("ssm", "*", "parameter/"+Project+"/"+StackOfPrincipal+"/*"),
-			fmt.Sprintf("arn:%s:ssm:*::parameter/aws/*", a.Partition))),
+			fmt.Sprintf("arn:%s:ssm:*::parameter/aws/service/*", a.Partition))),
 		allow("SessionManager", slices.DeleteFunc(slices.Clone(ssmManagedInstanceCore), func(action string) bool {
 			return action == "ssm:GetParameter" || action == "ssm:GetParameters"
 		}), list("*")),
@@ -652,8 +659,9 @@ func DeployPolicies(a Account, stacks string, dns DNSScope) []Managed {
 				list(a.arn("cloudwatch", "*", "alarm:*"))).when("StringLike", ownTag, stacks),
 
 			// Topics are named <project>-<stack>-… (components/appstack TopicNamePrefix), so every SNS call is
-			// scoped to this role's stacks' topics by name as well as by tag; a subscription's ARN is its topic's
-			// ARN followed by :<id>, which the same pattern covers (sns:Unsubscribe).
+			// scoped to this role's stacks' topics by name as well as by tag. sns:Unsubscribe names a subscription,
+			// and its one resource type is the topic (Service Authorization Reference, list_amazonsns.html); the
+			// subscription's ARN, its topic's followed by :<id>, would match the same pattern.
 			allow("TopicCreateTagged", list("sns:CreateTopic", "sns:TagResource"), topics).
 				when("StringLike", newTag, stacks).
 				when("StringLikeIfExists", ownTag, stacks),
