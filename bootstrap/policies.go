@@ -518,6 +518,11 @@ type Managed struct {
 func DeployPolicies(a Account, stacks string, dns DNSScope) []Managed {
 	const ownTag, newTag = "aws:ResourceTag/stack", "aws:RequestTag/stack"
 	ec2 := func(kind string) string { return a.arn("ec2", "*", kind+"/*") }
+	// The EC2 resource types a stack creates with tags (components: instances, their volumes and network interfaces,
+	// addresses, security groups and their rules), named one by one rather than as */*; launch templates are
+	// FleetPolicy's.
+	tagged := list(ec2("elastic-ip"), ec2("instance"), ec2("network-interface"), ec2("security-group"),
+		ec2("security-group-rule"), ec2("volume"))
 	iamRoles := a.arn("iam", "", "role"+identity.Path+"*")
 	profiles := a.arn("iam", "", "instance-profile"+identity.Path+"*")
 	boundary := a.BoundaryArn()
@@ -546,7 +551,7 @@ func DeployPolicies(a Account, stacks string, dns DNSScope) []Managed {
 			allow("Ec2CreateTagged", list("ec2:AllocateAddress", "ec2:CreateSecurityGroup"),
 				list(ec2("elastic-ip"), ec2("security-group"))).when("StringLike", newTag, stacks),
 			allow("Ec2GroupInVpc", list("ec2:CreateSecurityGroup"), list(a.arn("ec2", "*", "vpc/*"))),
-			allow("Ec2TagOnCreate", list("ec2:CreateTags"), list(a.arn("ec2", "*", "*/*"))).
+			allow("Ec2TagOnCreate", list("ec2:CreateTags"), tagged).
 				when("StringEquals", "ec2:CreateAction", "AllocateAddress", "AuthorizeSecurityGroupEgress",
 					"AuthorizeSecurityGroupIngress", "CreateSecurityGroup", "RunInstances").
 				when("StringLike", newTag, stacks),
@@ -562,7 +567,7 @@ func DeployPolicies(a Account, stacks string, dns DNSScope) []Managed {
 				"ec2:UpdateSecurityGroupRuleDescriptionsIngress",
 			), list(ec2("instance"), ec2("volume"), ec2("elastic-ip"), ec2("security-group"), ec2("security-group-rule"))).
 				when("StringLike", ownTag, stacks),
-			allow("Ec2RetagOwn", list("ec2:CreateTags", "ec2:DeleteTags"), list(a.arn("ec2", "*", "*/*"))).
+			allow("Ec2RetagOwn", list("ec2:CreateTags", "ec2:DeleteTags"), tagged).
 				when("StringLike", ownTag, stacks).
 				when("StringLikeIfExists", newTag, stacks),
 			// AssociateAddress moves an address onto a host, disassociating the address the host had: "If you
