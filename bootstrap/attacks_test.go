@@ -105,6 +105,11 @@ func TestNoRoleHijacksOrStopsAnotherStack(t *testing.T) {
 			req: Request{Action: "ec2:CreateTags", Resource: a.arn("ec2", region, "instance/i-0own"),
 				Context: ctx(ownTag, "pr-7", newTag, "production")},
 			breaks: withoutCondition("Ec2RetagOwn", "StringLikeIfExists", newTag)},
+		// A VPC the review role tagged pr-7 (or found so tagged) is not a resource type a stack creates.
+		{name: "the review role re-tags no EC2 resource type a stack does not create", role: Review,
+			req: Request{Action: "ec2:CreateTags", Resource: a.arn("ec2", region, "vpc/vpc-0shared"),
+				Context: ctx(ownTag, "pr-7", newTag, "pr-8")},
+			breaks: mutation{"with Ec2RetagOwn on every resource", widen("Ec2RetagOwn")}},
 		{name: "the review role cannot claim an untagged load balancer", role: Review,
 			req: Request{Action: "elasticloadbalancing:AddTags",
 				Resource: a.arn("elasticloadbalancing", region, "loadbalancer/app/shop/1"), Context: ctx(newTag, "pr-7")},
