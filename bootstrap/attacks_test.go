@@ -4,6 +4,9 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"appstack/components/identity"
 )
 
 // withConditionValues adds values to a condition of a statement: the careless widening the property must catch.
@@ -72,11 +75,14 @@ func TestNoRoleHijacksOrStopsAnotherStack(t *testing.T) {
 				Context: map[string][]string{newTag: {"staging"}, "cloudwatch:AlarmActions": {prodTopic}}},
 			breaks: withConditionValues("AlarmsCreateTagged", "ForAllValues:StringLike", "cloudwatch:AlarmActions",
 				a.arn("sns", "*", "*"))},
+		// The Service Authorization Reference lists one resource type for sns:Unsubscribe, the topic
+		// (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsns.html): the
+		// request names the subscription, and IAM is asked about its topic.
 		{name: "the review role cannot unsubscribe production's alarm e-mail", role: Review,
-			req:    Request{Action: "sns:Unsubscribe", Resource: prodTopic + ":0b1c2d3e"},
+			req:    Request{Action: "sns:Unsubscribe", Resource: prodTopic},
 			breaks: mutation{"with Unsubscribe on every topic", widen("Unsubscribe")}},
 		{name: "the review role unsubscribes its own topics' subscriptions", role: Review, allowed: true,
-			req:    Request{Action: "sns:Unsubscribe", Resource: reviewTopic + ":0b1c2d3e"},
+			req:    Request{Action: "sns:Unsubscribe", Resource: reviewTopic},
 			breaks: withoutStatement("Unsubscribe")},
 		{name: "the review role cannot claim an untagged topic of the account", role: Review,
 			req: Request{Action: "sns:TagResource", Resource: a.arn("sns", region, "orders-events"),
@@ -99,6 +105,11 @@ func TestNoRoleHijacksOrStopsAnotherStack(t *testing.T) {
 			req: Request{Action: "ec2:CreateTags", Resource: a.arn("ec2", region, "instance/i-0own"),
 				Context: ctx(ownTag, "pr-7", newTag, "production")},
 			breaks: withoutCondition("Ec2RetagOwn", "StringLikeIfExists", newTag)},
+		// A VPC the review role tagged pr-7 (or found so tagged) is not a resource type a stack creates.
+		{name: "the review role re-tags no EC2 resource type a stack does not create", role: Review,
+			req: Request{Action: "ec2:CreateTags", Resource: a.arn("ec2", region, "vpc/vpc-0shared"),
+				Context: ctx(ownTag, "pr-7", newTag, "pr-8")},
+			breaks: mutation{"with Ec2RetagOwn on every resource", widen("Ec2RetagOwn")}},
 		{name: "the review role cannot claim an untagged load balancer", role: Review,
 			req: Request{Action: "elasticloadbalancing:AddTags",
 				Resource: a.arn("elasticloadbalancing", region, "loadbalancer/app/shop/1"), Context: ctx(newTag, "pr-7")},
@@ -217,16 +228,34 @@ func TestTheBoundaryKeepsAReviewHostOffProductionsParametersAndLogs(t *testing.T
 			"arn:aws:ssm:"+region+"::parameter/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64",
 			ctx(), true, "Parameters")
 	})
+	// CreateLogStream and PutLogEvents are authorized on the stream, which carries no tag (Service Authorization
+	// Reference, list_amazoncloudwatchlogs.html); log group names do not name the stack, so the host's own policy
+	// (components/identity), not the boundary, keeps it to its own group.
+	prodStream := a.arn("logs", region, "log-group:app-logs-1234:log-stream:i-0prod")
+	ownGroup := a.arn("logs", region, "log-group:app-logs-5678")
 	t.Run("no log stream in production's log group", func(t *testing.T) {
-		check(t, "logs:CreateLogStream", a.arn("logs", region, "log-group:app-logs-1234"),
-			ctx("aws:ResourceTag/stack", "production"), false, "Logs")
+		doc, err := identity.PolicyDocument(identity.Grants{LogGroupArn: ownGroup})
+		require.NoError(t, err)
+		own, err := parseDoc(doc)
+		require.NoError(t, err)
+		asHost := func(id Document, action, resource string) Decision {
+			return Evaluate(Request{Principal: host, Action: action, Resource: resource,
+				Context: ctx("aws:PrincipalTag/stack", "pr-7")}, Policies{Identity: []Document{id}, Boundary: &w.boundary})
+		}
+		for _, action := range []string{"logs:CreateLogStream", "logs:PutLogEvents"} {
+			assert.NotEqual(t, Allowed, asHost(own, action, prodStream), action)
+			assert.Equal(t, Allowed, asHost(own, action, ownGroup+":log-stream:i-0own"), action)
+			assert.Equal(t, Allowed, asHost(adminLayer, action, prodStream),
+				"the boundary does not see which stack a stream's group is of: %s", action)
+		}
 	})
 	t.Run("no listing of production's log streams", func(t *testing.T) {
 		check(t, "logs:DescribeLogStreams", a.arn("logs", region, "log-group:app-logs-1234"),
 			ctx("aws:ResourceTag/stack", "production"), false, "Logs")
 	})
-	t.Run("its own log group", func(t *testing.T) {
-		check(t, "logs:CreateLogStream", a.arn("logs", region, "log-group:app-logs-5678"),
-			ctx("aws:ResourceTag/stack", "pr-7"), true, "Logs")
+	t.Run("its own log group's streams", func(t *testing.T) {
+		check(t, "logs:DescribeLogStreams", ownGroup, ctx("aws:ResourceTag/stack", "pr-7"), true, "Logs")
+		check(t, "logs:CreateLogStream", ownGroup+":log-stream:i-0own", ctx(), true, "LogStreams")
+		check(t, "logs:PutLogEvents", ownGroup+":log-stream:i-0own", ctx(), true, "LogStreams")
 	})
 }

@@ -55,6 +55,9 @@ type simCase struct {
 	ResourcePolicy *int                `json:"resourcePolicy"`
 	// Keep are the request's keys that knownDifferences say AWS sends although iam-simulate drops them.
 	Keep []string `json:"keep,omitempty"`
+	// Unmatched says the resource is one knownResourceDifferences says iam-simulate cannot match to a resource
+	// type although AWS authorizes it: the case is decided on its policies alone and counted as not validated.
+	Unmatched bool `json:"unmatched,omitempty"`
 	// want is the project's evaluator's decision.
 	want Decision
 }
@@ -129,6 +132,11 @@ func (r *recorder) record(req Request, p Policies, d Decision) {
 		c.AccountID = parts[4]
 	} else {
 		c.AccountID = offline.Account
+	}
+	for _, k := range knownResourceDifferences {
+		if strings.EqualFold(k.action, req.Action) && k.resource.MatchString(req.Resource) {
+			c.Unmatched = true
+		}
 	}
 	for _, k := range knownDifferences {
 		if _, ok := req.Context[k.key]; ok && strings.EqualFold(k.action, req.Action) {
@@ -254,6 +262,21 @@ var knownDifferences = []struct{ action, key, reason string }{
 	{"sts:AssumeRoleWithWebIdentity", GitHubIssuer + ":sub", "the subject of every OIDC token"},
 }
 
+// knownResourceDifferences are resources AWS authorizes that iam-simulate matches to no resource type of the
+// action, each narrow and with its source.
+var knownResourceDifferences = []struct {
+	action   string
+	resource *regexp.Regexp
+	reason   string
+}{
+	// AWS's public parameters (/aws/service/…, such as the latest Amazon Linux AMI) belong to no account: their
+	// ARN has an empty account field, arn:aws:ssm:<region>::parameter/aws/service/…
+	// (https://docs.aws.amazon.com/systems-manager/latest/userguide/parameter-store-public-parameters.html),
+	// while iam-data's parameter ARN pattern requires an account.
+	{"ssm:GetParameter", regexp.MustCompile(`^arn:[a-z-]+:ssm:[a-z0-9-]+::parameter/aws/service/`), "a public parameter"},
+	{"ssm:GetParameters", regexp.MustCompile(`^arn:[a-z-]+:ssm:[a-z0-9-]+::parameter/aws/service/`), "a public parameter"},
+}
+
 var simDecisions = map[string]Decision{"Allowed": Allowed, "ExplicitlyDenied": ExplicitDeny, "ImplicitlyDenied": ImplicitDeny}
 
 // iamsim finds node and the installed packages, or says what is missing.
@@ -369,7 +392,8 @@ func (r *recorder) report(unavailable error) bool {
 	}
 	if testing.Verbose() || len(found) > 0 {
 		fmt.Printf("iamsim: %d evaluations decided again by @cloud-copilot/iam-simulate alongside the tests "+
-			"(%d with made-up actions, not validated; %d with keys it drops, per knownDifferences); "+
+			"(%d with made-up actions or resources per knownResourceDifferences, not validated; "+
+			"%d with keys it drops, per knownDifferences); "+
 			"the tests then waited %s for its last answers\n",
 			len(r.cases), unvalidated, kept, time.Since(start).Round(time.Millisecond))
 	}

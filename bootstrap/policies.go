@@ -488,18 +488,25 @@ func BoundaryPolicy(a Account) Document {
 			list(a.arn("kms", "*", "key/*"))).
 			when("StringEquals", "aws:ResourceTag/managed-by", "appstack").
 			when("StringEquals", ownStack, StackOfPrincipal),
-		// Log groups carry the stack tag; a call on a log group (CreateLogStream, DescribeLogStreams) sees it and
-		// must name the host's own stack's group. PutLogEvents is authorized on the log stream
-		// (arn:…:log-group:<group>:log-stream:<stream>), a resource type with no tag condition key in the Service
-		// Authorization Reference (list_amazoncloudwatchlogs.html), so it passes by IfExists: a host can append to
-		// another group's stream only by knowing its name, and can neither create nor list one there.
-		allow("Logs", list("logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"),
-			list(a.arn("logs", "*", "log-group:*"))).when("StringEqualsIfExists", ownStack, StackOfPrincipal),
+		// Log groups carry the stack tag, and DescribeLogStreams, authorized on the group, must name the host's own
+		// stack's. CreateLogStream and PutLogEvents are authorized on the log stream
+		// (arn:…:log-group:<group>:log-stream:<stream>, Service Authorization Reference, list_amazoncloudwatchlogs.html),
+		// which carries no tags: a stack-tag condition there sees no key and scopes nothing. Only the name could, and
+		// a log group's name is Pulumi's auto-name of its component (<name>-logs-<suffix>,
+		// components/appstack), without the stack: the boundary cannot keep a host out of another stack's stream.
+		// The host's own policy (components/identity) names its own group only; the boundary bounds the calls to
+		// log streams of the account.
+		allow("Logs", list("logs:DescribeLogStreams"), list(a.arn("logs", "*", "log-group:*"))).
+			when("StringEquals", ownStack, StackOfPrincipal),
+		allow("LogStreams", list("logs:CreateLogStream", "logs:PutLogEvents"),
+			list(a.arn("logs", "*", "log-group:*:log-stream:*"))),
 		// AmazonSSMManagedInstanceCore's parameter reads (the SSM Agent resolves {{ssm:…}} references in the
-		// documents it runs) are limited to the stack's own path and AWS's public parameters.
+		// documents it runs) are limited to the stack's own path and AWS's public parameters, whose ARNs name no
+		// account (arn:…:ssm:<region>::parameter/aws/service/…,
+		// https://docs.aws.amazon.com/systems-manager/latest/userguide/parameter-store-public-parameters.html).
 		allow("Parameters", list("ssm:GetParameter", "ssm:GetParameters"), list(
 			a.arn("ssm", "*", "parameter/"+Project+"/"+StackOfPrincipal+"/*"),
-			fmt.Sprintf("arn:%s:ssm:*::parameter/aws/*", a.Partition))),
+			fmt.Sprintf("arn:%s:ssm:*::parameter/aws/service/*", a.Partition))),
 		allow("SessionManager", slices.DeleteFunc(slices.Clone(ssmManagedInstanceCore), func(action string) bool {
 			return action == "ssm:GetParameter" || action == "ssm:GetParameters"
 		}), list("*")),
@@ -514,13 +521,19 @@ type Managed struct {
 
 // DeployPolicies let a deploy role manage appstack's resources of its own stacks (tag stack, SSM path
 // /appstack/<stack>/) and nothing else, and create roles only inside the boundary. They are managed policies,
-// five per role (the fourth is the HTTPS front door's, FrontDoorPolicy, the fifth the fleet's, FleetPolicy):
+// six per role (the fourth and fifth are the HTTPS front door's, FrontDoorPolicy and FrontDoorLogsPolicy, the
+// sixth the fleet's, FleetPolicy):
 // together they exceed the 10,240 characters IAM allows a role's inline policies, and each stays under the 6,144
 // of a managed policy (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html), ten of which
 // a role may have attached by default.
 func DeployPolicies(a Account, stacks string, dns DNSScope) []Managed {
 	const ownTag, newTag = "aws:ResourceTag/stack", "aws:RequestTag/stack"
 	ec2 := func(kind string) string { return a.arn("ec2", "*", kind+"/*") }
+	// The EC2 resource types a stack creates with tags (components: instances, their volumes and network interfaces,
+	// addresses, security groups and their rules), named one by one rather than as */*; launch templates are
+	// FleetPolicy's.
+	tagged := list(ec2("elastic-ip"), ec2("instance"), ec2("network-interface"), ec2("security-group"),
+		ec2("security-group-rule"), ec2("volume"))
 	iamRoles := a.arn("iam", "", "role"+identity.Path+"*")
 	profiles := a.arn("iam", "", "instance-profile"+identity.Path+"*")
 	boundary := a.BoundaryArn()
@@ -549,7 +562,7 @@ func DeployPolicies(a Account, stacks string, dns DNSScope) []Managed {
 			allow("Ec2CreateTagged", list("ec2:AllocateAddress", "ec2:CreateSecurityGroup"),
 				list(ec2("elastic-ip"), ec2("security-group"))).when("StringLike", newTag, stacks),
 			allow("Ec2GroupInVpc", list("ec2:CreateSecurityGroup"), list(a.arn("ec2", "*", "vpc/*"))),
-			allow("Ec2TagOnCreate", list("ec2:CreateTags"), list(a.arn("ec2", "*", "*/*"))).
+			allow("Ec2TagOnCreate", list("ec2:CreateTags"), tagged).
 				when("StringEquals", "ec2:CreateAction", "AllocateAddress", "AuthorizeSecurityGroupEgress",
 					"AuthorizeSecurityGroupIngress", "CreateSecurityGroup", "RunInstances").
 				when("StringLike", newTag, stacks),
@@ -565,7 +578,7 @@ func DeployPolicies(a Account, stacks string, dns DNSScope) []Managed {
 				"ec2:UpdateSecurityGroupRuleDescriptionsIngress",
 			), list(ec2("instance"), ec2("volume"), ec2("elastic-ip"), ec2("security-group"), ec2("security-group-rule"))).
 				when("StringLike", ownTag, stacks),
-			allow("Ec2RetagOwn", list("ec2:CreateTags", "ec2:DeleteTags"), list(a.arn("ec2", "*", "*/*"))).
+			allow("Ec2RetagOwn", list("ec2:CreateTags", "ec2:DeleteTags"), tagged).
 				when("StringLike", ownTag, stacks).
 				when("StringLikeIfExists", newTag, stacks),
 			// AssociateAddress moves an address onto a host, disassociating the address the host had: "If you
@@ -662,8 +675,9 @@ func DeployPolicies(a Account, stacks string, dns DNSScope) []Managed {
 				list(a.arn("cloudwatch", "*", "alarm:*"))).when("StringLike", ownTag, stacks),
 
 			// Topics are named <project>-<stack>-… (components/appstack TopicNamePrefix), so every SNS call is
-			// scoped to this role's stacks' topics by name as well as by tag; a subscription's ARN is its topic's
-			// ARN followed by :<id>, which the same pattern covers (sns:Unsubscribe).
+			// scoped to this role's stacks' topics by name as well as by tag. sns:Unsubscribe names a subscription,
+			// and its one resource type is the topic (Service Authorization Reference, list_amazonsns.html); the
+			// subscription's ARN, its topic's followed by :<id>, would match the same pattern.
 			allow("TopicCreateTagged", list("sns:CreateTopic", "sns:TagResource"), topics).
 				when("StringLike", newTag, stacks).
 				when("StringLikeIfExists", ownTag, stacks),
@@ -719,6 +733,7 @@ func DeployPolicies(a Account, stacks string, dns DNSScope) []Managed {
 				Resource: list(boundary)},
 		)},
 		FrontDoorPolicy(a, stacks, dns),
+		FrontDoorLogsPolicy(a, stacks),
 		FleetPolicy(a, stacks),
 	}
 	for i := range out {
@@ -844,7 +859,7 @@ func FrontDoorBucketPattern(partition, stacks string) string {
 // FrontDoorPolicy lets a deploy role manage its own stacks' HTTPS front door (a stack with appstack:domain):
 // the load balancer, listeners and rules by the stack tag, target groups by the stack tag and by their names
 // (`<stack>-…`, which FleetPolicy's autoscaling:TargetGroupARNs trusts), the ACM certificates by the stack tag and
-// their names, the access-log bucket by its name, and in Route 53 only the alias and validation records (A and
+// their names (its access-log bucket is FrontDoorLogsPolicy's), and in Route 53 only the alias and validation records (A and
 // CNAME) of the role's own names, in its own zone (dns). Route 53 records carry no tags: their names are the scope.
 // Without names the role may request no certificate and change no record.
 func FrontDoorPolicy(a Account, stacks string, dns DNSScope) Managed {
@@ -854,7 +869,6 @@ func FrontDoorPolicy(a Account, stacks string, dns DNSScope) Managed {
 	// resource types), for CreateTargetGroup too.
 	targetGroups := a.arn("elasticloadbalancing", "*", "targetgroup/"+stacks+"-*/*")
 	elbAll := list(elb("loadbalancer/app"), targetGroups, elb("listener/app"), elb("listener-rule/app"))
-	bucket := FrontDoorBucketPattern(a.Partition, stacks)
 	st := []Statement{
 		allow("ElbCreateTagged", list("elasticloadbalancing:CreateLoadBalancer",
 			"elasticloadbalancing:CreateTargetGroup", "elasticloadbalancing:CreateListener",
@@ -889,14 +903,6 @@ func FrontDoorPolicy(a Account, stacks string, dns DNSScope) Managed {
 		allow("CertificatesOwn", list("acm:DeleteCertificate", "acm:RemoveTagsFromCertificate"),
 			list(a.arn("acm", "*", "certificate/*"))).
 			when("StringLike", ownTag, stacks),
-		allow("LogBucketsOwn", list("s3:CreateBucket", "s3:DeleteBucket", "s3:DeleteBucketPolicy",
-			"s3:GetAccelerateConfiguration", "s3:GetBucket*", "s3:GetEncryptionConfiguration",
-			"s3:GetLifecycleConfiguration", "s3:GetReplicationConfiguration", "s3:ListBucket",
-			"s3:ListBucketVersions", "s3:PutBucketOwnershipControls", "s3:PutBucketPolicy",
-			"s3:PutBucketPublicAccessBlock", "s3:PutBucketTagging", "s3:PutEncryptionConfiguration",
-			"s3:PutLifecycleConfiguration"), list(bucket)),
-		// An ephemeral stack's destroy empties its bucket (forceDestroy).
-		allow("LogObjectsOfOwnBuckets", list("s3:DeleteObject", "s3:DeleteObjectVersion"), list(bucket+"/*")),
 	}
 	if dns.Empty() {
 		return Managed{"frontdoor", doc(st...)}
@@ -926,4 +932,21 @@ func FrontDoorPolicy(a Account, stacks string, dns DNSScope) Managed {
 			when("Null", "route53:ChangeResourceRecordSetsNormalizedRecordNames", "false"),
 	)
 	return Managed{"frontdoor", doc(st...)}
+}
+
+// FrontDoorLogsPolicy lets a deploy role manage its own stacks' access-log buckets, by their names
+// (FrontDoorBucketPattern). It is FrontDoorPolicy's, kept apart so that each managed policy stays under IAM's
+// 6,144 characters (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html).
+func FrontDoorLogsPolicy(a Account, stacks string) Managed {
+	bucket := FrontDoorBucketPattern(a.Partition, stacks)
+	return Managed{"frontdoor-logs", doc(
+		allow("LogBucketsOwn", list("s3:CreateBucket", "s3:DeleteBucket", "s3:DeleteBucketPolicy",
+			"s3:GetAccelerateConfiguration", "s3:GetBucket*", "s3:GetEncryptionConfiguration",
+			"s3:GetLifecycleConfiguration", "s3:GetReplicationConfiguration", "s3:ListBucket",
+			"s3:ListBucketVersions", "s3:PutBucketOwnershipControls", "s3:PutBucketPolicy",
+			"s3:PutBucketPublicAccessBlock", "s3:PutBucketTagging", "s3:PutEncryptionConfiguration",
+			"s3:PutLifecycleConfiguration"), list(bucket)),
+		// An ephemeral stack's destroy empties its bucket (forceDestroy).
+		allow("LogObjectsOfOwnBuckets", list("s3:DeleteObject", "s3:DeleteObjectVersion"), list(bucket+"/*")),
+	)}
 }

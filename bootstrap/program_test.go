@@ -890,7 +890,12 @@ func TestEveryDocumentFitsAWSsSizeLimit(t *testing.T) {
 			assert.Greater(t, len(j), inlineLimit, "%s: all in one inline policy would be refused", r)
 		}
 	}
-	assert.Equal(t, 1+3*5, managed, "the boundary and five managed policies per deploy role")
+	assert.Equal(t, 1+3*6, managed, "the boundary and six managed policies per deploy role")
+	// IAM attaches at most ten managed policies to a role by default
+	// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html).
+	for _, r := range Roles {
+		assert.LessOrEqual(t, len(DeployPolicies(w.acct, Specs[r].Stacks, longScope)), 10, r)
+	}
 	// The documents stay within the limits in the longest partition too.
 	long := w.acct
 	long.Partition, long.StateBucketArn = "aws-us-gov", long.StateBucketArn+"-with-a-much-longer-name"

@@ -1,4 +1,4 @@
-package policy_test
+package infra_test
 
 import (
 	"testing"

@@ -1,4 +1,4 @@
-package offline_test
+package preview_test
 
 import (
 	"os"
