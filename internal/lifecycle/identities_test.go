@@ -1,3 +1,8 @@
+//go:build engine
+
+// The reaper's tests run in the engine tests' binary: package lifecycle links the Pulumi SDK, and one more test
+// binary that links it costs seconds of linking on every `go test ./...` (cmd/bench's budget).
+
 package lifecycle
 
 import (

@@ -12,6 +12,8 @@ import (
 	_ "github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	_ "github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	_ "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
+	_ "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	_ "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	_ "github.com/aws/aws-sdk-go-v2/service/sts"
 	_ "github.com/pulumi/pulumi-aws/sdk/v7/go/aws"
 	_ "github.com/pulumi/pulumi-aws/sdk/v7/go/aws/acm"
