@@ -547,10 +547,10 @@ func (v *validator) tableAdoption(k string, t Table, a *TableAdoption) {
 			v.addf(lk+".name", "%q is stated twice", l.Name)
 		}
 		seen[l.Name] = true
-		switch {
-		case l.RangeKey == "":
+		switch l.RangeKey {
+		case "":
 			v.addf(lk+".rangeKey", "required: the index's sort key")
-		case l.RangeKey == t.HashKey || l.RangeKey == t.RangeKey:
+		case t.HashKey, t.RangeKey:
 			v.addf(lk+".rangeKey", "%q is a key of the table, not of the index", l.RangeKey)
 		}
 		if l.RangeKeyType != "S" && l.RangeKeyType != "N" && l.RangeKeyType != "B" {
