@@ -469,6 +469,19 @@ const StackOfPrincipal = "${aws:PrincipalTag/stack}"
 func BoundaryPolicy(a Account) Document {
 	const ownStack = "aws:ResourceTag/stack"
 	return doc(
+		// A deploy role may create a role under the boundary whose trust policy names anyone (iam:CreateRole cannot
+		// condition the trust policy), and whoever assumes it may pass a session tag stack=<another stack>, which
+		// overrides the role's own tag of that key
+		// (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html, "Tag key override"): every
+		// ${aws:PrincipalTag/stack} below would then name that stack. A host's calls are signed with its instance
+		// profile's credentials, which carry ec2:SourceInstanceARN, the instance they were delivered to
+		// (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/iam-roles-for-amazon-ec2.html, and the IAM User
+		// Guide's global condition keys, reference_policies_condition-keys.html); a session assumed any other way
+		// carries no such key and may do nothing. Calls a service makes on a host's behalf (SSM's KMS decrypt of a
+		// SecureString) are aws:ViaAWSService and follow the host's own call, which this already checked.
+		Statement{Sid: "OnlyInstanceSessions", Effect: "Deny", Action: list("*"), Resource: list("*")}.
+			when("Null", "ec2:SourceInstanceARN", "true").
+			when("BoolIfExists", "aws:ViaAWSService", "false"),
 		allow("EcrLogin", list("ecr:GetAuthorizationToken"), list("*")),
 		allow("EcrPull", list("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"),
 			list(a.arn("ecr", "*", "repository/*"))).when("StringEquals", ownStack, StackOfPrincipal),
