@@ -882,11 +882,21 @@ func FrontDoorPolicy(a Account, stacks string, dns DNSScope) Managed {
 	// resource types), for CreateTargetGroup too.
 	targetGroups := a.arn("elasticloadbalancing", "*", "targetgroup/"+stacks+"-*/*")
 	elbAll := list(elb("loadbalancer/app"), targetGroups, elb("listener/app"), elb("listener-rule/app"))
+	// Target groups created before they were named for their stack (<service>-<hash>) have always carried the
+	// stack tag: everything but their creation and Auto Scaling's attachment goes by the tag alone.
+	elbOwned := list(elb("loadbalancer/app"), elb("targetgroup"), elb("listener/app"), elb("listener-rule/app"))
 	st := []Statement{
 		allow("ElbCreateTagged", list("elasticloadbalancing:CreateLoadBalancer",
-			"elasticloadbalancing:CreateTargetGroup", "elasticloadbalancing:CreateListener",
-			"elasticloadbalancing:CreateRule"), elbAll).
+			"elasticloadbalancing:CreateTargetGroup"), elbAll).
 			when("StringLike", newTag, stacks),
+		// CreateListener is authorized on the load balancer it adds to and CreateRule on the listener, and both
+		// carry that parent's aws:ResourceTag (Service Authorization Reference, Elastic Load Balancing V2:
+		// https://docs.aws.amazon.com/service-authorization/latest/reference/list_awselasticloadbalancingv2.html):
+		// a rule on another stack's listener would forward its traffic to this role's target group.
+		allow("ElbCreateOnOwnParent", list("elasticloadbalancing:CreateListener", "elasticloadbalancing:CreateRule"),
+			list(elb("loadbalancer/app"), elb("listener/app"))).
+			when("StringLike", newTag, stacks).
+			when("StringLike", ownTag, stacks),
 		// Tags passed to a create call are authorized as elasticloadbalancing:AddTags, which then carries
 		// elasticloadbalancing:CreateAction; a direct AddTags does not, and may only re-tag this role's own
 		// resources (https://docs.aws.amazon.com/elasticloadbalancing/latest/userguide/tagging-resources-during-creation.html).
@@ -894,9 +904,11 @@ func FrontDoorPolicy(a Account, stacks string, dns DNSScope) Managed {
 			when("StringEquals", "elasticloadbalancing:CreateAction", "CreateLoadBalancer", "CreateTargetGroup",
 				"CreateListener", "CreateRule").
 			when("StringLike", newTag, stacks),
-		allow("ElbRetagOwn", list("elasticloadbalancing:AddTags"), elbAll).
+		allow("ElbRetagOwn", list("elasticloadbalancing:AddTags"), elbOwned).
 			when("StringLike", ownTag, stacks).
 			when("StringLikeIfExists", newTag, stacks),
+		// A rule's priority change is SetRulePriorities (terraform-provider-aws internal/service/elbv2/
+		// listener_rule.go, resourceListenerRuleUpdate), authorized on the rule.
 		allow("ElbOwn", list("elasticloadbalancing:AddListenerCertificates",
 			"elasticloadbalancing:DeleteListener", "elasticloadbalancing:DeleteLoadBalancer",
 			"elasticloadbalancing:DeleteRule", "elasticloadbalancing:DeleteTargetGroup",
@@ -905,7 +917,8 @@ func FrontDoorPolicy(a Account, stacks string, dns DNSScope) Managed {
 			"elasticloadbalancing:ModifyRule", "elasticloadbalancing:ModifyTargetGroup",
 			"elasticloadbalancing:ModifyTargetGroupAttributes", "elasticloadbalancing:RegisterTargets",
 			"elasticloadbalancing:RemoveListenerCertificates", "elasticloadbalancing:RemoveTags",
-			"elasticloadbalancing:SetSecurityGroups", "elasticloadbalancing:SetSubnets"), elbAll).
+			"elasticloadbalancing:SetRulePriorities", "elasticloadbalancing:SetSecurityGroups",
+			"elasticloadbalancing:SetSubnets"), elbOwned).
 			when("StringLike", ownTag, stacks),
 		allow("ElbServiceLinkedRole", list("iam:CreateServiceLinkedRole"),
 			list(a.arn("iam", "", "role/aws-service-role/"+ElbService+"/AWSServiceRoleForElasticLoadBalancing*"))).
