@@ -870,10 +870,11 @@ func FrontDoorBucketPattern(partition, stacks string) string {
 }
 
 // FrontDoorPolicy lets a deploy role manage its own stacks' HTTPS front door (a stack with appstack:domain):
-// the load balancer, listeners and rules by the stack tag, target groups by the stack tag and by their names
-// (`<stack>-…`, which FleetPolicy's autoscaling:TargetGroupARNs trusts), the ACM certificates by the stack tag and
-// their names (its access-log bucket is FrontDoorLogsPolicy's), and in Route 53 only the alias and validation records (A and
-// CNAME) of the role's own names, in its own zone (dns). Route 53 records carry no tags: their names are the scope.
+// the load balancer, listeners and rules by the stack tag (a listener or rule only on its own load balancer or
+// listener), target groups by the stack tag, created only under their names (`<stack>-…`, which FleetPolicy's
+// autoscaling:TargetGroupARNs trusts), the ACM certificates by the stack tag and their names (its access-log bucket
+// is FrontDoorLogsPolicy's), and in Route 53 only the alias (A) records of the role's own names and the validation
+// (CNAME) records of their certificates, in its own zone (dns). Route 53 records carry no tags: their names are the scope.
 // Without names the role may request no certificate and change no record.
 func FrontDoorPolicy(a Account, stacks string, dns DNSScope) Managed {
 	const ownTag, newTag = "aws:ResourceTag/stack", "aws:RequestTag/stack"
@@ -881,19 +882,19 @@ func FrontDoorPolicy(a Account, stacks string, dns DNSScope) Managed {
 	// A target group's ARN is targetgroup/<name>/<id> (service authorization reference, Elastic Load Balancing V2
 	// resource types), for CreateTargetGroup too.
 	targetGroups := a.arn("elasticloadbalancing", "*", "targetgroup/"+stacks+"-*/*")
-	elbAll := list(elb("loadbalancer/app"), targetGroups, elb("listener/app"), elb("listener-rule/app"))
 	// Target groups created before they were named for their stack (<service>-<hash>) have always carried the
-	// stack tag: everything but their creation and Auto Scaling's attachment goes by the tag alone.
-	elbOwned := list(elb("loadbalancer/app"), elb("targetgroup"), elb("listener/app"), elb("listener-rule/app"))
+	// stack tag: everything but their creation and Auto Scaling's attachment goes by the tag alone. Tags passed
+	// to a create call are authorized only within that call, which the create grants scope.
+	elbAll := list(elb("loadbalancer/app"), elb("targetgroup"), elb("listener/app"), elb("listener-rule/app"))
 	st := []Statement{
 		allow("ElbCreateTagged", list("elasticloadbalancing:CreateLoadBalancer",
-			"elasticloadbalancing:CreateTargetGroup"), elbAll).
+			"elasticloadbalancing:CreateTargetGroup"), list(elb("loadbalancer/app"), targetGroups)).
 			when("StringLike", newTag, stacks),
 		// CreateListener is authorized on the load balancer it adds to and CreateRule on the listener, and both
 		// carry that parent's aws:ResourceTag (Service Authorization Reference, Elastic Load Balancing V2:
 		// https://docs.aws.amazon.com/service-authorization/latest/reference/list_awselasticloadbalancingv2.html):
 		// a rule on another stack's listener would forward its traffic to this role's target group.
-		allow("ElbCreateOnOwnParent", list("elasticloadbalancing:CreateListener", "elasticloadbalancing:CreateRule"),
+		allow("ElbAddToOwn", list("elasticloadbalancing:CreateListener", "elasticloadbalancing:CreateRule"),
 			list(elb("loadbalancer/app"), elb("listener/app"))).
 			when("StringLike", newTag, stacks).
 			when("StringLike", ownTag, stacks),
@@ -904,7 +905,7 @@ func FrontDoorPolicy(a Account, stacks string, dns DNSScope) Managed {
 			when("StringEquals", "elasticloadbalancing:CreateAction", "CreateLoadBalancer", "CreateTargetGroup",
 				"CreateListener", "CreateRule").
 			when("StringLike", newTag, stacks),
-		allow("ElbRetagOwn", list("elasticloadbalancing:AddTags"), elbOwned).
+		allow("ElbRetagOwn", list("elasticloadbalancing:AddTags"), elbAll).
 			when("StringLike", ownTag, stacks).
 			when("StringLikeIfExists", newTag, stacks),
 		// A rule's priority change is SetRulePriorities (terraform-provider-aws internal/service/elbv2/
@@ -918,7 +919,7 @@ func FrontDoorPolicy(a Account, stacks string, dns DNSScope) Managed {
 			"elasticloadbalancing:ModifyTargetGroupAttributes", "elasticloadbalancing:RegisterTargets",
 			"elasticloadbalancing:RemoveListenerCertificates", "elasticloadbalancing:RemoveTags",
 			"elasticloadbalancing:SetRulePriorities", "elasticloadbalancing:SetSecurityGroups",
-			"elasticloadbalancing:SetSubnets"), elbOwned).
+			"elasticloadbalancing:SetSubnets"), elbAll).
 			when("StringLike", ownTag, stacks),
 		allow("ElbServiceLinkedRole", list("iam:CreateServiceLinkedRole"),
 			list(a.arn("iam", "", "role/aws-service-role/"+ElbService+"/AWSServiceRoleForElasticLoadBalancing*"))).
@@ -946,15 +947,22 @@ func FrontDoorPolicy(a Account, stacks string, dns DNSScope) Managed {
 			when("StringLike", newTag, stacks).
 			when("ForAllValues:StringLike", "acm:DomainNames", dns.Names...).
 			when("Null", "acm:DomainNames", "false"),
-		// Every change of a request must be an A or CNAME record of one of the role's names or of their
-		// certificates' validation records, in the role's zone (condition keys and their normalized values:
+		// Every change of a request must be an A record of one of the role's names (the front door's alias
+		// records, components/frontdoor), in the role's zone (condition keys and their normalized values:
 		// https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/specifying-rrset-conditions.html). Creating,
 		// overwriting and deleting its own names are all a deploy needs (route53_record: CREATE, UPSERT with
 		// allow_overwrite, DELETE), so route53:ChangeResourceRecordSetsActions adds nothing here.
 		allow("DnsOwnRecords", list("route53:ChangeResourceRecordSets"), zones).
-			when("ForAllValues:StringEquals", "route53:ChangeResourceRecordSetsRecordTypes", "A", "CNAME").
+			when("ForAllValues:StringEquals", "route53:ChangeResourceRecordSetsRecordTypes", "A").
+			when("ForAllValues:StringLike", "route53:ChangeResourceRecordSetsNormalizedRecordNames", dns.Names...).
+			when("Null", "route53:ChangeResourceRecordSetsNormalizedRecordNames", "false"),
+		// CNAME records only for the certificates' validation records (`_<32 hex digits>.<name>`, ACM's CNAME):
+		// a CNAME elsewhere could put another domain's SPF or DKIM (`<selector>._domainkey.<zone>`) under the
+		// zone's domain. Each record is its own request (terraform-provider-aws route53_record).
+		allow("DnsValidation", list("route53:ChangeResourceRecordSets"), zones).
+			when("ForAllValues:StringEquals", "route53:ChangeResourceRecordSetsRecordTypes", "CNAME").
 			when("ForAllValues:StringLike", "route53:ChangeResourceRecordSetsNormalizedRecordNames",
-				dns.RecordNamePatterns()...).
+				dns.ValidationNamePatterns()...).
 			when("Null", "route53:ChangeResourceRecordSetsNormalizedRecordNames", "false"),
 	)
 	return Managed{"frontdoor", doc(st...)}
