@@ -170,6 +170,21 @@ func TestNoRoleHijacksOrStopsAnotherStack(t *testing.T) {
 				breaks: withoutStatement("NeverRemoveTheStackTag")})
 		})
 	}
+	t.Run("the review role cannot remove the stack tag spelled Stack", func(t *testing.T) {
+		w.check(t, property{role: Review, widened: true, req: Request{Action: "iam:UntagRole",
+			Resource: a.arn("iam", "", "role/appstack/app-identity-role-1"),
+			Context:  ctx(ownTag, "pr-7", "aws:TagKeys", "Stack")},
+			breaks: mutation{"with the tag keys compared case-sensitively", func(p *Policies) {
+				for i := range p.Identity {
+					d := cloneDoc(p.Identity[i])
+					edit(&d, "NeverRemoveTheStackTag", func(s Statement) (Statement, bool) {
+						s.Condition = map[string]map[string][]string{"ForAnyValue:StringEquals": {"aws:TagKeys": {"stack"}}}
+						return s, true
+					})
+					p.Identity[i] = d
+				}
+			}}})
+	})
 	t.Run("the review role removes another tag of its own", func(t *testing.T) {
 		w.check(t, property{role: Review, allowed: true, req: Request{Action: "dynamodb:UntagResource",
 			Resource: a.arn("dynamodb", region, "table/app-events"), Context: ctx(ownTag, "pr-7", "aws:TagKeys", "Name")},

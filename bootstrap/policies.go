@@ -234,12 +234,14 @@ var untagActions = []string{
 
 // neverRemoveTheStackTag keeps the stack tag on whatever carries it: untagged, a resource would fall out of every
 // stack's scope and, tagged again, into another's. aws:TagKeys lists the keys an untag call names
-// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-tagkeys);
+// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-tagkeys),
+// as the caller spelled them, and IAM's own tag keys are case-insensitive (`Stack` removes `stack`:
+// https://docs.aws.amazon.com/IAM/latest/UserGuide/id_tags.html), so they are compared ignoring case;
 // ec2:DeleteTags without keys removes every tag, so it is refused too.
 func neverRemoveTheStackTag() []Statement {
 	return []Statement{
 		{Sid: "NeverRemoveTheStackTag", Effect: "Deny", Action: slices.Clone(untagActions), Resource: list("*"),
-			Condition: map[string]map[string][]string{"ForAnyValue:StringEquals": {"aws:TagKeys": {"stack"}}}},
+			Condition: map[string]map[string][]string{"ForAnyValue:StringEqualsIgnoreCase": {"aws:TagKeys": {"stack"}}}},
 		{Sid: "NeverRemoveEveryEc2Tag", Effect: "Deny", Action: list("ec2:DeleteTags"), Resource: list("*"),
 			Condition: map[string]map[string][]string{"Null": {"aws:TagKeys": {"true"}}}},
 	}
