@@ -266,6 +266,11 @@ func TestTheBoundaryKeepsAReviewHostOffProductionsParametersAndLogs(t *testing.T
 				"the boundary does not see which stack a stream's group is of: %s", action)
 		}
 	})
+	t.Run("no log stream whose group is tagged production's, if AWS passes the group's tags", func(t *testing.T) {
+		for _, action := range []string{"logs:CreateLogStream", "logs:PutLogEvents"} {
+			check(t, action, prodStream, ctx("aws:ResourceTag/stack", "production"), false, "LogStreams")
+		}
+	})
 	t.Run("no listing of production's log streams", func(t *testing.T) {
 		check(t, "logs:DescribeLogStreams", a.arn("logs", region, "log-group:app-logs-1234"),
 			ctx("aws:ResourceTag/stack", "production"), false, "Logs")

@@ -505,16 +505,19 @@ func BoundaryPolicy(a Account) Document {
 			when("StringEquals", ownStack, StackOfPrincipal),
 		// Log groups carry the stack tag, and DescribeLogStreams, authorized on the group, must name the host's own
 		// stack's. CreateLogStream and PutLogEvents are authorized on the log stream
-		// (arn:…:log-group:<group>:log-stream:<stream>, Service Authorization Reference, list_amazoncloudwatchlogs.html),
-		// which carries no tags: a stack-tag condition there sees no key and scopes nothing. Only the name could, and
-		// a log group's name is Pulumi's auto-name of its component (<name>-logs-<suffix>,
-		// components/appstack), without the stack: the boundary cannot keep a host out of another stack's stream.
-		// The host's own policy (components/identity) names its own group only; the boundary bounds the calls to
-		// log streams of the account.
+		// (arn:…:log-group:<group>:log-stream:<stream>, Service Authorization Reference, list_amazoncloudwatchlogs.html).
+		// That reference lists aws:ResourceTag for the log-stream type, but a stream has no tags of its own
+		// (CloudWatch Logs tags log groups and destinations), and no AWS document says IAM passes the group's tags
+		// for a stream action. A StringEquals on it would refuse every host's logs if AWS does not; the IfExists
+		// form scopes the streams to the host's stack if AWS passes the group's tags and changes nothing if it does
+		// not. A log group's name is Pulumi's auto-name of its component (<name>-logs-<suffix>, components/appstack),
+		// without the stack, so the name cannot scope it either: the host's own policy (components/identity), which
+		// names its own group only, is what is known to keep a host out of another stack's streams.
 		allow("Logs", list("logs:DescribeLogStreams"), list(a.arn("logs", "*", "log-group:*"))).
 			when("StringEquals", ownStack, StackOfPrincipal),
 		allow("LogStreams", list("logs:CreateLogStream", "logs:PutLogEvents"),
-			list(a.arn("logs", "*", "log-group:*:log-stream:*"))),
+			list(a.arn("logs", "*", "log-group:*:log-stream:*"))).
+			when("StringEqualsIfExists", ownStack, StackOfPrincipal),
 		// AmazonSSMManagedInstanceCore's parameter reads (the SSM Agent resolves {{ssm:…}} references in the
 		// documents it runs) are limited to the stack's own path and AWS's public parameters, whose ARNs name no
 		// account (arn:…:ssm:<region>::parameter/aws/service/…,
