@@ -170,6 +170,21 @@ func TestNoRoleHijacksOrStopsAnotherStack(t *testing.T) {
 				breaks: withoutStatement("NeverRemoveTheStackTag")})
 		})
 	}
+	t.Run("the review role cannot remove the stack tag spelled Stack", func(t *testing.T) {
+		w.check(t, property{role: Review, widened: true, req: Request{Action: "iam:UntagRole",
+			Resource: a.arn("iam", "", "role/appstack/app-identity-role-1"),
+			Context:  ctx(ownTag, "pr-7", "aws:TagKeys", "Stack")},
+			breaks: mutation{"with the tag keys compared case-sensitively", func(p *Policies) {
+				for i := range p.Identity {
+					d := cloneDoc(p.Identity[i])
+					edit(&d, "NeverRemoveTheStackTag", func(s Statement) (Statement, bool) {
+						s.Condition = map[string]map[string][]string{"ForAnyValue:StringEquals": {"aws:TagKeys": {"stack"}}}
+						return s, true
+					})
+					p.Identity[i] = d
+				}
+			}}})
+	})
 	t.Run("the review role removes another tag of its own", func(t *testing.T) {
 		w.check(t, property{role: Review, allowed: true, req: Request{Action: "dynamodb:UntagResource",
 			Resource: a.arn("dynamodb", region, "table/app-events"), Context: ctx(ownTag, "pr-7", "aws:TagKeys", "Name")},
@@ -191,6 +206,7 @@ func TestTheBoundaryKeepsAReviewHostOffProductionsParametersAndLogs(t *testing.T
 	host := a.arn("iam", "", "role/appstack/app-identity-role-1")
 	decide := func(b Document, action, resource string, c map[string][]string) Decision {
 		c["aws:PrincipalTag/stack"] = []string{"pr-7"}
+		c["ec2:SourceInstanceARN"] = []string{hostInstance}
 		return Evaluate(Request{Principal: host, Action: action, Resource: resource, Context: c},
 			Policies{Identity: []Document{adminLayer}, Boundary: &b})
 	}
@@ -240,13 +256,19 @@ func TestTheBoundaryKeepsAReviewHostOffProductionsParametersAndLogs(t *testing.T
 		require.NoError(t, err)
 		asHost := func(id Document, action, resource string) Decision {
 			return Evaluate(Request{Principal: host, Action: action, Resource: resource,
-				Context: ctx("aws:PrincipalTag/stack", "pr-7")}, Policies{Identity: []Document{id}, Boundary: &w.boundary})
+				Context: ctx("aws:PrincipalTag/stack", "pr-7", "ec2:SourceInstanceARN", hostInstance)},
+				Policies{Identity: []Document{id}, Boundary: &w.boundary})
 		}
 		for _, action := range []string{"logs:CreateLogStream", "logs:PutLogEvents"} {
 			assert.NotEqual(t, Allowed, asHost(own, action, prodStream), action)
 			assert.Equal(t, Allowed, asHost(own, action, ownGroup+":log-stream:i-0own"), action)
 			assert.Equal(t, Allowed, asHost(adminLayer, action, prodStream),
 				"the boundary does not see which stack a stream's group is of: %s", action)
+		}
+	})
+	t.Run("no log stream whose group is tagged production's, if AWS passes the group's tags", func(t *testing.T) {
+		for _, action := range []string{"logs:CreateLogStream", "logs:PutLogEvents"} {
+			check(t, action, prodStream, ctx("aws:ResourceTag/stack", "production"), false, "LogStreams")
 		}
 	})
 	t.Run("no listing of production's log streams", func(t *testing.T) {
@@ -258,4 +280,47 @@ func TestTheBoundaryKeepsAReviewHostOffProductionsParametersAndLogs(t *testing.T
 		check(t, "logs:CreateLogStream", ownGroup+":log-stream:i-0own", ctx(), true, "LogStreams")
 		check(t, "logs:PutLogEvents", ownGroup+":log-stream:i-0own", ctx(), true, "LogStreams")
 	})
+}
+
+// hostInstance is the instance whose profile credentials sign a host's calls (ec2:SourceInstanceARN).
+const hostInstance = "arn:aws:ec2:" + region + ":123456789012:instance/i-0host"
+
+// A role under the boundary that a deploy role created to trust an outside account, assumed from there with the
+// session tag stack=production (which overrides the role's own tag), reads nothing of production's: it is no
+// instance's session. Its instance's own calls still read its own stack's.
+func TestABoundedRoleAssumedFromOutsideReadsNothing(t *testing.T) {
+	w := bootstrapWorld(t)
+	a := w.acct
+	host := a.arn("iam", "", "role/appstack/outsider-trusted-1")
+	prodKey := a.arn("kms", region, "key/prod-stack")
+	reads := []struct{ action, resource, stack string }{
+		{"ssm:GetParameter", a.arn("ssm", region, "parameter/appstack/production/app/secrets/JWT_SECRET"), ""},
+		{"kms:Decrypt", prodKey, "production"},
+		{"dynamodb:GetItem", a.arn("dynamodb", region, "table/app-events"), "production"},
+		{"ecr:BatchGetImage", a.arn("ecr", region, "repository/app-web"), "production"},
+	}
+	decide := func(b Document, action, resource, stack string, instance bool) Decision {
+		c := ctx("aws:PrincipalTag/stack", "production")
+		if stack != "" {
+			c["aws:ResourceTag/stack"] = []string{stack}
+			c["aws:ResourceTag/managed-by"] = []string{"appstack"}
+		}
+		if instance {
+			c["ec2:SourceInstanceARN"] = []string{hostInstance}
+		}
+		return Evaluate(Request{Principal: host, Action: action, Resource: resource, Context: c},
+			Policies{Identity: []Document{adminLayer}, Boundary: &b, Resource: w.keyPolicyOf(resource)})
+	}
+	for _, r := range reads {
+		t.Run(r.action, func(t *testing.T) {
+			assert.NotEqual(t, Allowed, decide(w.boundary, r.action, r.resource, r.stack, false),
+				"a session that is no instance's")
+			assert.Equal(t, Allowed, decide(w.boundary, r.action, r.resource, r.stack, true),
+				"an instance's session of a production host")
+			broken := cloneDoc(w.boundary)
+			edit(&broken, "OnlyInstanceSessions", func(s Statement) (Statement, bool) { return s, false })
+			assert.Equal(t, Allowed, decide(broken, r.action, r.resource, r.stack, false),
+				"without OnlyInstanceSessions the outsider reads production's")
+		})
+	}
 }

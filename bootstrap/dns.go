@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -54,9 +55,16 @@ const ValidationLabelLength = 33
 // `_x.<a name under the hostname>`: so an entry for the zone's apex never reaches the validation records of the
 // other environments' names below it.
 func (s DNSScope) RecordNamePatterns() []string {
+	return append(slices.Clone(s.Names), s.ValidationNamePatterns()...)
+}
+
+// ValidationNamePatterns are the names of the certificates' validation records of a scope's hostnames, the only
+// CNAME records its stacks write: a CNAME on a hostname, or on a name a `*` of it reaches (`pr-x._domainkey.<zone>`
+// for `pr-*.<zone>`), would let a stack publish another domain's SPF or DKIM records under the zone's domain.
+func (s DNSScope) ValidationNamePatterns() []string {
 	var out []string
 	for _, n := range s.Names {
-		out = append(out, n, "_"+strings.Repeat("?", ValidationLabelLength-1)+"."+n)
+		out = append(out, "_"+strings.Repeat("?", ValidationLabelLength-1)+"."+n)
 	}
 	return out
 }

@@ -34,7 +34,7 @@ func change(zone, action string, records ...string) Request {
 // validation is the name of the ACM validation record of hostname.
 func validation(hostname string) string { return "_a79865eb4cd1a6ab990a45779b4e0b96." + hostname }
 
-// Each deploy role changes only the A and CNAME records of its own names and of their certificates' validation,
+// Each deploy role changes only the A records of its own names and the CNAME records of their certificates' validation,
 // in its own zone, and requests certificates only for its own names; each property fails when the statement or
 // condition that makes it hold is taken away.
 func TestDeployRolesChangeOnlyTheirOwnDNSNames(t *testing.T) {
@@ -58,7 +58,7 @@ func TestDeployRolesChangeOnlyTheirOwnDNSNames(t *testing.T) {
 			breaks: withoutStatement("DnsOwnRecords")},
 		{name: "the review role writes its own certificate's validation record", role: Review, allowed: true,
 			req:    change(stagingZone, "UPSERT", validation("web.pr-7.staging.example.com"), "CNAME"),
-			breaks: withoutStatement("DnsOwnRecords")},
+			breaks: withoutStatement("DnsValidation")},
 		{name: "the review role serves a service on its stack's own name", role: Review, allowed: true,
 			req:    change(stagingZone, "DELETE", "pr-7.staging.example.com", "A"),
 			breaks: withoutStatement("DnsOwnRecords")},
@@ -77,7 +77,14 @@ func TestDeployRolesChangeOnlyTheirOwnDNSNames(t *testing.T) {
 			breaks: withoutCondition("DnsOwnRecords", "ForAllValues:StringLike", names)},
 		{name: "nor write a staging certificate's validation record", role: Review,
 			req:    change(stagingZone, "DELETE", validation("web.staging.example.com"), "CNAME"),
-			breaks: withoutCondition("DnsOwnRecords", "ForAllValues:StringLike", names)},
+			breaks: withoutCondition("DnsValidation", "ForAllValues:StringLike", names)},
+		// A CNAME is only ever a validation record: not DKIM under a name a `*` reaches, nor a hostname.
+		{name: "the review role cannot publish a DKIM key under the zone's domain", role: Review,
+			req:    change(stagingZone, "CREATE", "pr-x._domainkey.staging.example.com", "CNAME"),
+			breaks: mutation{"with CNAME records on its names", withTypes("DnsOwnRecords", "CNAME")}},
+		{name: "the review role cannot CNAME its own hostname to another domain", role: Review,
+			req:    change(stagingZone, "CREATE", "web.pr-7.staging.example.com", "CNAME"),
+			breaks: mutation{"with CNAME records on its names", withTypes("DnsOwnRecords", "CNAME")}},
 		{name: "the review role changes no record of another zone, even under its own names", role: Review,
 			req:    change(prodZone, "UPSERT", "web.pr-7.staging.example.com", "A"),
 			breaks: mutation{"with the zone scope widened", widen("DnsOwnRecords")}},
@@ -93,13 +100,16 @@ func TestDeployRolesChangeOnlyTheirOwnDNSNames(t *testing.T) {
 		{name: "the staging role cannot point production's hostname at its load balancer", role: Staging,
 			req:    change(prodZone, "UPSERT", "web.example.com", "A"),
 			breaks: mutation{"with every zone and name", all(widen("DnsOwnRecords"), dropping("DnsOwnRecords", "ForAllValues:StringLike", names))}},
-		{name: "the production role writes its apex and its validation record", role: Production, allowed: true,
-			req:    change(prodZone, "UPSERT", "example.com", "A", validation("example.com"), "CNAME"),
+		{name: "the production role writes its apex", role: Production, allowed: true,
+			req:    change(prodZone, "UPSERT", "example.com", "A"),
 			breaks: withoutStatement("DnsOwnRecords")},
+		{name: "the production role writes its apex's validation record", role: Production, allowed: true,
+			req:    change(prodZone, "UPSERT", validation("example.com"), "CNAME"),
+			breaks: withoutStatement("DnsValidation")},
 		// The apex's validation pattern is one label long: it never reaches names below.
 		{name: "the production role cannot take a name under its apex it does not serve", role: Production,
 			req:    change(prodZone, "UPSERT", "_a79865eb4cd1a6ab9.staging.example.com", "CNAME"),
-			breaks: withoutCondition("DnsOwnRecords", "ForAllValues:StringLike", names)},
+			breaks: withoutCondition("DnsValidation", "ForAllValues:StringLike", names)},
 		{name: "no deploy role changes a zone's NS or MX records", role: Production,
 			req:    change(prodZone, "UPSERT", "example.com", "NS"),
 			breaks: withoutCondition("DnsOwnRecords", "ForAllValues:StringEquals", "route53:ChangeResourceRecordSetsRecordTypes")},
@@ -125,6 +135,19 @@ func TestDeployRolesChangeOnlyTheirOwnDNSNames(t *testing.T) {
 			breaks: withoutCondition("CertificatesRequestTagged", "Null", "acm:DomainNames")},
 	} {
 		t.Run(p.name, func(t *testing.T) { w.check(t, p) })
+	}
+}
+
+// withTypes adds record types to a statement of the role's policy.
+func withTypes(sid string, types ...string) func(p *Policies) {
+	return func(p *Policies) {
+		for i := range p.Identity {
+			d := cloneDoc(p.Identity[i])
+			edit(&d, sid, func(s Statement) (Statement, bool) {
+				return s.when("ForAllValues:StringEquals", "route53:ChangeResourceRecordSetsRecordTypes", types...), true
+			})
+			p.Identity[i] = d
+		}
 	}
 }
 

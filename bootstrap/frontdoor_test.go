@@ -12,6 +12,8 @@ func TestDeployRolesManageOnlyTheirOwnFrontDoor(t *testing.T) {
 	tg := func(name string) string {
 		return a.arn("elasticloadbalancing", region, "targetgroup/"+name+"/0123456789abcdef")
 	}
+	listener := a.arn("elasticloadbalancing", region, "listener/app/app-frontdoor-alb/0123456789abcdef/fedcba9876543210")
+	rule := a.arn("elasticloadbalancing", region, "listener-rule/app/app-frontdoor-alb/0123456789abcdef/fedcba9876543210/0011223344556677")
 	prodBucket := "arn:aws:s3:::appstack-production-alb-logs-20260101000000000000000001"
 	stagingBucket := "arn:aws:s3:::appstack-staging-alb-logs-20260101000000000000000001"
 	slr := a.arn("iam", "", "role/aws-service-role/elasticloadbalancing.amazonaws.com/AWSServiceRoleForElasticLoadBalancing")
@@ -29,10 +31,44 @@ func TestDeployRolesManageOnlyTheirOwnFrontDoor(t *testing.T) {
 			req: Request{Action: "elasticloadbalancing:RegisterTargets", Resource: tg("staging-web-0123456789"),
 				Context: ctx("aws:ResourceTag/stack", "production")},
 			breaks: withoutCondition("ElbOwn", "StringLike", "aws:ResourceTag/stack")},
-		{name: "nor in a target group named for production", role: Staging,
-			req: Request{Action: "elasticloadbalancing:RegisterTargets", Resource: tg("production-web-0123456789"),
+		// Target groups named before their names carried the stack (<service>-<hash>) are the stack's by their tag.
+		{name: "the staging role deregisters from its own target group named before the rename", role: Staging,
+			allowed: true, req: Request{Action: "elasticloadbalancing:DeregisterTargets", Resource: tg("web-0123456789"),
 				Context: ctx("aws:ResourceTag/stack", "staging")},
-			breaks: mutation{"with the target groups' names unscoped", widen("ElbOwn")}},
+			breaks: withoutStatement("ElbOwn")},
+		{name: "the review role deletes its old review stack's target group", role: Review, allowed: true,
+			req: Request{Action: "elasticloadbalancing:DeleteTargetGroup", Resource: tg("web-0123456789"),
+				Context: ctx("aws:ResourceTag/stack", "pr-7")},
+			breaks: withoutStatement("ElbOwn")},
+		{name: "the review role cannot deregister production's hosts from its old target group", role: Review,
+			req: Request{Action: "elasticloadbalancing:DeregisterTargets", Resource: tg("web-0123456789"),
+				Context: ctx("aws:ResourceTag/stack", "production")},
+			breaks: withoutCondition("ElbOwn", "StringLike", "aws:ResourceTag/stack")},
+		{name: "the staging role reorders its own listener rules", role: Staging, allowed: true,
+			req: Request{Action: "elasticloadbalancing:SetRulePriorities", Resource: rule,
+				Context: ctx("aws:ResourceTag/stack", "staging")},
+			breaks: withoutStatement("ElbOwn")},
+		{name: "the review role cannot reorder production's listener rules", role: Review,
+			req: Request{Action: "elasticloadbalancing:SetRulePriorities", Resource: rule,
+				Context: ctx("aws:ResourceTag/stack", "production")},
+			breaks: withoutCondition("ElbOwn", "StringLike", "aws:ResourceTag/stack")},
+		// CreateRule is authorized on the listener and CreateListener on the load balancer, with their tags.
+		{name: "the review role cannot add a rule to production's listener", role: Review,
+			req: Request{Action: "elasticloadbalancing:CreateRule", Resource: listener,
+				Context: ctx("aws:RequestTag/stack", "pr-7", "aws:ResourceTag/stack", "production")},
+			breaks: withoutCondition("ElbAddToOwn", "StringLike", "aws:ResourceTag/stack")},
+		{name: "the review role cannot add a listener to production's load balancer", role: Review,
+			req: Request{Action: "elasticloadbalancing:CreateListener", Resource: lb,
+				Context: ctx("aws:RequestTag/stack", "pr-7", "aws:ResourceTag/stack", "production")},
+			breaks: withoutCondition("ElbAddToOwn", "StringLike", "aws:ResourceTag/stack")},
+		{name: "the review role adds a rule to its own listener", role: Review, allowed: true,
+			req: Request{Action: "elasticloadbalancing:CreateRule", Resource: listener,
+				Context: ctx("aws:RequestTag/stack", "pr-7", "aws:ResourceTag/stack", "pr-7")},
+			breaks: withoutStatement("ElbAddToOwn")},
+		{name: "the staging role adds a listener to its own load balancer", role: Staging, allowed: true,
+			req: Request{Action: "elasticloadbalancing:CreateListener", Resource: lb,
+				Context: ctx("aws:RequestTag/stack", "staging", "aws:ResourceTag/stack", "staging")},
+			breaks: withoutStatement("ElbAddToOwn")},
 		{name: "the production role switches its own targets", role: Production, allowed: true,
 			req: Request{Action: "elasticloadbalancing:DeregisterTargets", Resource: tg("production-web-0123456789"),
 				Context: ctx("aws:ResourceTag/stack", "production")},

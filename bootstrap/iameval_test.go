@@ -297,6 +297,8 @@ func condition(op string, got, want []string, ctx map[string][]string) bool {
 			switch base {
 			case "StringEquals", "Bool":
 				return g == w
+			case "StringEqualsIgnoreCase":
+				return strings.EqualFold(g, w)
 			case "StringLike":
 				return glob(w, g, false)
 			case "ArnEquals", "ArnLike":

@@ -234,12 +234,14 @@ var untagActions = []string{
 
 // neverRemoveTheStackTag keeps the stack tag on whatever carries it: untagged, a resource would fall out of every
 // stack's scope and, tagged again, into another's. aws:TagKeys lists the keys an untag call names
-// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-tagkeys);
+// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-tagkeys),
+// as the caller spelled them, and IAM's own tag keys are case-insensitive (`Stack` removes `stack`:
+// https://docs.aws.amazon.com/IAM/latest/UserGuide/id_tags.html), so they are compared ignoring case;
 // ec2:DeleteTags without keys removes every tag, so it is refused too.
 func neverRemoveTheStackTag() []Statement {
 	return []Statement{
 		{Sid: "NeverRemoveTheStackTag", Effect: "Deny", Action: slices.Clone(untagActions), Resource: list("*"),
-			Condition: map[string]map[string][]string{"ForAnyValue:StringEquals": {"aws:TagKeys": {"stack"}}}},
+			Condition: map[string]map[string][]string{"ForAnyValue:StringEqualsIgnoreCase": {"aws:TagKeys": {"stack"}}}},
 		{Sid: "NeverRemoveEveryEc2Tag", Effect: "Deny", Action: list("ec2:DeleteTags"), Resource: list("*"),
 			Condition: map[string]map[string][]string{"Null": {"aws:TagKeys": {"true"}}}},
 	}
@@ -469,6 +471,19 @@ const StackOfPrincipal = "${aws:PrincipalTag/stack}"
 func BoundaryPolicy(a Account) Document {
 	const ownStack = "aws:ResourceTag/stack"
 	return doc(
+		// A deploy role may create a role under the boundary whose trust policy names anyone (iam:CreateRole cannot
+		// condition the trust policy), and whoever assumes it may pass a session tag stack=<another stack>, which
+		// overrides the role's own tag of that key
+		// (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html, "Tag key override"): every
+		// ${aws:PrincipalTag/stack} below would then name that stack. A host's calls are signed with its instance
+		// profile's credentials, which carry ec2:SourceInstanceARN, the instance they were delivered to
+		// (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/iam-roles-for-amazon-ec2.html, and the IAM User
+		// Guide's global condition keys, reference_policies_condition-keys.html); a session assumed any other way
+		// carries no such key and may do nothing. Calls a service makes on a host's behalf (SSM's KMS decrypt of a
+		// SecureString) are aws:ViaAWSService and follow the host's own call, which this already checked.
+		Statement{Sid: "OnlyInstanceSessions", Effect: "Deny", Action: list("*"), Resource: list("*")}.
+			when("Null", "ec2:SourceInstanceARN", "true").
+			when("BoolIfExists", "aws:ViaAWSService", "false"),
 		allow("EcrLogin", list("ecr:GetAuthorizationToken"), list("*")),
 		allow("EcrPull", list("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"),
 			list(a.arn("ecr", "*", "repository/*"))).when("StringEquals", ownStack, StackOfPrincipal),
@@ -490,16 +505,19 @@ func BoundaryPolicy(a Account) Document {
 			when("StringEquals", ownStack, StackOfPrincipal),
 		// Log groups carry the stack tag, and DescribeLogStreams, authorized on the group, must name the host's own
 		// stack's. CreateLogStream and PutLogEvents are authorized on the log stream
-		// (arn:…:log-group:<group>:log-stream:<stream>, Service Authorization Reference, list_amazoncloudwatchlogs.html),
-		// which carries no tags: a stack-tag condition there sees no key and scopes nothing. Only the name could, and
-		// a log group's name is Pulumi's auto-name of its component (<name>-logs-<suffix>,
-		// components/appstack), without the stack: the boundary cannot keep a host out of another stack's stream.
-		// The host's own policy (components/identity) names its own group only; the boundary bounds the calls to
-		// log streams of the account.
+		// (arn:…:log-group:<group>:log-stream:<stream>, Service Authorization Reference, list_amazoncloudwatchlogs.html).
+		// That reference lists aws:ResourceTag for the log-stream type, but a stream has no tags of its own
+		// (CloudWatch Logs tags log groups and destinations), and no AWS document says IAM passes the group's tags
+		// for a stream action. A StringEquals on it would refuse every host's logs if AWS does not; the IfExists
+		// form scopes the streams to the host's stack if AWS passes the group's tags and changes nothing if it does
+		// not. A log group's name is Pulumi's auto-name of its component (<name>-logs-<suffix>, components/appstack),
+		// without the stack, so the name cannot scope it either: the host's own policy (components/identity), which
+		// names its own group only, is what is known to keep a host out of another stack's streams.
 		allow("Logs", list("logs:DescribeLogStreams"), list(a.arn("logs", "*", "log-group:*"))).
 			when("StringEquals", ownStack, StackOfPrincipal),
 		allow("LogStreams", list("logs:CreateLogStream", "logs:PutLogEvents"),
-			list(a.arn("logs", "*", "log-group:*:log-stream:*"))),
+			list(a.arn("logs", "*", "log-group:*:log-stream:*"))).
+			when("StringEqualsIfExists", ownStack, StackOfPrincipal),
 		// AmazonSSMManagedInstanceCore's parameter reads (the SSM Agent resolves {{ssm:…}} references in the
 		// documents it runs) are limited to the stack's own path and AWS's public parameters, whose ARNs name no
 		// account (arn:…:ssm:<region>::parameter/aws/service/…,
@@ -857,10 +875,11 @@ func FrontDoorBucketPattern(partition, stacks string) string {
 }
 
 // FrontDoorPolicy lets a deploy role manage its own stacks' HTTPS front door (a stack with appstack:domain):
-// the load balancer, listeners and rules by the stack tag, target groups by the stack tag and by their names
-// (`<stack>-…`, which FleetPolicy's autoscaling:TargetGroupARNs trusts), the ACM certificates by the stack tag and
-// their names (its access-log bucket is FrontDoorLogsPolicy's), and in Route 53 only the alias and validation records (A and
-// CNAME) of the role's own names, in its own zone (dns). Route 53 records carry no tags: their names are the scope.
+// the load balancer, listeners and rules by the stack tag (a listener or rule only on its own load balancer or
+// listener), target groups by the stack tag, created only under their names (`<stack>-…`, which FleetPolicy's
+// autoscaling:TargetGroupARNs trusts), the ACM certificates by the stack tag and their names (its access-log bucket
+// is FrontDoorLogsPolicy's), and in Route 53 only the alias (A) records of the role's own names and the validation
+// (CNAME) records of their certificates, in its own zone (dns). Route 53 records carry no tags: their names are the scope.
 // Without names the role may request no certificate and change no record.
 func FrontDoorPolicy(a Account, stacks string, dns DNSScope) Managed {
 	const ownTag, newTag = "aws:ResourceTag/stack", "aws:RequestTag/stack"
@@ -868,12 +887,22 @@ func FrontDoorPolicy(a Account, stacks string, dns DNSScope) Managed {
 	// A target group's ARN is targetgroup/<name>/<id> (service authorization reference, Elastic Load Balancing V2
 	// resource types), for CreateTargetGroup too.
 	targetGroups := a.arn("elasticloadbalancing", "*", "targetgroup/"+stacks+"-*/*")
-	elbAll := list(elb("loadbalancer/app"), targetGroups, elb("listener/app"), elb("listener-rule/app"))
+	// Target groups created before they were named for their stack (<service>-<hash>) have always carried the
+	// stack tag: everything but their creation and Auto Scaling's attachment goes by the tag alone. Tags passed
+	// to a create call are authorized only within that call, which the create grants scope.
+	elbAll := list(elb("loadbalancer/app"), elb("targetgroup"), elb("listener/app"), elb("listener-rule/app"))
 	st := []Statement{
 		allow("ElbCreateTagged", list("elasticloadbalancing:CreateLoadBalancer",
-			"elasticloadbalancing:CreateTargetGroup", "elasticloadbalancing:CreateListener",
-			"elasticloadbalancing:CreateRule"), elbAll).
+			"elasticloadbalancing:CreateTargetGroup"), list(elb("loadbalancer/app"), targetGroups)).
 			when("StringLike", newTag, stacks),
+		// CreateListener is authorized on the load balancer it adds to and CreateRule on the listener, and both
+		// carry that parent's aws:ResourceTag (Service Authorization Reference, Elastic Load Balancing V2:
+		// https://docs.aws.amazon.com/service-authorization/latest/reference/list_awselasticloadbalancingv2.html):
+		// a rule on another stack's listener would forward its traffic to this role's target group.
+		allow("ElbAddToOwn", list("elasticloadbalancing:CreateListener", "elasticloadbalancing:CreateRule"),
+			list(elb("loadbalancer/app"), elb("listener/app"))).
+			when("StringLike", newTag, stacks).
+			when("StringLike", ownTag, stacks),
 		// Tags passed to a create call are authorized as elasticloadbalancing:AddTags, which then carries
 		// elasticloadbalancing:CreateAction; a direct AddTags does not, and may only re-tag this role's own
 		// resources (https://docs.aws.amazon.com/elasticloadbalancing/latest/userguide/tagging-resources-during-creation.html).
@@ -884,6 +913,8 @@ func FrontDoorPolicy(a Account, stacks string, dns DNSScope) Managed {
 		allow("ElbRetagOwn", list("elasticloadbalancing:AddTags"), elbAll).
 			when("StringLike", ownTag, stacks).
 			when("StringLikeIfExists", newTag, stacks),
+		// A rule's priority change is SetRulePriorities (terraform-provider-aws internal/service/elbv2/
+		// listener_rule.go, resourceListenerRuleUpdate), authorized on the rule.
 		allow("ElbOwn", list("elasticloadbalancing:AddListenerCertificates",
 			"elasticloadbalancing:DeleteListener", "elasticloadbalancing:DeleteLoadBalancer",
 			"elasticloadbalancing:DeleteRule", "elasticloadbalancing:DeleteTargetGroup",
@@ -892,7 +923,8 @@ func FrontDoorPolicy(a Account, stacks string, dns DNSScope) Managed {
 			"elasticloadbalancing:ModifyRule", "elasticloadbalancing:ModifyTargetGroup",
 			"elasticloadbalancing:ModifyTargetGroupAttributes", "elasticloadbalancing:RegisterTargets",
 			"elasticloadbalancing:RemoveListenerCertificates", "elasticloadbalancing:RemoveTags",
-			"elasticloadbalancing:SetSecurityGroups", "elasticloadbalancing:SetSubnets"), elbAll).
+			"elasticloadbalancing:SetRulePriorities", "elasticloadbalancing:SetSecurityGroups",
+			"elasticloadbalancing:SetSubnets"), elbAll).
 			when("StringLike", ownTag, stacks),
 		allow("ElbServiceLinkedRole", list("iam:CreateServiceLinkedRole"),
 			list(a.arn("iam", "", "role/aws-service-role/"+ElbService+"/AWSServiceRoleForElasticLoadBalancing*"))).
@@ -920,15 +952,22 @@ func FrontDoorPolicy(a Account, stacks string, dns DNSScope) Managed {
 			when("StringLike", newTag, stacks).
 			when("ForAllValues:StringLike", "acm:DomainNames", dns.Names...).
 			when("Null", "acm:DomainNames", "false"),
-		// Every change of a request must be an A or CNAME record of one of the role's names or of their
-		// certificates' validation records, in the role's zone (condition keys and their normalized values:
+		// Every change of a request must be an A record of one of the role's names (the front door's alias
+		// records, components/frontdoor), in the role's zone (condition keys and their normalized values:
 		// https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/specifying-rrset-conditions.html). Creating,
 		// overwriting and deleting its own names are all a deploy needs (route53_record: CREATE, UPSERT with
 		// allow_overwrite, DELETE), so route53:ChangeResourceRecordSetsActions adds nothing here.
 		allow("DnsOwnRecords", list("route53:ChangeResourceRecordSets"), zones).
-			when("ForAllValues:StringEquals", "route53:ChangeResourceRecordSetsRecordTypes", "A", "CNAME").
+			when("ForAllValues:StringEquals", "route53:ChangeResourceRecordSetsRecordTypes", "A").
+			when("ForAllValues:StringLike", "route53:ChangeResourceRecordSetsNormalizedRecordNames", dns.Names...).
+			when("Null", "route53:ChangeResourceRecordSetsNormalizedRecordNames", "false"),
+		// CNAME records only for the certificates' validation records (`_<32 hex digits>.<name>`, ACM's CNAME):
+		// a CNAME elsewhere could put another domain's SPF or DKIM (`<selector>._domainkey.<zone>`) under the
+		// zone's domain. Each record is its own request (terraform-provider-aws route53_record).
+		allow("DnsValidation", list("route53:ChangeResourceRecordSets"), zones).
+			when("ForAllValues:StringEquals", "route53:ChangeResourceRecordSetsRecordTypes", "CNAME").
 			when("ForAllValues:StringLike", "route53:ChangeResourceRecordSetsNormalizedRecordNames",
-				dns.RecordNamePatterns()...).
+				dns.ValidationNamePatterns()...).
 			when("Null", "route53:ChangeResourceRecordSetsNormalizedRecordNames", "false"),
 	)
 	return Managed{"frontdoor", doc(st...)}

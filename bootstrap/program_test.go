@@ -731,6 +731,7 @@ func TestTheBoundaryCapsEveryHostRole(t *testing.T) {
 	check := func(t *testing.T, action, resource string, c map[string][]string, allowed bool, breaks mutation) {
 		t.Helper()
 		c["aws:PrincipalTag/stack"] = []string{"pr-7"}
+		c["ec2:SourceInstanceARN"] = []string{hostInstance}
 		req := Request{Principal: host, Action: action, Resource: resource, Context: c}
 		pol := Policies{Identity: []Document{adminLayer}, Boundary: ptr(w.boundary), Resource: w.keyPolicyOf(resource)}
 		got := Evaluate(req, pol)
@@ -812,7 +813,8 @@ func TestTheBoundaryCapsEveryHostRole(t *testing.T) {
 	require.NoError(t, err)
 	granted, err := parseDoc(doc)
 	require.NoError(t, err)
-	own := ctx("aws:ResourceTag/stack", "pr-7", "aws:ResourceTag/managed-by", "appstack", "aws:PrincipalTag/stack", "pr-7")
+	own := ctx("aws:ResourceTag/stack", "pr-7", "aws:ResourceTag/managed-by", "appstack", "aws:PrincipalTag/stack", "pr-7",
+		"ec2:SourceInstanceARN", hostInstance)
 	for _, s := range granted.Statement {
 		for _, action := range s.Action {
 			for _, pattern := range s.Resource {

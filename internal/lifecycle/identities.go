@@ -229,8 +229,11 @@ var identityTypes = map[string]string{
 	"aws:iam/instanceProfile:InstanceProfile": "instance-profile",
 }
 
-// reapIdentities removes the review stacks' roles and instance profiles that no existing stack's state lists.
-// A state it cannot read stops it: it never removes what it cannot prove is unlisted.
+// reapIdentities removes the review stacks' roles and instance profiles that no review stack's state lists. Only
+// the review role may tag a role or instance profile pr-*, and only into a review stack's state, so the review
+// stacks' states are all it reads: the review role, which runs it, may not read staging's or production's
+// checkpoints beyond staging's (bootstrap.Specs). A review stack's state it cannot read stops it: it never
+// removes what it cannot prove is unlisted.
 func (m *Manager) reapIdentities(ctx context.Context, ws auto.Workspace) error {
 	list, err := ws.ListStacks(ctx)
 	if err != nil {
@@ -239,6 +242,9 @@ func (m *Manager) reapIdentities(ctx context.Context, ws auto.Workspace) error {
 	listed := map[string]bool{}
 	for _, s := range list {
 		name := shortName(s.Name)
+		if !strings.HasPrefix(name, ReviewPrefix) {
+			continue
+		}
 		d, err := readDeployment(ctx, ws, name)
 		if err != nil {
 			return fmt.Errorf("reap roles: stack %s: %w; no role or instance profile was removed", name, err)

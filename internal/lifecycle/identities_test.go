@@ -105,6 +105,26 @@ func TestTheReaperRemovesReviewRolesNoStateLists(t *testing.T) {
 	})
 }
 
+// The review role that runs the reaper cannot read production's checkpoint: the reaper reads only the review
+// stacks' states, which alone can list a pr-* role.
+func TestTheReaperReadsOnlyReviewStacksStates(t *testing.T) {
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	old := now.Add(-2 * time.Hour)
+	store := &memoryIdentities{ids: []HostIdentity{
+		{Kind: "role", Name: "app-identity-role-left", Stack: "pr-7", Created: old},
+		{Kind: "role", Name: "app-identity-role-kept", Stack: "pr-9", Created: old},
+		{Kind: "role", Name: "app-identity-role-production", Stack: "production", Created: old},
+	}}
+	m := &Manager{Identities: store, Now: func() time.Time { return now }, Progress: io.Discard}
+	ws := stateWorkspace{states: map[string]map[string]any{
+		"pr-9":       withIdentities("app-identity-role-kept"),
+		"staging":    withIdentities(),
+		"production": nil,
+	}}
+	require.NoError(t, m.reapIdentities(context.Background(), ws))
+	assert.Equal(t, []string{"role/app-identity-role-left"}, store.deleted)
+}
+
 // fakeIAM keeps roles with their policies and profiles, and refuses DeleteRole and DeleteInstanceProfile while
 // anything is left, as IAM does (DeleteConflict).
 type fakeIAM struct {
