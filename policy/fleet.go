@@ -42,9 +42,12 @@ const rollbackNote = "an instance refresh can roll back only to a numbered launc
 // decide everything else it launches with, so the fleet's template rules do not apply to it.
 const HostComponent = "appstack:components:Host"
 
-// hostsInterfaceTemplate says whether r is a launch template of a single host (its parent is a Host component).
+// hostsInterfaceTemplate says whether r is a launch template of a single host: its parent is a Host component.
+// The resource's URN names its parents' types (…$appstack:components:Host$aws:ec2/launchTemplate:…), and is
+// what the policy pack reads: the engine's per-resource analysis may leave Parent empty.
 func hostsInterfaceTemplate(r offline.Resource) bool {
-	return r.Type == LaunchTemplate && strings.Contains(r.Parent, HostComponent+"::")
+	return r.Type == LaunchTemplate &&
+		(strings.Contains(r.Parent, HostComponent+"::") || strings.Contains(r.URN, "$"+HostComponent+"$"))
 }
 
 // numberedVersion is a launch template version number (versions count from 1).

@@ -115,6 +115,14 @@ func TestPackAgreesWithTheOfflinePolicy(t *testing.T) {
 			require.Len(t, want, map[string]int{"staging": 2, "production": 3}[stack])
 			assert.ElementsMatch(t, want, validate(t, resources, nil))
 			assert.Empty(t, validate(t, resources, committedWaivers(t, stack)))
+			// The engine's per-resource analysis may send no parent: the rules read the parents' types from the
+			// URN alike (a single host's interface-tagging launch template is no fleet's).
+			orphans := make([]offline.Resource, len(resources))
+			for i, r := range resources {
+				r.Parent = ""
+				orphans[i] = r
+			}
+			assert.Empty(t, validate(t, orphans, committedWaivers(t, stack)), "without parents")
 		})
 	}
 }
