@@ -751,7 +751,7 @@ func DeployPolicies(a Account, stacks string, dns DNSScope) []Managed {
 				Resource: list(boundary)},
 		)},
 		FrontDoorPolicy(a, stacks, dns),
-		FrontDoorLogsPolicy(a, stacks),
+		FrontDoorLogsPolicy(a, stacks, dns),
 		FleetPolicy(a, stacks),
 	}
 	for i := range out {
@@ -974,11 +974,11 @@ func FrontDoorPolicy(a Account, stacks string, dns DNSScope) Managed {
 }
 
 // FrontDoorLogsPolicy lets a deploy role manage its own stacks' access-log buckets, by their names
-// (FrontDoorBucketPattern). It is FrontDoorPolicy's, kept apart so that each managed policy stays under IAM's
+// (FrontDoorBucketPattern), and with DNS names refuses the record names no stack writes (dnsServiceLabelsDenied). It is FrontDoorPolicy's, kept apart so that each managed policy stays under IAM's
 // 6,144 characters (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html).
-func FrontDoorLogsPolicy(a Account, stacks string) Managed {
+func FrontDoorLogsPolicy(a Account, stacks string, dns DNSScope) Managed {
 	bucket := FrontDoorBucketPattern(a.Partition, stacks)
-	return Managed{"frontdoor-logs", doc(
+	st := []Statement{
 		allow("LogBucketsOwn", list("s3:CreateBucket", "s3:DeleteBucket", "s3:DeleteBucketPolicy",
 			"s3:GetAccelerateConfiguration", "s3:GetBucket*", "s3:GetEncryptionConfiguration",
 			"s3:GetLifecycleConfiguration", "s3:GetReplicationConfiguration", "s3:ListBucket",
@@ -987,5 +987,26 @@ func FrontDoorLogsPolicy(a Account, stacks string) Managed {
 			"s3:PutLifecycleConfiguration"), list(bucket)),
 		// An ephemeral stack's destroy empties its bucket (forceDestroy).
 		allow("LogObjectsOfOwnBuckets", list("s3:DeleteObject", "s3:DeleteObjectVersion"), list(bucket+"/*")),
-	)}
+	}
+	if !dns.Empty() {
+		// It sits here for room: FrontDoorPolicy is at IAM's size limit, and a Deny holds from any attached policy.
+		st = append(st, dnsServiceLabelsDenied())
+	}
+	return Managed{"frontdoor-logs", doc(st...)}
+}
+
+// dnsServiceLabelsDenied refuses every record name that DnsValidation's `_` + 32 `?` pattern could let through
+// but that is no ACM validation record. IAM's `?` and `*` match dots too, so `_` + 32 characters could hold a
+// shorter `_label.` (`_acme-challenge.<17 characters>`, a public CA's DNS-01 check) and a stack's name pattern
+// could hold `._domainkey.` (a DKIM key that signs mail for the zone). An ACM validation name is `_` + 32 hex
+// digits + `.` + the name, with no other `_` label
+// (https://docs.aws.amazon.com/acm/latest/APIReference/API_ResourceRecord.html); a hostname has none at all.
+func dnsServiceLabelsDenied() Statement {
+	patterns := []string{"*._*"} // a `_` label after the first: `_domainkey`, `_acme-challenge`, `_dmarc`
+	for n := range 32 {          // a first `_` label shorter than an ACM validation label
+		patterns = append(patterns, "_"+strings.Repeat("?", n)+".*")
+	}
+	return Statement{Sid: "DnsNoServiceLabels", Effect: "Deny", Action: list("route53:ChangeResourceRecordSets"),
+		Resource: list("*")}.when("ForAnyValue:StringLike", "route53:ChangeResourceRecordSetsNormalizedRecordNames",
+		patterns...)
 }

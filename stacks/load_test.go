@@ -124,6 +124,9 @@ func TestLoadRejectsBadInput(t *testing.T) {
 			map[string]string{"appstack:services": `[{"name":"a","port":8080,"image":"` + pinned + `"},` +
 				`{"name":"b","port":70000,"image":"` + pinned + `"}]`},
 			nil, "appstack:services[1].port: 70000 is not a TCP port"},
+		{"a service is never named like a stack's target groups",
+			map[string]string{"appstack:services": `[{"name":"pr-api","port":8080,"image":"` + pinned + `"}]`},
+			nil, `appstack:services[0].name: "pr-api" starts with "pr-", the name of a stack's target groups`},
 		{"port 22 is never a service port",
 			map[string]string{"appstack:services": `[{"name":"web","port":22,"image":"` + pinned + `"}]`},
 			nil, "appstack:services[0].port: 22 is the SSH port"},

@@ -167,9 +167,25 @@ func (v *validator) name(list string, i int, name string, seen map[string]int) {
 		v.addf(key(list, i, "name"), "%q: want 1-32 lower-case letters, digits and -, starting with a letter", name)
 	case seen[name] > 0:
 		v.addf(key(list, i, "name"), "%q is already the name of %s[%d]", name, list, seen[name]-1)
+	case list == "services" && stackNamedPrefix(name) != "":
+		// A target group from before every group carried its stack's name is <service>-<hash>. The deploy roles
+		// attach Auto Scaling groups only to target groups named for their own stacks (bootstrap FleetPolicy),
+		// so such a group of a service named pr-… would be one a review stack's fleet could serve.
+		v.addf(key(list, i, "name"), "%q starts with %q, the name of a stack's target groups: choose another name",
+			name, stackNamedPrefix(name))
 	default:
 		seen[name] = i + 1
 	}
+}
+
+// stackNamedPrefix is the stack name prefix a service name starts with (pr-, staging-, production-), or "".
+func stackNamedPrefix(name string) string {
+	for _, p := range []string{"pr-", "staging-", "production-"} {
+		if strings.HasPrefix(name, p) {
+			return p
+		}
+	}
+	return ""
 }
 
 func (v *validator) port(i, port int, seen map[int]int) {
