@@ -5,15 +5,11 @@ package lifecycle_test
 import (
 	"bufio"
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"maps"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -35,6 +31,7 @@ import (
 	"appstack/internal/offline/offlinetest"
 	"appstack/internal/standin/asgapi"
 	"appstack/internal/standin/elbapi"
+	"appstack/internal/standin/kmsapi"
 	"appstack/internal/standin/ssmstore"
 )
 
@@ -119,7 +116,9 @@ type engine struct {
 	work  string
 	state string
 	log   string
-	kms   *kmsStandIn
+	kms   *kmsapi.Server
+	// kmsEndpoint is the KMS stand-in's address, which the CLI reaches through AWS_ENDPOINT_URL_KMS.
+	kmsEndpoint string
 	// kmsURL is the stacks' secrets provider, the way the workflows pass -secrets-provider.
 	kmsURL string
 	cmd    auto.PulumiCommand
@@ -138,6 +137,9 @@ type engine struct {
 	// env is added to every runner's environment (newEngine).
 	env map[string]string
 }
+
+// secretsKeyAlias is the alias of the key behind the stacks' secrets provider, in the KMS stand-in.
+const secretsKeyAlias = "alias/appstack-secrets"
 
 // newEngine starts an engine; env ("KEY=value") is added to every runner's environment, and so reaches the CLI,
 // the program and the stand-in providers.
@@ -175,7 +177,11 @@ func newEngine(t *testing.T, env ...string) *engine {
 	e.bin = buildBinaries(t)
 	e.program = filepath.Join(e.bin, "appstack")
 
-	e.kms = newKMSStandIn(t)
+	// The KMS stand-in (internal/standin/kmsapi) holds the key behind the stacks' secrets provider.
+	e.kms = &kmsapi.Server{Aliases: []string{secretsKeyAlias}}
+	kms := httptest.NewServer(e.kms)
+	t.Cleanup(kms.Close)
+	e.kmsEndpoint = kms.URL
 	e.asg = &asgapi.Server{Store: &asgapi.Store{File: e.fleetFile(), Boot: &ssmstore.Store{
 		File: filepath.Join(e.state, "standin-ssm.json"), Boots: filepath.Join(e.state, "standin-boots")}}}
 	asg := httptest.NewServer(e.asg)
@@ -188,7 +194,7 @@ func newEngine(t *testing.T, env ...string) *engine {
 	// config (config v1.27.11), which honours AWS_ENDPOINT_URL_KMS (env_config.go; service/kms v1.30.1
 	// resolveBaseEndpoint), so the stack's URL names no test endpoint. The default SDK v1 (aws-sdk-go v1.50.36)
 	// does not read that variable; there the URL's endpoint= parameter (gocloud aws.ConfigFromURLParams) works.
-	e.kmsURL = "awskms://alias/appstack-secrets?region=ap-southeast-1&awssdk=v2"
+	e.kmsURL = "awskms://" + secretsKeyAlias + "?region=ap-southeast-1&awssdk=v2"
 	e.fresh(t)
 	return e
 }
@@ -206,7 +212,7 @@ func (e *engine) fresh(t *testing.T) *lifecycle.Manager {
 		"AWS_SECRET_ACCESS_KEY":     "engine-test-secret-key",
 		"AWS_REGION":                "ap-southeast-1",
 		"AWS_EC2_METADATA_DISABLED": "true",
-		"AWS_ENDPOINT_URL_KMS":      e.kms.srv.URL,
+		"AWS_ENDPOINT_URL_KMS":      e.kmsEndpoint,
 		"APPSTACK_STANDIN_LOG":      e.log,
 		"APPSTACK_STANDIN_STATE":    e.registry, // the stand-ins' ECR registry
 		"APPSTACK_STANDIN_SSM":      filepath.Join(e.state, "standin-ssm.json"),
@@ -360,7 +366,7 @@ func TestStackLifecycleOnTheRealEngine(t *testing.T) {
 		assert.Equal(t, []string{"create"}, ops["app-host-instance"])
 		assert.Equal(t, []string{"create"}, ops["app-events-table"])
 		before = res.Outputs
-		assert.Positive(t, e.kms.calls("Decrypt"), "the data key is decrypted by the key service")
+		assert.Positive(t, e.kms.Calls("Decrypt", secretsKeyAlias), "the data key is decrypted by the key service")
 	})
 
 	t.Run("the next push, on a fresh runner with no passphrase, replaces only the host and what follows it", func(t *testing.T) {
@@ -583,115 +589,6 @@ func readString(t *testing.T, path string) string {
 	raw, err := os.ReadFile(path)
 	require.NoError(t, err)
 	return string(raw)
-}
-
-// kmsStandIn answers the AWS KMS JSON protocol (Encrypt, Decrypt, GenerateDataKey) for one symmetric key and its
-// alias, the way KMS does for the calls the Pulumi CLI's awskms secrets provider makes (gocloud.dev
-// secrets/awskms), refusals included: an unsigned request, an unknown key and a ciphertext it did not make are
-// errors. Test scaffolding at the boundary; no cloud behind it.
-type kmsStandIn struct {
-	srv   *httptest.Server
-	aead  cipher.AEAD
-	keyID string
-	mu    sync.Mutex
-	count map[string]int
-}
-
-func newKMSStandIn(t *testing.T) *kmsStandIn {
-	key := make([]byte, 32)
-	_, err := rand.Read(key)
-	require.NoError(t, err)
-	block, err := aes.NewCipher(key)
-	require.NoError(t, err)
-	aead, err := cipher.NewGCM(block)
-	require.NoError(t, err)
-	k := &kmsStandIn{aead: aead, keyID: "arn:aws:kms:ap-southeast-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
-		count: map[string]int{}}
-	k.srv = httptest.NewServer(http.HandlerFunc(k.serve))
-	t.Cleanup(k.srv.Close)
-	return k
-}
-
-func (k *kmsStandIn) calls(op string) int {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return k.count[op]
-}
-
-func (k *kmsStandIn) serve(w http.ResponseWriter, r *http.Request) {
-	fail := func(status int, typ, msg string) {
-		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-		w.WriteHeader(status)
-		_ = json.NewEncoder(w).Encode(map[string]string{"__type": typ, "message": msg})
-	}
-	if !strings.HasPrefix(r.Header.Get("Authorization"), "AWS4-HMAC-SHA256 ") {
-		fail(http.StatusBadRequest, "MissingAuthenticationTokenException", "Missing Authentication Token")
-		return
-	}
-	op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "TrentService.")
-	var req struct {
-		KeyID          string `json:"KeyId"`
-		Plaintext      []byte `json:"Plaintext"`
-		CiphertextBlob []byte `json:"CiphertextBlob"`
-		NumberOfBytes  int    `json:"NumberOfBytes"`
-		KeySpec        string `json:"KeySpec"`
-	}
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-		fail(http.StatusBadRequest, "SerializationException", err.Error())
-		return
-	}
-	k.mu.Lock()
-	k.count[op]++
-	k.mu.Unlock()
-	known := func(id string) bool {
-		return id == "alias/appstack-secrets" || id == k.keyID || id == "1234abcd-12ab-34cd-56ef-1234567890ab"
-	}
-	seal := func(plain []byte) []byte {
-		nonce := make([]byte, k.aead.NonceSize())
-		_, _ = rand.Read(nonce)
-		return k.aead.Seal(nonce, nonce, plain, []byte(k.keyID))
-	}
-	reply := map[string]any{"KeyId": k.keyID, "EncryptionAlgorithm": "SYMMETRIC_DEFAULT"}
-	switch op {
-	case "Encrypt", "GenerateDataKey":
-		if !known(req.KeyID) {
-			fail(http.StatusBadRequest, "NotFoundException", fmt.Sprintf("Alias %s is not found.", req.KeyID))
-			return
-		}
-		plain := req.Plaintext
-		if op == "GenerateDataKey" {
-			n := req.NumberOfBytes
-			if req.KeySpec == "AES_256" || n == 0 {
-				n = 32
-			}
-			plain = make([]byte, n)
-			_, _ = rand.Read(plain)
-			reply["Plaintext"] = plain
-		}
-		reply["CiphertextBlob"] = seal(plain)
-	case "Decrypt":
-		ns := k.aead.NonceSize()
-		if len(req.CiphertextBlob) < ns {
-			fail(http.StatusBadRequest, "InvalidCiphertextException", "")
-			return
-		}
-		plain, err := k.aead.Open(nil, req.CiphertextBlob[:ns], req.CiphertextBlob[ns:], []byte(k.keyID))
-		if err != nil {
-			fail(http.StatusBadRequest, "InvalidCiphertextException", "")
-			return
-		}
-		if req.KeyID != "" && !known(req.KeyID) {
-			fail(http.StatusBadRequest, "IncorrectKeyException",
-				"The key ID in the request does not identify a CMK that can perform this operation.")
-			return
-		}
-		reply["Plaintext"] = plain
-	default:
-		fail(http.StatusBadRequest, "UnknownOperationException", "")
-		return
-	}
-	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	_ = json.NewEncoder(w).Encode(reply)
 }
 
 // gjson reads field of element i of a JSON list.
