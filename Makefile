@@ -26,7 +26,7 @@ fmt-check:
 
 vet:
 	go vet ./...
-	go vet -tags engine ./internal/lifecycle ./internal/e2e/cloud
+	go vet -tags engine ./testing/engine ./e2e/cloud
 	cd app && go vet ./...
 
 lint: $(TOOLS)/actionlint $(TOOLS)/golangci-lint
@@ -38,16 +38,16 @@ unit: $(GOTESTSUM)
 	cd app && $(abspath $(GOTESTSUM)) --format pkgname -- ./...
 
 # The engine-level tests: the real Pulumi CLI and Go language host ($APPSTACK_PULUMI_ROOT/bin or .tools/pulumi/bin,
-# built by `make pulumi-cli`), a file backend, stand-in providers and a KMS stand-in (see internal/lifecycle;
-# internal/e2e/cloud runs the end-to-end suite's stack adapter there). Their scenarios run in parallel; the
+# built by `make pulumi-cli`), a file backend, stand-in providers and a KMS stand-in (see testing/engine;
+# e2e/cloud runs the end-to-end suite's stack adapter there). Their scenarios run in parallel; the
 # budget (docs/performance.md, "Engine tests") is 20 minutes on two shared cores; the timeout, which counts the
 # binaries the tests build, is a hang detector that leaves room for a machine several times busier, inside
 # CI's 90 minutes. Without the CLI they skip, and the last line says so, except in CI, where they fail.
 engine: $(GOTESTSUM)
 	$(GOTESTSUM) --format pkgname -- -tags engine -count=1 -timeout 60m -parallel 4 \
-		./internal/lifecycle ./internal/e2e/cloud
+		./testing/engine ./e2e/cloud
 	@for root in $(PULUMI_ROOTS); do [ -x "$$root/bin/pulumi" ] && [ -x "$$root/bin/pulumi-language-go" ] && exit 0; \
-	done; echo "SKIPPED: the engine tests (internal/lifecycle, internal/e2e/cloud) did not run: no Pulumi CLI and Go" \
+	done; echo "SKIPPED: the engine tests (testing/engine, e2e/cloud) did not run: no Pulumi CLI and Go" \
 		"language host in \$$APPSTACK_PULUMI_ROOT/bin or .tools/pulumi/bin. Build them with: make pulumi-cli"
 
 # The Pulumi CLI and its Go language host, at the version internal/project.PulumiVersion pins, built from the Go

@@ -4,10 +4,10 @@ package main
 import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"appstack/components/rollout"
+	"appstack/components/rollout/awsclient"
+	"appstack/components/targethealth"
 	"appstack/infra"
-	"appstack/internal/rollout"
-	"appstack/internal/rollout/awsclient"
-	"appstack/internal/targethealth"
 )
 
 func main() {

@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"appstack/infra"
-	"appstack/internal/offline/offlinetest"
+	"appstack/testing/offlinetest"
 )
 
 // dnsCall is one Route 53 or ACM call a deploy of a stack makes for its front door.

@@ -113,7 +113,7 @@ func instanceAlarms(stacks string) bool {
 	return false
 }
 
-// TopicPattern matches the ARNs of the SNS topics of stacks (and their subscriptions): components/appstack names
+// TopicPattern matches the ARNs of the SNS topics of stacks (and their subscriptions): infra/appstack names
 // each topic <project>-<stack>-… (appstack.TopicNamePrefix).
 func TopicPattern(a Account, stacks string) string {
 	return a.arn("sns", "*", Project+"-"+stacks+"-*")
@@ -510,7 +510,7 @@ func BoundaryPolicy(a Account) Document {
 		// (CloudWatch Logs tags log groups and destinations), and no AWS document says IAM passes the group's tags
 		// for a stream action. A StringEquals on it would refuse every host's logs if AWS does not; the IfExists
 		// form scopes the streams to the host's stack if AWS passes the group's tags and changes nothing if it does
-		// not. A log group's name is Pulumi's auto-name of its component (<name>-logs-<suffix>, components/appstack),
+		// not. A log group's name is Pulumi's auto-name of its component (<name>-logs-<suffix>, infra/appstack),
 		// without the stack, so the name cannot scope it either: the host's own policy (components/identity), which
 		// names its own group only, is what is known to keep a host out of another stack's streams.
 		allow("Logs", list("logs:DescribeLogStreams"), list(a.arn("logs", "*", "log-group:*"))).
@@ -692,7 +692,7 @@ func DeployPolicies(a Account, stacks string, dns DNSScope) []Managed {
 			allow("AlarmsOwn", list("cloudwatch:DeleteAlarms", "cloudwatch:UntagResource"),
 				list(a.arn("cloudwatch", "*", "alarm:*"))).when("StringLike", ownTag, stacks),
 
-			// Topics are named <project>-<stack>-… (components/appstack TopicNamePrefix), so every SNS call is
+			// Topics are named <project>-<stack>-… (infra/appstack TopicNamePrefix), so every SNS call is
 			// scoped to this role's stacks' topics by name as well as by tag. sns:Unsubscribe names a subscription,
 			// and its one resource type is the topic (Service Authorization Reference, list_amazonsns.html); the
 			// subscription's ARN, its topic's followed by :<id>, would match the same pattern.
@@ -868,7 +868,7 @@ func FleetPolicy(a Account, stacks string) Managed {
 // iam:CreateServiceLinkedRole from the caller.
 const ElbService = "elasticloadbalancing.amazonaws.com"
 
-// FrontDoorBucketPattern is the access-log buckets of stacks: components/appstack names them
+// FrontDoorBucketPattern is the access-log buckets of stacks: infra/appstack names them
 // <project>-<stack>-alb-logs-<suffix> (appstack.LogBucketPrefix).
 func FrontDoorBucketPattern(partition, stacks string) string {
 	return fmt.Sprintf("arn:%s:s3:::%s-%s-alb-logs-*", partition, Project, stacks)

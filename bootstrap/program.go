@@ -229,7 +229,7 @@ func attachDeployPolicies(ctx *pulumi.Context, r Role, role *iam.Role, account p
 }
 
 // dnsScopes reads and checks appstack-bootstrap:dns, looks up each environment's public hosted zone (as the
-// program does for appstack:domain: components/appstack placeFrontDoor), and warns of each deploy role that gets no
+// program does for appstack:domain: infra/appstack placeFrontDoor), and warns of each deploy role that gets no
 // DNS or certificate rights.
 func dnsScopes(ctx *pulumi.Context, raw string) (map[Role]DNSScope, error) {
 	c, err := ParseDNS(raw)

@@ -124,7 +124,7 @@ func TestAFailedServiceLinkedRoleLookupNamesTheService(t *testing.T) {
 	assert.ErrorContains(t, err, "AccessDenied: iam:ListRoles")
 }
 
-// The role a fleet stack's key policy names for its alarm topic (components/appstack builds it from the same
+// The role a fleet stack's key policy names for its alarm topic (infra/appstack builds it from the same
 // identity constants) is one the bootstrap makes sure of: a key policy naming a role that does not exist is refused.
 func TestTheStackKeyNamesTheAutoScalingRoleTheBootstrapMakes(t *testing.T) {
 	assert.Contains(t, ServiceLinkedRoles, ServiceLinkedRole{Name: "autoscaling", Service: identity.AutoScalingService,

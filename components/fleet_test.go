@@ -14,7 +14,7 @@ import (
 
 	"appstack/components/fleet"
 	"appstack/internal/offline"
-	"appstack/internal/offline/offlinetest"
+	"appstack/testing/offlinetest"
 )
 
 const (

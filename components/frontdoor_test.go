@@ -18,9 +18,9 @@ import (
 	"appstack/components/frontdoor"
 	"appstack/components/host"
 	"appstack/components/network"
+	"appstack/components/targethealth"
 	"appstack/internal/offline"
-	"appstack/internal/offline/offlinetest"
-	"appstack/internal/targethealth"
+	"appstack/testing/offlinetest"
 )
 
 const (

@@ -19,7 +19,7 @@ import (
 	"mvdan.cc/sh/v3/syntax"
 
 	"appstack/components/host"
-	"appstack/internal/readiness"
+	"appstack/components/readiness"
 )
 
 const instanceID = "i-0abc1234def567890"
@@ -289,7 +289,7 @@ func (w *world) signals() []readiness.Signal {
 	var out []readiness.Signal
 	for _, v := range w.puts {
 		s, err := readiness.Parse(v)
-		require.NoError(w.t, err, "the boot writes the signal format internal/readiness defines")
+		require.NoError(w.t, err, "the boot writes the signal format components/readiness defines")
 		out = append(out, s)
 	}
 	return out

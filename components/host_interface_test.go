@@ -9,7 +9,7 @@ import (
 
 	"appstack/components/host"
 	"appstack/internal/offline"
-	"appstack/internal/offline/offlinetest"
+	"appstack/testing/offlinetest"
 )
 
 // The deploy roles may move an address only onto a network interface of their own stack, so the host's interface

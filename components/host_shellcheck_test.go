@@ -16,7 +16,7 @@ import (
 	"appstack/components/host"
 	"appstack/infra"
 	"appstack/internal/offline"
-	"appstack/internal/offline/offlinetest"
+	"appstack/testing/offlinetest"
 )
 
 // shellcheck finds the linter. CI installs it (.ci/run) and fails without it; elsewhere the test skips, saying so.

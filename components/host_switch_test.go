@@ -10,9 +10,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"appstack/components/host"
+	"appstack/components/readiness"
 	"appstack/internal/offline"
-	"appstack/internal/offline/offlinetest"
-	"appstack/internal/readiness"
+	"appstack/testing/offlinetest"
 )
 
 const readyPrefix = "/appstack/test/app/ready"

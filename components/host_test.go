@@ -13,7 +13,7 @@ import (
 
 	"appstack/components/host"
 	"appstack/internal/offline"
-	"appstack/internal/offline/offlinetest"
+	"appstack/testing/offlinetest"
 )
 
 const (

@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"appstack/components/identity"
-	"appstack/internal/offline/offlinetest"
+	"appstack/testing/offlinetest"
 )
 
 var grants = identity.Grants{

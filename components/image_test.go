@@ -14,7 +14,7 @@ import (
 	"appstack/components/image"
 	"appstack/components/registry"
 	"appstack/internal/offline"
-	"appstack/internal/offline/offlinetest"
+	"appstack/testing/offlinetest"
 )
 
 func writeContext(t *testing.T) string {

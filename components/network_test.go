@@ -10,7 +10,7 @@ import (
 
 	"appstack/components/network"
 	"appstack/internal/offline"
-	"appstack/internal/offline/offlinetest"
+	"appstack/testing/offlinetest"
 )
 
 const (

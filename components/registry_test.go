@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"appstack/components/registry"
-	"appstack/internal/offline/offlinetest"
+	"appstack/testing/offlinetest"
 )
 
 func TestRepositoryIsImmutableScannedAndEncrypted(t *testing.T) {

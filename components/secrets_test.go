@@ -11,7 +11,7 @@ import (
 	"appstack/components/identity"
 	"appstack/components/secrets"
 	"appstack/internal/offline"
-	"appstack/internal/offline/offlinetest"
+	"appstack/testing/offlinetest"
 )
 
 const canary = "canary-7f3a-secret-value"

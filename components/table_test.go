@@ -9,7 +9,7 @@ import (
 
 	"appstack/components/table"
 	"appstack/internal/offline"
-	"appstack/internal/offline/offlinetest"
+	"appstack/testing/offlinetest"
 )
 
 const tableType = "aws:dynamodb/table:Table"

@@ -8,8 +8,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"appstack/internal/offline"
-	"appstack/internal/offline/offlinetest"
 	"appstack/policy"
+	"appstack/testing/offlinetest"
 )
 
 const (

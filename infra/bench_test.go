@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"appstack/internal/offline"
-	"appstack/internal/offline/offlinetest"
+	"appstack/testing/offlinetest"
 )
 
 // servicesConfig is the staging configuration with n prebuilt services, the shape of a growing app.

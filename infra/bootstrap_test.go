@@ -6,10 +6,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"appstack/components/appstack"
 	"appstack/components/identity"
+	"appstack/infra/appstack"
 	"appstack/internal/offline"
-	"appstack/internal/offline/offlinetest"
+	"appstack/testing/offlinetest"
 )
 
 // A first up in an account the bootstrap has not run in stops before it creates anything, naming everything

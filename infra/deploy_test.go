@@ -12,8 +12,8 @@ import (
 
 	"appstack/components/identity"
 	"appstack/internal/offline"
-	"appstack/internal/offline/offlinetest"
 	"appstack/policy"
+	"appstack/testing/offlinetest"
 )
 
 func TestRoleMayWriteOnlyItsOwnReadySignal(t *testing.T) {

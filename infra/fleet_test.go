@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"appstack/internal/offline"
-	"appstack/internal/offline/offlinetest"
+	"appstack/testing/offlinetest"
 )
 
 const (

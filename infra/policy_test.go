@@ -19,9 +19,9 @@ import (
 
 	"appstack/infra"
 	"appstack/internal/offline"
-	"appstack/internal/offline/offlinetest"
 	"appstack/policy"
 	"appstack/stacks"
+	"appstack/testing/offlinetest"
 )
 
 // evaluate runs the program on a committed stack file, optionally with config changes, and returns the

@@ -10,7 +10,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
 
-	"appstack/components/appstack"
+	"appstack/infra/appstack"
 	"appstack/policy"
 	"appstack/stacks"
 	"appstack/stacks/pulumisource"

@@ -12,13 +12,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"appstack/components/appstack"
 	"appstack/components/tags"
+	"appstack/infra/appstack"
 	"appstack/internal/offline"
-	"appstack/internal/offline/offlinetest"
 	"appstack/policy"
 	"appstack/stacks"
 	"appstack/stacks/pulumisource"
+	"appstack/testing/offlinetest"
 )
 
 const (

@@ -204,7 +204,7 @@ var fleetRules = []Rule{
 		Fix: "remove instanceRefresh: the provider updates the group's launch template with " +
 			"UpdateAutoScalingGroup before it starts the refresh, so its auto rollback returns to the new version " +
 			"(hashicorp/terraform-provider-aws#34189), and it does not wait for the refresh; the rollout controller " +
-			"(internal/rollout) starts it with the new version as its desired configuration",
+			"(components/rollout) starts it with the new version as its desired configuration",
 		Check: func(r offline.Resource, _ *Stack) []string {
 			_, ok := input(r, "instanceRefresh")
 			return when(ok, "the group declares instanceRefresh")

@@ -1,6 +1,6 @@
 package stacks
 
-// The image-reference grammar (internal/imageref) is tested here rather than in its own package, to keep the
+// The image-reference grammar (components/imageref) is tested here rather than in its own package, to keep the
 // test binaries few (docs/performance.md).
 
 import (
@@ -9,7 +9,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 
-	"appstack/internal/imageref"
+	"appstack/components/imageref"
 )
 
 var imageDigest = "@sha256:" + strings.Repeat("a1", 32)

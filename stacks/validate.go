@@ -12,8 +12,8 @@ import (
 	"strings"
 	"time"
 
-	"appstack/internal/imageref"
-	"appstack/internal/readiness"
+	"appstack/components/imageref"
+	"appstack/components/readiness"
 )
 
 var (

@@ -19,7 +19,7 @@ func TestFloorImportsWhatTheProgramImports(t *testing.T) {
 	imports, err := programImports()
 	require.NoError(t, err)
 	assert.Contains(t, imports, "github.com/pulumi/pulumi-aws/sdk/v7/go/aws/ec2")
-	got, err := os.ReadFile(filepath.Join("internal", "bench", "floor", "main.go"))
+	got, err := os.ReadFile(filepath.Join("cmd", "bench", "floor", "main.go"))
 	require.NoError(t, err)
 	assert.Equal(t, floorSource(imports), string(got), "the floor is stale: go run ./cmd/bench -write-floor")
 }

@@ -45,5 +45,5 @@ func generateFloor() error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join("internal", "bench", "floor", "main.go"), []byte(floorSource(imports)), 0o644)
+	return os.WriteFile(filepath.Join("cmd", "bench", "floor", "main.go"), []byte(floorSource(imports)), 0o644)
 }

@@ -1,6 +1,6 @@
 // Command bench measures appstack's build, test and preview speed against its budgets, prints a table and
 // rewrites the results section of docs/performance.md (make bench). Builds are measured against a floor: a
-// program that imports exactly the SDK packages appstack imports and does nothing (internal/bench/floor), so
+// program that imports exactly the SDK packages appstack imports and does nothing (cmd/bench/floor), so
 // the ratio shows what appstack's own code costs on top of the SDK.
 package main
 
@@ -29,7 +29,7 @@ const (
 	warmTestBudget     = 15 * time.Second
 	warmTestRuns       = 3
 	preview50Budget    = time.Second
-	floorPackage       = "./internal/bench/floor"
+	floorPackage       = "./cmd/bench/floor"
 	editedComponent    = "components/host/host.go"
 	docStart, docEnd   = "<!-- bench:start -->", "<!-- bench:end -->"
 	benchCommand       = "make bench"
@@ -43,7 +43,7 @@ type run struct {
 
 func main() {
 	doc := flag.String("doc", "", "markdown file whose results section to rewrite")
-	writeFloor := flag.Bool("write-floor", false, "regenerate internal/bench/floor from the program's imports and exit")
+	writeFloor := flag.Bool("write-floor", false, "regenerate cmd/bench/floor from the program's imports and exit")
 	flag.Parse()
 	if *writeFloor {
 		if err := generateFloor(); err != nil {

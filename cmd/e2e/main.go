@@ -27,8 +27,8 @@ import (
 	"github.com/blang/semver"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 
-	"appstack/internal/e2e"
-	"appstack/internal/e2e/cloud"
+	"appstack/e2e"
+	"appstack/e2e/cloud"
 	"appstack/internal/lifecycle"
 )
 

@@ -17,7 +17,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"appstack/internal/project"
-	"appstack/internal/standin/kmsapi"
+	"appstack/testing/standin/kmsapi"
 )
 
 // enginePulumiRoot is a Pulumi CLI as <root>/bin/pulumi: $APPSTACK_PULUMI_ROOT, or .tools/pulumi, where .ci/run

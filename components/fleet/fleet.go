@@ -1,6 +1,6 @@
 // Package fleet is the component that runs the services on an Auto Scaling group of hosts behind the front
 // door: a launch template with the single host's boot script, the group across two or more Availability Zones,
-// target tracking scaling, notifications, and the rolling deploy (internal/rollout) that replaces the hosts
+// target tracking scaling, notifications, and the rolling deploy (components/rollout) that replaces the hosts
 // when what they run changes. docs/fleet.md has the design and its sources.
 package fleet
 
@@ -23,9 +23,9 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"appstack/components/host"
+	"appstack/components/readiness"
+	"appstack/components/rollout"
 	"appstack/components/tags"
-	"appstack/internal/readiness"
-	"appstack/internal/rollout"
 	"appstack/stacks"
 )
 
@@ -498,7 +498,7 @@ func (a *Args) notifications(ctx *pulumi.Context, name string, group *autoscalin
 }
 
 // rollout rolls the template's newest version out to the group once both exist (never in a preview): see
-// internal/rollout. It waits for the group's update, so it sees the group as this deploy left it.
+// components/rollout. It waits for the group's update, so it sees the group as this deploy left it.
 func (a *Args) rollout(ctx *pulumi.Context, c *Fleet, name string, group *autoscaling.Group,
 	template *ec2.LaunchTemplate, latest, fingerprint pulumi.StringOutput, created bool) pulumi.StringOutput {
 	log := func(line string) { _ = ctx.Log.Info(line, &pulumi.LogArgs{Resource: c}) }

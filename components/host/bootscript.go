@@ -15,8 +15,8 @@ import (
 
 	"mvdan.cc/sh/v3/syntax"
 
-	"appstack/internal/imageref"
-	"appstack/internal/readiness"
+	"appstack/components/imageref"
+	"appstack/components/readiness"
 )
 
 // MaxUserData is EC2's limit on user-data, before base64.

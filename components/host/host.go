@@ -16,10 +16,10 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v7/go/aws/ssm"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"appstack/components/readiness"
+	"appstack/components/rollout"
 	"appstack/components/tags"
-	"appstack/internal/readiness"
-	"appstack/internal/rollout"
-	"appstack/internal/targethealth"
+	"appstack/components/targethealth"
 	"appstack/stacks"
 )
 

@@ -14,7 +14,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 
-	"appstack/internal/imageref"
+	"appstack/components/imageref"
 	"appstack/internal/offline"
 	"appstack/stacks"
 )

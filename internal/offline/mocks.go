@@ -14,7 +14,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"appstack/internal/readiness"
+	"appstack/components/readiness"
 )
 
 // Account is the AWS account id the mocks report.

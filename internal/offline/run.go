@@ -8,7 +8,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"appstack/internal/readiness"
+	"appstack/components/readiness"
 	"appstack/stacks"
 	"appstack/stacks/pulumisource"
 )

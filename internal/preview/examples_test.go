@@ -11,8 +11,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"appstack/internal/offline/offlinetest"
 	"appstack/internal/preview"
+	"appstack/testing/offlinetest"
 )
 
 // exampleReport previews examples/<team>/Pulumi.<stack>.yaml as `go run ./cmd/preview -dir examples/<team>

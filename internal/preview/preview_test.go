@@ -12,9 +12,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"appstack/internal/offline/offlinetest"
 	"appstack/internal/preview"
 	"appstack/policy"
+	"appstack/testing/offlinetest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")

@@ -10,8 +10,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"appstack/internal/offline/offlinetest"
 	"appstack/internal/preview"
+	"appstack/testing/offlinetest"
 )
 
 func TestPreviewPrintsTheTreeAndOutputs(t *testing.T) {
