@@ -16,6 +16,7 @@ import (
 	"appstack/components/identity"
 	"appstack/internal/offline"
 	"appstack/internal/project"
+	"appstack/stacks"
 )
 
 const (
@@ -1067,7 +1068,7 @@ func TestTheImmutableSubjectFormIsTrustedOnlyWithTheOwnersID(t *testing.T) {
 // The stack key's policy names the role that deploys the stack also when a preview role previews it: the
 // program's map of preview roles to deploy roles is the bootstrap's own.
 func TestTheProgramKnowsWhichRoleDeploysWhatAPreviewRolePreviews(t *testing.T) {
-	assert.Equal(t, DeployRoles(), identity.CIDeployRoles)
+	assert.Equal(t, DeployRoles(), stacks.CIDeployRoles)
 	assert.Equal(t, RoleName(Production), DeployRoles()[RoleName(ProductionPreview)])
 	assert.Equal(t, RoleName(Staging), DeployRoles()[RoleName(PullRequestPreview)])
 }

@@ -8,7 +8,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"appstack/components/identity"
 	"appstack/components/secrets"
 	"appstack/internal/offline"
 	"appstack/testing/offlinetest"
@@ -162,7 +161,10 @@ func TestAnUnknownAssumedRoleFailsTheDeploy(t *testing.T) {
 // A preview or drift check by the production-preview role shows the policy the production role keeps: the
 // key policy names the deploying role, not the previewer.
 func TestAPreviewRoleShowsTheDeployingRolesKeyPolicy(t *testing.T) {
-	args := func() *secrets.Args { return &secrets.Args{Path: "/p", DeployRoles: identity.CIDeployRoles} }
+	args := func() *secrets.Args {
+		return &secrets.Args{Path: "/p", DeployRoles: map[string]string{
+			"appstack-ci-production-preview": "appstack-ci-production"}}
+	}
 	preview := keyPolicy(t, runSecretsAs(t, "arn:aws:sts::123456789012:assumed-role/appstack-ci-production-preview/GitHubActions", args()))
 	deploy := keyPolicy(t, runSecretsAs(t, "arn:aws:sts::123456789012:assumed-role/appstack-ci-production/GitHubActions", args()))
 	want := map[string]any{"AWS": "arn:aws:iam::123456789012:role/appstack/appstack-ci-production"}

@@ -32,10 +32,12 @@ import (
 // Type is the component's type token. It never changes once deployed.
 const Type = "appstack:components:Fleet"
 
-// The scaling metrics.
+// The scaling metrics: the names appstack:fleet.scaling.metric takes.
 const (
-	CPU      = stacks.CPUMetric
-	Requests = stacks.RequestsMetric
+	// CPU keeps the group's average CPU utilisation (percent) at the target.
+	CPU = "cpu"
+	// Requests keeps the front door's requests per host (per minute) at the target.
+	Requests = "requests"
 )
 
 // Args configures a Fleet.

@@ -35,8 +35,9 @@ const (
 	AMIECS = "ecs-al2023"
 )
 
-// MinRootVolumeGiB is the smallest root volume each AMI launches with (stacks.MinRootVolumeGiB).
-var MinRootVolumeGiB = stacks.MinRootVolumeGiB
+// MinRootVolumeGiB is the smallest root volume each AMI launches with: EC2 refuses a smaller volume than the
+// AMI's snapshot.
+var MinRootVolumeGiB = map[string]int{AMIStandard: 8, AMIECS: 30}
 
 // AMIParameters are the public SSM parameters that name the newest AMI of each kind, per architecture.
 var AMIParameters = map[string]map[string]string{

@@ -71,15 +71,6 @@ type Grants struct {
 // manage IAM only under it.
 const Path = "/appstack/"
 
-// CIDeployRoles maps the name of each bootstrap CI role that only previews stacks to the role that deploys the
-// same stacks; both live under Path. The stack key's policy names the deploying role, so that a preview or drift
-// check by the preview role shows no change to it. The bootstrap's tests check it against its role specs.
-var CIDeployRoles = map[string]string{
-	"appstack-ci-pr-preview":         "appstack-ci-staging",
-	"appstack-ci-production-preview": "appstack-ci-production",
-	"appstack-ci-drift":              "appstack-ci-production",
-}
-
 // BoundaryPolicyName is the name of the permissions boundary policy the bootstrap creates under Path. Every
 // role appstack creates carries it, and the bootstrap's deploy roles may create no role without it.
 const BoundaryPolicyName = "appstack-host-boundary"

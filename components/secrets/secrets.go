@@ -35,7 +35,7 @@ type Args struct {
 	// default the root of the deploy's own account (aws:index/getCallerIdentity).
 	AccountRoot pulumi.StringInput
 	// DeployRoles maps the name of a role that only previews the stack to the name of the role that deploys it
-	// (identity.CIDeployRoles), both under the same path. The key policy names the deploying role, so that a
+	// (stacks.CIDeployRoles in this repository), both under the same path. The key policy names the deploying role, so that a
 	// preview or drift check run by the preview role shows the policy the deploy keeps. Optional.
 	DeployRoles map[string]string
 	// ServicePrincipals may encrypt and decrypt with the key, such as cloudwatch.amazonaws.com publishing alarms

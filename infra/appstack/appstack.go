@@ -138,7 +138,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		Retain: adoptsWithStackKey(cfg),
 		Tags:   tagSet,
 		// A preview or drift check by a CI preview role shows the key policy the deploying role keeps.
-		DeployRoles: identity.CIDeployRoles,
+		DeployRoles: stacks.CIDeployRoles,
 	}
 	if cfg.AlarmEmail != "" {
 		// The alarm topic is encrypted with the stack key, which CloudWatch must be allowed to use.
