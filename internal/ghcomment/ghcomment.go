@@ -8,14 +8,13 @@
 package ghcomment
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"unicode/utf8"
+
+	"appstack/internal/github"
 )
 
 // MaxBody is GitHub's limit on a comment body, in characters.
@@ -115,34 +114,11 @@ func (c *Client) Upsert(ctx context.Context, pr int, kind, body string) (int64, 
 	return out.ID, err
 }
 
+// do sends one call through the shared GitHub REST client, naming the tool in its errors.
 func (c *Client) do(ctx context.Context, method, url string, in, out any) error {
-	var body io.Reader
-	if in != nil {
-		raw, err := json.Marshal(in)
-		if err != nil {
-			return err
-		}
-		body = bytes.NewReader(raw)
+	rest := &github.Client{API: c.API, Token: c.Token, Repo: c.Repo, HTTP: c.HTTP}
+	if _, err := rest.Do(ctx, method, url, in, out); err != nil {
+		return fmt.Errorf("comment: %w", err)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, url, body)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.Token)
-	req.Header.Set("Accept", "application/vnd.github+json")
-	req.Header.Set("X-GitHub-Api-Version", "2022-11-28")
-	client := c.HTTP
-	if client == nil {
-		client = http.DefaultClient
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return fmt.Errorf("comment: %s %s: %w", method, url, err)
-	}
-	defer func() { _ = resp.Body.Close() }() // a read-only body: nothing to lose
-	if resp.StatusCode/100 != 2 {
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return fmt.Errorf("comment: %s %s: %s: %s", method, url, resp.Status, strings.TrimSpace(string(msg)))
-	}
-	return json.NewDecoder(resp.Body).Decode(out)
+	return nil
 }
