@@ -5,12 +5,16 @@
 // It edits only comments written by the workflow's own bot (github-actions[bot], user type Bot): anyone can write a
 // comment that starts with the marker, and editing theirs would put the preview under their name or let them pin
 // what the preview says.
+//
+// The REST calls go through internal/github, the client internal/deploygate uses too.
 package ghcomment
 
 import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -93,15 +97,15 @@ func (c *Client) Upsert(ctx context.Context, pr int, kind, body string) (int64, 
 	text := Fit(marker, body)
 	for page := 1; ; page++ {
 		var list []comment
-		url := fmt.Sprintf("%s/repos/%s/issues/%d/comments?per_page=100&page=%d", c.API, c.Repo, pr, page)
-		if err := c.do(ctx, http.MethodGet, url, nil, &list); err != nil {
+		q := url.Values{"per_page": {"100"}, "page": {strconv.Itoa(page)}}
+		if err := c.wrap(c.rest().Get(ctx, fmt.Sprintf("/issues/%d/comments", pr), q, &list)); err != nil {
 			return 0, err
 		}
 		for _, cm := range list {
 			if c.ours(cm, marker) {
 				var out comment
-				url := fmt.Sprintf("%s/repos/%s/issues/comments/%d", c.API, c.Repo, cm.ID)
-				return cm.ID, c.do(ctx, http.MethodPatch, url, map[string]string{"body": text}, &out)
+				path := fmt.Sprintf("/issues/comments/%d", cm.ID)
+				return cm.ID, c.wrap(c.rest().Send(ctx, http.MethodPatch, path, map[string]string{"body": text}, &out))
 			}
 		}
 		if len(list) < 100 {
@@ -109,15 +113,19 @@ func (c *Client) Upsert(ctx context.Context, pr int, kind, body string) (int64, 
 		}
 	}
 	var out comment
-	url := fmt.Sprintf("%s/repos/%s/issues/%d/comments", c.API, c.Repo, pr)
-	err := c.do(ctx, http.MethodPost, url, map[string]string{"body": text}, &out)
+	path := fmt.Sprintf("/issues/%d/comments", pr)
+	err := c.wrap(c.rest().Send(ctx, http.MethodPost, path, map[string]string{"body": text}, &out))
 	return out.ID, err
 }
 
-// do sends one call through the shared GitHub REST client, naming the tool in its errors.
-func (c *Client) do(ctx context.Context, method, url string, in, out any) error {
-	rest := &github.Client{API: c.API, Token: c.Token, Repo: c.Repo, HTTP: c.HTTP}
-	if _, err := rest.Do(ctx, method, url, in, out); err != nil {
+// rest is the shared GitHub REST client for c's API, token and repository.
+func (c *Client) rest() *github.Client {
+	return &github.Client{API: c.API, Token: c.Token, Repo: c.Repo, HTTP: c.HTTP}
+}
+
+// wrap names the tool in an error of the shared client.
+func (c *Client) wrap(err error) error {
+	if err != nil {
 		return fmt.Errorf("comment: %w", err)
 	}
 	return nil
