@@ -22,7 +22,8 @@
 //     …/actions/runs/{id}/jobs: https://docs.github.com/en/rest/actions/workflow-jobs), never from deployment
 //     records: any writer can create a deployment with a success status through the REST API, and environment
 //     protection rules gate jobs, not API-created deployments (github/branch-deploy#352).
-//   - Lists page with the Link header's rel="next" (https://docs.github.com/en/rest/using-the-rest-api/using-pagination-in-the-rest-api).
+//   - Lists page with the Link header's rel="next" (https://docs.github.com/en/rest/using-the-rest-api/using-pagination-in-the-rest-api);
+//     internal/github follows them, and sends the token to this repository's part of the API only.
 package deploygate
 
 import (
@@ -30,11 +31,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"regexp"
-	"strings"
+
+	"appstack/internal/github"
 )
 
 // CIWorkflow is the repository's CI workflow file, the only one whose runs may lead to a deploy.
@@ -104,73 +105,19 @@ func refuse(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrRefused, fmt.Sprintf(format, args...))
 }
 
+// rest is the shared GitHub REST client for c's API, token and repository.
+func (c *Client) rest() *github.Client {
+	return &github.Client{API: c.API, Token: c.Token, Repo: c.Repo, HTTP: c.HTTP}
+}
+
 func (c *Client) get(ctx context.Context, path string, q url.Values, out any) error {
-	u := c.API + "/repos/" + c.Repo + path
-	if len(q) > 0 {
-		u += "?" + q.Encode()
-	}
-	_, err := c.fetch(ctx, u, out)
-	return err
+	return c.rest().Get(ctx, path, q, out)
 }
 
-// list reads every page of a list (at most maxPages), following the Link header's rel="next", and hands each
-// page to page. It stops early when page says done.
+// list reads every page of a list (at most maxPages), following the Link header's rel="next" inside this
+// repository's API only, and hands each page to page. It stops early when page says done.
 func (c *Client) list(ctx context.Context, path string, q url.Values, page func(body json.RawMessage) (done bool, err error)) error {
-	u := c.API + "/repos/" + c.Repo + path
-	if len(q) > 0 {
-		u += "?" + q.Encode()
-	}
-	for n := 0; u != ""; n++ {
-		if n == maxPages {
-			return fmt.Errorf("GET %s: more than %d pages", path, maxPages)
-		}
-		var body json.RawMessage
-		next, err := c.fetch(ctx, u, &body)
-		if err != nil {
-			return err
-		}
-		if done, err := page(body); err != nil || done {
-			return err
-		}
-		// The token goes only to this repository's part of the API, whatever a Link header names.
-		if next != "" && !strings.HasPrefix(next, c.API+"/repos/"+c.Repo+"/") {
-			return fmt.Errorf("GET %s: the next page %q is not this repository's API", path, next)
-		}
-		u = next
-	}
-	return nil
-}
-
-var nextLink = regexp.MustCompile(`<([^>]+)>\s*;\s*rel="next"`)
-
-func (c *Client) fetch(ctx context.Context, u string, out any) (next string, err error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return "", err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.Token)
-	req.Header.Set("Accept", "application/vnd.github+json")
-	req.Header.Set("X-GitHub-Api-Version", "2022-11-28")
-	client := c.HTTP
-	if client == nil {
-		client = http.DefaultClient
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return "", fmt.Errorf("GET %s: %w", u, err)
-	}
-	defer func() { _ = resp.Body.Close() }() // a read-only body: nothing to lose
-	if resp.StatusCode/100 != 2 {
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return "", fmt.Errorf("GET %s: %s: %s", u, resp.Status, strings.TrimSpace(string(msg)))
-	}
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		return "", fmt.Errorf("GET %s: the answer is not the documented JSON: %w", u, err)
-	}
-	if m := nextLink.FindStringSubmatch(resp.Header.Get("Link")); m != nil {
-		next = m[1]
-	}
-	return next, nil
+	return c.rest().List(ctx, path, q, maxPages, page)
 }
 
 // MainHead is the commit refs/heads/main points to.

@@ -5,17 +5,20 @@
 // It edits only comments written by the workflow's own bot (github-actions[bot], user type Bot): anyone can write a
 // comment that starts with the marker, and editing theirs would put the preview under their name or let them pin
 // what the preview says.
+//
+// The REST calls go through internal/github, the client internal/deploygate uses too.
 package ghcomment
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"appstack/internal/github"
 )
 
 // MaxBody is GitHub's limit on a comment body, in characters.
@@ -94,15 +97,15 @@ func (c *Client) Upsert(ctx context.Context, pr int, kind, body string) (int64, 
 	text := Fit(marker, body)
 	for page := 1; ; page++ {
 		var list []comment
-		url := fmt.Sprintf("%s/repos/%s/issues/%d/comments?per_page=100&page=%d", c.API, c.Repo, pr, page)
-		if err := c.do(ctx, http.MethodGet, url, nil, &list); err != nil {
+		q := url.Values{"per_page": {"100"}, "page": {strconv.Itoa(page)}}
+		if err := c.wrap(c.rest().Get(ctx, fmt.Sprintf("/issues/%d/comments", pr), q, &list)); err != nil {
 			return 0, err
 		}
 		for _, cm := range list {
 			if c.ours(cm, marker) {
 				var out comment
-				url := fmt.Sprintf("%s/repos/%s/issues/comments/%d", c.API, c.Repo, cm.ID)
-				return cm.ID, c.do(ctx, http.MethodPatch, url, map[string]string{"body": text}, &out)
+				path := fmt.Sprintf("/issues/comments/%d", cm.ID)
+				return cm.ID, c.wrap(c.rest().Send(ctx, http.MethodPatch, path, map[string]string{"body": text}, &out))
 			}
 		}
 		if len(list) < 100 {
@@ -110,39 +113,20 @@ func (c *Client) Upsert(ctx context.Context, pr int, kind, body string) (int64, 
 		}
 	}
 	var out comment
-	url := fmt.Sprintf("%s/repos/%s/issues/%d/comments", c.API, c.Repo, pr)
-	err := c.do(ctx, http.MethodPost, url, map[string]string{"body": text}, &out)
+	path := fmt.Sprintf("/issues/%d/comments", pr)
+	err := c.wrap(c.rest().Send(ctx, http.MethodPost, path, map[string]string{"body": text}, &out))
 	return out.ID, err
 }
 
-func (c *Client) do(ctx context.Context, method, url string, in, out any) error {
-	var body io.Reader
-	if in != nil {
-		raw, err := json.Marshal(in)
-		if err != nil {
-			return err
-		}
-		body = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, url, body)
+// rest is the shared GitHub REST client for c's API, token and repository.
+func (c *Client) rest() *github.Client {
+	return &github.Client{API: c.API, Token: c.Token, Repo: c.Repo, HTTP: c.HTTP}
+}
+
+// wrap names the tool in an error of the shared client.
+func (c *Client) wrap(err error) error {
 	if err != nil {
-		return err
+		return fmt.Errorf("comment: %w", err)
 	}
-	req.Header.Set("Authorization", "Bearer "+c.Token)
-	req.Header.Set("Accept", "application/vnd.github+json")
-	req.Header.Set("X-GitHub-Api-Version", "2022-11-28")
-	client := c.HTTP
-	if client == nil {
-		client = http.DefaultClient
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return fmt.Errorf("comment: %s %s: %w", method, url, err)
-	}
-	defer func() { _ = resp.Body.Close() }() // a read-only body: nothing to lose
-	if resp.StatusCode/100 != 2 {
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return fmt.Errorf("comment: %s %s: %s: %s", method, url, resp.Status, strings.TrimSpace(string(msg)))
-	}
-	return json.NewDecoder(resp.Body).Decode(out)
+	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -76,7 +75,7 @@ func (c *Client) PullRequest(ctx context.Context, run Run) (int, error) {
 	owner, _, _ := strings.Cut(run.HeadRepo, "/")
 	q := url.Values{"state": {"open"}, "head": {owner + ":" + run.HeadBranch}, "per_page": {"100"}}
 	var list []pullRequest
-	if err := c.do(ctx, http.MethodGet, c.API+"/repos/"+c.Repo+"/pulls?"+q.Encode(), nil, &list); err != nil {
+	if err := c.wrap(c.rest().Get(ctx, "/pulls", q, &list)); err != nil {
 		return 0, err
 	}
 	var found []int

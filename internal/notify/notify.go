@@ -4,6 +4,20 @@
 //
 // The webhook URL is a credential (whoever has it can post to the channel): it is read from the environment only,
 // and no error or log line carries it.
+//
+// The message is sent here rather than by the maintained slackapi/slack-github-action (v4.0.0, commit
+// dcb1066f776dd043e64d0e8ba94ca15cc7e1875d, Node 24: inputs webhook and webhook-type incoming-webhook or
+// webhook-trigger, payload, errors, retries; its action.yml at that tag, and
+// https://docs.slack.dev/tools/slack-github-action/sending-techniques/sending-data-slack-incoming-webhook):
+//   - the report is written here in any case (the action writes no job summary), and the chat line is made from
+//     the same Message, so one step writes both from one source;
+//   - the webhook URL stays in code built from this repository with the standard library, instead of going to a
+//     third-party JavaScript action and its npm dependencies in every deploy job, production's included;
+//   - Send refuses a URL that is not https and keeps the URL and its secret path out of every error, and retries
+//     429 and 5xx answers; the tests check all of it offline;
+//   - -chat failure (the drift check) is one flag, not status logic repeated in each step's if:;
+//   - {"text": …} reaches Slack, Mattermost and Rocket.Chat incoming webhooks alike; the action's incoming-webhook
+//     technique is documented for Slack's.
 package notify
 
 import (

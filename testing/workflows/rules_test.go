@@ -6,6 +6,38 @@ import (
 	"strings"
 )
 
+// Which rules are ours, and which a maintained linter keeps instead.
+//
+// `make lint` runs actionlint (pinned in tools/go.mod, v1.7.12; its checks: docs/checks.md in its module) with
+// shellcheck on every run: script. A rule stays here only where no maintained linter at hand reports the same
+// mistake: actionlint; zizmor is not available here (it is in neither Debian bookworm nor npm: `apt-cache policy
+// zizmor` and `npm view zizmor` find nothing); ghalint (a Go module, github.com/suzuki-shunsuke/ghalint) would
+// report only the SHA part of the pin rule and write-all permissions, both of which the rules below report more
+// strictly, so it would remove no rule. TestActionlintCoversOnlyPartOfTheGenericRules runs actionlint and the
+// rule on the same bad workflow for each generic rule, so each line below is checked, and an actionlint upgrade
+// that starts reporting a missed case fails that test (then the rule, or its part, goes to actionlint).
+//
+// Generic rules (about any repository's workflows), each kept because actionlint covers it only in part:
+//   - "actions are pinned to verified releases on a supported Node": actionlint reports a popular action by a tag
+//     whose runtime is retired (actions/checkout@v3, node16); it accepts a movable tag, any commit, a version
+//     comment that is not the commit's, and Node 20, which runners deprecate.
+//   - "run steps use bash with pipefail": not in actionlint (it checks shell names only).
+//   - "no expression is expanded inside a script": actionlint reports the event fields it lists as untrusted
+//     (github.event.pull_request.title, github.head_ref, …); it accepts github.event.workflow_run.head_branch (a
+//     fork's branch name, which preview-comment reads), vars.*, inputs.* and step outputs in a script.
+//   - "permissions are least privilege": actionlint checks scope names and levels only.
+//   - "no long-lived cloud keys": actionlint reports a hard-coded container or service password only.
+//   - "no pull request job can reach production", its pull_request_target part: not in actionlint.
+//
+// Repository rules (this repository's roles, stacks, environments, settings and commands): every other rule.
+// No linter knows them: "every role comes from its job's environment", "no pull request job can reach
+// production" (beyond pull_request_target), "production's preview runs before its approval…", "preview comments
+// trust only the triggering run", "deploys run only what passed CI on main", "a failed smoke test rolls back…",
+// "deploys, gates, reaps and drift reach the team", "deployed environments have their URL", "drift is checked on a
+// schedule…", "no workflow names a Pulumi version", "review stacks use the review environment…", "workflows use
+// only the documented variables and secrets", "deploys are serialised per stack…", "the chat webhook is read only
+// in an environment", "values reach make's shell only after a check".
+
 // rules is every rule the workflows keep. catches lists texts the rule must report for testdata/before.
 var rules = []rule{
 	{"actions are pinned to verified releases on a supported Node", checkPins,
@@ -132,6 +164,9 @@ func pinProblem(uses string) string {
 	return ""
 }
 
+// checkPins: every action is a verified release commit on a supported runtime. actionlint reports only a popular
+// action by a tag whose runtime is retired (node12, node16); a tag, an unverified commit, a wrong version comment
+// and Node 20 pass it.
 func checkPins(ws map[string]*workflow) (p problems) {
 	for _, w := range sorted(ws) {
 		for _, uses := range usesLines(w.raw) {
@@ -149,6 +184,9 @@ func checkPins(ws map[string]*workflow) (p problems) {
 	return p
 }
 
+// checkShell: with defaults.run.shell: bash, a step runs `bash --noprofile --norc -eo pipefail {0}`; without it,
+// `bash -e {0}` (docs.github.com workflow syntax, jobs.<job_id>.steps[*].shell; github/docs #23853). actionlint
+// validates shell names only.
 func checkShell(ws map[string]*workflow) (p problems) {
 	for _, w := range sorted(ws) {
 		if w.Jobs != nil && w.Defaults.Run.Shell != "bash" {
@@ -163,7 +201,8 @@ var expression = regexp.MustCompile(`\$\{\{[^}]*\}\}`)
 
 // checkNoExpressionsInScripts: an expression in run: is pasted into the script before bash reads it, so a branch
 // name or a variable's value becomes code; scripts read env: variables instead (GitHub's security hardening
-// guide, "Understanding the risk of script injections").
+// guide, "Understanding the risk of script injections"). actionlint reports only the event fields it lists as
+// untrusted; it misses github.event.workflow_run.head_branch, vars.*, inputs.* and step outputs.
 func checkNoExpressionsInScripts(ws map[string]*workflow) (p problems) {
 	for _, w := range sorted(ws) {
 		steps := w.Runs.Steps
@@ -251,6 +290,8 @@ func fits(env, sub, stack string) string {
 	return "stackctl " + sub + " -stack " + stack + " does not belong in environment " + env
 }
 
+// checkPullRequestsStayOffProduction: no pull_request_target (actionlint accepts it), and no pull request job with
+// cloud credentials near production.
 func checkPullRequestsStayOffProduction(ws map[string]*workflow) (p problems) {
 	for _, w := range sorted(ws) {
 		if w.on("pull_request_target") {
@@ -828,6 +869,8 @@ func checkSerialised(ws map[string]*workflow) (p problems) {
 	return p
 }
 
+// checkPermissions: contents: read by default, more only where a job needs it. actionlint checks that scopes and
+// levels exist, not how much a workflow or job asks for.
 func checkPermissions(ws map[string]*workflow) (p problems) {
 	for _, w := range sorted(ws) {
 		if w.Jobs == nil {
@@ -854,6 +897,8 @@ func checkPermissions(ws map[string]*workflow) (p problems) {
 	return p
 }
 
+// checkNoKeys: no workflow reads a long-lived key. actionlint reports only a container's or a service's
+// hard-coded password.
 func checkNoKeys(ws map[string]*workflow) (p problems) {
 	for _, w := range sorted(ws) {
 		for _, forbidden := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "aws-access-key-id",

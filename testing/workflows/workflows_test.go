@@ -1,7 +1,9 @@
-// Package workflows holds the tests of the GitHub workflows' own rules (actionlint checks their syntax). Each rule
-// is a check function that returns its problems; the tests run every check on the committed workflows (no
-// problems) and on the workflows as they were before the rules existed (testdata/before: problems), so each rule
-// is shown to fail on what it is meant to catch.
+// Package workflows holds the tests of the GitHub workflows' own rules (actionlint, run by make lint, checks their
+// syntax, the injections it knows and, with shellcheck, their scripts; rules_test.go's header says which rules
+// stay here because actionlint covers them only in part, and what it misses). Each rule is a check function that
+// returns its problems; the tests run every check on the committed workflows (no problems) and on the workflows
+// as they were before the rules existed (testdata/before: problems), so each rule is shown to fail on what it is
+// meant to catch.
 package workflows
 
 import (
