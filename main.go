@@ -4,16 +4,9 @@ package main
 import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"appstack/components/rollout"
-	"appstack/components/rollout/awsclient"
-	"appstack/components/targethealth"
 	"appstack/infra"
 )
 
 func main() {
-	// A fleet's rolling deploy calls Auto Scaling with the AWS SDK; only the program links its credential chain.
-	rollout.NewAPI = awsclient.New
-	// A single host's deploy reads its new target's health from Elastic Load Balancing before the old one goes.
-	targethealth.NewAPI = awsclient.NewTargetHealth
 	pulumi.Run(infra.Program)
 }

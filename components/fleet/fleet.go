@@ -45,6 +45,9 @@ type Args struct {
 	// Boot is what every host boots: Services, Arch, AMI, LogGroupName, Region, ReadyParameterPrefix and
 	// ReadyTimeout are read, as host.New reads them. Required.
 	Boot host.Args
+	// AutoScaling builds the Auto Scaling client the rolling deploy calls as the deploy's identity
+	// (awsclient.New). Required to deploy; a preview never calls it.
+	AutoScaling rollout.NewClient
 	// GroupName is the Auto Scaling group's name, fixed so that a deploy can read the group before it
 	// registers it (1-255 characters). Required.
 	GroupName string
@@ -526,7 +529,7 @@ func (a *Args) rollout(ctx *pulumi.Context, c *Fleet, name string, group *autosc
 			if err != nil {
 				return "", fmt.Errorf("fleet %q: %w", name, err)
 			}
-			client, err := identity.Client(goctx)
+			client, err := identity.Client(goctx, a.AutoScaling)
 			if err != nil {
 				return "", fmt.Errorf("fleet %q: %w", name, err)
 			}

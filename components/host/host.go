@@ -124,8 +124,11 @@ type Args struct {
 	TargetGroups []TargetGroup
 	// TargetHealth reads the new target's health in TargetGroups (Elastic Load Balancing's DescribeTargetHealth).
 	// Optional: by default a client for the deploy's own identity and region (the AWS provider's configuration,
-	// rollout.ReadIdentity) from targethealth.NewAPI.
+	// rollout.ReadIdentity) from NewTargetHealth.
 	TargetHealth targethealth.API
+	// NewTargetHealth builds TargetHealth's default (awsclient.NewTargetHealth). Required with TargetGroups, unless
+	// TargetHealth is set.
+	NewTargetHealth targethealth.NewClient
 	// HealthPoll is how often the new target's health is read. Default targethealth.DefaultPoll.
 	HealthPoll time.Duration
 	// ProtectAddress protects the Elastic IP so that no destroy or mistake changes the public address.
@@ -538,10 +541,10 @@ func (a *Args) settle(ctx *pulumi.Context, c *Host, name string,
 			if err != nil {
 				return "", fmt.Errorf("host %q: %w", name, err)
 			}
-			if targethealth.NewAPI == nil {
+			if a.NewTargetHealth == nil {
 				return "", fmt.Errorf("host %q: %w", name, targethealth.ErrNoClient)
 			}
-			if api, err = targethealth.NewAPI(goctx, identity); err != nil {
+			if api, err = a.NewTargetHealth(goctx, identity); err != nil {
 				return "", fmt.Errorf("host %q: %w", name, err)
 			}
 		}

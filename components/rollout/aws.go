@@ -62,19 +62,19 @@ func ReadIdentity(get func(key string) (string, bool)) (Identity, error) {
 	return id, nil
 }
 
-// NewAPI builds the Auto Scaling API for an identity. The program's main package sets it (awsclient.New), so
-// that the SDK's credential chain (config, STS, SSO) is linked into the program alone, not into every test binary
-// that builds the components. Nil, a deploy of a fleet fails with ErrNoClient.
-var NewAPI func(context.Context, Identity) (API, error)
+// NewClient builds the Auto Scaling API for a deploy's identity: awsclient.New with the AWS SDK's credential
+// chain, or a stand-in in tests. The program passes it in (fleet.Args.AutoScaling), so the chain is linked only
+// where it is used.
+type NewClient func(context.Context, Identity) (API, error)
 
-// ErrNoClient is a deploy of a fleet by a program built without an Auto Scaling client (NewAPI unset).
-var ErrNoClient = errors.New("this program was built without an Auto Scaling client (rollout.NewAPI is unset; " +
-	"main.go sets it)")
+// ErrNoClient is a deploy of a fleet by a program that passed no Auto Scaling client.
+var ErrNoClient = errors.New("no Auto Scaling client: fleet.Args.AutoScaling is unset (appstack.Args.Clients " +
+	"defaults to awsclient's)")
 
-// Client returns the Auto Scaling API for the identity, through NewAPI.
-func (id Identity) Client(ctx context.Context) (API, error) {
-	if NewAPI == nil {
+// Client returns the Auto Scaling API for the identity, through newClient.
+func (id Identity) Client(ctx context.Context, newClient NewClient) (API, error) {
+	if newClient == nil {
 		return nil, ErrNoClient
 	}
-	return NewAPI(ctx, id)
+	return newClient(ctx, id)
 }

@@ -343,9 +343,6 @@ func TestARefreshThatEndsBeforeItsRollbackIsStillAFailedDeploy(t *testing.T) {
 }
 
 func TestAProgramWithoutAnAutoScalingClientSaysSo(t *testing.T) {
-	saved := NewAPI
-	t.Cleanup(func() { NewAPI = saved })
-	NewAPI = nil
-	_, err := Identity{Region: "ap-southeast-1"}.Client(context.Background())
+	_, err := Identity{Region: "ap-southeast-1"}.Client(context.Background(), nil)
 	require.ErrorIs(t, err, ErrNoClient)
 }

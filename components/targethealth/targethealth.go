@@ -27,14 +27,14 @@ type API interface {
 		*elb.DescribeTargetHealthOutput, error)
 }
 
-// NewAPI builds the API for the deploy's identity (the AWS provider's region, profile, keys and assumed roles,
-// rollout.Identity). The program's main package sets it (awsclient.NewTargetHealth), which keeps the SDK's
-// credential chain out of the test binaries. Nil, a wait fails with ErrNoClient.
-var NewAPI func(context.Context, rollout.Identity) (API, error)
+// NewClient builds the API for the deploy's identity (the AWS provider's region, profile, keys and assumed
+// roles, rollout.Identity): awsclient.NewTargetHealth with the AWS SDK's credential chain, or a stand-in in tests.
+// The program passes it in (host.Args.NewTargetHealth), so the chain is linked only where it is used.
+type NewClient func(context.Context, rollout.Identity) (API, error)
 
-// ErrNoClient is a wait by a program built without an Elastic Load Balancing client (NewAPI unset).
-var ErrNoClient = errors.New("this program was built without an Elastic Load Balancing client " +
-	"(targethealth.NewAPI is unset; main.go sets it)")
+// ErrNoClient is a wait by a program that passed no Elastic Load Balancing client.
+var ErrNoClient = errors.New("no Elastic Load Balancing client: host.Args.NewTargetHealth is unset " +
+	"(appstack.Args.Clients defaults to awsclient's)")
 
 // DefaultPoll is how often a wait reads the target's health: the front door's health-check interval.
 const DefaultPoll = 5 * time.Second

@@ -18,9 +18,12 @@ import (
 	"appstack/components/image"
 	"appstack/components/network"
 	"appstack/components/registry"
+	"appstack/components/rollout"
+	"appstack/components/rollout/awsclient"
 	"appstack/components/secrets"
 	"appstack/components/table"
 	"appstack/components/tags"
+	"appstack/components/targethealth"
 	"appstack/stacks"
 )
 
@@ -35,6 +38,20 @@ type Args struct {
 	Secrets pulumi.StringMapInput
 	// ProjectDir is where build contexts are read from. Default ".".
 	ProjectDir string
+	// Clients builds the AWS clients a deploy calls itself, as the deploy's identity. Default DefaultClients().
+	Clients Clients
+}
+
+// Clients are the AWS clients a deploy calls itself, besides the Pulumi providers: Auto Scaling for a fleet's
+// rolling deploy, Elastic Load Balancing for a new target's health.
+type Clients struct {
+	AutoScaling  rollout.NewClient
+	TargetHealth targethealth.NewClient
+}
+
+// DefaultClients are the AWS SDK's clients, with the credential chain the AWS provider uses (awsclient).
+func DefaultClients() Clients {
+	return Clients{AutoScaling: awsclient.New, TargetHealth: awsclient.NewTargetHealth}
 }
 
 // App is one deployed application.
@@ -73,9 +90,15 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if args == nil || args.Config == nil {
 		return nil, fmt.Errorf("appstack %q: Config is required", name)
 	}
-	cfg, dir := args.Config, args.ProjectDir
+	cfg, dir, clients := args.Config, args.ProjectDir, args.Clients
 	if dir == "" {
 		dir = "."
+	}
+	if clients.AutoScaling == nil {
+		clients.AutoScaling = DefaultClients().AutoScaling
+	}
+	if clients.TargetHealth == nil {
+		clients.TargetHealth = DefaultClients().TargetHealth
 	}
 	if err := cfg.Validate(dir); err != nil {
 		return nil, fmt.Errorf("appstack %q: %w", name, err)
@@ -340,6 +363,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		Region:               cfg.Region,
 		ReadyParameterPrefix: path + "/ready",
 		ReadyTimeout:         cfg.ReadyTimeout,
+		NewTargetHealth:      clients.TargetHealth,
 		// The boot uses the role's policies and reads the secret parameters at once: the identity's and the
 		// secrets' children (policy, SSM core attachment, instance profile, key, parameters) come first.
 		DependsOn:     append(append([]pulumi.Resource{}, id.Ready...), sec.Parameters...),
@@ -352,7 +376,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		Tags:            tagSet,
 	}
 	if cfg.IsFleet() {
-		f, err := newFleet(ctx, name, cfg, door, fd, hostArgs, parent)
+		f, err := newFleet(ctx, name, cfg, door, fd, hostArgs, clients.AutoScaling, parent)
 		if err != nil {
 			return nil, err
 		}

@@ -9,13 +9,14 @@ import (
 	"appstack/components/fleet"
 	"appstack/components/frontdoor"
 	"appstack/components/host"
+	"appstack/components/rollout"
 	"appstack/stacks"
 )
 
 // newFleet runs the services on an Auto Scaling group behind the front door, booting each host as the single
 // host boots.
 func newFleet(ctx *pulumi.Context, name string, cfg *stacks.Config, door *doorPlacement, fd *frontdoor.FrontDoor,
-	boot host.Args, parent pulumi.ResourceOption) (*fleet.Fleet, error) {
+	boot host.Args, autoScaling rollout.NewClient, parent pulumi.ResourceOption) (*fleet.Fleet, error) {
 	if door == nil || fd == nil {
 		return nil, fmt.Errorf("appstack %q: appstack:hosting: fleet needs the front door (appstack:domain)", name)
 	}
@@ -34,6 +35,7 @@ func newFleet(ctx *pulumi.Context, name string, cfg *stacks.Config, door *doorPl
 	}
 	return fleet.New(ctx, name+"-fleet", &fleet.Args{
 		Boot:                boot,
+		AutoScaling:         autoScaling,
 		GroupName:           GroupName(ctx.Project(), ctx.Stack(), name),
 		InstanceTypes:       shape.InstanceTypes,
 		Min:                 shape.Min,

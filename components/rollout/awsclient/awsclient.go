@@ -1,6 +1,6 @@
 // Package awsclient builds the AWS clients the program calls itself (a fleet's Auto Scaling rollout, a single host's
 // target health), with the AWS SDK's credential chain.
-// Only the program's main package imports it (rollout.NewAPI), which keeps the chain out of the test binaries.
+// appstack.DefaultClients passes them to the components; the components take them in their Args.
 package awsclient
 
 import (
