@@ -26,11 +26,13 @@ var ReplaceOn = map[string][]string{
 	policy.Repository: {"name", "encryptionConfigurations"},
 	// A lifecycle policy has no update: a new policy is a new resource (PutLifecyclePolicy again).
 	"aws:ecr/lifecyclePolicy:LifecyclePolicy": {"repository", "policy"},
-	policy.Parameter:                                    {"name"},
-	policy.SecurityGroup:                                {"name", "description", "vpcId"},
-	policy.Eip:                                          {"domain"},
-	"aws:ec2/eipAssociation:EipAssociation":             {"instanceId", "allocationId", "allowReassociation"},
-	policy.Role:                                         {"name", "namePrefix", "path"},
+	policy.Parameter: {"name", "dataType"},
+	// The stack key's kind; its policy, description and rotation change in place.
+	policy.Key:                              {"customerMasterKeySpec", "keyUsage", "multiRegion", "customKeyStoreId", "xksKeyId"},
+	policy.SecurityGroup:                    {"name", "description", "vpcId"},
+	policy.Eip:                              {"domain"},
+	"aws:ec2/eipAssociation:EipAssociation": {"instanceId", "allocationId", "allowReassociation"},
+	policy.Role:                             {"name", "namePrefix", "path"},
 	"aws:iam/instanceProfile:InstanceProfile":           {"name", "namePrefix", "path"},
 	"aws:iam/rolePolicy:RolePolicy":                     {"name", "namePrefix", "role"},
 	"aws:iam/rolePolicyAttachment:RolePolicyAttachment": {"role", "policyArn"},
