@@ -18,10 +18,11 @@ var frontDoorReplaceOn = map[string][]string{
 	"aws:lb/listenerCertificate:ListenerCertificate": {"listenerArn", "certificateArn"},
 	"aws:route53/record:Record":                      {"zoneId", "name"},
 	"aws:s3/bucket:Bucket":                           {"bucket", "bucketPrefix"},
-	// The access-log bucket's policy and public access block belong to one bucket each.
-	"aws:s3/bucketPolicy:BucketPolicy":                       {"bucket"},
-	"aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": {"bucket"},
-	"aws:s3/bucketOwnershipControls:BucketOwnershipControls": {"bucket"},
+	// The access-log bucket's policy, public access block, ownership and encryption belong to one bucket each.
+	"aws:s3/bucketPolicy:BucketPolicy":                                                       {"bucket"},
+	"aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock":                                 {"bucket"},
+	"aws:s3/bucketOwnershipControls:BucketOwnershipControls":                                 {"bucket"},
+	"aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": {"bucket", "expectedBucketOwner"},
 	// The fleet's: a launch template's and a group's name (internal/service/ec2/ec2_launch_template.go,
 	// internal/service/autoscaling/group.go), a scaling policy's group and name (policy.go), a notification's
 	// topic (notification.go). A launch template's content makes a new version, not a new template.
