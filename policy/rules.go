@@ -111,7 +111,7 @@ var stackRules = []Rule{
 		Title: "the instance is EBS-optimized", Types: []string{Instance},
 		Fix: "ebsOptimized = true",
 		Check: func(r offline.Resource, _ *Stack) []string {
-			// t1 and t2 cannot be EBS-optimized: RunInstances refuses it (stacks.EBSOptimizable).
+			// A type whose EbsOptimizedSupport is unsupported cannot be: RunInstances refuses it (stacks.EBSOptimizable).
 			return when(!boolean(r, "ebsOptimized") && stacks.EBSOptimizable(str(r, "instanceType")),
 				"not EBS-optimized")
 		}},

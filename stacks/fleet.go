@@ -145,6 +145,8 @@ func (v *validator) fleet(c *Config) {
 		switch {
 		case !instanceTypeRE.MatchString(t):
 			v.addf(k, "%q is not an EC2 instance type such as t3.small", t)
+		case unrunnable(t) != "":
+			v.addf(k, "%s", unrunnable(t))
 		case archOf(t) != c.Instance.Arch:
 			v.addf(k, "%q is %s but appstack:instance.arch is %s: one launch template boots one AMI", t,
 				archOf(t), c.Instance.Arch)

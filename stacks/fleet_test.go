@@ -42,6 +42,8 @@ func TestFleetConfigIsRejectedNamingTheKey(t *testing.T) {
 			`appstack:fleet.instanceTypes[1]: "t4g.small" is arm64 but appstack:instance.arch is x86_64`},
 		{"a misspelled instance type", fleet(map[string]string{"appstack:fleet": `{"instanceTypes":["t3-small"]}`}),
 			`appstack:fleet.instanceTypes[0]: "t3-small" is not an EC2 instance type`},
+		{"a paravirtual-only type among the fleet's", fleet(map[string]string{"appstack:fleet": `{"instanceTypes":["t3.small","c1.medium"]}`}),
+			`appstack:fleet.instanceTypes[1]: "c1.medium" boots only paravirtual AMIs`},
 		{"more Spot than all", fleet(map[string]string{"appstack:fleet": `{"spotPercent":120}`}),
 			"appstack:fleet.spotPercent: 120: want 0 to 100"},
 		{"an On-Demand base above max", fleet(map[string]string{"appstack:fleet": `{"max":4,"onDemandBase":5}`}),
