@@ -187,7 +187,8 @@ func newEngine(t *testing.T, env ...string) *engine {
 	asg := httptest.NewServer(e.asg)
 	t.Cleanup(asg.Close)
 	e.asgURL = asg.URL
-	elb := httptest.NewServer(&elbapi.Server{Store: &elbapi.Store{File: e.elbFile()}})
+	// The front door answers for the hosts the fleet registers in its target groups too.
+	elb := httptest.NewServer(&elbapi.Server{Store: &elbapi.Store{File: e.elbFile()}, Fleet: e.asg.Store})
 	t.Cleanup(elb.Close)
 	e.elbURL = elb.URL
 	// The CLI's awskms provider is gocloud.dev v0.37.0 secrets/awskms. With awssdk=v2 it loads an aws-sdk-go-v2
