@@ -116,7 +116,7 @@ type Fleet struct {
 func (a *Args) withDefaults() Args {
 	out := *a
 	if out.Warmup == 0 {
-		out.Warmup = time.Minute
+		out.Warmup = rollout.DefaultInstanceWarmup
 	}
 	if out.Boot.ReadyTimeout == 0 {
 		out.Boot.ReadyTimeout = readiness.DefaultReadyTimeout
@@ -527,7 +527,7 @@ func (a *Args) rollout(ctx *pulumi.Context, c *Fleet, name string, group *autosc
 				InstanceWarmup:    a.Warmup,
 				Fingerprint:       v[4].(string),
 				// The new hosts boot within the ready timeout and warm up; old hosts then drain before they go.
-				Timeout:      RolloutTimeout(a.Boot.ReadyTimeout, a.Warmup, a.Drain),
+				Timeout:      rollout.Deadline(a.Boot.ReadyTimeout, a.Warmup, a.Drain),
 				ReadyTimeout: a.Boot.ReadyTimeout,
 				Min:          a.Min,
 			}
@@ -561,13 +561,6 @@ func (a *Args) rollout(ctx *pulumi.Context, c *Fleet, name string, group *autosc
 			log(res.Summary)
 			return res.Summary, nil
 		}).(pulumi.StringOutput)
-}
-
-// RolloutTimeout bounds a rolling deploy: the new hosts boot within the ready timeout and warm up, old hosts then
-// drain before they go, and the wait for the new hosts' health gets a ready timeout. A rollback gets as long
-// again (rollout.Request.Timeout).
-func RolloutTimeout(ready, warmup, drain time.Duration) time.Duration {
-	return 2*ready + warmup + drain
 }
 
 // health reads the hosts' health in the target groups arns through a.TargetHealth, or a client for the deploy's

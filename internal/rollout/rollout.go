@@ -48,6 +48,22 @@ type API interface {
 // them cannot be greater than 100").
 func MaxHealthyPercent(minHealthy int) int { return min(200, minHealthy+100) }
 
+// DefaultInstanceWarmup is a fleet's instance warmup: how long a new host's metrics are left out of scaling, and a
+// refresh waits after a new host is healthy before it goes on.
+const DefaultInstanceWarmup = time.Minute
+
+// Deadline is how long a refresh runs before it is rolled back: the new hosts boot within the ready timeout,
+// possibly in two batches (a minimum healthy percentage below 100 replaces the capacity in more than one), and
+// warm up; old hosts then drain before they go.
+func Deadline(ready, warmup, drain time.Duration) time.Duration { return 2*ready + warmup + drain }
+
+// WorstCase is the longest a fleet deploy's rollout runs: a refresh that reaches its Deadline, and the rollback
+// that gets as long again (Rollout.Run). A refresh that succeeds takes at most its Deadline and then the ready
+// timeout of the health check, which is shorter.
+func WorstCase(ready, warmup, drain time.Duration) time.Duration {
+	return 2 * Deadline(ready, warmup, drain)
+}
+
 // DefaultPoll is how often a rollout reads the refresh's state.
 const DefaultPoll = 15 * time.Second
 
