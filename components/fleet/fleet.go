@@ -87,6 +87,10 @@ type Args struct {
 	// every one. Optional: by default a client for the deploy's own identity and region (the AWS provider's
 	// configuration, rollout.ReadIdentity) from targethealth.NewAPI.
 	TargetHealth targethealth.API
+	// SignalStore reads the hosts' readiness signals under Boot.ReadyParameterPrefix, in bounded pages, and
+	// prunes those of hosts no longer in the group after a rollout that served. Optional: by default a client for
+	// the deploy's own identity from rollout.NewSignalStore.
+	SignalStore rollout.SignalStore
 	// DependsOn are what no host may boot before (host.Args.DependsOn). Optional.
 	DependsOn []pulumi.Resource
 	// AlarmTopicArn receives launch and termination errors and the low-capacity alarm. Optional.
@@ -543,7 +547,15 @@ func (a *Args) rollout(ctx *pulumi.Context, c *Fleet, name string, group *autosc
 			if err != nil {
 				return "", fmt.Errorf("fleet %q: %w", name, err)
 			}
-			r := &rollout.Rollout{API: client, Log: log, Signals: a.signals(ctx, c), Health: health}
+			store, err := a.signalStore(goctx, identity)
+			if err != nil {
+				return "", fmt.Errorf("fleet %q: %w", name, err)
+			}
+			prefix := a.Boot.ReadyParameterPrefix
+			r := &rollout.Rollout{API: client, Log: log, Health: health,
+				Signals: func(goctx context.Context) (map[string]string, error) {
+					return rollout.ListSignals(goctx, store, prefix)
+				}}
 			var res rollout.Result
 			if created {
 				res, err = r.WaitFirstLaunch(goctx, rollout.FirstLaunch{Group: groupName, Version: v[3].(string),
@@ -559,8 +571,25 @@ func (a *Args) rollout(ctx *pulumi.Context, c *Fleet, name string, group *autosc
 				return "", fmt.Errorf("fleet %q: rolling deploy: %w", name, err)
 			}
 			log(res.Summary)
+			// The version serves: the signals of hosts no longer in the group go. A failed prune leaves them
+			// for the next deploy, and fails nothing that served.
+			if _, err := r.Prune(goctx, store, groupName, prefix); err != nil {
+				_ = ctx.Log.Warn(fmt.Sprintf("fleet %q: %v", name, err), &pulumi.LogArgs{Resource: c})
+			}
 			return res.Summary, nil
 		}).(pulumi.StringOutput)
+}
+
+// signalStore is the SSM client the rollout reads and prunes the hosts' readiness signals with, for the deploy's
+// identity.
+func (a *Args) signalStore(ctx context.Context, identity rollout.Identity) (rollout.SignalStore, error) {
+	if a.SignalStore != nil {
+		return a.SignalStore, nil
+	}
+	if rollout.NewSignalStore == nil {
+		return nil, rollout.ErrNoSignalStore
+	}
+	return rollout.NewSignalStore(ctx, identity)
 }
 
 // health reads the hosts' health in the target groups arns through a.TargetHealth, or a client for the deploy's
@@ -606,12 +635,5 @@ func (a *Args) sdkPolicy(templateID, version string) *astypes.MixedInstancesPoli
 			OnDemandAllocationStrategy: aws.String("prioritized"),
 			SpotAllocationStrategy:     aws.String("price-capacity-optimized"),
 		},
-	}
-}
-
-// signals reads the stack's readiness signals, by instance id (host.ReadSignals).
-func (a *Args) signals(ctx *pulumi.Context, c *Fleet) func(context.Context) (map[string]string, error) {
-	return func(context.Context) (map[string]string, error) {
-		return host.ReadSignals(ctx, a.Boot.ReadyParameterPrefix, c)
 	}
 }
