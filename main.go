@@ -15,5 +15,7 @@ func main() {
 	rollout.NewAPI = awsclient.New
 	// A single host's deploy reads its new target's health from Elastic Load Balancing before the old one goes.
 	targethealth.NewAPI = awsclient.NewTargetHealth
+	// A fleet's deploy reads its hosts' readiness signals in bounded pages, and prunes those of terminated hosts.
+	rollout.NewSignalStore = awsclient.NewSignalStore
 	pulumi.Run(infra.Program)
 }

@@ -52,7 +52,6 @@ func newFleet(ctx *pulumi.Context, name string, cfg *stacks.Config, door *doorPl
 		ScalingTarget:       shape.Scaling.Target,
 		// Requests per target count on the first service's target group.
 		RequestsLabel: fd.ResourceLabels[cfg.Services[0].Name],
-		HealthySettle: frontdoor.HealthyThreshold*frontdoor.HealthCheckInterval + frontdoor.HealthCheckInterval,
 		// The same drain the front door's target groups keep.
 		Drain:         *deregistrationDelay(cfg),
 		DependsOn:     boot.DependsOn,
