@@ -68,3 +68,42 @@ func TestFewTestBinariesLinkThePulumiSDK(t *testing.T) {
 	assert.LessOrEqual(t, len(linking), sdkTestBinaries, "test binaries that link the Pulumi SDK: %v", linking)
 	assert.NotContains(t, linking, "appstack/stacks.test", "typed config must not need the Pulumi SDK")
 }
+
+// toolsAndScaffolding are the packages the program (`pulumi up`) must never link: the offline preview and its
+// mocks, the stand-in providers, the CI side and the test suites. Each is a package path; its subpackages are
+// forbidden with it.
+var toolsAndScaffolding = []string{"appstack/internal/offline", "appstack/internal/preview",
+	"appstack/internal/standin", "appstack/internal/lifecycle", "appstack/internal/e2e", "appstack/internal/ghcomment",
+	"appstack/internal/notify", "appstack/internal/deploygate"}
+
+// forbiddenLinks returns the packages of deps that the program must not link: toolsAndScaffolding and anything
+// under a testdata folder.
+func forbiddenLinks(deps []string) []string {
+	var out []string
+	for _, d := range deps {
+		testdata := slices.Contains(strings.Split(d, "/"), "testdata")
+		if testdata || slices.ContainsFunc(toolsAndScaffolding, func(p string) bool {
+			return d == p || strings.HasPrefix(d, p+"/")
+		}) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func TestForbiddenLinksNamesToolsAndTestData(t *testing.T) {
+	assert.Equal(t, []string{"appstack/internal/offline", "appstack/internal/offline/offlinetest",
+		"appstack/internal/e2e/cloud", "appstack/components/testdata/fake"},
+		forbiddenLinks([]string{"appstack/policy", "appstack/internal/offline", "appstack/internal/offline/offlinetest",
+			"appstack/internal/offlinecheck", "appstack/internal/e2e/cloud", "appstack/components/testdata/fake",
+			"github.com/pulumi/pulumi/sdk/v3/go/pulumi"}))
+}
+
+func TestTheProgramLinksNoToolOrTestScaffolding(t *testing.T) {
+	t.Chdir(project.Root())
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	require.NoError(t, err)
+	deps := strings.Fields(string(out))
+	require.Contains(t, deps, "appstack/infra", "go list names the program's packages")
+	assert.Empty(t, forbiddenLinks(deps), "the program (main.go) links these; `go list -deps .` shows the path")
+}

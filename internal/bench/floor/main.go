@@ -36,7 +36,6 @@ import (
 	_ "github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	_ "github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
 	_ "github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
-	_ "gopkg.in/yaml.v3"
 	_ "mvdan.cc/sh/v3/syntax"
 )
 

@@ -28,7 +28,6 @@ import (
 
 	"appstack/internal/e2e"
 	"appstack/internal/lifecycle"
-	"appstack/internal/offline"
 	"appstack/internal/rollout"
 	"appstack/stacks"
 )
@@ -83,7 +82,7 @@ func (c *Cloud) baseConfig(ctx context.Context, base string) (auto.ConfigMap, er
 	if cfg, err := ws.GetAllConfig(ctx, base); err == nil {
 		return cfg, nil
 	}
-	f, err := offline.ReadStackFile(filepath.Join(c.Manager.Dir, "Pulumi."+base+".yaml"))
+	f, err := lifecycle.ReadStackConfig(c.Manager.Dir, base)
 	if err != nil {
 		return nil, fmt.Errorf("base stack %s is neither in the backend nor committed: %w", base, err)
 	}
