@@ -66,10 +66,11 @@ func TestInstanceIsHardened(t *testing.T) {
 	assert.Regexp(t, `^ami-0[0-9a-f]{16}$`, offlinetest.Str(t, inst, "ami"))
 }
 
-// RunInstances refuses ebsOptimized on a t2 (docs/migration.md starts from a t2.micro): the host asks for it only
-// where the type supports it.
+// RunInstances refuses ebsOptimized on a type whose EbsOptimizedSupport is unsupported, a t2 (docs/migration.md
+// starts from a t2.micro) as much as an m3.medium: the host asks for it only where the type supports it.
 func TestOnlyATypeThatCanBeEBSOptimizedIsAskedToBe(t *testing.T) {
-	for typ, want := range map[string]bool{"t3.small": true, "t2.micro": false, "t4g.small": true, "t1.micro": false} {
+	for typ, want := range map[string]bool{"t3.small": true, "t2.micro": false, "t4g.small": true, "t1.micro": false,
+		"m3.medium": false, "c3.8xlarge": false, "m3.xlarge": true} {
 		args := hostArgs()
 		args.InstanceType = typ
 		res := offlinetest.Run(t, program(host.New, "h", args))

@@ -7,7 +7,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"appstack/internal/offline"
 	"appstack/policy"
 	"appstack/testing/offlinetest"
 )
@@ -99,7 +98,7 @@ func TestCreatedResourcesGetThePlainFix(t *testing.T) {
 	res := mustRun(t, "staging", stackFile(t, "staging").Config)
 	tbl := offlinetest.One(t, res, tableType)
 	tbl.Inputs = nil // every setting missing
-	found, _ := policy.Review([]offline.Resource{tbl}, nil)
+	found, _ := policy.Review([]policy.Resource{tbl.Policy()}, nil)
 	require.NotEmpty(t, found)
 	for _, f := range found {
 		assert.False(t, strings.Contains(f.Fix, "adopted"), "%s: %s", f.Rule, f.Fix)

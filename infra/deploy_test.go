@@ -112,7 +112,7 @@ func TestAlarmEmailGetsAnEncryptedTopic(t *testing.T) {
 		v, _ := offline.Lookup(alarm.Inputs, "alarmActions")
 		assert.Contains(t, fmt.Sprint(v.Mappable()), topic[0].Outputs["arn"].StringValue())
 	}
-	open, _ := policy.Review(res.Resources, offlinetest.Waivers(t, cfg))
+	open, _ := policy.Review(offline.PolicyResources(res.Resources), offlinetest.Waivers(t, cfg))
 	assert.Empty(t, open)
 
 	cfg["appstack:alarmEmail"] = "not an address"

@@ -8,7 +8,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"appstack/internal/offline"
 	"appstack/policy"
 	"appstack/stacks"
 )
@@ -29,7 +28,7 @@ func init() {
 	for k, v := range privateFleet {
 		fleetConfig[k] = v
 	}
-	fleetFixture := func(rule, typ string, breakIt func(r *offline.Resource)) fixture {
+	fleetFixture := func(rule, typ string, breakIt func(r *policy.Resource)) fixture {
 		if typ == note {
 			return fixture{rule: rule, stack: "example", fleet: true, typ: typ, breakIt: breakIt}
 		}
@@ -53,15 +52,15 @@ func init() {
 		fleetFixture("APPSTACK-ASG-006", group, setInput("minSize", 1)),
 		fleetFixture("APPSTACK-ASG-007", group, setInput(mixedSpec+".version", "$Latest")),
 		fleetFixture("APPSTACK-ASG-007", group, setInput(mixedSpec+".version", "$Default")),
-		fleetFixture("APPSTACK-ASG-007", group, func(r *offline.Resource) {
+		fleetFixture("APPSTACK-ASG-007", group, func(r *policy.Resource) {
 			r.Inputs = set(r.Inputs, []string{"mixedInstancesPolicy", "launchTemplate", "launchTemplateSpecification"},
 				map[string]any{"launchTemplateId": "lt-0fleet"})
 		}),
-		fleetFixture("APPSTACK-ASG-007", group, func(r *offline.Resource) {
+		fleetFixture("APPSTACK-ASG-007", group, func(r *policy.Resource) {
 			deleteInput("mixedInstancesPolicy")(r)
 			setInput("launchTemplate", map[string]any{"id": "lt-0fleet", "version": "$Latest"})(r)
 		}),
-		fleetFixture("APPSTACK-ASG-007", group, func(r *offline.Resource) {
+		fleetFixture("APPSTACK-ASG-007", group, func(r *policy.Resource) {
 			deleteInput("mixedInstancesPolicy")(r)
 			setInput("launchConfiguration", "fleet-config")(r)
 		}),
@@ -75,7 +74,7 @@ func init() {
 			map[string]any{"resourceType": "instance", "tags": stackTags("example")}})),
 		fleetFixture("APPSTACK-ASG-009", lt, setInput("tagSpecifications[0].tags.stack", "")),
 		fleetFixture("APPSTACK-ASG-010", tg, setInput("deregistrationDelay", 0)),
-		fleetFixture("APPSTACK-ASG-010", tg, func(r *offline.Resource) {
+		fleetFixture("APPSTACK-ASG-010", tg, func(r *policy.Resource) {
 			r.Inputs = r.Inputs.Copy()
 			hc := r.Inputs["healthCheck"].ObjectValue().Copy()
 			delete(hc, "path")
@@ -125,7 +124,7 @@ func rootDevice() map[string]any {
 
 // fleet is a passing fleet as the fleet design declares it, in the given stack, registering its hosts with the
 // target groups of resources. Its hosts are in private subnets that a NAT gateway serves.
-func fleet(resources []offline.Resource, stack string) []offline.Resource {
+func fleet(resources []policy.Resource, stack string) []policy.Resource {
 	var targetGroups []any
 	for _, r := range resources {
 		if r.Type == policy.TargetGroup {
@@ -133,12 +132,12 @@ func fleet(resources []offline.Resource, stack string) []offline.Resource {
 		}
 	}
 	t := stackTags(stack)
-	mk := func(typ, name string, inputs map[string]any) offline.Resource {
-		return offline.Resource{Type: typ, Name: name, Custom: true,
+	mk := func(typ, name string, inputs map[string]any) policy.Resource {
+		return policy.Resource{Type: typ, Name: name,
 			URN:    "urn:pulumi:" + stack + "::appstack::appstack:components:Fleet$" + typ + "::" + name,
 			Inputs: resource.NewPropertyMapFromMap(inputs)}
 	}
-	return []offline.Resource{
+	return []policy.Resource{
 		mk(policy.LaunchTemplate, "app-fleet-template", map[string]any{
 			"imageId":            "ami-0123456789abcdef0",
 			"userData":           base64.StdEncoding.EncodeToString([]byte("#!/bin/bash\necho boot\n")),
@@ -185,7 +184,7 @@ func fleet(resources []offline.Resource, stack string) []offline.Resource {
 	}
 }
 
-func fleetFindings(t *testing.T, changes map[string]string, edit func(fleet []offline.Resource)) (open,
+func fleetFindings(t *testing.T, changes map[string]string, edit func(fleet []policy.Resource)) (open,
 	waived []policy.Finding) {
 	t.Helper()
 	resources, waivers := evaluate(t, "example", changes, "appstack:secrets")
@@ -202,7 +201,7 @@ func TestAFleetAsDesignedPassesEveryRule(t *testing.T) {
 		assert.Empty(t, open)
 	})
 	t.Run("without an alarm topic there is no notification to ask for", func(t *testing.T) {
-		open, _ := fleetFindings(t, nil, func(f []offline.Resource) { f[3] = offline.Resource{} })
+		open, _ := fleetFindings(t, nil, func(f []policy.Resource) { f[3] = policy.Resource{} })
 		assert.Empty(t, open)
 	})
 }

@@ -6,7 +6,6 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/stretchr/testify/assert"
 
-	"appstack/internal/offline"
 	"appstack/policy"
 )
 
@@ -29,7 +28,7 @@ func init() {
 			breakIt: setInput("accessLogs.enabled", false)},
 		fixture{rule: "APPSTACK-ELB-005", stack: "example", typ: policy.LoadBalancer,
 			breakIt: setInput("enableDeletionProtection", false)},
-		fixture{rule: "APPSTACK-ELB-006", stack: "example", add: &offline.Resource{Type: policy.IngressRule,
+		fixture{rule: "APPSTACK-ELB-006", stack: "example", add: &policy.Resource{Type: policy.IngressRule,
 			Name: "around-the-door", Inputs: resource.NewPropertyMapFromMap(map[string]any{
 				"securityGroupId": "sg-0host", "ipProtocol": "tcp", "fromPort": 8080, "toPort": 8080,
 				"cidrIpv4": "203.0.113.0/24", "description": "x"})}},
@@ -44,10 +43,10 @@ func init() {
 const hsts = "max-age=31536000; includeSubDomains"
 
 // listener is a load balancer listener with the stack's tags and the given inputs.
-func listener(inputs map[string]any) *offline.Resource {
+func listener(inputs map[string]any) *policy.Resource {
 	inputs["tags"] = map[string]any{"app": "appstack", "environment": "production", "stack": "example",
 		"managed-by": "appstack"}
-	return &offline.Resource{Type: policy.Listener, Name: "fixture", Inputs: resource.NewPropertyMapFromMap(inputs)}
+	return &policy.Resource{Type: policy.Listener, Name: "fixture", Inputs: resource.NewPropertyMapFromMap(inputs)}
 }
 
 func TestTheExampleStackHasNoOpenFindings(t *testing.T) {

@@ -26,13 +26,13 @@ import (
 
 // evaluate runs the program on a committed stack file, optionally with config changes, and returns the
 // resources and the stack's waivers.
-func evaluate(t *testing.T, stack string, changes map[string]string, secretKeys ...string) ([]offline.Resource,
+func evaluate(t *testing.T, stack string, changes map[string]string, secretKeys ...string) ([]policy.Resource,
 	[]stacks.Waiver) {
 	t.Helper()
 	f := offlinetest.StackConfig(t, stack, changes)
 	res, err := offlinetest.RunStack(t, infra.Program, stack, f.Config, append(f.SecretKeys, secretKeys...)...)
 	require.NoError(t, err)
-	return res.Resources, offlinetest.Waivers(t, f.Config)
+	return offline.PolicyResources(res.Resources), offlinetest.Waivers(t, f.Config)
 }
 
 // deepCopy copies a property value down to its leaves, so that a fixture's change never reaches another's.
@@ -98,21 +98,21 @@ type fixture struct {
 	stack string
 	// breakIt changes the first resource of typ.
 	typ     string
-	breakIt func(r *offline.Resource)
+	breakIt func(r *policy.Resource)
 	// add appends a resource instead.
-	add *offline.Resource
+	add *policy.Resource
 	// fleet adds a passing fleet (policy_fleet_test.go) to the stack before typ is broken.
 	fleet bool
 	// changes is the stack's config change; nil for withSecret.
 	changes map[string]string
 }
 
-func setInput(path string, v any) func(r *offline.Resource) {
-	return func(r *offline.Resource) { r.Inputs = set(r.Inputs, strings.Split(path, "."), v) }
+func setInput(path string, v any) func(r *policy.Resource) {
+	return func(r *policy.Resource) { r.Inputs = set(r.Inputs, strings.Split(path, "."), v) }
 }
 
-func deleteInput(key string) func(r *offline.Resource) {
-	return func(r *offline.Resource) {
+func deleteInput(key string) func(r *policy.Resource) {
+	return func(r *policy.Resource) {
 		r.Inputs = r.Inputs.Copy()
 		delete(r.Inputs, resource.PropertyKey(key))
 	}
@@ -160,7 +160,7 @@ var fixtures = []fixture{
 	{rule: "APPSTACK-EC2-003", typ: policy.Instance, breakIt: setInput("rootBlockDevice.encrypted", false)},
 	{rule: "APPSTACK-EC2-004", typ: policy.Instance,
 		breakIt: setInput("userData", "#!/bin/bash\nexport AWS_ACCESS_KEY_ID=AKIAABCDEFGHIJKLMNOP\n")},
-	{rule: "APPSTACK-EC2-004", typ: policy.Instance, breakIt: func(r *offline.Resource) {
+	{rule: "APPSTACK-EC2-004", typ: policy.Instance, breakIt: func(r *policy.Resource) {
 		deleteInput("userData")(r)
 		setInput("userDataBase64", gzipBase64("#!/bin/bash\nexport AWS_ACCESS_KEY_ID=AKIAABCDEFGHIJKLMNOP\n"))(r)
 	}},
@@ -169,24 +169,24 @@ var fixtures = []fixture{
 	{rule: "APPSTACK-EC2-007", typ: policy.Instance, breakIt: setInput("ebsOptimized", false)},
 	{rule: "APPSTACK-EC2-008", typ: policy.Instance, breakIt: setInput("securityGroups", []any{"default"})},
 	{rule: "APPSTACK-EC2-009", typ: policy.Instance, breakIt: setInput("rootBlockDevice.volumeType", "gp2")},
-	{rule: "APPSTACK-NET-001", typ: policy.IngressRule, breakIt: func(r *offline.Resource) {
+	{rule: "APPSTACK-NET-001", typ: policy.IngressRule, breakIt: func(r *policy.Resource) {
 		setInput("fromPort", 22)(r)
 		setInput("toPort", 22)(r)
 	}},
-	{rule: "APPSTACK-NET-002", typ: policy.IngressRule, breakIt: func(r *offline.Resource) {
+	{rule: "APPSTACK-NET-002", typ: policy.IngressRule, breakIt: func(r *policy.Resource) {
 		setInput("fromPort", 3000)(r)
 		setInput("toPort", 4000)(r)
 	}},
 	{rule: "APPSTACK-NET-003", typ: policy.IngressRule, breakIt: setInput("ipProtocol", "-1")},
 	{rule: "APPSTACK-NET-004", typ: policy.EgressRule, breakIt: setInput("ipProtocol", "-1")},
-	{rule: "APPSTACK-NET-007", add: &offline.Resource{Type: policy.IngressRule, Name: "world",
+	{rule: "APPSTACK-NET-007", add: &policy.Resource{Type: policy.IngressRule, Name: "world",
 		Inputs: resource.NewPropertyMapFromMap(map[string]any{"ipProtocol": "tcp", "fromPort": 9000, "toPort": 9000,
 			"cidrIpv6": "::/0", "description": "x"})}},
-	{rule: "APPSTACK-NET-008", stack: "production", add: &offline.Resource{Type: policy.IngressRule,
+	{rule: "APPSTACK-NET-008", stack: "production", add: &policy.Resource{Type: policy.IngressRule,
 		Name: "world-http", Inputs: resource.NewPropertyMapFromMap(map[string]any{"ipProtocol": "tcp",
 			"fromPort": 9000, "toPort": 9000, "cidrIpv4": "0.0.0.0/0", "description": "x",
 			"tags": map[string]any{"environment": "production"}})}},
-	{rule: "APPSTACK-EC2-010", add: &offline.Resource{Type: policy.Instance, Name: "second",
+	{rule: "APPSTACK-EC2-010", add: &policy.Resource{Type: policy.Instance, Name: "second",
 		Inputs: resource.NewPropertyMapFromMap(map[string]any{"associatePublicIpAddress": true})}},
 	{rule: "APPSTACK-NET-005", typ: policy.EgressRule, breakIt: setInput("description", " ")},
 	{rule: "APPSTACK-NET-006", typ: policy.SecurityGroup, breakIt: setInput("ingress", []any{map[string]any{
@@ -204,7 +204,7 @@ var fixtures = []fixture{
 		breakIt: setInput("imageScanningConfiguration.scanOnPush", false)},
 	{rule: "APPSTACK-ECR-003", typ: policy.Repository,
 		breakIt: setInput("encryptionConfigurations[0].encryptionType", "AES256")},
-	{rule: "APPSTACK-ECR-004", add: &offline.Resource{Type: policy.RepoPolicy, Name: "public",
+	{rule: "APPSTACK-ECR-004", add: &policy.Resource{Type: policy.RepoPolicy, Name: "public",
 		Inputs: resource.NewPropertyMapFromMap(map[string]any{"policy": policyDoc(
 			`{"Effect":"Allow","Principal":"*","Action":"ecr:BatchGetImage"}`)})}},
 	{rule: "APPSTACK-ECR-005", typ: policy.Repository, breakIt: setInput("forceDelete", true)},
@@ -212,14 +212,14 @@ var fixtures = []fixture{
 	{rule: "APPSTACK-DDB-001", typ: policy.Table, breakIt: setInput("pointInTimeRecovery.enabled", false)},
 	{rule: "APPSTACK-DDB-002", typ: policy.Table, breakIt: setInput("serverSideEncryption.kmsKeyArn", "")},
 	{rule: "APPSTACK-DDB-003", stack: "production", typ: policy.Table,
-		breakIt: func(r *offline.Resource) { r.RetainOnDelete = false }},
+		breakIt: func(r *policy.Resource) { r.RetainOnDelete = false }},
 	{rule: "APPSTACK-KMS-001", typ: policy.Key, breakIt: setInput("enableKeyRotation", false)},
 	{rule: "APPSTACK-KMS-002", stack: "production", typ: policy.Key,
-		breakIt: func(r *offline.Resource) { r.Protect = false }},
+		breakIt: func(r *policy.Resource) { r.Protect = false }},
 	{rule: "APPSTACK-KMS-002", stack: "production", typ: policy.Key,
-		breakIt: func(r *offline.Resource) { r.RetainOnDelete = false }},
+		breakIt: func(r *policy.Resource) { r.RetainOnDelete = false }},
 	// A stack that protects its tables must keep the key that encrypts them, whatever its environment.
-	{rule: "APPSTACK-KMS-002", typ: policy.Table, breakIt: func(r *offline.Resource) { r.Protect = true }},
+	{rule: "APPSTACK-KMS-002", typ: policy.Table, breakIt: func(r *policy.Resource) { r.Protect = true }},
 	{rule: "APPSTACK-KMS-003", typ: policy.Key, breakIt: deleteInput("policy")},
 	{rule: "APPSTACK-KMS-003", typ: policy.Key, breakIt: setInput("policy", policyDoc(rootKeyStatement+
 		`,{"Sid":"Deployer","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:role/appstack/d"},`+
@@ -234,7 +234,7 @@ var fixtures = []fixture{
 	{rule: "APPSTACK-SEC-001", typ: policy.Instance, breakIt: setInput("tags.note", "canary-secret-value")},
 	{rule: "APPSTACK-LOG-001", typ: policy.LogGroup, breakIt: deleteInput("retentionInDays")},
 	{rule: "APPSTACK-EIP-001", stack: "production", typ: policy.Eip,
-		breakIt: func(r *offline.Resource) { r.Protect = false }},
+		breakIt: func(r *policy.Resource) { r.Protect = false }},
 	{rule: "APPSTACK-TAG-001", typ: policy.Table, breakIt: setInput("tags.managed-by", "")},
 	{rule: "APPSTACK-TAG-001", typ: policy.Instance, breakIt: deleteInput("volumeTags")},
 }
@@ -252,11 +252,11 @@ func TestEveryRuleHasAFixtureThatMakesItFail(t *testing.T) {
 	covered := map[string]bool{}
 	// Fixtures that start from the same stack share one run of the program, each breaking its own deep copy.
 	type base struct {
-		resources []offline.Resource
+		resources []policy.Resource
 		waivers   []stacks.Waiver
 	}
 	bases := map[string]base{}
-	evaluateOnce := func(t *testing.T, stack string, changes map[string]string) ([]offline.Resource,
+	evaluateOnce := func(t *testing.T, stack string, changes map[string]string) ([]policy.Resource,
 		[]stacks.Waiver) {
 		key := stack + fmt.Sprint(changes) // fmt prints maps sorted by key
 		b, ok := bases[key]
@@ -264,7 +264,7 @@ func TestEveryRuleHasAFixtureThatMakesItFail(t *testing.T) {
 			b.resources, b.waivers = evaluate(t, stack, changes, "appstack:secrets")
 			bases[key] = b
 		}
-		out := make([]offline.Resource, len(b.resources))
+		out := make([]policy.Resource, len(b.resources))
 		for i, r := range b.resources {
 			r.Inputs = deepCopy(resource.NewProperty(r.Inputs)).ObjectValue()
 			out[i] = r
@@ -328,7 +328,7 @@ func gzipBase64(s string) string {
 	return base64.StdEncoding.EncodeToString(buf.Bytes())
 }
 
-func indexOf(resources []offline.Resource, typ string) int {
+func indexOf(resources []policy.Resource, typ string) int {
 	for i, r := range resources {
 		if r.Type == typ {
 			return i
@@ -342,27 +342,4 @@ func TestAWaiverMovesAFindingAside(t *testing.T) {
 	open, waived := policy.Review(resources, nil)
 	assert.Equal(t, 2, len(open), "without the stack's waivers the public page has two findings: %v", open)
 	assert.Empty(t, waived)
-}
-
-func TestRulesAreWellFormed(t *testing.T) {
-	ids := map[string]bool{}
-	for _, r := range policy.Rules {
-		assert.False(t, ids[r.ID], "duplicate id %s", r.ID)
-		ids[r.ID] = true
-		assert.NotEmpty(t, r.Mirrors, r.ID)
-		assert.NotEmpty(t, r.Title, r.ID)
-		assert.NotEmpty(t, r.Fix, r.ID)
-		assert.NotEmpty(t, r.Types, r.ID)
-		assert.Contains(t, []policy.Severity{policy.Critical, policy.High, policy.Medium, policy.Low}, r.Severity)
-	}
-	assert.GreaterOrEqual(t, len(policy.Rules), 30)
-}
-
-func TestWaiversAreChecked(t *testing.T) {
-	assert.Empty(t, policy.CheckWaivers([]stacks.Waiver{{Rule: "APPSTACK-NET-007", Reason: "public page"}}))
-	assert.Equal(t, []string{
-		`appstack:waivers[0].rule: "APPSTACK-NOPE" is not a policy rule`,
-		"appstack:waivers[1].rule: APPSTACK-NET-001 (SSH (22) is never open) is critical and cannot be waived",
-	}, policy.CheckWaivers([]stacks.Waiver{{Rule: "APPSTACK-NOPE", Reason: "x"}, {Rule: "APPSTACK-NET-001",
-		Reason: "x"}}))
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"appstack/components/tags"
 	"appstack/infra/appstack"
 	"appstack/internal/offline"
 	"appstack/policy"
@@ -145,7 +144,7 @@ func TestEveryTaggableResourceIsTagged(t *testing.T) {
 		}
 		tagged++
 		got := v.ObjectValue().Mappable()
-		for _, k := range tags.Required {
+		for _, k := range policy.RequiredTags {
 			assert.NotEmpty(t, got[k], "%s %s has no %s tag", r.Type, r.Name, k)
 		}
 		assert.Equal(t, "production", got["environment"])
@@ -326,6 +325,6 @@ func TestOfflineStackFileMarksSecureValuesSecret(t *testing.T) {
 // openFindings are the policy findings the stack's waivers do not accept.
 func openFindings(t *testing.T, res *offline.Result, cfg map[string]string) []policy.Finding {
 	t.Helper()
-	open, _ := policy.Review(res.Resources, offlinetest.Waivers(t, cfg))
+	open, _ := policy.Review(offline.PolicyResources(res.Resources), offlinetest.Waivers(t, cfg))
 	return open
 }

@@ -8,8 +8,6 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 
-	"appstack/components/tags"
-	"appstack/internal/offline"
 	"appstack/stacks"
 )
 
@@ -45,7 +43,7 @@ const HostComponent = "appstack:components:Host"
 // hostsInterfaceTemplate says whether r is a launch template of a single host: its parent is a Host component.
 // The resource's URN names its parents' types (…$appstack:components:Host$aws:ec2/launchTemplate:…), and is
 // what the policy pack reads: the engine's per-resource analysis may leave Parent empty.
-func hostsInterfaceTemplate(r offline.Resource) bool {
+func hostsInterfaceTemplate(r Resource) bool {
 	return r.Type == LaunchTemplate &&
 		(strings.Contains(r.Parent, HostComponent+"::") || strings.Contains(r.URN, "$"+HostComponent+"$"))
 }
@@ -61,7 +59,7 @@ var fleetRules = []Rule{
 		Types: []string{LaunchTemplate},
 		Fix: "metadataOptions {httpEndpoint = enabled, httpTokens = required, httpPutResponseHopLimit = 1} " +
 			"(components/fleet sets them; the boot needs the endpoint for the role's credentials)",
-		Check: func(r offline.Resource, _ *Stack) []string {
+		Check: func(r Resource, _ *Stack) []string {
 			if hostsInterfaceTemplate(r) {
 				return nil
 			}
@@ -82,7 +80,7 @@ var fleetRules = []Rule{
 		Title: "the launch template's volumes are encrypted", Types: []string{LaunchTemplate},
 		Fix: "blockDeviceMappings[].ebs.encrypted = \"true\" for the root device and every other one (the " +
 			"provider takes the string)",
-		Check: func(r offline.Resource, _ *Stack) []string {
+		Check: func(r Resource, _ *Stack) []string {
 			if hostsInterfaceTemplate(r) {
 				return nil
 			}
@@ -108,7 +106,7 @@ var fleetRules = []Rule{
 		Fix: "networkInterfaces[0].associatePublicIpAddress = \"false\" with appstack:fleet.subnetIds in private " +
 			"subnets that a NAT gateway or VPC endpoints serve; in a default VPC without NAT, waive the rule with " +
 			"the reason",
-		Check: func(r offline.Resource, _ *Stack) []string {
+		Check: func(r Resource, _ *Stack) []string {
 			if hostsInterfaceTemplate(r) {
 				return nil
 			}
@@ -138,7 +136,7 @@ var fleetRules = []Rule{
 		Types: []string{AutoScalingGroup},
 		Fix: "healthCheckType = ELB when the group has targetGroupArns, and healthCheckGracePeriod > 0 " +
 			"(components/fleet uses appstack:readyTimeout)",
-		Check: func(r offline.Resource, _ *Stack) []string {
+		Check: func(r Resource, _ *Stack) []string {
 			var out []string
 			if hasTargetGroups(r) && !healthCheckTypes(r)["ELB"] {
 				out = append(out, fmt.Sprintf("healthCheckType is %q: a host its target groups find unhealthy "+
@@ -157,7 +155,7 @@ var fleetRules = []Rule{
 		Severity: Medium, Title: "the group spans two or more subnets (Availability Zones)",
 		Types: []string{AutoScalingGroup},
 		Fix:   "appstack:fleet.subnetIds: two or more subnets in distinct Availability Zones",
-		Check: func(r offline.Resource, _ *Stack) []string {
+		Check: func(r Resource, _ *Stack) []string {
 			n, known := length(r, "vpcZoneIdentifiers")
 			if _, ok := input(r, "vpcZoneIdentifiers"); !ok {
 				n, known = length(r, "availabilityZones")
@@ -167,7 +165,7 @@ var fleetRules = []Rule{
 	{ID: "APPSTACK-ASG-006", Mirrors: []string{"appstack"}, Severity: Medium,
 		Title: "a production group keeps two or more hosts", Types: []string{AutoScalingGroup},
 		Fix: "appstack:fleet.min >= 2 in production",
-		Check: func(r offline.Resource, _ *Stack) []string {
+		Check: func(r Resource, _ *Stack) []string {
 			minSize, ok := num(r, "minSize")
 			return when(environment(r) == productionEnv && ok && minSize < 2,
 				"minSize is %v: a production fleet of one loses its capacity with its host", minSize)
@@ -177,7 +175,7 @@ var fleetRules = []Rule{
 		Types: []string{AutoScalingGroup, LaunchTemplate},
 		Fix: "the group's launch template version = the number it runs now (components/fleet reads it), and " +
 			"imageId = an AMI id resolved at deploy time, never resolve:ssm:; " + rollbackNote,
-		Check: func(r offline.Resource, _ *Stack) []string {
+		Check: func(r Resource, _ *Stack) []string {
 			if r.Type == LaunchTemplate {
 				image := str(r, "imageId")
 				return when(strings.HasPrefix(image, "resolve:ssm:"), "imageId %q is an SSM parameter", image)
@@ -205,7 +203,7 @@ var fleetRules = []Rule{
 			"UpdateAutoScalingGroup before it starts the refresh, so its auto rollback returns to the new version " +
 			"(hashicorp/terraform-provider-aws#34189), and it does not wait for the refresh; the rollout controller " +
 			"(components/rollout) starts it with the new version as its desired configuration",
-		Check: func(r offline.Resource, _ *Stack) []string {
+		Check: func(r Resource, _ *Stack) []string {
 			_, ok := input(r, "instanceRefresh")
 			return when(ok, "the group declares instanceRefresh")
 		}},
@@ -216,7 +214,7 @@ var fleetRules = []Rule{
 		Fix: "group tags: every required tag with propagateAtLaunch = true; launch template tagSpecifications for " +
 			"resourceType instance and volume with the stack's tags (what volumeTags is to a single host): the " +
 			"stack's tag is how cost reports, clean-up and the CI roles' tag conditions find what it launched",
-		Check: func(r offline.Resource, _ *Stack) []string {
+		Check: func(r Resource, _ *Stack) []string {
 			if hostsInterfaceTemplate(r) {
 				return nil
 			}
@@ -226,7 +224,7 @@ var fleetRules = []Rule{
 			if r.Type == AutoScalingGroup {
 				gt := groupTags(r)
 				var missing []string
-				for _, k := range tags.Required {
+				for _, k := range RequiredTags {
 					if t, ok := gt[k]; !ok || !t.propagate {
 						missing = append(missing, k)
 					}
@@ -237,7 +235,7 @@ var fleetRules = []Rule{
 			for _, kind := range []string{"instance", "volume"} {
 				var missing []string
 				spec, ok := tagSpecification(r, kind)
-				for _, k := range tags.Required {
+				for _, k := range RequiredTags {
 					if !ok || str(spec, "tags."+k) == "" {
 						missing = append(missing, k)
 					}
@@ -254,7 +252,7 @@ var fleetRules = []Rule{
 		Types: []string{TargetGroup, "aws:alb/targetGroup:TargetGroup"},
 		Fix: "deregistrationDelay > 0 (a fleet: appstack:fleet.drainSeconds, default 300s) so a host leaving in a refresh or a scale-in " +
 			"finishes its requests, and healthCheck.path = the service's readyPath",
-		Check: func(r offline.Resource, s *Stack) []string {
+		Check: func(r Resource, s *Stack) []string {
 			if !s.fleetTargetGroup(r) {
 				return nil
 			}
@@ -274,7 +272,7 @@ var fleetRules = []Rule{
 		Types: []string{AutoScalingGroup},
 		Fix: "an aws:autoscaling/notification:Notification naming the group, with " + launchErrorNotification + " and " +
 			terminateErrorNotification + ", to the alarm topic (components/fleet makes it when appstack:alarmEmail is set)",
-		Check: func(r offline.Resource, s *Stack) []string {
+		Check: func(r Resource, s *Stack) []string {
 			if !s.has(Topic) {
 				return nil
 			}
@@ -297,7 +295,7 @@ var fleetRules = []Rule{
 		Types: []string{AutoScalingGroup},
 		Fix: "instanceMaintenancePolicy: minHealthyPercentage 0-100 and maxHealthyPercentage above 100 and at most 100 " +
 			"points above it (components/fleet: min(200, min + 100))",
-		Check: func(r offline.Resource, _ *Stack) []string {
+		Check: func(r Resource, _ *Stack) []string {
 			lo, okLo := num(r, "instanceMaintenancePolicy.minHealthyPercentage")
 			hi, okHi := num(r, "instanceMaintenancePolicy.maxHealthyPercentage")
 			switch {
@@ -319,18 +317,18 @@ var fleetRules = []Rule{
 }
 
 // objects are the objects of an array input, each readable with the path helpers.
-func objects(r offline.Resource, path string) []offline.Resource {
+func objects(r Resource, path string) []Resource {
 	v, ok := input(r, path)
 	if !ok || !v.IsArray() {
 		return nil
 	}
-	var out []offline.Resource
+	var out []Resource
 	for _, x := range v.ArrayValue() {
 		if x.IsSecret() {
 			x = x.SecretValue().Element
 		}
 		if x.IsObject() {
-			out = append(out, offline.Resource{Type: r.Type, Inputs: x.ObjectValue()})
+			out = append(out, Resource{Type: r.Type, Inputs: x.ObjectValue()})
 		}
 	}
 	return out
@@ -338,7 +336,7 @@ func objects(r offline.Resource, path string) []offline.Resource {
 
 // stringList are the values of an array input, an unknown element as Unknown; known is false when the whole array
 // is not known yet.
-func stringList(r offline.Resource, path string) (out []string, known bool) {
+func stringList(r Resource, path string) (out []string, known bool) {
 	v, ok := input(r, path)
 	if !ok {
 		return nil, true
@@ -360,7 +358,7 @@ func stringList(r offline.Resource, path string) (out []string, known bool) {
 }
 
 // length is the length of an array input; known is false when the array is not known yet.
-func length(r offline.Resource, path string) (int, bool) {
+func length(r Resource, path string) (int, bool) {
 	v, ok := input(r, path)
 	switch {
 	case !ok:
@@ -372,7 +370,7 @@ func length(r offline.Resource, path string) (int, bool) {
 }
 
 // unknown reports whether a whole input is not known yet (a preview's value wired from another resource).
-func unknown(r offline.Resource, path string) bool {
+func unknown(r Resource, path string) bool {
 	v, ok := input(r, path)
 	return ok && isUnknown(v)
 }
@@ -380,7 +378,7 @@ func unknown(r offline.Resource, path string) bool {
 // healthCheckTypes are a group's health check types: HealthCheckType is "a comma-separated value string of one
 // or more health check types" (EC2, EBS, ELB, VPC_LATTICE; docs.aws.amazon.com/autoscaling/ec2/APIReference/
 // API_UpdateAutoScalingGroup.html).
-func healthCheckTypes(r offline.Resource) map[string]bool {
+func healthCheckTypes(r Resource) map[string]bool {
 	out := map[string]bool{}
 	for _, t := range strings.Split(str(r, "healthCheckType"), ",") {
 		out[strings.ToUpper(strings.TrimSpace(t))] = true
@@ -393,26 +391,26 @@ func isUnknown(v resource.PropertyValue) bool { return v.IsString() && v.StringV
 
 // truthy reads a boolean the provider may take as a string ("true"), as pulumi-aws does for a launch template's
 // ebs.encrypted and associatePublicIpAddress.
-func truthy(r offline.Resource, path string) bool {
+func truthy(r Resource, path string) bool {
 	return boolean(r, path) || str(r, path) == "true"
 }
 
-func isFalse(r offline.Resource, path string) bool {
+func isFalse(r Resource, path string) bool {
 	v, ok := input(r, path)
 	return ok && v.IsBool() && !v.BoolValue()
 }
 
 // hasTargetGroups reports whether a group registers its hosts with target groups (a value not known yet counts).
-func hasTargetGroups(r offline.Resource) bool {
+func hasTargetGroups(r Resource) bool {
 	arns, known := stringList(r, "targetGroupArns")
 	return !known || len(arns) > 0
 }
 
 // templateVersions are the launch template versions a group names, by input path: the launch template's, or
 // the mixed instances policy's and its overrides'. found is false when the group names no launch template.
-func templateVersions(r offline.Resource) (versions map[string]string, found bool) {
+func templateVersions(r Resource) (versions map[string]string, found bool) {
 	versions = map[string]string{}
-	version := func(spec offline.Resource, prefix string) {
+	version := func(spec Resource, prefix string) {
 		v, ok := input(spec, "version")
 		switch {
 		case !ok:
@@ -425,16 +423,16 @@ func templateVersions(r offline.Resource) (versions map[string]string, found boo
 	}
 	if lt, ok := input(r, "launchTemplate"); ok && lt.IsObject() {
 		found = true
-		version(offline.Resource{Inputs: lt.ObjectValue()}, "launchTemplate")
+		version(Resource{Inputs: lt.ObjectValue()}, "launchTemplate")
 	}
 	const mixed = "mixedInstancesPolicy.launchTemplate"
 	if spec, ok := input(r, mixed+".launchTemplateSpecification"); ok && spec.IsObject() {
 		found = true
-		version(offline.Resource{Inputs: spec.ObjectValue()}, mixed+".launchTemplateSpecification")
+		version(Resource{Inputs: spec.ObjectValue()}, mixed+".launchTemplateSpecification")
 	}
 	for i, o := range objects(r, mixed+".overrides") {
 		if spec, ok := input(o, "launchTemplateSpecification"); ok && spec.IsObject() {
-			version(offline.Resource{Inputs: spec.ObjectValue()},
+			version(Resource{Inputs: spec.ObjectValue()},
 				fmt.Sprintf("%s.overrides[%d].launchTemplateSpecification", mixed, i))
 		}
 	}
@@ -448,7 +446,7 @@ type groupTag struct {
 	propagate bool
 }
 
-func groupTags(r offline.Resource) map[string]groupTag {
+func groupTags(r Resource) map[string]groupTag {
 	out := map[string]groupTag{}
 	for _, t := range objects(r, "tags") {
 		if k := str(t, "key"); k != "" {
@@ -460,7 +458,7 @@ func groupTags(r offline.Resource) map[string]groupTag {
 
 // tagValue is a resource's tag: from its tags map, or from an Auto Scaling group's list (the only form the
 // provider takes for a group: pulumi-aws autoscaling.GroupArgs.Tags is a GroupTagArray).
-func tagValue(r offline.Resource, key string) string {
+func tagValue(r Resource, key string) string {
 	if r.Type == AutoScalingGroup {
 		return groupTags(r)[key].value
 	}
@@ -468,23 +466,23 @@ func tagValue(r offline.Resource, key string) string {
 }
 
 // tagSpecification is a launch template's tag specification for one resource type.
-func tagSpecification(r offline.Resource, kind string) (offline.Resource, bool) {
+func tagSpecification(r Resource, kind string) (Resource, bool) {
 	for _, spec := range objects(r, "tagSpecifications") {
 		if str(spec, "resourceType") == kind {
 			return spec, true
 		}
 	}
-	return offline.Resource{}, false
+	return Resource{}, false
 }
 
 // has reports whether the stack declares a resource of type typ.
 func (s *Stack) has(typ string) bool {
-	return slices.ContainsFunc(s.Resources, func(r offline.Resource) bool { return r.Type == typ })
+	return slices.ContainsFunc(s.Resources, func(r Resource) bool { return r.Type == typ })
 }
 
 // fleetTargetGroup reports whether an Auto Scaling group of the stack registers its hosts with target group tg,
 // matched by the ARN the group names.
-func (s *Stack) fleetTargetGroup(tg offline.Resource) bool {
+func (s *Stack) fleetTargetGroup(tg Resource) bool {
 	arn := tg.Outputs["arn"]
 	if !arn.IsString() || arn.StringValue() == "" {
 		return false

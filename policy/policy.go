@@ -2,7 +2,9 @@
 // (type, name, inputs, resource options). Each rule carries the ids of the public rules it mirrors (checkov
 // CKV_AWS_*, trivy AVD-AWS-*, Pulumi AWSGuard), so a security team can map a finding to the rule they know.
 //
-// The tests are in infra/policy_test.go: they run the program and break one property of its output per rule.
+// The rules read a Resource of their own, so the program that links them links neither the offline preview's
+// mocks nor the policy pack's engine types. Their own tests (policy_test.go) judge resources built by hand; the
+// tests that run the program and break one property of its output per rule are in infra/policy_test.go.
 package policy
 
 import (
@@ -12,7 +14,6 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 
-	"appstack/internal/offline"
 	"appstack/stacks"
 )
 
@@ -44,7 +45,7 @@ type Rule struct {
 	// Types are the resource types the rule looks at.
 	Types []string
 	// Check returns one message per problem with r. s is the whole stack, for rules that need context.
-	Check func(r offline.Resource, s *Stack) []string
+	Check func(r Resource, s *Stack) []string
 }
 
 // Finding is one rule failing on one resource.
@@ -71,13 +72,13 @@ func (f Finding) String() string {
 
 // Stack is the set of resources under evaluation, with lookups the rules share.
 type Stack struct {
-	Resources []offline.Resource
+	Resources []Resource
 	// secrets are the plaintext of every secret input, for the no-plaintext-secret rules.
 	secrets []string
 }
 
 // NewStack indexes resources for evaluation.
-func NewStack(resources []offline.Resource) *Stack {
+func NewStack(resources []Resource) *Stack {
 	s := &Stack{Resources: resources}
 	for _, r := range resources {
 		walk(resource.NewObjectProperty(r.Inputs), false, func(v resource.PropertyValue, secret bool) {
@@ -90,7 +91,7 @@ func NewStack(resources []offline.Resource) *Stack {
 }
 
 // Evaluate runs every rule over every resource and returns the findings, in a stable order.
-func Evaluate(resources []offline.Resource) []Finding {
+func Evaluate(resources []Resource) []Finding {
 	s := NewStack(resources)
 	var out []Finding
 	for _, rule := range Rules {
@@ -135,8 +136,8 @@ func walk(v resource.PropertyValue, secret bool, visit func(resource.PropertyVal
 const Unknown = "(known after the update)"
 
 // input reads an input by path, looking through secrets; an unknown value reads as Unknown.
-func input(r offline.Resource, path string) (resource.PropertyValue, bool) {
-	v, ok := offline.Lookup(r.Inputs, path)
+func input(r Resource, path string) (resource.PropertyValue, bool) {
+	v, ok := Lookup(r.Inputs, path)
 	if ok && v.IsSecret() {
 		v = v.SecretValue().Element
 	}
@@ -151,27 +152,27 @@ func computed(v resource.PropertyValue) bool {
 	return v.IsComputed() || v.IsOutput() && !v.OutputValue().Known
 }
 
-func str(r offline.Resource, path string) string {
+func str(r Resource, path string) string {
 	if v, ok := input(r, path); ok && v.IsString() {
 		return v.StringValue()
 	}
 	return ""
 }
 
-func num(r offline.Resource, path string) (float64, bool) {
+func num(r Resource, path string) (float64, bool) {
 	if v, ok := input(r, path); ok && v.IsNumber() {
 		return v.NumberValue(), true
 	}
 	return 0, false
 }
 
-func boolean(r offline.Resource, path string) bool {
+func boolean(r Resource, path string) bool {
 	v, ok := input(r, path)
 	return ok && v.IsBool() && v.BoolValue()
 }
 
 // environment is the appstack environment a resource was declared for, from its tags.
-func environment(r offline.Resource) string { return tagValue(r, "environment") }
+func environment(r Resource) string { return tagValue(r, "environment") }
 
 // when returns msg if failed, for one-condition rules.
 func when(failed bool, msg string, args ...any) []string {
@@ -183,7 +184,7 @@ func when(failed bool, msg string, args ...any) []string {
 
 // Review evaluates the resources and sets the waived findings apart: a finding is open unless the stack waives
 // its rule.
-func Review(resources []offline.Resource, waivers stacks.Waivers) (open, waived []Finding) {
+func Review(resources []Resource, waivers stacks.Waivers) (open, waived []Finding) {
 	for _, f := range Evaluate(resources) {
 		if w, ok := waivers.Find(f.Rule); ok {
 			f.Waiver = w.Reason
@@ -243,7 +244,7 @@ func RuleByID(id string) (Rule, bool) {
 
 // fixFor is the rule's fix, and for an adopted resource (pulumi import) how to reconcile the existing setting:
 // the stack states what the resource has, so adopting it changes nothing unasked.
-func fixFor(rule Rule, r offline.Resource) string {
+func fixFor(rule Rule, r Resource) string {
 	if r.Import != "" && rule.AdoptedFix != "" {
 		return rule.Fix + " (adopted " + r.Import + ": " + rule.AdoptedFix + ")"
 	}

@@ -12,7 +12,6 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/policyx"
 
-	"appstack/internal/offline"
 	"appstack/policy"
 	"appstack/stacks"
 )
@@ -90,7 +89,7 @@ func validator(rule policy.Rule) func(context.Context, policyx.ResourceValidatio
 		if !slices.Contains(rule.Types, r.Type) {
 			return nil
 		}
-		for _, msg := range rule.Check(r, policy.NewStack([]offline.Resource{r})) {
+		for _, msg := range rule.Check(r, policy.NewStack([]policy.Resource{r})) {
 			args.Manager.ReportViolation(fmt.Sprintf("[%s] %s %s: %s. Fix: %s", rule.Severity, rule.ID, r.Name, msg,
 				rule.Fix), r.URN)
 		}
@@ -98,17 +97,16 @@ func validator(rule policy.Rule) func(context.Context, policyx.ResourceValidatio
 	}
 }
 
-// fromAnalyzer turns what the engine sends a policy into the form the rules read.
-func fromAnalyzer(a policyx.AnalyzerResource) offline.Resource {
-	return offline.Resource{
+// fromAnalyzer turns what the engine sends a policy into the form the rules read. The engine sends inputs and
+// options, no outputs.
+func fromAnalyzer(a policyx.AnalyzerResource) policy.Resource {
+	return policy.Resource{
 		Type:           a.Type,
 		Name:           a.Name,
 		URN:            a.URN,
 		Parent:         a.Parent,
-		Custom:         true,
 		Inputs:         resource.ToResourcePropertyMap(a.Properties),
 		Protect:        a.Options.Protect,
 		RetainOnDelete: a.Options.RetainOnDelete,
-		IgnoreChanges:  a.Options.IgnoreChanges,
 	}
 }

@@ -25,7 +25,7 @@ type violations struct{ got []string }
 func (v *violations) ReportViolation(message, urn string) { v.got = append(v.got, urn+": "+message) }
 
 // validate runs every policy of the pack over the resources, as the engine would.
-func validate(t *testing.T, resources []offline.Resource, waivers stacks.Waivers) []string {
+func validate(t *testing.T, resources []policy.Resource, waivers stacks.Waivers) []string {
 	t.Helper()
 	pack, err := Pack(waivers)
 	require.NoError(t, err)
@@ -39,8 +39,7 @@ func validate(t *testing.T, resources []offline.Resource, waivers stacks.Waivers
 				Resource: policyx.AnalyzerResource{
 					Type: r.Type, Name: r.Name, URN: r.URN, Parent: r.Parent,
 					Properties: resource.FromResourcePropertyMap(r.Inputs),
-					Options: pulumi.ResourceOptions{Protect: r.Protect, RetainOnDelete: r.RetainOnDelete,
-						IgnoreChanges: r.IgnoreChanges},
+					Options:    pulumi.ResourceOptions{Protect: r.Protect, RetainOnDelete: r.RetainOnDelete},
 				},
 			})
 			require.NoError(t, err)
@@ -58,24 +57,23 @@ type recorded struct {
 		Inputs                  map[string]any
 		Options                 struct {
 			Protect, RetainOnDelete bool
-			IgnoreChanges           []string
 		}
 	}
 	Findings, Waived []policy.Finding
 }
 
-func stackResources(t *testing.T, stack string) ([]offline.Resource, []policy.Finding) {
+func stackResources(t *testing.T, stack string) ([]policy.Resource, []policy.Finding) {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("..", "internal", "preview", "testdata", stack+".json"))
 	require.NoError(t, err)
 	var rec recorded
 	require.NoError(t, json.Unmarshal(data, &rec))
 	require.NotEmpty(t, rec.Resources)
-	var out []offline.Resource
+	var out []policy.Resource
 	for _, r := range rec.Resources {
-		out = append(out, offline.Resource{URN: r.URN, Type: r.Type, Name: r.Name, Parent: r.Parent,
+		out = append(out, policy.Resource{URN: r.URN, Type: r.Type, Name: r.Name, Parent: r.Parent,
 			Inputs: resource.NewPropertyMapFromMap(r.Inputs), Protect: r.Options.Protect,
-			RetainOnDelete: r.Options.RetainOnDelete, IgnoreChanges: r.Options.IgnoreChanges})
+			RetainOnDelete: r.Options.RetainOnDelete})
 	}
 	return out, append(rec.Findings, rec.Waived...)
 }
@@ -117,7 +115,7 @@ func TestPackAgreesWithTheOfflinePolicy(t *testing.T) {
 			assert.Empty(t, validate(t, resources, committedWaivers(t, stack)))
 			// The engine's per-resource analysis may send no parent: the rules read the parents' types from the
 			// URN alike (a single host's interface-tagging launch template is no fleet's).
-			orphans := make([]offline.Resource, len(resources))
+			orphans := make([]policy.Resource, len(resources))
 			for i, r := range resources {
 				r.Parent = ""
 				orphans[i] = r
@@ -222,12 +220,12 @@ func TestPackCopesWithUnknownValuesInAPreview(t *testing.T) {
 }
 
 // fleetResource is one resource of a fleet as components/fleet declares it, with the stack's tags.
-func fleetResource(typ, name string, inputs map[string]any) offline.Resource {
-	return offline.Resource{Type: typ, Name: name, URN: "urn:pulumi:staging::appstack::" + typ + "::" + name,
+func fleetResource(typ, name string, inputs map[string]any) policy.Resource {
+	return policy.Resource{Type: typ, Name: name, URN: "urn:pulumi:staging::appstack::" + typ + "::" + name,
 		Inputs: resource.NewPropertyMapFromMap(inputs)}
 }
 
-func fleetTemplate(publicIP string) offline.Resource {
+func fleetTemplate(publicIP string) policy.Resource {
 	tags := map[string]any{"app": "app", "environment": "staging", "stack": "staging", "managed-by": "appstack"}
 	return fleetResource(policy.LaunchTemplate, "app-fleet-template", map[string]any{
 		"imageId": "ami-0123456789abcdef0", "userData": "IyEvYmluL2Jhc2gK",
@@ -242,7 +240,7 @@ func fleetTemplate(publicIP string) offline.Resource {
 	})
 }
 
-func fleetGroup(version string) offline.Resource {
+func fleetGroup(version string) policy.Resource {
 	var tags []any
 	for _, k := range []string{"app", "environment", "stack", "managed-by"} {
 		v := map[string]string{"app": "app", "environment": "staging", "stack": "staging", "managed-by": "appstack"}[k]
@@ -261,10 +259,10 @@ func fleetGroup(version string) offline.Resource {
 
 // The pack judges a fleet's launch template and group one resource at a time, as the engine hands them over.
 func TestPackJudgesAFleet(t *testing.T) {
-	good := []offline.Resource{fleetTemplate("false"), fleetGroup("3")}
+	good := []policy.Resource{fleetTemplate("false"), fleetGroup("3")}
 	assert.Empty(t, validate(t, good, nil))
 
-	got := strings.Join(validate(t, []offline.Resource{fleetTemplate("false"), fleetGroup("$Latest")}, nil), "\n")
+	got := strings.Join(validate(t, []policy.Resource{fleetTemplate("false"), fleetGroup("$Latest")}, nil), "\n")
 	assert.Contains(t, got, `[high] APPSTACK-ASG-007 app-fleet-group: mixedInstancesPolicy.launchTemplate.`+
 		`launchTemplateSpecification.version is "$Latest", not a version number`)
 
@@ -273,9 +271,9 @@ func TestPackJudgesAFleet(t *testing.T) {
 	preview.Inputs = unknownComputed(resource.NewProperty(preview.Inputs)).ObjectValue()
 	lt := preview.Inputs["mixedInstancesPolicy"].ObjectValue()["launchTemplate"].ObjectValue()
 	lt["launchTemplateSpecification"].ObjectValue()["version"] = resource.MakeComputed(resource.NewProperty(""))
-	assert.Empty(t, validate(t, []offline.Resource{preview}, nil))
+	assert.Empty(t, validate(t, []policy.Resource{preview}, nil))
 
-	public := []offline.Resource{fleetTemplate("true"), fleetGroup("3")}
+	public := []policy.Resource{fleetTemplate("true"), fleetGroup("3")}
 	got = strings.Join(validate(t, public, nil), "\n")
 	assert.Contains(t, got, "[medium] APPSTACK-ASG-003 app-fleet-template: networkInterfaces[0] gets a public IP")
 	assert.Empty(t, validate(t, public, stacks.Waivers{{Rule: "APPSTACK-ASG-003",

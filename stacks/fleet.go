@@ -1,5 +1,12 @@
 package stacks
 
+import (
+	"time"
+
+	"appstack/components/instancetype"
+	"appstack/components/rollout"
+)
+
 // The hosting modes a stack may declare in `appstack:hosting`.
 const (
 	// Single runs the services on one EC2 host behind an Elastic IP (and the front door, with a domain).
@@ -145,6 +152,8 @@ func (v *validator) fleet(c *Config) {
 		switch {
 		case !instanceTypeRE.MatchString(t):
 			v.addf(k, "%q is not an EC2 instance type such as t3.small", t)
+		case instancetype.Unrunnable(t) != "":
+			v.addf(k, "%s", instancetype.Unrunnable(t))
 		case archOf(t) != c.Instance.Arch:
 			v.addf(k, "%q is %s but appstack:instance.arch is %s: one launch template boots one AMI", t,
 				archOf(t), c.Instance.Arch)
@@ -163,6 +172,9 @@ func (v *validator) fleet(c *Config) {
 	if d := *f.DrainSeconds; d < 0 || d > 3600 {
 		// The target group's deregistration_delay.timeout_seconds is 0-3600.
 		v.addf(key("fleet", "drainSeconds"), "%d: want 0 to 3600 seconds (the load balancer's limits)", d)
+	}
+	if d := *f.DrainSeconds; d >= 0 && d <= 3600 {
+		c.validateDeployTime(v, time.Duration(d)*time.Second)
 	}
 	if f.SpotPercent < 0 || f.SpotPercent > 100 {
 		v.addf(key("fleet", "spotPercent"), "%d: want 0 to 100", f.SpotPercent)
@@ -211,4 +223,36 @@ func archOf(instanceType string) Arch {
 		return ARM64
 	}
 	return X86_64
+}
+
+// DeploySession is how long the AWS session of a deploy job lasts: aws-actions/configure-aws-credentials asks STS
+// for one hour unless role-duration-seconds says otherwise (its README, "Assuming a Role"; pull request 486),
+// and the deploy roles allow no more (bootstrap/program.go, MaxSessionDuration 3600). Every AWS call of a deploy,
+// the rollout's and its rollback's included, must be made within it.
+const DeploySession = time.Hour
+
+// DeployAllowance is the part of DeploySession a deploy job spends outside the fleet's rollout: the outputs read
+// before it, the rest of pulumi up (the other resources' changes), the smoke test.
+const DeployAllowance = 5 * time.Minute
+
+// FleetDeployWorstCase is the longest a fleet deploy's rollout can run with readyTimeout and drain: a refresh to
+// its deadline and a rollback as long again (rollout.WorstCase).
+func FleetDeployWorstCase(readyTimeout, drain time.Duration) time.Duration {
+	return rollout.WorstCase(readyTimeout, rollout.DefaultInstanceWarmup, drain)
+}
+
+// validateDeployTime refuses a fleet whose rollout and rollback cannot finish within a deploy job's AWS session:
+// past it every call fails, the rollback's included, and the fleet is left mid-refresh.
+func (c *Config) validateDeployTime(v *validator, drain time.Duration) {
+	worst := FleetDeployWorstCase(c.ReadyTimeout, drain)
+	if worst+DeployAllowance <= DeploySession {
+		return
+	}
+	v.addf(key("readyTimeout"), "%s with appstack:fleet.drainSeconds %d: a fleet deploy's refresh may run "+
+		"2 x readyTimeout + %s warmup + drainSeconds = %s before it is rolled back, and its rollback as long again, "+
+		"%s in all; with %s for the rest of the deploy that is past the %s AWS session of a deploy job, after which "+
+		"even the rollback's calls fail. Lower appstack:readyTimeout or appstack:fleet.drainSeconds so that "+
+		"4 x readyTimeout + 2 x drainSeconds is at most %s", c.ReadyTimeout, int(drain/time.Second),
+		rollout.DefaultInstanceWarmup, rollout.Deadline(c.ReadyTimeout, rollout.DefaultInstanceWarmup, drain),
+		worst, DeployAllowance, DeploySession, DeploySession-DeployAllowance-2*rollout.DefaultInstanceWarmup)
 }

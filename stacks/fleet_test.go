@@ -3,6 +3,7 @@ package stacks
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -42,6 +43,8 @@ func TestFleetConfigIsRejectedNamingTheKey(t *testing.T) {
 			`appstack:fleet.instanceTypes[1]: "t4g.small" is arm64 but appstack:instance.arch is x86_64`},
 		{"a misspelled instance type", fleet(map[string]string{"appstack:fleet": `{"instanceTypes":["t3-small"]}`}),
 			`appstack:fleet.instanceTypes[0]: "t3-small" is not an EC2 instance type`},
+		{"a paravirtual-only type among the fleet's", fleet(map[string]string{"appstack:fleet": `{"instanceTypes":["t3.small","c1.medium"]}`}),
+			`appstack:fleet.instanceTypes[1]: "c1.medium" boots only paravirtual AMIs`},
 		{"more Spot than all", fleet(map[string]string{"appstack:fleet": `{"spotPercent":120}`}),
 			"appstack:fleet.spotPercent: 120: want 0 to 100"},
 		{"an On-Demand base above max", fleet(map[string]string{"appstack:fleet": `{"max":4,"onDemandBase":5}`}),
@@ -64,6 +67,14 @@ func TestFleetConfigIsRejectedNamingTheKey(t *testing.T) {
 			"appstack:fleet.subnetIds: one subnet: a fleet spreads over at least two Availability Zones"},
 		{"an Elastic IP to adopt", fleet(map[string]string{"appstack:adoptAddress": "eipalloc-0123456789abcdef0"}),
 			"appstack:adoptAddress: a fleet has no Elastic IP"},
+		{"a ready timeout whose rollout and rollback outlive the deploy's AWS session",
+			fleet(map[string]string{"appstack:readyTimeout": "20m"}),
+			"appstack:readyTimeout: 20m0s with appstack:fleet.drainSeconds 300: a fleet deploy's refresh may run " +
+				"2 x readyTimeout + 1m0s warmup + drainSeconds = 46m0s before it is rolled back, and its rollback as " +
+				"long again, 1h32m0s in all"},
+		{"a drain whose rollout and rollback outlive the deploy's AWS session",
+			fleet(map[string]string{"appstack:fleet": `{"drainSeconds":1800}`}),
+			"appstack:readyTimeout: 10m0s with appstack:fleet.drainSeconds 1800"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Load(source(t, with(tc.changes)))
@@ -102,6 +113,9 @@ func TestFleetDefaults(t *testing.T) {
 		"appstack:domain": "example.com", "appstack:fleet": `{"minHealthyPercent":0}`})))
 	require.NoError(t, err)
 	assert.Equal(t, 0, *all.Fleet.MinHealthyPercent, "an explicit 0 (replace every host at once) is kept")
+
+	assert.LessOrEqual(t, FleetDeployWorstCase(cfg.ReadyTimeout, 300*time.Second)+DeployAllowance, DeploySession,
+		"the default fleet's rollout and rollback fit in a deploy job's AWS session")
 
 	built := &Config{Hosting: FleetHosting, Instance: Instance{Type: "t3.small"}}
 	assert.Equal(t, 2, built.FleetShape().Min, "a configuration built in code gets the same defaults")

@@ -179,6 +179,13 @@ func TestLoadRejectsBadInput(t *testing.T) {
 		{"a made-up instance type",
 			map[string]string{"appstack:instance": `{"type":"huge"}`},
 			nil, `appstack:instance.type: "huge" is not an EC2 instance type`},
+		{"a paravirtual-only type, which cannot boot Amazon Linux 2023",
+			map[string]string{"appstack:instance": `{"type":"m1.small"}`},
+			nil, `appstack:instance.type: "m1.small" boots only paravirtual AMIs`},
+		{"a size its previous-generation family never had",
+			map[string]string{"appstack:instance": `{"type":"m3.4xlarge"}`},
+			nil, `appstack:instance.type: "m3.4xlarge" is not an EC2 instance type: the m3 family has m3.2xlarge, ` +
+				`m3.large, m3.medium, m3.xlarge`},
 		{"an arm64 type on x86_64",
 			map[string]string{"appstack:instance": `{"type":"t4g.small"}`},
 			nil, "appstack:instance.arch: x86_64 does not match instance type t4g.small, which is arm64"},

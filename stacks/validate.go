@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"appstack/components/imageref"
+	"appstack/components/instancetype"
 	"appstack/components/readiness"
 )
 
@@ -445,6 +446,8 @@ func (v *validator) instance(in Instance) {
 			strings.Replace(in.Type, "-", ".", 1))
 	case m == nil:
 		v.addf(key("instance", "type"), "%q is not an EC2 instance type (such as t3.small or t4g.small)", in.Type)
+	case instancetype.Unrunnable(in.Type) != "":
+		v.addf(key("instance", "type"), "%s", instancetype.Unrunnable(in.Type))
 	case in.Arch != X86_64 && in.Arch != ARM64:
 		v.addf(key("instance", "arch"), "%q: want x86_64 or arm64", in.Arch)
 	case isGraviton(m[1], m[2], m[3]) != (in.Arch == ARM64):

@@ -83,6 +83,8 @@ func TestStackFileSecretsRule(t *testing.T) {
 		{"a key without its provider is refused", "encryptedkey: AQID\nconfig: {}\n",
 			"encryptedkey: is committed without the secretsprovider:"},
 		{"a secret with neither line is refused", secret, "holds secure values (appstack:secrets)"},
+		{"a key without a namespace is the project's", "config:\n  jwt:\n    secure: v1:abc\n",
+			"holds secure values (appstack:jwt)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := lifecycle.CheckStackFile("Pulumi.s.yaml", []byte(tc.file))

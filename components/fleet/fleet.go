@@ -23,10 +23,11 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"appstack/components/host"
+	"appstack/components/instancetype"
 	"appstack/components/readiness"
 	"appstack/components/rollout"
 	"appstack/components/tags"
-	"appstack/stacks"
+	"appstack/components/targethealth"
 )
 
 // Type is the component's type token. It never changes once deployed.
@@ -86,10 +87,21 @@ type Args struct {
 	// Drain is how long a host leaving the fleet keeps its connections (the target groups' deregistration delay):
 	// a deploy waits for it before old hosts go, and a destroy for every host. Default 0.
 	Drain time.Duration
-	// HealthySettle is how long a ready host takes to pass the load balancer's health checks; a new group's
-	// first deploy waits that long after its hosts are ready, so the smoke test that follows finds them in
-	// service. Default 0.
-	HealthySettle time.Duration
+	// TargetHealth reads the hosts' health in TargetGroupArns (Elastic Load Balancing's DescribeTargetHealth):
+	// a deploy resolves Rollout, which the hostnames follow, only once Min hosts of the version are healthy in
+	// every one. Optional: by default a client for the deploy's own identity and region (the AWS provider's
+	// configuration, rollout.ReadIdentity) from NewTargetHealth.
+	TargetHealth targethealth.API
+	// NewTargetHealth builds TargetHealth's default (awsclient.NewTargetHealth). Required to deploy, unless
+	// TargetHealth is set.
+	NewTargetHealth targethealth.NewClient
+	// SignalStore reads the hosts' readiness signals under Boot.ReadyParameterPrefix, in bounded pages, and
+	// prunes those of hosts no longer in the group after a rollout that served. Optional: by default a client for
+	// the deploy's own identity from NewSignalStore.
+	SignalStore rollout.SignalStore
+	// NewSignalStore builds SignalStore's default (awsclient.NewSignalStore). Required to deploy, unless
+	// SignalStore is set.
+	NewSignalStore rollout.NewSignalStore
 	// DependsOn are what no host may boot before (host.Args.DependsOn). Optional.
 	DependsOn []pulumi.Resource
 	// AlarmTopicArn receives launch and termination errors and the low-capacity alarm. Optional.
@@ -111,14 +123,15 @@ type Fleet struct {
 	Fingerprint pulumi.StringOutput
 	// Rollout says what the deploy did: "preview", the refresh that ran, or that the group ran the version.
 	Rollout pulumi.StringOutput
-	// Created says the group did not exist before this deploy: its first hosts serve only once Rollout resolves.
+	// Created says the group did not exist before this deploy. Rollout resolves, on a new group as on an
+	// existing one, only once Min hosts of the version are ready and healthy in every target group.
 	Created bool
 }
 
 func (a *Args) withDefaults() Args {
 	out := *a
 	if out.Warmup == 0 {
-		out.Warmup = time.Minute
+		out.Warmup = rollout.DefaultInstanceWarmup
 	}
 	if out.Boot.ReadyTimeout == 0 {
 		out.Boot.ReadyTimeout = readiness.DefaultReadyTimeout
@@ -351,7 +364,7 @@ func (a *Args) launchTemplate(ctx *pulumi.Context, name string, boot *host.Launc
 			DeleteOnTermination:      pulumi.String("true"),
 		}},
 		Monitoring:   &ec2.LaunchTemplateMonitoringArgs{Enabled: pulumi.Bool(a.Boot.DetailedMonitoring)},
-		EbsOptimized: pulumi.String(strconv.FormatBool(stacks.EBSOptimizable(a.InstanceTypes...))),
+		EbsOptimized: pulumi.String(strconv.FormatBool(instancetype.EBSOptimizable(a.InstanceTypes...))),
 		// The hosts and their volumes are tagged in the launch itself: the deploy roles launch only tagged
 		// volumes (bootstrap: Ec2LaunchTagged), as for the single host's volumeTags.
 		TagSpecifications: ec2.LaunchTemplateTagSpecificationArray{
@@ -503,11 +516,17 @@ func (a *Args) notifications(ctx *pulumi.Context, name string, group *autoscalin
 }
 
 // rollout rolls the template's newest version out to the group once both exist (never in a preview): see
-// components/rollout. It waits for the group's update, so it sees the group as this deploy left it.
+// components/rollout. It waits for the group's update, so it sees the group as this deploy left it. It resolves,
+// and the hostnames move to the fleet, only once Min hosts of the version have signalled ready and are healthy in
+// every target group: on a new group after its first launch, after a refresh, and on a group that runs the
+// version already, since the retry of a failed deploy finds the group on the version with only failed hosts. The
+// state this reads (signals, the group, target health) outlives a failed deploy, so a retry that fails again
+// routes nothing either.
 func (a *Args) rollout(ctx *pulumi.Context, c *Fleet, name string, group *autoscaling.Group,
 	template *ec2.LaunchTemplate, latest, fingerprint pulumi.StringOutput, created bool) pulumi.StringOutput {
 	log := func(line string) { _ = ctx.Log.Info(line, &pulumi.LogArgs{Resource: c}) }
-	return pulumi.All(group.Name, group.ID(), template.ID(), latest, fingerprint).ApplyTWithContext(ctx.Context(),
+	return pulumi.All(group.Name, group.ID(), template.ID(), latest, fingerprint,
+		a.TargetGroupArns.ToStringArrayOutput()).ApplyTWithContext(ctx.Context(),
 		func(goctx context.Context, v []any) (string, error) {
 			if ctx.DryRun() {
 				return "preview", nil
@@ -523,7 +542,9 @@ func (a *Args) rollout(ctx *pulumi.Context, c *Fleet, name string, group *autosc
 				InstanceWarmup:    a.Warmup,
 				Fingerprint:       v[4].(string),
 				// The new hosts boot within the ready timeout and warm up; old hosts then drain before they go.
-				Timeout: 2*a.Boot.ReadyTimeout + a.Warmup + a.Drain,
+				Timeout:      rollout.Deadline(a.Boot.ReadyTimeout, a.Warmup, a.Drain),
+				ReadyTimeout: a.Boot.ReadyTimeout,
+				Min:          a.Min,
 			}
 			identity, err := rollout.ReadIdentity(func(k string) (string, bool) { return ctx.GetConfig(k) })
 			if err != nil {
@@ -533,20 +554,23 @@ func (a *Args) rollout(ctx *pulumi.Context, c *Fleet, name string, group *autosc
 			if err != nil {
 				return "", fmt.Errorf("fleet %q: %w", name, err)
 			}
-			r := &rollout.Rollout{API: client, Log: log, Signals: a.signals(ctx, c)}
+			health, err := a.health(goctx, identity, v[5].([]string))
+			if err != nil {
+				return "", fmt.Errorf("fleet %q: %w", name, err)
+			}
+			store, err := a.signalStore(goctx, identity)
+			if err != nil {
+				return "", fmt.Errorf("fleet %q: %w", name, err)
+			}
+			prefix := a.Boot.ReadyParameterPrefix
+			r := &rollout.Rollout{API: client, Log: log, Health: health,
+				Signals: func(goctx context.Context) (map[string]string, error) {
+					return rollout.ListSignals(goctx, store, prefix)
+				}}
 			var res rollout.Result
 			if created {
 				res, err = r.WaitFirstLaunch(goctx, rollout.FirstLaunch{Group: groupName, Version: v[3].(string),
 					Fingerprint: req.Fingerprint, Min: a.Min, Timeout: a.Boot.ReadyTimeout})
-				if err == nil && a.HealthySettle > 0 {
-					log(fmt.Sprintf("group %s: waiting %s for the front door's health checks", groupName,
-						a.HealthySettle))
-					select {
-					case <-time.After(a.HealthySettle):
-					case <-goctx.Done():
-						return "", goctx.Err()
-					}
-				}
 			} else {
 				res, err = r.Run(goctx, req)
 			}
@@ -558,8 +582,47 @@ func (a *Args) rollout(ctx *pulumi.Context, c *Fleet, name string, group *autosc
 				return "", fmt.Errorf("fleet %q: rolling deploy: %w", name, err)
 			}
 			log(res.Summary)
+			// The version serves: the signals of hosts no longer in the group go. A failed prune leaves them
+			// for the next deploy, and fails nothing that served.
+			if _, err := r.Prune(goctx, store, groupName, prefix); err != nil {
+				_ = ctx.Log.Warn(fmt.Sprintf("fleet %q: %v", name, err), &pulumi.LogArgs{Resource: c})
+			}
 			return res.Summary, nil
 		}).(pulumi.StringOutput)
+}
+
+// signalStore is the SSM client the rollout reads and prunes the hosts' readiness signals with, for the deploy's
+// identity.
+func (a *Args) signalStore(ctx context.Context, identity rollout.Identity) (rollout.SignalStore, error) {
+	if a.SignalStore != nil {
+		return a.SignalStore, nil
+	}
+	if a.NewSignalStore == nil {
+		return nil, rollout.ErrNoSignalStore
+	}
+	return a.NewSignalStore(ctx, identity)
+}
+
+// health reads the hosts' health in the target groups arns through a.TargetHealth, or a client for the deploy's
+// identity. Auto Scaling registers each host on the target group's own port.
+func (a *Args) health(ctx context.Context, identity rollout.Identity, arns []string) (rollout.Health, error) {
+	api := a.TargetHealth
+	if api == nil {
+		if a.NewTargetHealth == nil {
+			return nil, targethealth.ErrNoClient
+		}
+		var err error
+		if api, err = a.NewTargetHealth(ctx, identity); err != nil {
+			return nil, err
+		}
+	}
+	var targets []targethealth.Target
+	for _, arn := range arns {
+		targets = append(targets, targethealth.Target{GroupArn: arn})
+	}
+	return func(ctx context.Context, ids []string) ([]string, string, error) {
+		return targethealth.Hosts(ctx, api, ids, targets)
+	}, nil
 }
 
 // sdkPolicy is the fleet's mixed instances policy for the Auto Scaling API, naming templateID and version: what
@@ -583,12 +646,5 @@ func (a *Args) sdkPolicy(templateID, version string) *astypes.MixedInstancesPoli
 			OnDemandAllocationStrategy: aws.String("prioritized"),
 			SpotAllocationStrategy:     aws.String("price-capacity-optimized"),
 		},
-	}
-}
-
-// signals reads the stack's readiness signals, by instance id (host.ReadSignals).
-func (a *Args) signals(ctx *pulumi.Context, c *Fleet) func(context.Context) (map[string]string, error) {
-	return func(context.Context) (map[string]string, error) {
-		return host.ReadSignals(ctx, a.Boot.ReadyParameterPrefix, c)
 	}
 }

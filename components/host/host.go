@@ -16,11 +16,11 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v7/go/aws/ssm"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"appstack/components/instancetype"
 	"appstack/components/readiness"
 	"appstack/components/rollout"
 	"appstack/components/tags"
 	"appstack/components/targethealth"
-	"appstack/stacks"
 )
 
 // Type is the component's type token. It never changes once deployed.
@@ -290,7 +290,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		// after the launch would have the whole launch refused.
 		VolumeTags:   tags.With(a.Tags, name),
 		Monitoring:   pulumi.Bool(a.DetailedMonitoring),
-		EbsOptimized: pulumi.Bool(stacks.EBSOptimizable(a.InstanceType)),
+		EbsOptimized: pulumi.Bool(instancetype.EBSOptimizable(a.InstanceType)),
 		Tags:         tags.With(a.Tags, name),
 	}
 	if a.SubnetID != "" {

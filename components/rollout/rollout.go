@@ -13,6 +13,7 @@
 package rollout
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -47,6 +48,22 @@ type API interface {
 // them cannot be greater than 100").
 func MaxHealthyPercent(minHealthy int) int { return min(200, minHealthy+100) }
 
+// DefaultInstanceWarmup is a fleet's instance warmup: how long a new host's metrics are left out of scaling, and a
+// refresh waits after a new host is healthy before it goes on.
+const DefaultInstanceWarmup = time.Minute
+
+// Deadline is how long a refresh runs before it is rolled back: the new hosts boot within the ready timeout,
+// possibly in two batches (a minimum healthy percentage below 100 replaces the capacity in more than one), and
+// warm up; old hosts then drain before they go.
+func Deadline(ready, warmup, drain time.Duration) time.Duration { return 2*ready + warmup + drain }
+
+// WorstCase is the longest a fleet deploy's rollout runs: a refresh that reaches its Deadline, and the rollback
+// that gets as long again (Rollout.Run). A refresh that succeeds takes at most its Deadline and then the ready
+// timeout of the health check, which is shorter.
+func WorstCase(ready, warmup, drain time.Duration) time.Duration {
+	return 2 * Deadline(ready, warmup, drain)
+}
+
 // DefaultPoll is how often a rollout reads the refresh's state.
 const DefaultPoll = 15 * time.Second
 
@@ -68,6 +85,11 @@ type Request struct {
 	// Timeout bounds the refresh: past it the rollout rolls back, and the rollback gets as long again.
 	// Required.
 	Timeout time.Duration
+	// ReadyTimeout bounds the check that the version's hosts serve (ready and healthy in every target group)
+	// once the group runs it. Default Timeout.
+	ReadyTimeout time.Duration
+	// Min is how many hosts of the version must serve. Default the group's minimum size, at least 1.
+	Min int
 }
 
 // Rollout runs rollouts.
@@ -77,6 +99,9 @@ type Rollout struct {
 	// Signals returns the stack's readiness signals by instance id (the parameter's last path element). Optional:
 	// without it a failed boot is noticed only by Auto Scaling's health checks.
 	Signals func(context.Context) (map[string]string, error)
+	// Health reads whether hosts are healthy in every one of the fleet's target groups. Optional: without it a
+	// host that signalled ready counts as serving.
+	Health Health
 	// Log receives progress lines. Optional.
 	Log func(string)
 	// Poll is how often the refresh is read. Default DefaultPoll.
@@ -84,6 +109,11 @@ type Rollout struct {
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }
+
+// Health reads once, for each of instanceIDs, its state in every one of the fleet's target groups (Elastic Load
+// Balancing's DescribeTargetHealth): healthy are the hosts healthy in all of them, and states names each target
+// group with the state of every host that is not healthy there, for the error a deploy that waited in vain gives.
+type Health func(ctx context.Context, instanceIDs []string) (healthy []string, states string, err error)
 
 // Result says what a rollout did.
 type Result struct {
@@ -101,14 +131,29 @@ type Error struct {
 	Status types.InstanceRefreshStatus
 	// Reason is why: the failed boot's step and reason, the deadline, or Auto Scaling's status reason.
 	Reason string
+	// Version is the launch template version the group runs, for StatusNotServing.
+	Version string
 }
+
+// The statuses of an Error that no instance refresh reports: a new group's first hosts failed their boot or did
+// not serve in time, or a group that runs the version has too few hosts that serve.
+const (
+	StatusFirstLaunchFailed   types.InstanceRefreshStatus = "FirstLaunchFailed"
+	StatusFirstLaunchTimedOut types.InstanceRefreshStatus = "FirstLaunchTimedOut"
+	StatusNotServing          types.InstanceRefreshStatus = "NotServing"
+)
 
 func (e *Error) Error() string {
 	switch e.Status {
-	case "FirstLaunchFailed", "FirstLaunchTimedOut":
+	case StatusFirstLaunchFailed, StatusFirstLaunchTimedOut:
 		return fmt.Sprintf("the first hosts of group %s did not start: %s; there is no previous version, so "+
 			"nothing serves: fix the cause and deploy again (the boot log is the boot/<instance-id> stream of the "+
 			"stack's log group)", e.Group, e.Reason)
+	case StatusNotServing:
+		return fmt.Sprintf("group %s runs launch template version %s, but its hosts do not serve: %s; the "+
+			"hostnames stay where they were (on none, if the fleet never served): the next deploy checks again, "+
+			"after Auto Scaling has replaced the unhealthy hosts, or rolls out a fix (the boot log is the "+
+			"boot/<instance-id> stream of the stack's log group)", e.Group, e.Version, e.Reason)
 	}
 	what := "the fleet still runs the previous version"
 	switch e.Status {
@@ -171,21 +216,44 @@ func (r *Rollout) Run(ctx context.Context, req Request) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	var res Result
 	switch {
 	case refresh != nil && slices.Contains(active, refresh.Status) &&
 		template(desiredPolicy(refresh)) == template(req.Policy):
 		r.logf("group %s: following instance refresh %s, already rolling out version %s", req.Group,
 			aws.ToString(refresh.InstanceRefreshId), want)
-		return r.follow(ctx, req, aws.ToString(refresh.InstanceRefreshId))
+		res, err = r.follow(ctx, req, aws.ToString(refresh.InstanceRefreshId))
 	case refresh != nil && (slices.Contains(active, refresh.Status) || slices.Contains(winding, refresh.Status)):
 		if err := r.settle(ctx, req, refresh); err != nil {
 			return Result{}, err
 		}
+		res, err = r.start(ctx, req)
 	case groupTemplate(group) == template(req.Policy):
-		return Result{Summary: fmt.Sprintf("group %s runs launch template version %s already", req.Group, want)},
-			nil
+		// Running the version says nothing about whether it ever served: the retry of a failed first deploy, or
+		// of a deploy whose hosts never turned healthy, finds the group on the version with only those hosts.
+		// Whether the version serves is read from what outlives any deploy: the hosts' signals and their health.
+		r.logf("group %s runs launch template version %s already: checking that its hosts serve", req.Group, want)
+		res, err = Result{}, nil
+	default:
+		res, err = r.start(ctx, req)
 	}
-	return r.start(ctx, req)
+	if err != nil {
+		return res, err
+	}
+	if res.RefreshID != "" && r.Health == nil {
+		// The refresh counted each new host in service only once Auto Scaling's health checks passed.
+		return res, nil
+	}
+	served, err := r.serve(ctx, serveRequest{group: req.Group, version: want, fingerprint: req.Fingerprint,
+		min: req.Min, timeout: cmp.Or(req.ReadyTimeout, req.Timeout),
+		match: func(spec *types.LaunchTemplateSpecification) bool { return key(spec) == template(req.Policy) }})
+	if err != nil {
+		return res, err
+	}
+	if res.Summary == "" {
+		res.Summary = fmt.Sprintf("group %s runs launch template version %s already; %s", req.Group, want, served)
+	}
+	return res, nil
 }
 
 func (r *Rollout) defaults() {
@@ -395,23 +463,25 @@ func (r *Rollout) failedBoot(ctx context.Context, req Request) (string, error) {
 		return "", nil
 	}
 	want := template(req.Policy)
-	_, failed, err := r.scan(ctx, req.Group, req.Fingerprint, func(spec *types.LaunchTemplateSpecification) bool {
+	_, _, failed, err := r.scan(ctx, req.Group, req.Fingerprint, func(spec *types.LaunchTemplateSpecification) bool {
 		return key(spec) == want
 	})
 	return failed, err
 }
 
 // scan reads the group's hosts launched from the launch templates that match, and their readiness signals for
-// fingerprint: the hosts that signalled ready, and why the first that signalled failure failed ("" if none did).
+// fingerprint: the group, the hosts that signalled ready, and why the first that signalled failure failed (""
+// if none did).
 func (r *Rollout) scan(ctx context.Context, group, fingerprint string,
-	match func(*types.LaunchTemplateSpecification) bool) (ready []string, failed string, err error) {
-	g, err := r.group(ctx, group)
+	match func(*types.LaunchTemplateSpecification) bool) (g *types.AutoScalingGroup, ready []string, failed string,
+	err error) {
+	g, err = r.group(ctx, group)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, "", err
 	}
 	signals, err := r.Signals(ctx)
 	if err != nil {
-		return nil, "", fmt.Errorf("group %s: reading the hosts' readiness signals: %w", group, err)
+		return nil, nil, "", fmt.Errorf("group %s: reading the hosts' readiness signals: %w", group, err)
 	}
 	for _, in := range g.Instances {
 		if in.LaunchTemplate == nil || !match(in.LaunchTemplate) {
@@ -421,13 +491,85 @@ func (r *Rollout) scan(ctx context.Context, group, fingerprint string,
 		s, err := readiness.Parse(signals[id])
 		switch {
 		case err != nil || s.Fingerprint != fingerprint:
-		case s.State == readiness.Failed:
-			return ready, fmt.Sprintf("host %s failed its boot at step %s: %s", id, s.Step, s.Reason), nil
+		case s.State == readiness.Failed && failed == "":
+			failed = fmt.Sprintf("host %s failed its boot at step %s: %s", id, s.Step, s.Reason)
 		case s.State == readiness.Ready:
 			ready = append(ready, id)
 		}
 	}
-	return ready, "", nil
+	return g, ready, failed, nil
+}
+
+// serveRequest asks whether a version's hosts serve.
+type serveRequest struct {
+	group, version, fingerprint string
+	// min is how many must serve; 0 for the group's minimum size (at least 1).
+	min     int
+	timeout time.Duration
+	match   func(*types.LaunchTemplateSpecification) bool
+	// first says the group is new: none of its hosts ever served.
+	first bool
+}
+
+// serve waits until min hosts of the group on the version have signalled ready and are healthy in every target
+// group (Health), bounded by the timeout. A host's failed boot ends the wait at once while fewer than min are
+// ready: no wait brings a failed boot back. It returns a line that says what serves, or an *Error that says
+// what does not, naming each target group and its hosts' states.
+func (r *Rollout) serve(ctx context.Context, req serveRequest) (string, error) {
+	if r.Signals == nil {
+		return "", fmt.Errorf("group %s: the hosts' readiness signals cannot be read", req.group)
+	}
+	failedStatus, timedOutStatus := StatusNotServing, StatusNotServing
+	if req.first {
+		failedStatus, timedOutStatus = StatusFirstLaunchFailed, StatusFirstLaunchTimedOut
+	}
+	deadline := r.Now().Add(req.timeout)
+	last := ""
+	for {
+		g, ready, failed, err := r.scan(ctx, req.group, req.fingerprint, req.match)
+		if err != nil {
+			return "", err
+		}
+		want := req.min
+		if want <= 0 {
+			want = max(1, int(aws.ToInt32(g.MinSize)))
+		}
+		healthy, states := ready, ""
+		if r.Health != nil && len(ready) > 0 {
+			if healthy, states, err = r.Health(ctx, ready); err != nil {
+				return "", fmt.Errorf("group %s: %w", req.group, err)
+			}
+		}
+		line := fmt.Sprintf("%d of %d host(s) of launch template version %s ready", len(ready), want, req.version)
+		if r.Health != nil {
+			line += fmt.Sprintf(", %d healthy in every target group", len(healthy))
+		}
+		if line != last {
+			r.logf("group %s: %s", req.group, line)
+			last = line
+		}
+		if len(healthy) >= want {
+			summary := fmt.Sprintf("%d host(s) ready on launch template version %s", len(healthy), req.version)
+			if r.Health != nil {
+				summary += ", healthy in every target group"
+			}
+			return summary, nil
+		}
+		if failed != "" && len(ready) < want {
+			return "", &Error{Group: req.group, Status: failedStatus, Reason: failed, Version: req.version}
+		}
+		if r.Now().After(deadline) {
+			reason := fmt.Sprintf("%d of %d hosts signalled ready within %s", len(ready), want, req.timeout)
+			if len(ready) >= want {
+				reason = fmt.Sprintf("%d of %d hosts were healthy in every target group within %s (%s)",
+					len(healthy), want, req.timeout, states)
+			}
+			return "", &Error{Group: req.group, Status: timedOutStatus, Reason: reason, Version: req.version}
+		}
+		if err := r.sleep(ctx); err != nil {
+			return "", err
+		}
+	}
 }
 
 // progress is one line of a refresh's state.
@@ -491,40 +633,20 @@ type FirstLaunch struct {
 	Timeout time.Duration
 }
 
-// WaitFirstLaunch waits until req.Min of a new group's hosts have signalled that they run req.Fingerprint, and
-// fails at once, naming the host, step and reason, when one of them signals failure. A new group has no previous
-// version to keep serving: the deploy fails and the group stays, to be fixed by the next deploy.
+// WaitFirstLaunch waits until req.Min of a new group's hosts have signalled that they run req.Fingerprint and,
+// with Health, are healthy in every target group, and fails at once, naming the host, step and reason, when one
+// of them signals failure. A new group has no previous version to keep serving: the deploy fails and the group
+// stays, and the next deploy finds it on the version and checks again whether it serves (Run).
 func (r *Rollout) WaitFirstLaunch(ctx context.Context, req FirstLaunch) (Result, error) {
 	r.defaults()
 	if r.Signals == nil {
 		return Result{}, fmt.Errorf("group %s: the first hosts' readiness signals cannot be read", req.Group)
 	}
-	deadline := r.Now().Add(req.Timeout)
-	last := ""
-	for {
-		ready, failed, err := r.scan(ctx, req.Group, req.Fingerprint, func(spec *types.LaunchTemplateSpecification) bool {
-			return aws.ToString(spec.Version) == req.Version
-		})
-		switch {
-		case err != nil:
-			return Result{}, err
-		case failed != "":
-			return Result{}, &Error{Group: req.Group, Status: "FirstLaunchFailed", Reason: failed}
-		}
-		if line := fmt.Sprintf("%d of %d first host(s) ready", len(ready), req.Min); line != last {
-			r.logf("group %s: %s", req.Group, line)
-			last = line
-		}
-		if len(ready) >= req.Min {
-			return Result{Summary: fmt.Sprintf("group %s: %d host(s) ready on launch template version %s",
-				req.Group, len(ready), req.Version)}, nil
-		}
-		if r.Now().After(deadline) {
-			return Result{}, &Error{Group: req.Group, Status: "FirstLaunchTimedOut",
-				Reason: fmt.Sprintf("%d of %d hosts signalled ready within %s", len(ready), req.Min, req.Timeout)}
-		}
-		if err := r.sleep(ctx); err != nil {
-			return Result{}, err
-		}
+	served, err := r.serve(ctx, serveRequest{group: req.Group, version: req.Version, fingerprint: req.Fingerprint,
+		min: max(1, req.Min), timeout: req.Timeout, first: true,
+		match: func(spec *types.LaunchTemplateSpecification) bool { return aws.ToString(spec.Version) == req.Version }})
+	if err != nil {
+		return Result{}, err
 	}
+	return Result{Summary: fmt.Sprintf("group %s: %s", req.Group, served)}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -159,11 +160,93 @@ func TestTheMaximumStaysWithin100OfTheMinimum(t *testing.T) {
 }
 
 func TestAGroupOnTheVersionAlreadyIsLeftAlone(t *testing.T) {
-	f := &fakeASG{version: "3"}
-	res, _, err := run(t, f, nil, Request{})
+	f := &fakeASG{version: "3", instances: []types.Instance{instance("i-a", "3")}}
+	res, _, err := run(t, f, map[string]string{"i-a": "ready " + fp + " install=1,total=2"}, Request{})
 	require.NoError(t, err)
 	assert.Empty(t, res.RefreshID)
 	assert.NotContains(t, f.calls, "StartInstanceRefresh")
+	assert.Contains(t, res.Summary, "1 host(s) ready on launch template version 3")
+}
+
+func TestARetryOfAFailedFirstDeployIsNoSuccess(t *testing.T) {
+	// The first deploy created the group on version 3 and its hosts failed their boot; the retry changes
+	// nothing, so the group already runs the version: that must not read as the version serving.
+	f := &fakeASG{version: "3", instances: []types.Instance{instance("i-a", "3"), instance("i-b", "3")}}
+	failed := "failed " + fp + " install=1,pull=3,total=4 pull docker pull web failed"
+	_, _, err := run(t, f, map[string]string{"i-a": failed, "i-b": failed}, Request{})
+	require.Error(t, err, "a group whose only hosts failed does not serve")
+	assert.Contains(t, err.Error(), "failed its boot at step pull: docker pull web failed")
+	assert.Contains(t, err.Error(), "its hosts do not serve")
+	assert.NotContains(t, f.calls, "StartInstanceRefresh")
+}
+
+func TestARetryWhoseHostsNeverSignalWaitsOnlyTheReadyTimeout(t *testing.T) {
+	f := &fakeASG{version: "3", instances: []types.Instance{instance("i-a", "3")}}
+	_, _, err := run(t, f, map[string]string{"i-a": "booting " + fp},
+		Request{Timeout: time.Hour, ReadyTimeout: 5 * time.Minute})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "0 of 1 hosts signalled ready within 5m0s")
+}
+
+// health answers Health from a script: the hosts healthy in every target group at each read, the last repeated.
+type health struct {
+	healthy [][]string
+	states  string
+	reads   int
+}
+
+func (h *health) read(_ context.Context, ids []string) ([]string, string, error) {
+	h.reads++
+	out := h.healthy[min(h.reads, len(h.healthy))-1]
+	for _, id := range out {
+		if !slices.Contains(ids, id) {
+			return nil, "", fmt.Errorf("asked for %v, not %s", ids, id)
+		}
+	}
+	return out, h.states, nil
+}
+
+func withHealth(t *testing.T, f API, signals map[string]string, h *health) *Rollout {
+	t.Helper()
+	clock := time.Unix(0, 0)
+	return &Rollout{API: f, Poll: time.Nanosecond, Health: h.read,
+		Now:     func() time.Time { clock = clock.Add(time.Minute); return clock },
+		Signals: func(context.Context) (map[string]string, error) { return signals, nil }}
+}
+
+func TestARetryOnTheVersionWhoseReadyHostsAreUnhealthyFailsNamingTheTargetGroups(t *testing.T) {
+	// The group runs the version and its hosts signalled ready, but the load balancer never found them healthy
+	// (the deploy that launched them failed its wait): the next deploy checks again instead of taking the
+	// version as done.
+	f := &fakeASG{version: "3", instances: []types.Instance{instance("i-a", "3")}}
+	ready := map[string]string{"i-a": "ready " + fp + " install=1,total=2"}
+	h := &health{healthy: [][]string{nil}, states: "web-1: i-a unhealthy (Target.ResponseCodeMismatch)"}
+	_, err := withHealth(t, f, ready, h).Run(context.Background(), Request{Group: "g", Policy: policy("3"),
+		Fingerprint: fp, MinHealthyPercent: 100, Timeout: time.Hour, ReadyTimeout: 10 * time.Minute})
+	var rerr *Error
+	require.ErrorAs(t, err, &rerr)
+	assert.Equal(t, StatusNotServing, rerr.Status)
+	assert.Contains(t, err.Error(), "0 of 1 hosts were healthy in every target group within 10m0s")
+	assert.Contains(t, err.Error(), "web-1: i-a unhealthy (Target.ResponseCodeMismatch)")
+	assert.Greater(t, h.reads, 1, "the health is read until the ready timeout, not once")
+
+	h = &health{healthy: [][]string{nil, nil, {"i-a"}}}
+	res, err := withHealth(t, f, ready, h).Run(context.Background(), Request{Group: "g", Policy: policy("3"),
+		Fingerprint: fp, MinHealthyPercent: 100, Timeout: time.Hour, ReadyTimeout: 10 * time.Minute})
+	require.NoError(t, err, "the retry succeeds once the host is healthy")
+	assert.Contains(t, res.Summary, "healthy in every target group")
+	assert.NotContains(t, f.calls, "StartInstanceRefresh")
+}
+
+func TestASuccessfulRefreshStillWaitsForTheNewHostsHealth(t *testing.T) {
+	f := &fakeASG{version: "2", instances: []types.Instance{instance("i-new", "3")},
+		script: []types.InstanceRefreshStatus{"InProgress", "Successful"}}
+	ready := map[string]string{"i-new": "ready " + fp + " install=1,total=2"}
+	h := &health{healthy: [][]string{nil}, states: "api-1: i-new initial (Elb.RegistrationInProgress)"}
+	_, err := withHealth(t, f, ready, h).Run(context.Background(), Request{Group: "g", Policy: policy("3"),
+		Fingerprint: fp, MinHealthyPercent: 100, Timeout: time.Hour, ReadyTimeout: 5 * time.Minute})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "api-1: i-new initial (Elb.RegistrationInProgress)")
 }
 
 func TestAFailedBootOnANewHostRollsTheRefreshBackAndNamesTheReason(t *testing.T) {
@@ -312,6 +395,27 @@ func TestANewGroupsFailedBootFailsTheDeployNamingTheStep(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "host i-b failed its boot at step pull: manifest unknown")
 	assert.Contains(t, err.Error(), "there is no previous version")
+}
+
+func TestANewGroupsHostsServeOnlyOnceHealthyInEveryTargetGroup(t *testing.T) {
+	f := &fakeASG{version: "1", instances: []types.Instance{instance("i-a", "1"), instance("i-b", "1")}}
+	ready := "ready " + fp + " install=1,total=2"
+	signals := map[string]string{"i-a": ready, "i-b": ready}
+	h := &health{healthy: [][]string{nil, {"i-a"}, {"i-a", "i-b"}}}
+	res, err := withHealth(t, f, signals, h).WaitFirstLaunch(context.Background(), FirstLaunch{Group: "g",
+		Version: "1", Fingerprint: fp, Min: 2, Timeout: 10 * time.Minute})
+	require.NoError(t, err)
+	assert.Equal(t, 3, h.reads, "ready hosts are not yet in service: the wait lasts until both are healthy")
+	assert.Contains(t, res.Summary, "2 host(s) ready on launch template version 1, healthy in every target group")
+
+	h = &health{healthy: [][]string{{"i-a"}}, states: "web-1: i-b unhealthy (Target.Timeout)"}
+	_, err = withHealth(t, f, signals, h).WaitFirstLaunch(context.Background(), FirstLaunch{Group: "g",
+		Version: "1", Fingerprint: fp, Min: 2, Timeout: 10 * time.Minute})
+	var rerr *Error
+	require.ErrorAs(t, err, &rerr)
+	assert.Equal(t, StatusFirstLaunchTimedOut, rerr.Status)
+	assert.Contains(t, err.Error(), "1 of 2 hosts were healthy in every target group within 10m0s "+
+		"(web-1: i-b unhealthy (Target.Timeout))")
 }
 
 func TestAGroupOnAnotherTemplateWithTheSameVersionNumberIsRefreshed(t *testing.T) {

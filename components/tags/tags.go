@@ -7,10 +7,6 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
-// Required are the tag keys every taggable resource carries, so that cost reports and clean-up scripts can
-// find everything a stack made.
-var Required = []string{"app", "environment", "stack", "managed-by"}
-
 // With returns base plus a Name tag, the label the AWS console shows.
 func With(base map[string]string, name string) pulumi.StringMap {
 	out := pulumi.StringMap{}

@@ -133,3 +133,60 @@ func or(v, def string) string {
 	}
 	return v
 }
+
+// Hosts reads once, for each of instanceIDs, its state in every target group of targets: one DescribeTargetHealth
+// per target group naming the hosts (API_DescribeTargetHealth, Targets.member.N; a host that is not registered
+// comes back "unused" with the reason Target.NotRegistered). healthy are the hosts healthy in every group, in the
+// order given; states names each group with the state of every host not healthy there ("" when all are). A
+// Target's Port 0 leaves the port out: the group's own port, on which Auto Scaling registers a fleet's hosts.
+func Hosts(ctx context.Context, api API, instanceIDs []string, targets []Target) (healthy []string, states string,
+	err error) {
+	if api == nil {
+		return nil, "", ErrNoClient
+	}
+	unhealthy := map[string]bool{}
+	var parts []string
+	for _, t := range targets {
+		in := &elb.DescribeTargetHealthInput{TargetGroupArn: aws.String(t.GroupArn)}
+		for _, id := range instanceIDs {
+			d := types.TargetDescription{Id: aws.String(id)}
+			if t.Port != 0 {
+				d.Port = aws.Int32(int32(t.Port))
+			}
+			in.Targets = append(in.Targets, d)
+		}
+		out, err := api.DescribeTargetHealth(ctx, in)
+		if err != nil {
+			return nil, "", fmt.Errorf("DescribeTargetHealth %s (the deploy needs "+
+				"elasticloadbalancing:DescribeTargetHealth): %w", groupName(t.GroupArn), err)
+		}
+		state := map[string]string{}
+		for _, d := range out.TargetHealthDescriptions {
+			if d.Target == nil || d.TargetHealth == nil {
+				continue
+			}
+			s := string(d.TargetHealth.State)
+			if d.TargetHealth.Reason != "" {
+				s += " (" + string(d.TargetHealth.Reason) + ")"
+			}
+			state[aws.ToString(d.Target.Id)] = s
+		}
+		var bad []string
+		for _, id := range instanceIDs {
+			s := or(state[id], "unused ("+string(types.TargetHealthReasonEnumNotRegistered)+")")
+			if s != string(types.TargetHealthStateEnumHealthy) {
+				unhealthy[id] = true
+				bad = append(bad, id+" "+s)
+			}
+		}
+		if len(bad) > 0 {
+			parts = append(parts, groupName(t.GroupArn)+": "+strings.Join(bad, ", "))
+		}
+	}
+	for _, id := range instanceIDs {
+		if !unhealthy[id] {
+			healthy = append(healthy, id)
+		}
+	}
+	return healthy, strings.Join(parts, "; "), nil
+}

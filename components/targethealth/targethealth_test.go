@@ -2,6 +2,7 @@ package targethealth_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -74,5 +75,42 @@ func TestAWaitFailsNamingTheStateOfATargetThatNeverTurnsHealthy(t *testing.T) {
 
 func TestAWaitWithoutAClientFails(t *testing.T) {
 	err := targethealth.Wait(t.Context(), nil, "i-0new", []targethealth.Target{{web, 8080}}, time.Second, 0, nil)
+	assert.ErrorIs(t, err, targethealth.ErrNoClient)
+}
+
+// fleet answers DescribeTargetHealth for several hosts at once: their states by target group.
+type fleet map[string]map[string]types.TargetHealth
+
+func (f fleet) DescribeTargetHealth(_ context.Context, in *elb.DescribeTargetHealthInput,
+	_ ...func(*elb.Options)) (*elb.DescribeTargetHealthOutput, error) {
+	out := &elb.DescribeTargetHealthOutput{}
+	for _, tgt := range in.Targets {
+		h, ok := f[aws.ToString(in.TargetGroupArn)][aws.ToString(tgt.Id)]
+		if !ok {
+			h = types.TargetHealth{State: types.TargetHealthStateEnumUnused,
+				Reason: types.TargetHealthReasonEnumNotRegistered}
+		}
+		if tgt.Port != nil {
+			return nil, errors.New("a fleet's hosts are asked for on the group's own port")
+		}
+		out.TargetHealthDescriptions = append(out.TargetHealthDescriptions, types.TargetHealthDescription{
+			Target: &types.TargetDescription{Id: tgt.Id, Port: aws.Int32(8080)}, TargetHealth: &h})
+	}
+	return out, nil
+}
+
+func TestHostsAreHealthyOnlyWhenHealthyInEveryGroupAndTheOthersAreNamed(t *testing.T) {
+	f := fleet{
+		web: {"i-a": healthy, "i-b": healthy, "i-c": checking},
+		api: {"i-a": healthy, "i-b": unhealthy},
+	}
+	ok, states, err := targethealth.Hosts(t.Context(), f, []string{"i-a", "i-b", "i-c"},
+		[]targethealth.Target{{GroupArn: web}, {GroupArn: api}})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"i-a"}, ok)
+	assert.Equal(t, "web-1: i-c initial (Elb.InitialHealthChecking); "+
+		"api-1: i-b unhealthy (Target.ResponseCodeMismatch), i-c unused (Target.NotRegistered)", states)
+
+	_, _, err = targethealth.Hosts(t.Context(), nil, []string{"i-a"}, nil)
 	assert.ErrorIs(t, err, targethealth.ErrNoClient)
 }

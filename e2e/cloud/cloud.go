@@ -29,7 +29,6 @@ import (
 	"appstack/components/rollout"
 	"appstack/e2e"
 	"appstack/internal/lifecycle"
-	"appstack/internal/offline"
 	"appstack/stacks"
 )
 
@@ -83,7 +82,7 @@ func (c *Cloud) baseConfig(ctx context.Context, base string) (auto.ConfigMap, er
 	if cfg, err := ws.GetAllConfig(ctx, base); err == nil {
 		return cfg, nil
 	}
-	f, err := offline.ReadStackFile(filepath.Join(c.Manager.Dir, "Pulumi."+base+".yaml"))
+	f, err := lifecycle.ReadStackConfig(c.Manager.Dir, base)
 	if err != nil {
 		return nil, fmt.Errorf("base stack %s is neither in the backend nor committed: %w", base, err)
 	}

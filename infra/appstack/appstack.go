@@ -47,11 +47,14 @@ type Args struct {
 type Clients struct {
 	AutoScaling  rollout.NewClient
 	TargetHealth targethealth.NewClient
+	// Signals lists and prunes a fleet's readiness signals (SSM Parameter Store).
+	Signals rollout.NewSignalStore
 }
 
 // DefaultClients are the AWS SDK's clients, with the credential chain the AWS provider uses (awsclient).
 func DefaultClients() Clients {
-	return Clients{AutoScaling: awsclient.New, TargetHealth: awsclient.NewTargetHealth}
+	return Clients{AutoScaling: awsclient.New, TargetHealth: awsclient.NewTargetHealth,
+		Signals: awsclient.NewSignalStore}
 }
 
 // App is one deployed application.
@@ -99,6 +102,9 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	}
 	if clients.TargetHealth == nil {
 		clients.TargetHealth = DefaultClients().TargetHealth
+	}
+	if clients.Signals == nil {
+		clients.Signals = DefaultClients().Signals
 	}
 	if err := cfg.Validate(dir); err != nil {
 		return nil, fmt.Errorf("appstack %q: %w", name, err)
@@ -376,7 +382,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		Tags:            tagSet,
 	}
 	if cfg.IsFleet() {
-		f, err := newFleet(ctx, name, cfg, door, fd, hostArgs, clients.AutoScaling, parent)
+		f, err := newFleet(ctx, name, cfg, door, fd, hostArgs, clients, parent)
 		if err != nil {
 			return nil, err
 		}

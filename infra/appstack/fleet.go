@@ -9,14 +9,13 @@ import (
 	"appstack/components/fleet"
 	"appstack/components/frontdoor"
 	"appstack/components/host"
-	"appstack/components/rollout"
 	"appstack/stacks"
 )
 
 // newFleet runs the services on an Auto Scaling group behind the front door, booting each host as the single
 // host boots.
 func newFleet(ctx *pulumi.Context, name string, cfg *stacks.Config, door *doorPlacement, fd *frontdoor.FrontDoor,
-	boot host.Args, autoScaling rollout.NewClient, parent pulumi.ResourceOption) (*fleet.Fleet, error) {
+	boot host.Args, clients Clients, parent pulumi.ResourceOption) (*fleet.Fleet, error) {
 	if door == nil || fd == nil {
 		return nil, fmt.Errorf("appstack %q: appstack:hosting: fleet needs the front door (appstack:domain)", name)
 	}
@@ -35,7 +34,9 @@ func newFleet(ctx *pulumi.Context, name string, cfg *stacks.Config, door *doorPl
 	}
 	return fleet.New(ctx, name+"-fleet", &fleet.Args{
 		Boot:                boot,
-		AutoScaling:         autoScaling,
+		AutoScaling:         clients.AutoScaling,
+		NewTargetHealth:     clients.TargetHealth,
+		NewSignalStore:      clients.Signals,
 		GroupName:           GroupName(ctx.Project(), ctx.Stack(), name),
 		InstanceTypes:       shape.InstanceTypes,
 		Min:                 shape.Min,
@@ -54,7 +55,6 @@ func newFleet(ctx *pulumi.Context, name string, cfg *stacks.Config, door *doorPl
 		ScalingTarget:       shape.Scaling.Target,
 		// Requests per target count on the first service's target group.
 		RequestsLabel: fd.ResourceLabels[cfg.Services[0].Name],
-		HealthySettle: frontdoor.HealthyThreshold*frontdoor.HealthCheckInterval + frontdoor.HealthCheckInterval,
 		// The same drain the front door's target groups keep.
 		Drain:         *deregistrationDelay(cfg),
 		DependsOn:     boot.DependsOn,

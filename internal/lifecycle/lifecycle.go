@@ -28,7 +28,6 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"appstack/internal/offline"
 	"appstack/stacks"
 )
 
@@ -225,8 +224,8 @@ func (m *Manager) dropUndeployed(ctx context.Context, ws auto.Workspace, name st
 }
 
 // baseConfig reads the base stack's configuration from the backend, secrets decrypted so they can be
-// re-encrypted for the new stack. Where the base stack is not in the backend, it reads the committed stack file,
-// which must then hold no secrets.
+// re-encrypted for the new stack. Where the base stack is not in the backend, it reads the committed stack file
+// over the project's config defaults (ReadStackConfig), which must then hold no secrets.
 func (m *Manager) baseConfig(ctx context.Context, ws auto.Workspace, base string) (auto.ConfigMap, error) {
 	if inBackend(ctx, ws, base) {
 		explain := m.secretsBefore(base)
@@ -236,7 +235,7 @@ func (m *Manager) baseConfig(ctx context.Context, ws auto.Workspace, base string
 		}
 		return cfg, nil
 	}
-	f, err := offline.ReadStackFile(filepath.Join(ws.WorkDir(), "Pulumi."+base+".yaml"))
+	f, err := ReadStackConfig(ws.WorkDir(), base)
 	if err != nil {
 		return nil, fmt.Errorf("base stack %s is neither in the backend nor committed: %w", base, err)
 	}

@@ -15,7 +15,6 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 
 	"appstack/components/imageref"
-	"appstack/internal/offline"
 	"appstack/stacks"
 )
 
@@ -100,11 +99,11 @@ func (m *Manager) Rollback(ctx context.Context, name, outputsFile string, opts .
 	if err := m.ready(name); err != nil {
 		return auto.UpResult{}, err
 	}
-	path, err := m.stackFile(name)
+	dir, err := m.ProjectDir()
 	if err != nil {
 		return auto.UpResult{}, err
 	}
-	f, err := offline.ReadStackFile(path)
+	f, err := ReadStackConfig(dir, name)
 	if err != nil {
 		return auto.UpResult{}, fmt.Errorf("stack %s: %w", name, err)
 	}

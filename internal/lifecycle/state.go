@@ -9,13 +9,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/encoding"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
 	"gopkg.in/yaml.v3"
 
-	"appstack/internal/offline"
 	"appstack/stacks"
 )
 
@@ -74,12 +76,11 @@ type stackInfo struct {
 // describe reads a stack's environment and expiry: from its stack file on this runner (a committed stack, or a
 // review stack this run configured), else from its last deployment's outputs, which every runner can read.
 func (m *Manager) describe(ctx context.Context, ws auto.Workspace, name string) (stackInfo, error) {
-	path := filepath.Join(ws.WorkDir(), "Pulumi."+name+".yaml")
-	if f, err := offline.ReadStackFile(path); err == nil {
+	if f, err := ReadStackConfig(ws.WorkDir(), name); err == nil {
 		env := f.Config[stacks.Namespace+":environment"]
 		if env != "" {
 			return stackInfo{Environment: env, ExpiresAt: f.Config[stacks.Namespace+":expiresAt"],
-				From: filepath.Base(path)}, nil
+				From: "Pulumi." + name + ".yaml"}, nil
 		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return stackInfo{}, fmt.Errorf("stack %s: %w", name, err)
@@ -126,10 +127,17 @@ func CheckStackFile(name string, raw []byte) error {
 	if err := yaml.Unmarshal(raw, &s); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
-	f, err := offline.ParseStackFile(raw)
+	// A key without a namespace is the project's, as the CLI reads it.
+	project := &workspace.Project{Name: tokens.PackageName(stacks.Namespace)}
+	f, err := workspace.LoadProjectStackBytes(nil, project, raw, name, encoding.YAML)
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
+	var secretKeys []string
+	for _, k := range f.Config.SecureKeys() {
+		secretKeys = append(secretKeys, k.String())
+	}
+	slices.Sort(secretKeys)
 	cloud := s.SecretsProvider != "" && s.SecretsProvider != "passphrase" && s.SecretsProvider != "default"
 	switch {
 	case cloud && s.EncryptedKey == "":
@@ -139,9 +147,9 @@ func CheckStackFile(name string, raw []byte) error {
 	case s.EncryptedKey != "" && !cloud:
 		return fmt.Errorf("%s: encryptedkey: is committed without the secretsprovider: that encrypted it: "+
 			"commit both lines", name)
-	case len(f.SecretKeys) > 0 && !cloud && s.EncryptionSalt == "":
+	case len(secretKeys) > 0 && !cloud && s.EncryptionSalt == "":
 		return fmt.Errorf("%s: holds secure values (%s) but no secretsprovider: and encryptedkey:, so no runner "+
-			"can decrypt them: commit both lines", name, strings.Join(f.SecretKeys, ", "))
+			"can decrypt them: commit both lines", name, strings.Join(secretKeys, ", "))
 	}
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"appstack/components/readiness"
+	"appstack/policy"
 )
 
 // Account is the AWS account id the mocks report.
@@ -57,6 +58,21 @@ type Resource struct {
 	Import string
 	// DeleteTimeout is the custom delete timeout (pulumi.Timeouts), or "".
 	DeleteTimeout string
+}
+
+// Policy is the resource as the policy rules judge it.
+func (r Resource) Policy() policy.Resource {
+	return policy.Resource{Type: r.Type, Name: r.Name, URN: r.URN, Parent: r.Parent, Inputs: r.Inputs,
+		Outputs: r.Outputs, Protect: r.Protect, RetainOnDelete: r.RetainOnDelete, Import: r.Import}
+}
+
+// PolicyResources converts resources for the policy rules (policy.Evaluate, policy.Review), in the same order.
+func PolicyResources(resources []Resource) []policy.Resource {
+	out := make([]policy.Resource, len(resources))
+	for i, r := range resources {
+		out[i] = r.Policy()
+	}
+	return out
 }
 
 // Invoke is one data-source call the program made.

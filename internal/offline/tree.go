@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+
+	"appstack/policy"
 )
 
 // keyProperties are the inputs the tree shows for each resource type: the ones a reviewer checks.
@@ -173,36 +175,8 @@ func summarize(typ, path string, v resource.PropertyValue) string {
 	return v.String()
 }
 
-// Lookup finds a property by a path such as "rootBlockDevice.encrypted" or "rules[0].port".
+// Lookup finds a property by a path such as "rootBlockDevice.encrypted" or "rules[0].port" (policy.Lookup, the
+// rules' own reading).
 func Lookup(pm resource.PropertyMap, path string) (resource.PropertyValue, bool) {
-	cur := resource.NewObjectProperty(pm)
-	for _, part := range strings.Split(path, ".") {
-		name, index, hasIndex := strings.Cut(part, "[")
-		cur = unwrap(cur)
-		if !cur.IsObject() {
-			return resource.PropertyValue{}, false
-		}
-		next, ok := cur.ObjectValue()[resource.PropertyKey(name)]
-		if !ok || next.IsNull() {
-			return resource.PropertyValue{}, false
-		}
-		cur = next
-		if hasIndex {
-			i, err := strconv.Atoi(strings.TrimSuffix(index, "]"))
-			cur = unwrap(cur)
-			if err != nil || !cur.IsArray() || i >= len(cur.ArrayValue()) {
-				return resource.PropertyValue{}, false
-			}
-			cur = cur.ArrayValue()[i]
-		}
-	}
-	return cur, true
-}
-
-// unwrap looks through a secret to the value inside, for navigation only.
-func unwrap(v resource.PropertyValue) resource.PropertyValue {
-	if v.IsSecret() {
-		return v.SecretValue().Element
-	}
-	return v
+	return policy.Lookup(pm, path)
 }

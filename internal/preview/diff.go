@@ -13,18 +13,34 @@ import (
 	"appstack/stacks"
 )
 
-// ReplaceOn lists, per type, the inputs whose change replaces the resource (the provider's force-new fields, and
-// the host's user-data through userDataReplaceOnChange).
+// ReplaceOn lists, per type, the inputs whose change replaces the resource: the provider's force-new fields
+// (ForceNew in terraform-provider-aws, which pulumi-aws bridges) and the conditional ones appstack meets (the
+// host's user-data through userDataReplaceOnChange, its launch template's version). testdata/forcenew.json holds
+// what each was read from; TestReplaceOnListsOnlyInputsTheProviderReplacesOn and
+// TestEveryForceNewInputAppstackSetsIsInReplaceOn hold this table to it.
 var ReplaceOn = map[string][]string{
-	policy.Instance:                         {"userData", "userDataBase64", "subnetId", "associatePublicIpAddress", "rootBlockDevice.encrypted"},
-	policy.Table:                            {"name", "hashKey", "rangeKey", "localSecondaryIndexes"},
-	policy.Repository:                       {"name", "encryptionConfigurations"},
-	policy.Parameter:                        {"name"},
+	policy.Instance: {"userData", "userDataBase64", "subnetId", "associatePublicIpAddress",
+		"rootBlockDevice.encrypted", "ami", "ebsOptimized", "launchTemplate.id", "launchTemplate.name",
+		"launchTemplate.version"},
+	policy.Table:      {"name", "hashKey", "rangeKey", "localSecondaryIndexes"},
+	policy.Repository: {"name", "encryptionConfigurations"},
+	// A lifecycle policy has no update: a new policy is a new resource (PutLifecyclePolicy again).
+	"aws:ecr/lifecyclePolicy:LifecyclePolicy": {"repository", "policy"},
+	policy.Parameter: {"name", "dataType"},
+	// The stack key's kind; its policy, description and rotation change in place.
+	policy.Key:                              {"customerMasterKeySpec", "keyUsage", "multiRegion", "customKeyStoreId", "xksKeyId"},
 	policy.SecurityGroup:                    {"name", "description", "vpcId"},
 	policy.Eip:                              {"domain"},
-	"aws:ec2/eipAssociation:EipAssociation": {"instanceId", "allocationId"},
-	policy.Role:                             {"name"},
-	policy.LogGroup:                         {"name"},
+	"aws:ec2/eipAssociation:EipAssociation": {"instanceId", "allocationId", "allowReassociation"},
+	policy.Role:                             {"name", "namePrefix", "path"},
+	"aws:iam/instanceProfile:InstanceProfile":           {"name", "namePrefix", "path"},
+	"aws:iam/rolePolicy:RolePolicy":                     {"name", "namePrefix", "role"},
+	"aws:iam/rolePolicyAttachment:RolePolicyAttachment": {"role", "policyArn"},
+	// A rule moves to another group only by being created there; a new source of another kind (a CIDR for a
+	// group) also replaces it, which a path-by-path table cannot tell from a new CIDR.
+	"aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": {"securityGroupId"},
+	"aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule":   {"securityGroupId"},
+	policy.LogGroup: {"name"},
 	// policy.DockerImage has none: pulumi-docker v4.10.0's Diff never asks for a replacement; any change is an
 	// Update that builds and pushes again (provider/provider.go).
 }

@@ -2,12 +2,13 @@ package preview
 
 // The front door's force-new inputs, from terraform-provider-aws's schemas (ForceNew: true): a target group
 // attachment's group, target, port and zone (internal/service/elbv2/target_group_attachment.go), a
-// certificate's names and key, a target group's port, protocol, VPC and target type, a load balancer's scheme
+// certificate's names, key and validation method, a target group's port, protocol, VPC and target type, a load balancer's scheme
 // and type, a listener's load balancer, a listener rule's listener, a record's zone and name.
 var frontDoorReplaceOn = map[string][]string{
 	"aws:lb/targetGroupAttachment:TargetGroupAttachment": {"targetGroupArn", "targetId", "port",
 		"availabilityZone"},
-	"aws:acm/certificate:Certificate":                     {"domainName", "subjectAlternativeNames", "keyAlgorithm"},
+	"aws:acm/certificate:Certificate": {"domainName", "subjectAlternativeNames", "keyAlgorithm",
+		"validationMethod"},
 	"aws:acm/certificateValidation:CertificateValidation": {"certificateArn", "validationRecordFqdns"},
 	"aws:lb/targetGroup:TargetGroup": {"name", "port", "protocol", "protocolVersion", "vpcId",
 		"targetType"},
@@ -17,6 +18,11 @@ var frontDoorReplaceOn = map[string][]string{
 	"aws:lb/listenerCertificate:ListenerCertificate": {"listenerArn", "certificateArn"},
 	"aws:route53/record:Record":                      {"zoneId", "name"},
 	"aws:s3/bucket:Bucket":                           {"bucket", "bucketPrefix"},
+	// The access-log bucket's policy, public access block, ownership and encryption belong to one bucket each.
+	"aws:s3/bucketPolicy:BucketPolicy":                                                       {"bucket"},
+	"aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock":                                 {"bucket"},
+	"aws:s3/bucketOwnershipControls:BucketOwnershipControls":                                 {"bucket"},
+	"aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": {"bucket", "expectedBucketOwner"},
 	// The fleet's: a launch template's and a group's name (internal/service/ec2/ec2_launch_template.go,
 	// internal/service/autoscaling/group.go), a scaling policy's group and name (policy.go), a notification's
 	// topic (notification.go). A launch template's content makes a new version, not a new template.

@@ -124,7 +124,7 @@ func Build(res *offline.Result, cfg *stacks.Config) *Report {
 		}
 		r.Outputs[name] = v
 	}
-	r.Findings, r.Waived = policy.Review(res.Resources, cfg.Waivers)
+	r.Findings, r.Waived = policy.Review(offline.PolicyResources(res.Resources), cfg.Waivers)
 	// Empty lists, not null, so that the JSON has one shape.
 	r.Findings = append([]policy.Finding{}, r.Findings...)
 	r.Waived = append([]policy.Finding{}, r.Waived...)

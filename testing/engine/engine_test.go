@@ -134,6 +134,9 @@ type engine struct {
 	// elbURL is the Elastic Load Balancing stand-in (DescribeTargetHealth) over the front door the stand-in
 	// provider keeps (elbFile): a single host's deploy reaches it through AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2.
 	elbURL string
+	// ssmURL is the SSM stand-in (GetParametersByPath, DeleteParameters) over the stand-ins' parameter store: a
+	// fleet's deploy reaches it through AWS_ENDPOINT_URL_SSM.
+	ssmURL string
 	// env is added to every runner's environment (newEngine).
 	env map[string]string
 }
@@ -187,9 +190,15 @@ func newEngine(t *testing.T, env ...string) *engine {
 	asg := httptest.NewServer(e.asg)
 	t.Cleanup(asg.Close)
 	e.asgURL = asg.URL
-	elb := httptest.NewServer(&elbapi.Server{Store: &elbapi.Store{File: e.elbFile()}})
+	// The front door answers for the hosts the fleet registers in its target groups too.
+	elb := httptest.NewServer(&elbapi.Server{Store: &elbapi.Store{File: e.elbFile()}, Fleet: e.asg.Store})
 	t.Cleanup(elb.Close)
 	e.elbURL = elb.URL
+	// A fleet's deploy lists and prunes its hosts' readiness signals in the parameter store the stand-ins share.
+	ssmSrv := httptest.NewServer(&ssmstore.Server{Store: &ssmstore.Store{File: filepath.Join(e.state,
+		"standin-ssm.json")}})
+	t.Cleanup(ssmSrv.Close)
+	e.ssmURL = ssmSrv.URL
 	// The CLI's awskms provider is gocloud.dev v0.37.0 secrets/awskms. With awssdk=v2 it loads an aws-sdk-go-v2
 	// config (config v1.27.11), which honours AWS_ENDPOINT_URL_KMS (env_config.go; service/kms v1.30.1
 	// resolveBaseEndpoint), so the stack's URL names no test endpoint. The default SDK v1 (aws-sdk-go v1.50.36)
@@ -224,7 +233,8 @@ func (e *engine) fresh(t *testing.T) *lifecycle.Manager {
 		// The single host's target health wait (DescribeTargetHealth) reaches the front door the stand-in keeps.
 		"APPSTACK_STANDIN_ELB":                       e.elbFile(),
 		"AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2": e.elbURL,
-		"PATH": e.bin + string(os.PathListSeparator) + os.Getenv("PATH"),
+		"AWS_ENDPOINT_URL_SSM":                       e.ssmURL,
+		"PATH":                                       e.bin + string(os.PathListSeparator) + os.Getenv("PATH"),
 	}
 	maps.Copy(env, e.env)
 	m := &lifecycle.Manager{

@@ -319,6 +319,15 @@ func TestFleetTrafficInvariantOnTheRealEngine(t *testing.T) {
 		assert.Contains(t, err.Error(), "failed its boot at step pull")
 		assert.Empty(t, hostnames(t), "no hostname forwards to a fleet that never served")
 	})
+	t.Run("its retry with nothing changed routes no hostname to the failed hosts", func(t *testing.T) {
+		// The group exists and runs the version its failed hosts were launched from: no refresh runs, and the
+		// deploy must find out from the hosts themselves that the version does not serve.
+		_, err := e.upChecked(t, ctx, "fleet", inv)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "failed its boot at step pull")
+		assert.Contains(t, err.Error(), "its hosts do not serve")
+		assert.Empty(t, hostnames(t), "the group existed, and runs the version, yet never served")
+	})
 	t.Run("its retry, failing again, still routes no hostname to the failed hosts", func(t *testing.T) {
 		e.nextBoots(t, "failed pull docker pull web failed", "failed pull docker pull web failed")
 		e.change(t, "a second try")

@@ -50,6 +50,8 @@ type job struct {
 	Env         map[string]string `yaml:"env"`
 	Outputs     map[string]string `yaml:"outputs"`
 	Steps       []step            `yaml:"steps"`
+	// TimeoutMinutes is the job's timeout-minutes (0 when unset: GitHub's 360).
+	TimeoutMinutes int `yaml:"timeout-minutes"`
 }
 
 type step struct {

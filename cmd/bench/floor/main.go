@@ -14,6 +14,7 @@ import (
 	_ "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 	_ "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	_ "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+	_ "github.com/aws/aws-sdk-go-v2/service/ssm"
 	_ "github.com/aws/aws-sdk-go-v2/service/sts"
 	_ "github.com/pulumi/pulumi-aws/sdk/v7/go/aws"
 	_ "github.com/pulumi/pulumi-aws/sdk/v7/go/aws/acm"
@@ -36,7 +37,6 @@ import (
 	_ "github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	_ "github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
 	_ "github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
-	_ "gopkg.in/yaml.v3"
 	_ "mvdan.cc/sh/v3/syntax"
 )
 

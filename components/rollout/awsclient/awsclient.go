@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"appstack/components/rollout"
@@ -38,6 +39,16 @@ func NewTargetHealth(ctx context.Context, id rollout.Identity) (targethealth.API
 		return nil, err
 	}
 	return elasticloadbalancingv2.NewFromConfig(cfg), nil
+}
+
+// NewSignalStore builds the SSM client a fleet's deploy reads and prunes its hosts' readiness signals with, for the
+// same identity as New; the SDK honours AWS_ENDPOINT_URL_SSM.
+func NewSignalStore(ctx context.Context, id rollout.Identity) (rollout.SignalStore, error) {
+	cfg, err := load(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return ssm.NewFromConfig(cfg), nil
 }
 
 // load is the SDK configuration of an identity.

@@ -4,9 +4,13 @@ import (
 	"encoding/xml"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"appstack/components/readiness"
+	"appstack/testing/standin/asgapi"
 )
 
 // xmlns is the Elastic Load Balancing v2 query API's namespace, as aws-sdk-go-v2 service/elasticloadbalancingv2
@@ -16,6 +20,9 @@ const xmlns = "http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/"
 // Server answers DescribeTargetHealth from Store.
 type Server struct {
 	Store *Store
+	// Fleet is the Auto Scaling stand-in's state, whose groups register their hosts in their target groups
+	// (FleetHealth). Optional.
+	Fleet *asgapi.Store
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }
@@ -98,6 +105,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(400, "TargetGroupNotFound", fmt.Sprintf("Target groups '%s' not found", form.Get("TargetGroupArn")))
 		return
 	}
+	var fleet *asgapi.State
+	if s.Fleet != nil {
+		if fleet, err = s.Fleet.Load(); err != nil {
+			fail(500, "InternalFailure", err.Error())
+			return
+		}
+	}
 	var asked []targetXML
 	for i := 1; form.Get(fmt.Sprintf("Targets.member.%d.Id", i)) != ""; i++ {
 		port, _ := strconv.Atoi(form.Get(fmt.Sprintf("Targets.member.%d.Port", i)))
@@ -106,6 +120,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if len(asked) == 0 {
 		for _, t := range tg.Targets {
 			asked = append(asked, targetXML{ID: t.ID, Port: t.Port})
+		}
+		for _, id := range registeredByFleet(fleet, tg.ARN) {
+			asked = append(asked, targetXML{ID: id, Port: tg.Port})
 		}
 	}
 	serves := Serves(st)
@@ -123,6 +140,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				d.TargetHealth = healthXML{State: state, Reason: reason}
 			}
 		}
+		if state, reason, ok := st.FleetHealth(fleet, tg, a.ID, a.Port); ok {
+			d.TargetHealth = healthXML{State: state, Reason: reason}
+		}
 		res.Descriptions = append(res.Descriptions, d)
 	}
 	raw, err := xml.Marshal(res)
@@ -133,4 +153,53 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/xml")
 	_, _ = fmt.Fprintf(w, `<DescribeTargetHealthResponse xmlns="%s">%s<ResponseMetadata><RequestId>00000000-0000-0000-0000-000000000000</RequestId></ResponseMetadata></DescribeTargetHealthResponse>`,
 		xmlns, raw)
+}
+
+// registeredByFleet are the hosts the fleet's groups registered in the target group arn.
+func registeredByFleet(fleet *asgapi.State, arn string) []string {
+	if fleet == nil {
+		return nil
+	}
+	var out []string
+	for _, g := range fleet.Groups {
+		if slices.Contains(g.TargetGroupARNs, arn) {
+			for _, i := range g.Instances {
+				out = append(out, i.ID)
+			}
+		}
+	}
+	return out
+}
+
+// FleetHealth is the state of a group's host in one of its target groups, as Elastic Load Balancing reports a
+// target Auto Scaling registered: a group registers its hosts in its target groups as it launches them, on the
+// group's port, and deregisters them as it terminates them (API_LoadBalancerTargetGroupState: "Adding - The Auto
+// Scaling instances are being registered with the target group"). A Pending host is still registering; an
+// InService one is "healthy" once its boot ended ready and its health checks pass, "unhealthy" once they
+// failed. ok is false when no group of fleet registered id in tg on port.
+func (st *State) FleetHealth(fleet *asgapi.State, tg *TargetGroup, id string, port int) (state, reason string,
+	ok bool) {
+	if fleet == nil || port != tg.Port {
+		return "", "", false
+	}
+	for _, g := range fleet.Groups {
+		if !slices.Contains(g.TargetGroupARNs, tg.ARN) {
+			continue
+		}
+		for _, i := range g.Instances {
+			if i.ID != id {
+				continue
+			}
+			switch {
+			case !st.InUse(tg.ARN):
+				return "unused", "Target.NotInUse", true
+			case i.Lifecycle == asgapi.Pending:
+				return "initial", "Elb.RegistrationInProgress", true
+			case i.Health == asgapi.Healthy && strings.HasPrefix(i.Outcome, readiness.Ready):
+				return "healthy", "", true
+			}
+			return "unhealthy", "Target.ResponseCodeMismatch", true
+		}
+	}
+	return "", "", false
 }
