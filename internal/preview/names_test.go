@@ -1,0 +1,81 @@
+package preview_test
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"appstack/internal/offline/offlinetest"
+	"appstack/internal/preview"
+)
+
+// committedReports previews every committed stack file: the project's own and each example's.
+func committedReports(t *testing.T) map[string]*preview.Report {
+	t.Helper()
+	out := map[string]*preview.Report{}
+	root, err := filepath.Glob(filepath.Join(offlinetest.Root(), "Pulumi.*.yaml"))
+	require.NoError(t, err)
+	for _, f := range root {
+		stack := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "Pulumi."), ".yaml")
+		t.Chdir(offlinetest.Root())
+		r, err := preview.Run(".", stack)
+		require.NoError(t, err, f)
+		out[filepath.Base(f)] = r
+	}
+	examples, err := filepath.Glob(filepath.Join(offlinetest.Root(), "examples", "*", "Pulumi.*.yaml"))
+	require.NoError(t, err)
+	for _, f := range examples {
+		team := filepath.Base(filepath.Dir(f))
+		stack := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "Pulumi."), ".yaml")
+		out["examples/"+team+"/"+filepath.Base(f)] = exampleReport(t, team, stack)
+	}
+	require.GreaterOrEqual(t, len(out), 6, "the project's stacks and the examples'")
+	return out
+}
+
+// Two children of one parent with the same name (an image and a registry, say) have distinct URNs when their
+// types differ, but read as one resource in the preview tree and in `pulumi stack`.
+func TestNoTwoSiblingsShareAName(t *testing.T) {
+	for file, r := range committedReports(t) {
+		t.Run(file, func(t *testing.T) {
+			seen := map[string]string{}
+			for _, res := range r.Resources {
+				key := res.Parent + " " + res.Name
+				if other, ok := seen[key]; ok {
+					assert.Failf(t, "two siblings share a name", "%s and %s are both %q under %s", other, res.Type,
+						res.Name, res.Parent)
+				}
+				seen[key] = res.Type
+			}
+		})
+	}
+}
+
+// testdata/deployed holds the previews of the stacks as they are deployed. A rename in the program must carry
+// an alias, so that pulumi moves each deployed resource to its new name instead of deleting it and creating
+// another. Refresh the files only with a release that deployed both stacks.
+func TestRenamesKeepTheDeployedStacksResources(t *testing.T) {
+	for _, stack := range []string{"staging", "production"} {
+		t.Run(stack, func(t *testing.T) {
+			base, err := preview.ReadReport(filepath.Join(offlinetest.Root(), "internal", "preview", "testdata",
+				"deployed", stack+".json"))
+			require.NoError(t, err)
+			renamed := map[string]string{}
+			for _, c := range preview.Diff(base, report(t, stack, nil)) {
+				assert.NotEqual(t, "remove", c.Kind, "%s %s is deleted", c.Type, c.Name)
+				assert.Empty(t, c.ReplaceBecause, "%s %s is replaced", c.Type, c.Name)
+				if c.RenamedFrom != "" {
+					renamed[c.Name] = c.RenamedFrom
+				}
+			}
+			prefix := "urn:pulumi:" + stack + "::appstack::appstack:components:App$appstack:components:Image"
+			assert.Equal(t, map[string]string{
+				"app-web-image":       prefix + "::app-web",
+				"app-web-image-image": prefix + "$docker:index/image:Image::app-web-image",
+			}, renamed, "the image component and its push keep their state under the new names")
+		})
+	}
+}
