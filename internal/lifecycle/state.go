@@ -146,6 +146,24 @@ func CheckStackFile(name string, raw []byte) error {
 	return nil
 }
 
+// CheckPlaceholders refuses a stack file with a `secure:` value that no secrets provider wrote (an example's
+// placeholder, offline.StackFile.Placeholders): the CLI decrypts every secure value before the program runs and
+// stops at such a one with "could not decrypt configuration value: : bad value", naming no key
+// (pulumi/pulumi sdk/go/common/resource/config crypt.go, symmetricCrypter.DecryptValue). Each placeholder is
+// named by its key, with the command that replaces it with ciphertext.
+func CheckPlaceholders(stack string, raw []byte) error {
+	f, err := offline.ParseStackFile(raw)
+	if err != nil {
+		return fmt.Errorf("Pulumi.%s.yaml: %w", stack, err)
+	}
+	var errs []error
+	for _, k := range f.Placeholders {
+		errs = append(errs, fmt.Errorf("Pulumi.%s.yaml: %s holds a placeholder, not ciphertext, which pulumi "+
+			"cannot decrypt: set it with pulumi config set --stack %s --secret --path '%s' VALUE", stack, k, stack, k))
+	}
+	return errors.Join(errs...)
+}
+
 // decryptFailure recognises the CLI's errors for configuration or state it could not decrypt.
 func decryptFailure(err error) bool {
 	msg := err.Error()
