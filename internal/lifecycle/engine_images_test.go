@@ -276,7 +276,7 @@ func TestTheImageRenameKeepsADeployedStacksImageOnTheRealEngine(t *testing.T) {
 			}
 		}
 	}()
-	_, err = st.Up(ctx, optup.EventStreams(ch))
+	_, err = e.m.Up(ctx, "staging", optup.EventStreams(ch))
 	<-done
 	require.NoError(t, err)
 	urn := "urn:pulumi:staging::appstack::" + image
