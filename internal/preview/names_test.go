@@ -79,3 +79,21 @@ func TestRenamesKeepTheDeployedStacksResources(t *testing.T) {
 		})
 	}
 }
+
+// A table or service whose name makes its component a namesake of another child is a warning naming its key.
+func TestATableNamedLikeAServiceIsAWarning(t *testing.T) {
+	r := report(t, "staging", map[string]string{
+		"appstack:services": `[{"name":"web","port":8080,"build":{"context":"app"}},` +
+			`{"name":"web-image","port":8081,"image":"public.ecr.aws/nginx/nginx@sha256:` + strings.Repeat("a", 64) + `"}]`,
+		"appstack:tables": `[{"name":"web","hashKey":"id"},{"name":"secrets","hashKey":"id"}]`,
+	})
+	assert.Contains(t, r.Warnings, "appstack:services[0].name: service web's image is named <app>-web-image, as "+
+		"service web-image's registry (appstack:services[1].name): the preview and pulumi stack show the name "+
+		"twice; give a new one another name (renaming a deployed one replaces it)")
+	assert.Len(t, r.Warnings, 3, "%v", r.Warnings)
+	joined := strings.Join(r.Warnings, "\n")
+	assert.Contains(t, joined, "appstack:tables[0].name: table web is named <app>-web, as service web's registry")
+	assert.Contains(t, joined, "appstack:tables[1].name: table secrets is named <app>-secrets, as the app's own "+
+		"secrets component")
+	assert.Empty(t, report(t, "staging", nil).Warnings, "the committed stack has no namesakes")
+}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 
+	"appstack/components/appstack"
 	"appstack/infra"
 	"appstack/internal/offline"
 	"appstack/policy"
@@ -132,7 +133,7 @@ func Build(res *offline.Result, cfg *stacks.Config) *Report {
 	r.Findings = append([]policy.Finding{}, r.Findings...)
 	r.Waived = append([]policy.Finding{}, r.Waived...)
 	r.Cost = EstimateCost(cfg, res)
-	r.Warnings = cfg.UnusedSecrets()
+	r.Warnings = append(cfg.UnusedSecrets(), appstack.NameClashes(cfg)...)
 	return r
 }
 
