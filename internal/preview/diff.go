@@ -143,7 +143,7 @@ func WriteDiff(w io.Writer, base, head *Report, changes []Change) error {
 			removes++
 		case len(c.ReplaceBecause) > 0:
 			replaces++
-		default:
+		case len(c.Properties) > 0:
 			updates++
 		}
 	}

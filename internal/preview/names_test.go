@@ -1,6 +1,7 @@
 package preview_test
 
 import (
+	"bytes"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -96,4 +97,16 @@ func TestATableNamedLikeAServiceIsAWarning(t *testing.T) {
 	assert.Contains(t, joined, "appstack:tables[1].name: table secrets is named <app>-secrets, as the app's own "+
 		"secrets component")
 	assert.Empty(t, report(t, "staging", nil).Warnings, "the committed stack has no namesakes")
+}
+
+func TestTheDiffShowsARenameAsKept(t *testing.T) {
+	base, err := preview.ReadReport(filepath.Join(offlinetest.Root(), "internal", "preview", "testdata", "deployed",
+		"staging.json"))
+	require.NoError(t, err)
+	head := report(t, "staging", nil)
+	var out bytes.Buffer
+	require.NoError(t, preview.WriteDiff(&out, base, head, preview.Diff(base, head)))
+	assert.Contains(t, out.String(), "0 to add, 0 to change in place, 0 to replace, 0 to remove, 2 renamed and kept")
+	assert.Contains(t, out.String(), "~  appstack:components:Image app-web-image  (renamed from app-web, kept "+
+		"through its alias)")
 }
