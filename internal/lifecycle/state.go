@@ -152,14 +152,15 @@ func CheckStackFile(name string, raw []byte) error {
 // (pulumi/pulumi sdk/go/common/resource/config crypt.go, symmetricCrypter.DecryptValue). Each placeholder is
 // named by its key, with the command that replaces it with ciphertext.
 func CheckPlaceholders(stack string, raw []byte) error {
+	file := "Pulumi." + stack + ".yaml"
 	f, err := offline.ParseStackFile(raw)
 	if err != nil {
-		return fmt.Errorf("Pulumi.%s.yaml: %w", stack, err)
+		return fmt.Errorf("%s: %w", file, err)
 	}
 	var errs []error
 	for _, k := range f.Placeholders {
-		errs = append(errs, fmt.Errorf("Pulumi.%s.yaml: %s holds a placeholder, not ciphertext, which pulumi "+
-			"cannot decrypt: set it with pulumi config set --stack %s --secret --path '%s' VALUE", stack, k, stack, k))
+		errs = append(errs, fmt.Errorf("%s: %s holds a placeholder, not ciphertext, which pulumi cannot decrypt: "+
+			"set it with pulumi config set --stack %s --secret --path '%s' VALUE", file, k, stack, k))
 	}
 	return errors.Join(errs...)
 }
