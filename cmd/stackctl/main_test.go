@@ -98,6 +98,30 @@ func TestStackFileSecretsRule(t *testing.T) {
 	}
 }
 
+// An example's placeholder secret is refused before the CLI runs, by its key and with the command that sets it:
+// the CLI itself stops at it with "could not decrypt configuration value: : bad value", naming no key.
+func TestPlaceholderSecretsAreNamedByKeyBeforePulumiRuns(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(project.Root(), "examples", "mexc-sniper", "Pulumi.production.yaml"))
+	require.NoError(t, err)
+	err = lifecycle.CheckPlaceholders("production", raw)
+	require.Error(t, err)
+	for _, k := range []string{"MEXC_API_KEY", "MEXC_SECRET_KEY", "JWT_SECRET"} {
+		assert.ErrorContains(t, err, "Pulumi.production.yaml: appstack:secrets."+k+" holds a placeholder")
+		assert.ErrorContains(t, err, "pulumi config set --stack production --secret --path 'appstack:secrets."+k+
+			"' VALUE")
+	}
+
+	assert.NoError(t, lifecycle.CheckPlaceholders("s", []byte("config:\n  appstack:secrets:\n    JWT:\n"+
+		"      secure: v1:c2FsdHNhbHQ=:Y2lwaGVydGV4dA==\n")), "ciphertext is no placeholder")
+	files, err := filepath.Glob(filepath.Join(project.Root(), "Pulumi.*.yaml"))
+	require.NoError(t, err)
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		require.NoError(t, err)
+		assert.NoError(t, lifecycle.CheckPlaceholders("s", raw), f)
+	}
+}
+
 // The steps run in a copy of the project whose Pulumi.yaml names the binary; the checkout's files are left byte
 // for byte as committed.
 func TestBinaryLeavesTheCommittedProjectFile(t *testing.T) {

@@ -277,7 +277,10 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		repoArns = append(repoArns, repo.RepositoryArn)
 		var ref pulumi.StringInput = pulumi.String(s.Image)
 		if s.Build != nil {
-			img, err := image.New(ctx, name+"-"+s.Name, &image.Args{
+			// The image is <service>-image beside the service's registry, <service>: it was <service> too, which
+			// the alias keeps, so that a stack deployed before holds the same image (and its children) under the
+			// new name instead of deleting and creating it.
+			img, err := image.New(ctx, name+"-"+s.Name+"-image", &image.Args{
 				Context:        s.Build.Context,
 				Dockerfile:     s.Build.Dockerfile,
 				BuildArgs:      s.Build.Args,
@@ -286,7 +289,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 				RepositoryURL:  repo.RepositoryURL,
 				RepositoryName: repo.RepositoryName,
 				RegistryID:     repo.RegistryID,
-			}, parent)
+			}, parent, pulumi.Aliases([]pulumi.Alias{{Name: pulumi.String(name + "-" + s.Name)}}))
 			if err != nil {
 				return nil, err
 			}

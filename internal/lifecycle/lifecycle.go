@@ -262,19 +262,24 @@ func inBackend(ctx context.Context, ws auto.Workspace, name string) bool {
 func shortName(name string) string { return name[strings.LastIndex(name, "/")+1:] }
 
 // ready makes sure a stack can run its program on this runner: a review stack's configuration is not in the
-// backend (a DIY backend keeps none), so on a fresh runner only `stackctl review` can rebuild it.
+// backend (a DIY backend keeps none), so on a fresh runner only `stackctl review` can rebuild it; and no secure
+// value in the stack file is a placeholder, which the CLI would refuse without naming it (CheckPlaceholders).
 func (m *Manager) ready(name string) error {
-	if !strings.HasPrefix(name, ReviewPrefix) {
-		return nil
-	}
 	path, err := m.stackFile(name)
 	if err != nil {
 		return err
 	}
-	if _, err := os.Stat(path); err != nil {
+	raw, err := os.ReadFile(path)
+	switch {
+	case err != nil && strings.HasPrefix(name, ReviewPrefix):
 		pr := strings.TrimPrefix(name, ReviewPrefix)
 		return fmt.Errorf("stack %s: its configuration is rebuilt from the base stack on each run: use "+
 			"stackctl review -pr %s (or destroy, reap), not a bare up or preview", name, pr)
+	case err != nil:
+		return nil // a stack with no file: its configuration is in the backend
+	}
+	if err := CheckPlaceholders(name, raw); err != nil {
+		return fmt.Errorf("stack %s: %w", name, err)
 	}
 	return nil
 }

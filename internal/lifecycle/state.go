@@ -18,6 +18,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
 	"gopkg.in/yaml.v3"
 
+	"appstack/internal/offline"
 	"appstack/stacks"
 )
 
@@ -152,6 +153,25 @@ func CheckStackFile(name string, raw []byte) error {
 			"can decrypt them: commit both lines", name, strings.Join(secretKeys, ", "))
 	}
 	return nil
+}
+
+// CheckPlaceholders refuses a stack file with a `secure:` value that no secrets provider wrote (an example's
+// placeholder, offline.StackFile.Placeholders): the CLI decrypts every secure value before the program runs and
+// stops at such a one with "could not decrypt configuration value: : bad value", naming no key
+// (pulumi/pulumi sdk/go/common/resource/config crypt.go, symmetricCrypter.DecryptValue). Each placeholder is
+// named by its key, with the command that replaces it with ciphertext.
+func CheckPlaceholders(stack string, raw []byte) error {
+	file := "Pulumi." + stack + ".yaml"
+	f, err := offline.ParseStackFile(raw)
+	if err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	var errs []error
+	for _, k := range f.Placeholders {
+		errs = append(errs, fmt.Errorf("%s: %s holds a placeholder, not ciphertext, which pulumi cannot decrypt: "+
+			"set it with pulumi config set --stack %s --secret --path '%s' VALUE", file, k, stack, k))
+	}
+	return errors.Join(errs...)
 }
 
 // decryptFailure recognises the CLI's errors for configuration or state it could not decrypt.

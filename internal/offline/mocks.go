@@ -1,6 +1,7 @@
 package offline
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	awsarn "github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 
 	"appstack/components/readiness"
 	"appstack/policy"
@@ -52,8 +54,10 @@ type Resource struct {
 	DeleteBeforeReplace bool
 	IgnoreChanges       []string
 	ReplaceOnChanges    []string
-	Aliases             int
-	DependsOn           []string
+	// Aliases are the URNs the resource was known by before a rename or move: its own pulumi.Aliases and
+	// those it inherits from its parent's, as the engine computes them.
+	Aliases   []string
+	DependsOn []string
 	// Import is the id of the existing resource the program adopts (pulumi.Import), or "".
 	Import string
 	// DeleteTimeout is the custom delete timeout (pulumi.Timeouts), or "".
@@ -302,7 +306,6 @@ func (m *Mocks) record(args pulumi.MockResourceArgs, id string, out resource.Pro
 		r.DeleteBeforeReplace = rpc.GetDeleteBeforeReplace()
 		r.IgnoreChanges = rpc.GetIgnoreChanges()
 		r.ReplaceOnChanges = rpc.GetReplaceOnChanges()
-		r.Aliases = len(rpc.GetAliases()) + len(rpc.GetAliasURNs())
 		r.DependsOn = rpc.GetDependencies()
 		r.Import = rpc.GetImportId()
 		if t := rpc.GetCustomTimeouts(); t != nil {
@@ -311,8 +314,65 @@ func (m *Mocks) record(args pulumi.MockResourceArgs, id string, out resource.Pro
 	}
 	r.URN = urnOf(m.Project, m.Stack, r.Parent, r.Type, r.Name)
 	m.mu.Lock()
+	defer m.mu.Unlock()
+	if rpc := args.RegisterRPC; rpc != nil {
+		r.Aliases = m.aliasURNs(r, rpc.GetAliases(), rpc.GetAliasURNs())
+	}
 	m.resources = append(m.resources, r)
-	m.mu.Unlock()
+}
+
+// aliasURNs computes the URNs a resource may have had before, as the engine does (pulumi/pulumi
+// pkg/resource/deploy/step_generator.go v3.200.0, generateAliases and inheritedChildAlias): each alias the
+// resource states, and for each alias of its parent the same resource under that parent, its name's parent
+// prefix replaced by the parent's old name (the "<parent>-<suffix>" convention). Callers hold m.mu.
+func (m *Mocks) aliasURNs(r Resource, specs []*pulumirpc.Alias, urns []string) []string {
+	var out []string
+	add := func(urn string) {
+		if urn != "" && urn != r.URN && !slices.Contains(out, urn) {
+			out = append(out, urn)
+		}
+	}
+	for _, u := range urns {
+		add(u)
+	}
+	own := []string{r.URN}
+	for _, a := range specs {
+		if u := a.GetUrn(); u != "" {
+			add(u)
+			own = append(own, u)
+			continue
+		}
+		spec := a.GetSpec()
+		name, typ, parent := cmp.Or(spec.GetName(), r.Name), cmp.Or(spec.GetType(), r.Type), r.Parent
+		switch {
+		case spec.GetNoParent():
+			parent = ""
+		case spec.GetParentUrn() != "":
+			parent = spec.GetParentUrn()
+		}
+		u := urnOf(cmp.Or(spec.GetProject(), m.Project), cmp.Or(spec.GetStack(), m.Stack), parent, typ, name)
+		add(u)
+		own = append(own, u)
+	}
+	if r.Parent == "" {
+		return out
+	}
+	parentName := resource.URN(r.Parent).Name()
+	for _, p := range m.resources {
+		if p.URN != r.Parent {
+			continue
+		}
+		for _, parentAlias := range p.Aliases {
+			for _, u := range own {
+				name := resource.URN(u).Name()
+				if strings.HasPrefix(name, parentName) {
+					name = resource.URN(parentAlias).Name() + strings.TrimPrefix(name, parentName)
+				}
+				add(urnOf(m.Project, m.Stack, parentAlias, string(resource.URN(u).Type()), name))
+			}
+		}
+	}
+	return out
 }
 
 // urnOf builds a resource's URN the way the engine (and the mock monitor) does.

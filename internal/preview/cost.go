@@ -36,7 +36,14 @@ func StaleNote(asOf string, now time.Time) string {
 // HoursPerMonth is AWS's billing convention.
 const HoursPerMonth = 730
 
-// PriceRegion is the region the table holds prices for.
+// PriceRegion is the region the table holds prices for. Other regions (us-east-1, us-west-2, eu-west-1,
+// eu-central-1, ap-northeast-1, …) stay unpriced: a region's row needs AWS's own list prices for every item
+// below (the instance types, gp3, the load balancer, CloudWatch, KMS), read from a source that can be cited
+// (https://aws.amazon.com/ec2/pricing/on-demand/ or the Price List API's offer files,
+// https://pricing.us-east-1.amazonaws.com/offers/v1.0/aws/AmazonEC2/current/<region>/index.json), and none was
+// at hand when the table was made. Only the public IPv4 charge is the same everywhere (0.005 USD an hour in
+// every region since 2024-02-01, https://aws.amazon.com/blogs/aws/new-aws-public-ipv4-address-charge-public-ip-insights/),
+// which alone is no estimate.
 const PriceRegion = "ap-southeast-1"
 
 // instanceHourly is USD per hour, Linux on-demand.
@@ -265,8 +272,9 @@ func round(x float64) float64 { return math.Round(x*100) / 100 }
 func (e Estimate) write(p *printer) {
 	if !e.Priced {
 		p.printf("Estimated monthly cost: not priced. The price table holds %s list prices only (as of %s), and "+
-			"the stack is in %s; see https://aws.amazon.com/ec2/pricing/on-demand/ for its prices.\n", PriceRegion,
-			e.PricesAsOf, e.Region)
+			"the stack is in %s, for which no list prices from a citable AWS source were recorded; see "+
+			"https://aws.amazon.com/ec2/pricing/on-demand/ for its prices, or add them with their source to "+
+			"internal/preview/cost.go.\n", PriceRegion, e.PricesAsOf, e.Region)
 		return
 	}
 	p.printf("Estimated monthly cost (%s; %s prices as of %s):\n", e.Label, e.Region, e.PricesAsOf)

@@ -19,7 +19,9 @@ func TestAStackInARegionWithoutPricesIsNotPriced(t *testing.T) {
 	require.NoError(t, r.WriteText(&text))
 	assert.Contains(t, text.String(), "Estimated monthly cost: not priced. The price table holds ap-southeast-1 "+
 		"list prices only")
-	assert.Contains(t, text.String(), "the stack is in us-east-1")
+	assert.Contains(t, text.String(), "the stack is in us-east-1, for which no list prices from a citable AWS "+
+		"source were recorded")
+	assert.Contains(t, text.String(), "add them with their source to internal/preview/cost.go")
 	assert.NotContains(t, text.String(), "0.00 USD", "no total of zero for a region the table does not price")
 }
 

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+
 	"appstack/policy"
 	"appstack/stacks"
 )
@@ -50,11 +52,14 @@ var productionData = []string{policy.Table, policy.Eip, policy.Parameter, policy
 
 // Change is how one resource differs between two reports.
 type Change struct {
-	Kind       string           `json:"kind"` // add, remove or change
-	URN        string           `json:"urn"`
-	Type       string           `json:"type"`
-	Name       string           `json:"name"`
-	Properties []PropertyChange `json:"properties,omitempty"`
+	Kind string `json:"kind"` // add, remove or change
+	URN  string `json:"urn"`
+	Type string `json:"type"`
+	Name string `json:"name"`
+	// RenamedFrom is the URN the base report has the resource under, when head renamed it with an alias: the
+	// engine moves it to its new URN and keeps it.
+	RenamedFrom string           `json:"renamedFrom,omitempty"`
+	Properties  []PropertyChange `json:"properties,omitempty"`
 	// ReplaceBecause names the changed inputs that replace the resource; empty for an update in place.
 	ReplaceBecause []string `json:"replaceBecause,omitempty"`
 	// ProductionData marks a change that can lose production data or the production address.
@@ -83,7 +88,8 @@ func ReadReport(path string) (*Report, error) {
 	return &r, nil
 }
 
-// Diff lists what head adds, removes and changes relative to base, in URN order.
+// Diff lists what head adds, removes and changes relative to base, in URN order. A head resource whose aliases
+// name a base resource is that resource renamed, not a new one: pulumi moves it and keeps it.
 func Diff(base, head *Report) []Change {
 	old := map[string]Resource{}
 	for _, r := range base.Resources {
@@ -94,12 +100,19 @@ func Diff(base, head *Report) []Change {
 	for _, r := range head.Resources {
 		seen[r.URN] = true
 		o, ok := old[r.URN]
+		renamedFrom := ""
+		for _, alias := range r.Options.Aliases {
+			if a, found := old[alias]; !ok && found && !seen[alias] {
+				o, ok, renamedFrom = a, true, alias
+				seen[alias] = true
+			}
+		}
 		if !ok {
 			out = append(out, Change{Kind: "add", URN: r.URN, Type: r.Type, Name: r.Name})
 			continue
 		}
-		c := Change{Kind: "change", URN: r.URN, Type: r.Type, Name: r.Name, Protected: o.Options.Protect,
-			ProductionData: isProductionData(head.Environment, r.Type)}
+		c := Change{Kind: "change", URN: r.URN, Type: r.Type, Name: r.Name, RenamedFrom: renamedFrom,
+			Protected: o.Options.Protect, ProductionData: isProductionData(head.Environment, r.Type)}
 		before, after := flatten(o.Inputs), flatten(r.Inputs)
 		for _, path := range unionKeys(before, after) {
 			if before[path] == after[path] {
@@ -113,7 +126,7 @@ func Diff(base, head *Report) []Change {
 				}
 			}
 		}
-		if len(c.Properties) > 0 {
+		if len(c.Properties) > 0 || c.RenamedFrom != "" {
 			out = append(out, c)
 		}
 	}
@@ -134,8 +147,11 @@ func isProductionData(env, typ string) bool {
 // WriteDiff prints the changes, replacements and production-data warnings first.
 func WriteDiff(w io.Writer, base, head *Report, changes []Change) error {
 	p := &printer{w: w}
-	var adds, removes, updates, replaces int
+	var adds, removes, updates, replaces, renames int
 	for _, c := range changes {
+		if c.RenamedFrom != "" {
+			renames++
+		}
 		switch {
 		case c.Kind == "add":
 			adds++
@@ -143,12 +159,12 @@ func WriteDiff(w io.Writer, base, head *Report, changes []Change) error {
 			removes++
 		case len(c.ReplaceBecause) > 0:
 			replaces++
-		default:
+		case len(c.Properties) > 0:
 			updates++
 		}
 	}
 	p.printf("Changes from the base report of %q to stack %q: %d to add, %d to change in place, %d to replace, "+
-		"%d to remove\n", base.Stack, head.Stack, adds, updates, replaces, removes)
+		"%d to remove, %d renamed and kept\n", base.Stack, head.Stack, adds, updates, replaces, removes, renames)
 	for _, c := range changes {
 		destructive := c.Kind == "remove" || len(c.ReplaceBecause) > 0
 		if destructive && c.ProductionData {
@@ -162,8 +178,11 @@ func WriteDiff(w io.Writer, base, head *Report, changes []Change) error {
 	for _, c := range changes {
 		mark := map[string]string{"add": "+", "remove": "-", "change": "~"}[c.Kind]
 		note := ""
+		if c.RenamedFrom != "" {
+			note = "  (renamed from " + resource.URN(c.RenamedFrom).Name() + ", kept through its alias)"
+		}
 		if len(c.ReplaceBecause) > 0 {
-			mark, note = "+-", "  REPLACE because of "+strings.Join(c.ReplaceBecause, ", ")
+			mark, note = "+-", note+"  REPLACE because of "+strings.Join(c.ReplaceBecause, ", ")
 		}
 		p.printf("%-2s %s %s%s\n", mark, c.Type, c.Name, note)
 		for _, pc := range c.Properties {

@@ -16,6 +16,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 
 	"appstack/infra"
+	"appstack/infra/appstack"
 	"appstack/internal/offline"
 	"appstack/policy"
 	"appstack/stacks"
@@ -56,6 +57,9 @@ type Options struct {
 	IgnoreChanges  []string `json:"ignoreChanges,omitempty"`
 	// Import is the id of an existing resource the stack adopts (pulumi import) instead of creating it.
 	Import string `json:"import,omitempty"`
+	// Aliases are the URNs the resource had before a rename (pulumi.Aliases, and its parent's): a stack that
+	// holds it under one of them keeps it.
+	Aliases []string `json:"aliases,omitempty"`
 }
 
 // Secret replaces every secret value in a report.
@@ -114,7 +118,7 @@ func Build(res *offline.Result, cfg *stacks.Config) *Report {
 			URN: x.URN, Type: x.Type, Name: x.Name, Parent: x.Parent,
 			Inputs: mask(resource.NewObjectProperty(x.Inputs)).(map[string]any),
 			Options: Options{Protect: x.Protect, RetainOnDelete: x.RetainOnDelete,
-				IgnoreChanges: x.IgnoreChanges, Import: x.Import},
+				IgnoreChanges: x.IgnoreChanges, Import: x.Import, Aliases: x.Aliases},
 		})
 	}
 	slices.SortFunc(r.Resources, func(a, b Resource) int { return strings.Compare(a.URN, b.URN) })
@@ -129,7 +133,7 @@ func Build(res *offline.Result, cfg *stacks.Config) *Report {
 	r.Findings = append([]policy.Finding{}, r.Findings...)
 	r.Waived = append([]policy.Finding{}, r.Waived...)
 	r.Cost = EstimateCost(cfg, res)
-	r.Warnings = cfg.UnusedSecrets()
+	r.Warnings = append(cfg.UnusedSecrets(), appstack.NameClashes(cfg)...)
 	return r
 }
 

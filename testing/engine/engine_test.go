@@ -398,7 +398,7 @@ func TestStackLifecycleOnTheRealEngine(t *testing.T) {
 		}
 		assert.Equal(t, map[string]bool{"app-host-instance": true, "app-host-eip-assoc": true}, replaced,
 			"ops: %v", ops)
-		assert.Equal(t, []string{"update"}, ops["app-web-image"], "pulumi-docker updates in place, and pushes")
+		assert.Equal(t, []string{"update"}, ops["app-web-image-image"], "pulumi-docker updates in place, and pushes")
 		for _, name := range []string{"app-host-eip", "app-events-table", "app-web-repo", "app-secrets-key",
 			"app-network-sg", "app-identity-role"} {
 			assert.Equal(t, []string{"same"}, ops[name], name)

@@ -7,10 +7,13 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/events"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -129,7 +132,7 @@ func TestImagesOnTheRealEngine(t *testing.T) {
 			optpreview.PolicyPackConfigs(cfg))
 		require.NoError(t, err, "%s", res.StdOut)
 		assert.Greater(t, res.ChangeSummary[apitype.OpCreate], 10, "%v", res.ChangeSummary)
-		assert.Contains(t, res.StdOut, "docker:index:Image app-web-image create", "the preview plans the push")
+		assert.Contains(t, res.StdOut, "docker:index:Image app-web-image-image create", "the preview plans the push")
 		assert.NotRegexp(t, `appstack-[a-z0-9]+-\d{3}`, res.StdOut, "no policy finding on unknown values")
 		assert.Zero(t, e.pushes(t), "a preview pushes nothing")
 	})
@@ -137,7 +140,7 @@ func TestImagesOnTheRealEngine(t *testing.T) {
 	var first string
 	t.Run("the first deploy pushes the content tag", func(t *testing.T) {
 		res, ops := e.up(t, ctx, "staging")
-		assert.Equal(t, []string{"create"}, ops["app-web-image"])
+		assert.Equal(t, []string{"create"}, ops["app-web-image-image"])
 		assert.Equal(t, 1, e.pushes(t))
 		first = webDigest(t, res)
 		assert.Regexp(t, `\.dkr\.ecr\.ap-southeast-1\.amazonaws\.com/app-web-repo-[0-9a-f]{7}@sha256:[0-9a-f]{64}$`,
@@ -159,7 +162,7 @@ func TestImagesOnTheRealEngine(t *testing.T) {
 		require.NoError(t, os.WriteFile(main, append(append([]byte{}, original...),
 			"\n// a change to the sample service\n"...), 0o644))
 		res, ops := e.up(t, ctx, "staging")
-		assert.Equal(t, []string{"create"}, ops["app-web-image"], "ops: %v", ops)
+		assert.Equal(t, []string{"create"}, ops["app-web-image-image"], "ops: %v", ops)
 		assert.Equal(t, 2, e.pushes(t))
 		second = webDigest(t, res)
 		assert.NotEqual(t, first, second)
@@ -169,7 +172,7 @@ func TestImagesOnTheRealEngine(t *testing.T) {
 		require.NoError(t, os.WriteFile(main, original, 0o644))
 		res, ops := e.up(t, ctx, "staging")
 		assert.Equal(t, 2, e.pushes(t), "the earlier tag is not pushed again")
-		assert.NotContains(t, ops["app-web-image"], "create")
+		assert.NotContains(t, ops["app-web-image-image"], "create")
 		assert.Equal(t, first, webDigest(t, res), "the host runs the digest first pushed under the tag")
 		assert.Contains(t, userData(t, ctx, st), first)
 		assert.Contains(t, ops["app-host-instance"], "replace", "a new host boots on the earlier image")
@@ -217,7 +220,7 @@ func TestImagesOnTheRealEngine(t *testing.T) {
 
 		res, ops := e.up(t, ctx, "staging")
 		assert.Equal(t, 3, e.pushes(t), "the re-run finds the tag and pushes nothing")
-		assert.NotContains(t, ops["app-web-image"], "create")
+		assert.NotContains(t, ops["app-web-image-image"], "create")
 		third := webDigest(t, res)
 		assert.NotContains(t, []string{first, second}, third)
 		assert.Contains(t, userData(t, ctx, st), third, "the host runs what the failed create pushed")
@@ -228,4 +231,61 @@ func TestImagesOnTheRealEngine(t *testing.T) {
 		require.Error(t, err, "ECR refuses to delete a repository with images unless forced")
 		assert.Contains(t, err.Error(), "RepositoryNotEmptyException")
 	})
+}
+
+// A stack deployed while the image component was named like its service's registry (app-web) keeps the image
+// and its push through the rename to app-web-image: the engine follows the component's alias and the alias its
+// child inherits, so nothing of the image is created anew or deleted.
+func TestTheImageRenameKeepsADeployedStacksImageOnTheRealEngine(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t)
+	ctx := context.Background()
+	st, err := e.m.Stack(ctx, "staging")
+	require.NoError(t, err)
+	e.up(t, ctx, "staging")
+	require.Equal(t, 1, e.pushes(t))
+
+	// The state as the program before the rename left it.
+	const image = "appstack:components:App$appstack:components:Image"
+	state, err := st.Export(ctx)
+	require.NoError(t, err)
+	before := string(state.Deployment)
+	old := strings.NewReplacer(
+		image+"$docker:index/image:Image::app-web-image-image", image+"$docker:index/image:Image::app-web-image",
+		image+"::app-web-image", image+"::app-web",
+	).Replace(before)
+	require.NotEqual(t, before, old)
+	state.Deployment = json.RawMessage(old)
+	require.NoError(t, st.Import(ctx, state))
+
+	main := filepath.Join(e.work, "app", "main.go")
+	f, err := os.OpenFile(main, os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = f.WriteString("\n// a change to the sample service\n")
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+
+	ch, done := make(chan events.EngineEvent), make(chan struct{})
+	ops := map[string][]string{}
+	go func() {
+		defer close(done)
+		for ev := range ch {
+			if ev.ResourcePreEvent != nil {
+				md := ev.ResourcePreEvent.Metadata
+				ops[md.URN] = append(ops[md.URN], string(md.Op))
+			}
+		}
+	}()
+	_, err = e.m.Up(ctx, "staging", optup.EventStreams(ch))
+	<-done
+	require.NoError(t, err)
+	urn := "urn:pulumi:staging::appstack::" + image
+	assert.Equal(t, []string{"same"}, ops[urn+"::app-web-image"], "ops: %v", ops)
+	assert.Equal(t, []string{"update"}, ops[urn+"$docker:index/image:Image::app-web-image-image"],
+		"the image is updated in place, as before the rename; ops: %v", ops)
+	for u, list := range ops {
+		assert.NotContains(t, list, "delete", u)
+		assert.NotContains(t, list, "create", u)
+	}
+	assert.Equal(t, 2, e.pushes(t))
 }

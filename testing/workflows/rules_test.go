@@ -52,6 +52,18 @@ var rules = []rule{
 		[]string{"deploy.yml: no production-preview job"}, nil},
 	{"preview comments trust only the triggering run", checkPreviewComment,
 		[]string{"preview.yml: writes a pr-number", "cancelled", "runner.temp", "-head-sha"}, nil},
+	{"the preview's diff gates the pull request on production data", checkPreviewDiffGates,
+		[]string{`preview.yml/offline: "go run ./cmd/preview -stack \"$stack\" -diff \"out/$stack-base.json\" || true" discards the diff's exit status`,
+			"x.yml/offline: env ACCEPT comes from ${{ contains(github.event.pull_request.title",
+			"x.yml/offline: the preview files are not kept with if: always()"},
+		map[string]string{"x.yml": `
+jobs:
+  offline:
+    steps:
+      - run: go run ./cmd/preview -stack staging -diff base.json || diff_status=$?
+        env: {ACCEPT: "${{ contains(github.event.pull_request.title, 'accept') }}"}
+      - uses: actions/upload-artifact@x
+`}},
 	{"deploys run only what passed CI on main", checkDeployGate,
 		[]string{"deploy.yml: runs on push", "deploy.yml: no gate job"}, nil},
 	{"a failed smoke test rolls back to the digests recorded before the up", checkRollback,
@@ -422,6 +434,50 @@ func checkPreviewComment(ws map[string]*workflow) (p problems) {
 	for k, v := range want {
 		if s.Env[k] != v {
 			p.add("preview-comment.yml/comment: env %s is %q, want %s", k, s.Env[k], v)
+		}
+	}
+	return p
+}
+
+// discarded matches a command whose failure is ignored: `|| true`, `|| :` or `|| exit 0`.
+var discarded = regexp.MustCompile(`\|\|\s*(true|:|exit\s+0)\s*(;|$)`)
+
+// checkPreviewDiffGates keeps the offline preview's -diff a gate: it exits 4 when a change deletes or replaces
+// production data, which must fail the job, and only a pull request label (set by triage access or more, never
+// by a fork's author through the title or body) may accept it. The job keeps its files whatever the outcome, so
+// the comment is posted for a failed job too.
+func checkPreviewDiffGates(ws map[string]*workflow) (p problems) {
+	for file, w := range ws {
+		for name, j := range w.Jobs {
+			diffs := false
+			for _, s := range j.Steps {
+				if !strings.Contains(s.Run, "cmd/preview") || !strings.Contains(s.Run, "-diff") {
+					continue
+				}
+				diffs = true
+				for _, line := range strings.Split(s.Run, "\n") {
+					line = strings.TrimSpace(line)
+					if strings.Contains(line, "-diff") && discarded.MatchString(line) {
+						p.add("%s/%s: %q discards the diff's exit status: exit 4 (production data deleted or "+
+							"replaced) must fail the job", file, name, line)
+					}
+				}
+				for k, v := range s.Env {
+					if strings.Contains(v, "github.event.pull_request") &&
+						!strings.Contains(v, "github.event.pull_request.labels.*.name") {
+						p.add("%s/%s: env %s comes from %s, which the pull request's author sets; only a label "+
+							"may accept a production data change", file, name, k, v)
+					}
+				}
+			}
+			if !diffs {
+				continue
+			}
+			if _, s, ok := stepWith(j, func(s step) bool { return strings.HasPrefix(s.Uses, "actions/upload-artifact@") }); !ok ||
+				!strings.Contains(s.If, "always()") {
+				p.add("%s/%s: the preview files are not kept with if: always(), so a failed gate posts no comment",
+					file, name)
+			}
 		}
 	}
 	return p

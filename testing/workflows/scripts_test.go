@@ -309,3 +309,46 @@ func TestTheRollbackStepRedeploysTheRecordedDigestsAndReportsItsOwnFailure(t *te
 		assert.NotContains(t, r.log, "smoke -outputs", "%s: no smoke test of a rollback that failed", job)
 	}
 }
+
+// The offline step fails the job when the diff says production data would be deleted or replaced (exit 4),
+// unless the accept-production-data-change label accepts it, and on any other failure of the diff; it writes
+// the files the comment is made of in every case.
+func TestTheOfflineDiffGatesProductionData(t *testing.T) {
+	s := stepScript(t, "preview.yml", "offline", "offline")
+	// go run ./cmd/preview: the preview exits 0; its -diff exits $FAKE_DIFF for production, 0 for staging.
+	fakes := map[string]string{"go": `echo "go $*" >> "$FAKE_LOG"
+case "$*" in
+  *"-stack production -diff"*) echo "!! PRODUCTION DATA: aws:dynamodb/table:Table app-events-table would be replaced"; exit "$FAKE_DIFF" ;;
+esac
+echo "preview $*"
+`}
+	for _, tc := range []struct {
+		name, diff, accept string
+		code               int
+	}{
+		{"a clean diff passes", "0", "false", 0},
+		{"production data replaced fails the job", "4", "false", 4},
+		{"the label accepts production data replaced", "4", "true", 0},
+		{"a diff that cannot run fails the job", "1", "false", 1},
+		{"the label accepts nothing but production data", "1", "true", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			require.NoError(t, os.MkdirAll(filepath.Join(dir, "out"), 0o755))
+			for _, stack := range []string{"staging", "production"} {
+				require.NoError(t, os.WriteFile(filepath.Join(dir, "out", stack+"-base.json"), []byte("{}"), 0o600))
+			}
+			r := runStep(t, s.Run, dir, fakes, map[string]string{"FAKE_DIFF": tc.diff,
+				"ACCEPT_DATA_CHANGE": tc.accept})
+			assert.Equal(t, tc.code, r.code, r.log)
+			for _, stack := range []string{"staging", "production"} {
+				raw, err := os.ReadFile(filepath.Join(dir, "out", "offline-"+stack+".txt"))
+				require.NoError(t, err, "the comment's file is written")
+				assert.Contains(t, string(raw), "## Changes from the base branch: "+stack)
+			}
+			if tc.diff == "4" {
+				assert.Contains(t, r.log, "production: the change deletes or replaces production data")
+			}
+		})
+	}
+}
