@@ -8,11 +8,12 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"appstack/testing/standin/asgapi"
 )
 
 // fakeSSM answers as Parameter Store does: pages of at most MaxResults (at most 10) in name order, and deletes of
@@ -98,14 +99,14 @@ func TestASuccessfulRolloutPrunesTheSignalsOfHostsNoLongerInTheGroup(t *testing.
 		f.params[fmt.Sprintf("%s/i-gone%02d", prefix, i)] = "ready " + fp + " -"
 	}
 	f.params[prefix+"/notahost"] = "x"
-	asg := &fakeASG{version: "3", instances: []types.Instance{instance("i-a", "3"), instance("i-b", "3")}}
+	asg := newASG(t, fleet{version: "3", instances: []*asgapi.Instance{instance("i-a", "3"), instance("i-b", "3")}})
 	var lines []string
-	r := &Rollout{API: asg, Log: func(l string) { lines = append(lines, l) }}
-	n, err := r.Prune(context.Background(), f, "g", prefix)
+	r := &Rollout{API: asg.client, Log: func(l string) { lines = append(lines, l) }}
+	n, err := r.Prune(context.Background(), f, groupName, prefix)
 	require.NoError(t, err)
 	assert.Equal(t, 23, n)
 	assert.Len(t, f.deletes, 3, "DeleteParameters takes ten names at most")
 	assert.Equal(t, map[string]string{prefix + "/i-a": "ready " + fp + " -", prefix + "/i-b": "ready " + fp + " -",
 		prefix + "/notahost": "x"}, f.params, "the hosts in the group keep their signals")
-	assert.Contains(t, lines, "group g: pruned the readiness signals of 23 host(s) no longer in the group")
+	assert.Contains(t, lines, "group "+groupName+": pruned the readiness signals of 23 host(s) no longer in the group")
 }
