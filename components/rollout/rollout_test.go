@@ -1,121 +1,168 @@
 package rollout
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"appstack/components/readiness"
+	"appstack/testing/standin/asgapi"
 )
 
 const fp = "sha256:0123456789abcdef0123456789abcdef"
 
-// fakeASG answers as Auto Scaling does for one group: the refresh it runs moves through the statuses in script,
-// one per DescribeInstanceRefreshes by id, and a rollback request switches it to rollback.
-type fakeASG struct {
-	version   string                        // the group's launch template version
-	template  string                        // the group's launch template id, default lt-1
-	refuse    error                         // what RollbackInstanceRefresh answers, if set
-	instances []types.Instance              // the group's instances
-	refreshes []types.InstanceRefresh       // newest first
-	script    []types.InstanceRefreshStatus // what the started refresh goes through
-	calls     []string
-	started   *autoscaling.StartInstanceRefreshInput
-	rolled    bool
+// The tests drive the rollout against testing/standin/asgapi, the Auto Scaling API stand-in the engine tests use,
+// through the real aws-sdk-go-v2 client: one model of Auto Scaling, whose answers the SDK parses as it parses
+// the service's.
+
+const (
+	groupName = "app-staging-web"
+	// templateID is the fleet's launch template, with versions 1 to 9; otherTemplateID another one.
+	templateID      = "lt-0123456789abcdef0"
+	otherTemplateID = "lt-0fedcba9876543210"
+)
+
+// fleet is what the stand-in starts with.
+type fleet struct {
+	// version is the launch template version the group runs; template its template, default templateID.
+	version, template string
+	// instances are the group's instances (its desired capacity), in service and healthy.
+	instances []*asgapi.Instance
+	// script is the statuses the group's next instance refresh reports (asgapi.Group.Script).
+	script []string
+	// underway starts a refresh to this version of templateID before the rollout runs; it takes the script.
+	underway string
+	// ssmImage makes the group's launch template version take its AMI from a Systems Manager parameter.
+	ssmImage bool
+	// boot decides how the instances a refresh launches boot; nil boots them ready.
+	boot asgapi.Booter
 }
 
-func (f *fakeASG) DescribeAutoScalingGroups(_ context.Context, in *autoscaling.DescribeAutoScalingGroupsInput,
-	_ ...func(*autoscaling.Options)) (*autoscaling.DescribeAutoScalingGroupsOutput, error) {
-	f.calls = append(f.calls, "DescribeAutoScalingGroups")
-	p := policy(f.version)
-	if f.template != "" {
-		p.LaunchTemplate.LaunchTemplateSpecification.LaunchTemplateId = aws.String(f.template)
-	}
-	return &autoscaling.DescribeAutoScalingGroupsOutput{AutoScalingGroups: []types.AutoScalingGroup{{
-		AutoScalingGroupName: aws.String(in.AutoScalingGroupNames[0]),
-		MixedInstancesPolicy: p,
-		Instances:            f.instances,
-	}}}, nil
+// asg is the stand-in serving one group, and the real SDK client pointed at it.
+type asg struct {
+	srv    *asgapi.Server
+	client *autoscaling.Client
+	// underway is the refresh fleet.underway started.
+	underway string
 }
 
-func (f *fakeASG) DescribeInstanceRefreshes(_ context.Context, in *autoscaling.DescribeInstanceRefreshesInput,
-	_ ...func(*autoscaling.Options)) (*autoscaling.DescribeInstanceRefreshesOutput, error) {
-	f.calls = append(f.calls, "DescribeInstanceRefreshes")
-	if len(in.InstanceRefreshIds) > 0 && len(f.refreshes) > 0 && len(f.script) > 0 &&
-		aws.ToString(f.refreshes[0].InstanceRefreshId) == in.InstanceRefreshIds[0] &&
-		f.refreshes[0].Status != types.InstanceRefreshStatusCancelled {
-		f.refreshes[0].Status, f.script = f.script[0], f.script[1:]
-		if f.refreshes[0].Status == types.InstanceRefreshStatusSuccessful {
-			f.version = Version(f.refreshes[0].DesiredConfiguration.MixedInstancesPolicy)
+func newASG(t *testing.T, f fleet) *asg {
+	t.Helper()
+	a := &asg{srv: &asgapi.Server{Store: &asgapi.Store{Boot: f.boot}}}
+	require.NoError(t, a.srv.Store.Update(func(st *asgapi.State) error {
+		for _, id := range []string{templateID, otherTemplateID} {
+			tmpl := &asgapi.Template{ID: id, Name: "web-" + id, LatestVersion: 9, DefaultVersion: 9}
+			for range 9 {
+				tmpl.Versions = append(tmpl.Versions, asgapi.TemplateVersion{ImageID: "ami-0123456789abcdef0",
+					InstanceType: "t3.small"})
+			}
+			st.Templates[id] = tmpl
 		}
-	}
-	return &autoscaling.DescribeInstanceRefreshesOutput{InstanceRefreshes: f.refreshes}, nil
+		cfg := asgapi.Config{TemplateID: cmp.Or(f.template, templateID), Version: f.version, Mixed: true,
+			InstanceTypes: []string{"t3.small"}}
+		if f.ssmImage {
+			n, err := strconv.Atoi(f.version)
+			if err != nil {
+				return err
+			}
+			st.Templates[cfg.TemplateID].Versions[n-1].ImageID = "resolve:ssm:/aws/service/ami-amazon-linux-latest/" +
+				"al2023-ami-kernel-default-x86_64"
+		}
+		err := st.CreateGroup(&asgapi.Group{Name: groupName, Region: "ap-southeast-1", Min: 0, Max: 10,
+			Desired: len(f.instances), Instances: f.instances, Config: cfg, HealthCheckType: "ELB",
+			ARN:    "arn:aws:autoscaling:ap-southeast-1:123456789012:autoScalingGroup:1:autoScalingGroupName/" + groupName,
+			Script: f.script}, nil)
+		if err != nil || f.underway == "" {
+			return err
+		}
+		a.underway, err = st.StartRefresh(groupName, &asgapi.Config{TemplateID: templateID, Version: f.underway,
+			Mixed: true, InstanceTypes: []string{"t3.small"}}, asgapi.PreferencesInput{
+			MinHealthyPercentage: aws.Int(100), MaxHealthyPercentage: aws.Int(200), AutoRollback: aws.Bool(true),
+			SkipMatching: aws.Bool(true)})
+		return err
+	}))
+	server := httptest.NewServer(a.srv)
+	t.Cleanup(server.Close)
+	a.client = autoscaling.New(autoscaling.Options{Region: "ap-southeast-1", BaseEndpoint: aws.String(server.URL),
+		Credentials: credentials.NewStaticCredentialsProvider("AKIASTANDINTEST00000", "standin-secret", "")})
+	return a
 }
 
-func (f *fakeASG) StartInstanceRefresh(_ context.Context, in *autoscaling.StartInstanceRefreshInput,
-	_ ...func(*autoscaling.Options)) (*autoscaling.StartInstanceRefreshOutput, error) {
-	f.calls = append(f.calls, "StartInstanceRefresh")
-	if len(f.refreshes) > 0 && (f.refreshes[0].Status == "InProgress" || f.refreshes[0].Status == "Pending") {
-		return nil, errors.New("api error InstanceRefreshInProgress: an instance refresh is already in progress")
-	}
-	f.started = in
-	id := fmt.Sprintf("refresh-%d", len(f.refreshes)+1)
-	f.refreshes = append([]types.InstanceRefresh{{InstanceRefreshId: aws.String(id), Status: "Pending",
-		DesiredConfiguration: in.DesiredConfiguration}}, f.refreshes...)
-	return &autoscaling.StartInstanceRefreshOutput{InstanceRefreshId: aws.String(id)}, nil
+// instance is an instance of the group launched from version of templateID, in service and healthy.
+func instance(id, version string) *asgapi.Instance {
+	return &asgapi.Instance{ID: id, AZ: "ap-southeast-1a", InstanceType: "t3.small", TemplateID: templateID,
+		Version: version, Lifecycle: asgapi.InService, Health: asgapi.Healthy, Outcome: readiness.Ready}
 }
 
-func (f *fakeASG) CancelInstanceRefresh(context.Context, *autoscaling.CancelInstanceRefreshInput,
-	...func(*autoscaling.Options)) (*autoscaling.CancelInstanceRefreshOutput, error) {
-	f.calls = append(f.calls, "CancelInstanceRefresh")
-	f.refreshes[0].Status = types.InstanceRefreshStatusCancelled
-	return &autoscaling.CancelInstanceRefreshOutput{}, nil
+// actions are the actions the stand-in answered, in order.
+func (a *asg) actions() []string { return a.srv.Actions() }
+
+// refreshes are the group's instance refreshes, newest first, as DescribeInstanceRefreshes reports them.
+func (a *asg) refreshes(t *testing.T) []types.InstanceRefresh {
+	t.Helper()
+	out, err := a.client.DescribeInstanceRefreshes(context.Background(), &autoscaling.DescribeInstanceRefreshesInput{
+		AutoScalingGroupName: aws.String(groupName)})
+	require.NoError(t, err)
+	require.NotEmpty(t, out.InstanceRefreshes)
+	return out.InstanceRefreshes
 }
 
-func (f *fakeASG) RollbackInstanceRefresh(context.Context, *autoscaling.RollbackInstanceRefreshInput,
-	...func(*autoscaling.Options)) (*autoscaling.RollbackInstanceRefreshOutput, error) {
-	f.calls = append(f.calls, "RollbackInstanceRefresh")
-	if f.refuse != nil {
-		return nil, f.refuse
-	}
-	f.rolled = true
-	f.script = []types.InstanceRefreshStatus{"RollbackInProgress", "RollbackSuccessful"}
-	f.refreshes[0].StatusReason = aws.String("The instance refresh was rolled back by request.")
-	return &autoscaling.RollbackInstanceRefreshOutput{}, nil
+// version is the launch template version the group runs, as DescribeAutoScalingGroups reports it.
+func (a *asg) version(t *testing.T) string {
+	t.Helper()
+	out, err := a.client.DescribeAutoScalingGroups(context.Background(), &autoscaling.DescribeAutoScalingGroupsInput{
+		AutoScalingGroupNames: []string{groupName}})
+	require.NoError(t, err)
+	require.Len(t, out.AutoScalingGroups, 1)
+	return Version(out.AutoScalingGroups[0].MixedInstancesPolicy)
 }
+
+// strategy is the strategy the newest refresh was started with, as the request named it.
+func (a *asg) strategy(t *testing.T) string {
+	t.Helper()
+	st, err := a.srv.Store.Load()
+	require.NoError(t, err)
+	require.NotEmpty(t, st.Refreshes)
+	return st.Refreshes[len(st.Refreshes)-1].Strategy
+}
+
+// bootAs boots every instance a refresh launches with one outcome (asgapi.Booter).
+type bootAs string
+
+func (b bootAs) Boot(string, string, string) (string, error) { return string(b), nil }
 
 func policy(version string) *types.MixedInstancesPolicy {
 	return &types.MixedInstancesPolicy{LaunchTemplate: &types.LaunchTemplate{
-		LaunchTemplateSpecification: &types.LaunchTemplateSpecification{LaunchTemplateId: aws.String("lt-1"),
+		LaunchTemplateSpecification: &types.LaunchTemplateSpecification{LaunchTemplateId: aws.String(templateID),
 			Version: aws.String(version)},
 		Overrides: []types.LaunchTemplateOverrides{{InstanceType: aws.String("t3.small")}},
 	}}
 }
 
-func instance(id, version string) types.Instance {
-	return types.Instance{InstanceId: aws.String(id),
-		LaunchTemplate: &types.LaunchTemplateSpecification{LaunchTemplateId: aws.String("lt-1"),
-			Version: aws.String(version)}}
-}
-
-func run(t *testing.T, f API, signals map[string]string, req Request) (Result, []string, error) {
+func run(t *testing.T, a *asg, signals map[string]string, req Request) (Result, []string, error) {
 	t.Helper()
 	var lines []string
 	clock := time.Unix(0, 0)
-	r := &Rollout{API: f, Poll: time.Nanosecond, Log: func(l string) { lines = append(lines, l) },
+	r := &Rollout{API: a.client, Poll: time.Nanosecond, Log: func(l string) { lines = append(lines, l) },
 		// Each read of the clock is a minute later, so that deadlines are reached in a bounded number of polls.
 		Now:     func() time.Time { clock = clock.Add(time.Minute); return clock },
 		Signals: func(context.Context) (map[string]string, error) { return signals, nil }}
 	if req.Group == "" {
-		req.Group = "app-staging-web"
+		req.Group = groupName
 	}
 	if req.Policy == nil {
 		req.Policy = policy("3")
@@ -132,56 +179,58 @@ func run(t *testing.T, f API, signals map[string]string, req Request) (Result, [
 }
 
 func TestARolloutStartsARefreshThatCarriesTheNewVersionAndRollsBackByItself(t *testing.T) {
-	f := &fakeASG{version: "2", script: []types.InstanceRefreshStatus{"InProgress", "InProgress", "Successful"}}
+	f := newASG(t, fleet{version: "2", instances: []*asgapi.Instance{instance("i-old", "2")}})
 	res, lines, err := run(t, f, nil, Request{InstanceWarmup: time.Minute})
 	require.NoError(t, err)
-	assert.Equal(t, "refresh-1", res.RefreshID)
+	refreshes := f.refreshes(t)
+	require.Len(t, refreshes, 1)
+	assert.Equal(t, aws.ToString(refreshes[0].InstanceRefreshId), res.RefreshID)
 	assert.Contains(t, res.Summary, "runs launch template version 3")
-	require.NotNil(t, f.started)
-	assert.Equal(t, "3", Version(f.started.DesiredConfiguration.MixedInstancesPolicy),
+	assert.Equal(t, "3", Version(refreshes[0].DesiredConfiguration.MixedInstancesPolicy),
 		"the group keeps its version: the refresh carries the new one, which Auto Scaling writes only on success")
-	p := f.started.Preferences
+	p := refreshes[0].Preferences
 	assert.True(t, aws.ToBool(p.AutoRollback))
 	assert.Equal(t, int32(100), aws.ToInt32(p.MinHealthyPercentage))
 	assert.Equal(t, int32(200), aws.ToInt32(p.MaxHealthyPercentage), "new hosts are launched before old ones go")
 	assert.True(t, aws.ToBool(p.SkipMatching))
 	assert.Equal(t, int32(60), aws.ToInt32(p.InstanceWarmup))
-	assert.Equal(t, types.RefreshStrategyRolling, f.started.Strategy)
-	assert.Contains(t, strings.Join(lines, "\n"), "instance refresh refresh-1 InProgress")
+	assert.Equal(t, string(types.RefreshStrategyRolling), f.strategy(t))
+	assert.Contains(t, strings.Join(lines, "\n"), "instance refresh "+res.RefreshID+" InProgress")
+	assert.Equal(t, "3", f.version(t))
 }
 
 func TestTheMaximumStaysWithin100OfTheMinimum(t *testing.T) {
 	for minimum, want := range map[int]int32{100: 200, 90: 190, 50: 150, 1: 101} {
-		f := &fakeASG{version: "2", script: []types.InstanceRefreshStatus{"Successful"}}
+		f := newASG(t, fleet{version: "2"})
 		_, _, err := run(t, f, nil, Request{MinHealthyPercent: minimum})
 		require.NoError(t, err)
-		assert.Equal(t, want, aws.ToInt32(f.started.Preferences.MaxHealthyPercentage), "min %d", minimum)
+		assert.Equal(t, want, aws.ToInt32(f.refreshes(t)[0].Preferences.MaxHealthyPercentage), "min %d", minimum)
 	}
 }
 
 func TestAGroupOnTheVersionAlreadyIsLeftAlone(t *testing.T) {
-	f := &fakeASG{version: "3", instances: []types.Instance{instance("i-a", "3")}}
+	f := newASG(t, fleet{version: "3", instances: []*asgapi.Instance{instance("i-a", "3")}})
 	res, _, err := run(t, f, map[string]string{"i-a": "ready " + fp + " install=1,total=2"}, Request{})
 	require.NoError(t, err)
 	assert.Empty(t, res.RefreshID)
-	assert.NotContains(t, f.calls, "StartInstanceRefresh")
+	assert.NotContains(t, f.actions(), "StartInstanceRefresh")
 	assert.Contains(t, res.Summary, "1 host(s) ready on launch template version 3")
 }
 
 func TestARetryOfAFailedFirstDeployIsNoSuccess(t *testing.T) {
 	// The first deploy created the group on version 3 and its hosts failed their boot; the retry changes
 	// nothing, so the group already runs the version: that must not read as the version serving.
-	f := &fakeASG{version: "3", instances: []types.Instance{instance("i-a", "3"), instance("i-b", "3")}}
+	f := newASG(t, fleet{version: "3", instances: []*asgapi.Instance{instance("i-a", "3"), instance("i-b", "3")}})
 	failed := "failed " + fp + " install=1,pull=3,total=4 pull docker pull web failed"
 	_, _, err := run(t, f, map[string]string{"i-a": failed, "i-b": failed}, Request{})
 	require.Error(t, err, "a group whose only hosts failed does not serve")
 	assert.Contains(t, err.Error(), "failed its boot at step pull: docker pull web failed")
 	assert.Contains(t, err.Error(), "its hosts do not serve")
-	assert.NotContains(t, f.calls, "StartInstanceRefresh")
+	assert.NotContains(t, f.actions(), "StartInstanceRefresh")
 }
 
 func TestARetryWhoseHostsNeverSignalWaitsOnlyTheReadyTimeout(t *testing.T) {
-	f := &fakeASG{version: "3", instances: []types.Instance{instance("i-a", "3")}}
+	f := newASG(t, fleet{version: "3", instances: []*asgapi.Instance{instance("i-a", "3")}})
 	_, _, err := run(t, f, map[string]string{"i-a": "booting " + fp},
 		Request{Timeout: time.Hour, ReadyTimeout: 5 * time.Minute})
 	require.Error(t, err)
@@ -206,10 +255,10 @@ func (h *health) read(_ context.Context, ids []string) ([]string, string, error)
 	return out, h.states, nil
 }
 
-func withHealth(t *testing.T, f API, signals map[string]string, h *health) *Rollout {
+func withHealth(t *testing.T, a *asg, signals map[string]string, h *health) *Rollout {
 	t.Helper()
 	clock := time.Unix(0, 0)
-	return &Rollout{API: f, Poll: time.Nanosecond, Health: h.read,
+	return &Rollout{API: a.client, Poll: time.Nanosecond, Health: h.read,
 		Now:     func() time.Time { clock = clock.Add(time.Minute); return clock },
 		Signals: func(context.Context) (map[string]string, error) { return signals, nil }}
 }
@@ -218,10 +267,10 @@ func TestARetryOnTheVersionWhoseReadyHostsAreUnhealthyFailsNamingTheTargetGroups
 	// The group runs the version and its hosts signalled ready, but the load balancer never found them healthy
 	// (the deploy that launched them failed its wait): the next deploy checks again instead of taking the
 	// version as done.
-	f := &fakeASG{version: "3", instances: []types.Instance{instance("i-a", "3")}}
+	f := newASG(t, fleet{version: "3", instances: []*asgapi.Instance{instance("i-a", "3")}})
 	ready := map[string]string{"i-a": "ready " + fp + " install=1,total=2"}
 	h := &health{healthy: [][]string{nil}, states: "web-1: i-a unhealthy (Target.ResponseCodeMismatch)"}
-	_, err := withHealth(t, f, ready, h).Run(context.Background(), Request{Group: "g", Policy: policy("3"),
+	_, err := withHealth(t, f, ready, h).Run(context.Background(), Request{Group: groupName, Policy: policy("3"),
 		Fingerprint: fp, MinHealthyPercent: 100, Timeout: time.Hour, ReadyTimeout: 10 * time.Minute})
 	var rerr *Error
 	require.ErrorAs(t, err, &rerr)
@@ -231,27 +280,27 @@ func TestARetryOnTheVersionWhoseReadyHostsAreUnhealthyFailsNamingTheTargetGroups
 	assert.Greater(t, h.reads, 1, "the health is read until the ready timeout, not once")
 
 	h = &health{healthy: [][]string{nil, nil, {"i-a"}}}
-	res, err := withHealth(t, f, ready, h).Run(context.Background(), Request{Group: "g", Policy: policy("3"),
+	res, err := withHealth(t, f, ready, h).Run(context.Background(), Request{Group: groupName, Policy: policy("3"),
 		Fingerprint: fp, MinHealthyPercent: 100, Timeout: time.Hour, ReadyTimeout: 10 * time.Minute})
 	require.NoError(t, err, "the retry succeeds once the host is healthy")
 	assert.Contains(t, res.Summary, "healthy in every target group")
-	assert.NotContains(t, f.calls, "StartInstanceRefresh")
+	assert.NotContains(t, f.actions(), "StartInstanceRefresh")
 }
 
 func TestASuccessfulRefreshStillWaitsForTheNewHostsHealth(t *testing.T) {
-	f := &fakeASG{version: "2", instances: []types.Instance{instance("i-new", "3")},
-		script: []types.InstanceRefreshStatus{"InProgress", "Successful"}}
+	// The group's only host already runs the new version: the refresh replaces nothing and succeeds at once.
+	f := newASG(t, fleet{version: "2", instances: []*asgapi.Instance{instance("i-new", "3")}})
 	ready := map[string]string{"i-new": "ready " + fp + " install=1,total=2"}
 	h := &health{healthy: [][]string{nil}, states: "api-1: i-new initial (Elb.RegistrationInProgress)"}
-	_, err := withHealth(t, f, ready, h).Run(context.Background(), Request{Group: "g", Policy: policy("3"),
+	_, err := withHealth(t, f, ready, h).Run(context.Background(), Request{Group: groupName, Policy: policy("3"),
 		Fingerprint: fp, MinHealthyPercent: 100, Timeout: time.Hour, ReadyTimeout: 5 * time.Minute})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "api-1: i-new initial (Elb.RegistrationInProgress)")
+	assert.Equal(t, types.InstanceRefreshStatusSuccessful, f.refreshes(t)[0].Status)
 }
 
 func TestAFailedBootOnANewHostRollsTheRefreshBackAndNamesTheReason(t *testing.T) {
-	f := &fakeASG{version: "2", instances: []types.Instance{instance("i-old", "2"), instance("i-new", "3")},
-		script: []types.InstanceRefreshStatus{"InProgress", "InProgress", "InProgress", "Successful"}}
+	f := newASG(t, fleet{version: "2", instances: []*asgapi.Instance{instance("i-old", "2"), instance("i-new", "3")}})
 	signals := map[string]string{
 		"i-old": "ready sha256:ffffffffffffffffffffffffffffffff install=1,total=2",
 		"i-new": "failed " + fp + " install=1,pull=3,total=4 pull image not found: web@sha256:dead",
@@ -259,87 +308,77 @@ func TestAFailedBootOnANewHostRollsTheRefreshBackAndNamesTheReason(t *testing.T)
 	_, lines, err := run(t, f, signals, Request{})
 	var rerr *Error
 	require.ErrorAs(t, err, &rerr)
-	assert.True(t, f.rolled, "a failed boot rolls back at once, before Auto Scaling's health checks time out")
+	assert.Contains(t, f.actions(), "RollbackInstanceRefresh",
+		"a failed boot rolls back at once, before Auto Scaling's health checks time out")
 	assert.Equal(t, types.InstanceRefreshStatusRollbackSuccessful, rerr.Status)
 	assert.Contains(t, err.Error(), "host i-new failed its boot at step pull: image not found")
 	assert.Contains(t, err.Error(), "the fleet still runs the previous version")
-	assert.Equal(t, "2", f.version)
-	assert.Contains(t, strings.Join(lines, "\n"), "rolling back instance refresh refresh-1")
+	assert.Equal(t, "2", f.version(t))
+	assert.Contains(t, strings.Join(lines, "\n"), "rolling back instance refresh "+rerr.RefreshID)
 }
 
 func TestAnEarlierAttemptsFailedHostDoesNotRollBackTheRerun(t *testing.T) {
 	// The earlier attempt's host was terminated by its rollback: its failed signal is still in the store.
-	f := &fakeASG{version: "2", instances: []types.Instance{instance("i-old", "2")},
-		script: []types.InstanceRefreshStatus{"InProgress", "Successful"}}
+	f := newASG(t, fleet{version: "2", instances: []*asgapi.Instance{instance("i-old", "2")}})
 	signals := map[string]string{"i-gone": "failed " + fp + " - pull timeout"}
 	_, _, err := run(t, f, signals, Request{})
 	require.NoError(t, err)
-	assert.False(t, f.rolled)
+	assert.NotContains(t, f.actions(), "RollbackInstanceRefresh")
 }
 
 func TestARefreshPastItsDeadlineIsRolledBack(t *testing.T) {
-	script := make([]types.InstanceRefreshStatus, 50)
+	script := make([]string, 50)
 	for i := range script {
-		script[i] = "InProgress"
+		script[i] = asgapi.StatusInProgress
 	}
-	f := &fakeASG{version: "2", script: script}
+	f := newASG(t, fleet{version: "2", script: script})
 	_, _, err := run(t, f, nil, Request{Timeout: 5 * time.Minute})
 	var rerr *Error
 	require.ErrorAs(t, err, &rerr)
-	assert.True(t, f.rolled)
+	assert.Contains(t, f.actions(), "RollbackInstanceRefresh")
 	assert.Contains(t, err.Error(), "the new hosts were not all in service after 5m0s")
 }
 
 func TestAutoScalingsOwnRollbackFailsTheDeployWithItsReason(t *testing.T) {
-	f := &fakeASG{version: "2", script: []types.InstanceRefreshStatus{"InProgress", "RollbackInProgress",
-		"RollbackSuccessful"}}
-	f.refreshes = nil
-	_, _, err := run(t, &rollbackReasonASG{fakeASG: f}, nil, Request{})
+	// The new host never passes its ELB health checks and signals nothing: Auto Scaling fails the refresh and,
+	// with auto rollback, rolls it back by itself.
+	f := newASG(t, fleet{version: "2", instances: []*asgapi.Instance{instance("i-old", "2")},
+		boot: bootAs("failed health timeout: web did not answer")})
+	_, _, err := run(t, f, nil, Request{})
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "Auto Scaling: instances failed to pass ELB health checks")
+	assert.NotContains(t, f.actions(), "RollbackInstanceRefresh", "Auto Scaling rolled back, not the rollout")
+	refresh := f.refreshes(t)[0]
+	require.NotNil(t, refresh.RollbackDetails)
+	assert.Contains(t, err.Error(), "Auto Scaling: "+aws.ToString(refresh.RollbackDetails.RollbackReason))
+	assert.Contains(t, err.Error(), "Auto Scaling: "+aws.ToString(refresh.StatusReason))
 	assert.Contains(t, err.Error(), "ended RollbackSuccessful")
 }
 
-// rollbackReasonASG is Auto Scaling rolling back by itself (its health checks failed the refresh).
-type rollbackReasonASG struct{ *fakeASG }
-
-func (f *rollbackReasonASG) DescribeInstanceRefreshes(ctx context.Context,
-	in *autoscaling.DescribeInstanceRefreshesInput, o ...func(*autoscaling.Options),
-) (*autoscaling.DescribeInstanceRefreshesOutput, error) {
-	out, err := f.fakeASG.DescribeInstanceRefreshes(ctx, in, o...)
-	for i := range out.InstanceRefreshes {
-		if strings.HasPrefix(string(out.InstanceRefreshes[i].Status), "Rollback") {
-			out.InstanceRefreshes[i].RollbackDetails = &types.RollbackDetails{
-				RollbackReason: aws.String("instances failed to pass ELB health checks")}
-		}
-	}
-	return out, err
-}
-
 func TestARefreshOfAnotherVersionIsCancelledFirst(t *testing.T) {
-	f := &fakeASG{version: "2", refreshes: []types.InstanceRefresh{{InstanceRefreshId: aws.String("old"),
-		Status: "InProgress", DesiredConfiguration: &types.DesiredConfiguration{MixedInstancesPolicy: policy("9")}}},
-		script: []types.InstanceRefreshStatus{"InProgress", "Successful"}}
+	f := newASG(t, fleet{version: "2", underway: "9",
+		script: []string{asgapi.StatusInProgress, asgapi.StatusInProgress, asgapi.StatusInProgress}})
 	_, _, err := run(t, f, nil, Request{})
 	require.NoError(t, err)
-	assert.Contains(t, f.calls, "CancelInstanceRefresh")
-	assert.Equal(t, "3", Version(f.started.DesiredConfiguration.MixedInstancesPolicy))
+	assert.Contains(t, f.actions(), "CancelInstanceRefresh")
+	refreshes := f.refreshes(t)
+	require.Len(t, refreshes, 2)
+	assert.Equal(t, "3", Version(refreshes[0].DesiredConfiguration.MixedInstancesPolicy))
+	assert.Equal(t, types.InstanceRefreshStatusCancelled, refreshes[1].Status)
 }
 
 func TestARefreshOfThisVersionUnderWayIsFollowedNotRestarted(t *testing.T) {
-	f := &fakeASG{version: "2", refreshes: []types.InstanceRefresh{{InstanceRefreshId: aws.String("mine"),
-		Status: "InProgress", DesiredConfiguration: &types.DesiredConfiguration{MixedInstancesPolicy: policy("3")}}},
-		script: []types.InstanceRefreshStatus{"Successful"}}
+	f := newASG(t, fleet{version: "2", underway: "3",
+		script: []string{asgapi.StatusInProgress, asgapi.StatusSuccessful}})
 	res, _, err := run(t, f, nil, Request{})
 	require.NoError(t, err)
-	assert.Equal(t, "mine", res.RefreshID)
-	assert.NotContains(t, f.calls, "StartInstanceRefresh")
-	assert.NotContains(t, f.calls, "CancelInstanceRefresh")
+	assert.Equal(t, f.underway, res.RefreshID)
+	assert.NotContains(t, f.actions(), "StartInstanceRefresh")
+	assert.NotContains(t, f.actions(), "CancelInstanceRefresh")
 }
 
 func TestAnUnnumberedVersionIsRefused(t *testing.T) {
 	for _, v := range []string{"$Latest", "$Default", ""} {
-		_, _, err := run(t, &fakeASG{version: "2"}, nil, Request{Policy: policy(v)})
+		_, _, err := run(t, newASG(t, fleet{version: "2"}), nil, Request{Policy: policy(v)})
 		require.Error(t, err, v)
 		assert.Contains(t, err.Error(), "want a number")
 	}
@@ -366,18 +405,18 @@ func TestTheIdentityIsTheProvidersOrRefused(t *testing.T) {
 	assert.Contains(t, err.Error(), "aws:endpoints")
 }
 
-func firstLaunch(t *testing.T, f *fakeASG, signals map[string]string) (Result, error) {
+func firstLaunch(t *testing.T, a *asg, signals map[string]string) (Result, error) {
 	t.Helper()
 	clock := time.Unix(0, 0)
-	r := &Rollout{API: f, Poll: time.Nanosecond,
+	r := &Rollout{API: a.client, Poll: time.Nanosecond,
 		Now:     func() time.Time { clock = clock.Add(time.Minute); return clock },
 		Signals: func(context.Context) (map[string]string, error) { return signals, nil }}
-	return r.WaitFirstLaunch(context.Background(), FirstLaunch{Group: "g", Version: "1", Fingerprint: fp, Min: 2,
-		Timeout: 10 * time.Minute})
+	return r.WaitFirstLaunch(context.Background(), FirstLaunch{Group: groupName, Version: "1", Fingerprint: fp,
+		Min: 2, Timeout: 10 * time.Minute})
 }
 
 func TestANewGroupWaitsForItsMinimumOfReadyHosts(t *testing.T) {
-	f := &fakeASG{version: "1", instances: []types.Instance{instance("i-a", "1"), instance("i-b", "1")}}
+	f := newASG(t, fleet{version: "1", instances: []*asgapi.Instance{instance("i-a", "1"), instance("i-b", "1")}})
 	ready := "ready " + fp + " install=1,total=2"
 	res, err := firstLaunch(t, f, map[string]string{"i-a": ready, "i-b": ready})
 	require.NoError(t, err)
@@ -389,7 +428,7 @@ func TestANewGroupWaitsForItsMinimumOfReadyHosts(t *testing.T) {
 }
 
 func TestANewGroupsFailedBootFailsTheDeployNamingTheStep(t *testing.T) {
-	f := &fakeASG{version: "1", instances: []types.Instance{instance("i-a", "1"), instance("i-b", "1")}}
+	f := newASG(t, fleet{version: "1", instances: []*asgapi.Instance{instance("i-a", "1"), instance("i-b", "1")}})
 	_, err := firstLaunch(t, f, map[string]string{"i-a": "booting " + fp,
 		"i-b": "failed " + fp + " install=3,total=9 pull manifest unknown"})
 	require.Error(t, err)
@@ -398,18 +437,18 @@ func TestANewGroupsFailedBootFailsTheDeployNamingTheStep(t *testing.T) {
 }
 
 func TestANewGroupsHostsServeOnlyOnceHealthyInEveryTargetGroup(t *testing.T) {
-	f := &fakeASG{version: "1", instances: []types.Instance{instance("i-a", "1"), instance("i-b", "1")}}
+	f := newASG(t, fleet{version: "1", instances: []*asgapi.Instance{instance("i-a", "1"), instance("i-b", "1")}})
 	ready := "ready " + fp + " install=1,total=2"
 	signals := map[string]string{"i-a": ready, "i-b": ready}
 	h := &health{healthy: [][]string{nil, {"i-a"}, {"i-a", "i-b"}}}
-	res, err := withHealth(t, f, signals, h).WaitFirstLaunch(context.Background(), FirstLaunch{Group: "g",
+	res, err := withHealth(t, f, signals, h).WaitFirstLaunch(context.Background(), FirstLaunch{Group: groupName,
 		Version: "1", Fingerprint: fp, Min: 2, Timeout: 10 * time.Minute})
 	require.NoError(t, err)
 	assert.Equal(t, 3, h.reads, "ready hosts are not yet in service: the wait lasts until both are healthy")
 	assert.Contains(t, res.Summary, "2 host(s) ready on launch template version 1, healthy in every target group")
 
 	h = &health{healthy: [][]string{{"i-a"}}, states: "web-1: i-b unhealthy (Target.Timeout)"}
-	_, err = withHealth(t, f, signals, h).WaitFirstLaunch(context.Background(), FirstLaunch{Group: "g",
+	_, err = withHealth(t, f, signals, h).WaitFirstLaunch(context.Background(), FirstLaunch{Group: groupName,
 		Version: "1", Fingerprint: fp, Min: 2, Timeout: 10 * time.Minute})
 	var rerr *Error
 	require.ErrorAs(t, err, &rerr)
@@ -419,16 +458,17 @@ func TestANewGroupsHostsServeOnlyOnceHealthyInEveryTargetGroup(t *testing.T) {
 }
 
 func TestAGroupOnAnotherTemplateWithTheSameVersionNumberIsRefreshed(t *testing.T) {
-	f := &fakeASG{version: "3", template: "lt-0", script: []types.InstanceRefreshStatus{"Successful"}}
+	f := newASG(t, fleet{version: "3", template: otherTemplateID})
 	_, _, err := run(t, f, nil, Request{})
 	require.NoError(t, err)
-	assert.Contains(t, f.calls, "StartInstanceRefresh", "a version number names a version of one template only")
+	assert.Contains(t, f.actions(), "StartInstanceRefresh", "a version number names a version of one template only")
 }
 
 func TestARefreshThatCannotBeRolledBackFailsTheDeploy(t *testing.T) {
-	f := &fakeASG{version: "2", instances: []types.Instance{instance("i-new", "3")},
-		script: []types.InstanceRefreshStatus{"InProgress", "InProgress", "Successful"},
-		refuse: &types.IrreversibleInstanceRefreshFault{Message: aws.String("no desired configuration")}}
+	// The group's launch template takes its AMI from a Systems Manager parameter: Auto Scaling refuses the
+	// rollback (IrreversibleInstanceRefresh).
+	f := newASG(t, fleet{version: "2", ssmImage: true,
+		instances: []*asgapi.Instance{instance("i-old", "2"), instance("i-new", "3")}})
 	signals := map[string]string{"i-new": "failed " + fp + " - pull denied"}
 	_, _, err := run(t, f, signals, Request{})
 	require.Error(t, err)
@@ -436,14 +476,25 @@ func TestARefreshThatCannotBeRolledBackFailsTheDeploy(t *testing.T) {
 }
 
 func TestARefreshThatEndsBeforeItsRollbackIsStillAFailedDeploy(t *testing.T) {
-	// Auto Scaling finished the refresh between the read that saw the failed host and the rollback call.
-	f := &fakeASG{version: "2", instances: []types.Instance{instance("i-new", "3")},
-		script: []types.InstanceRefreshStatus{"InProgress", "Successful"},
-		refuse: &types.ActiveInstanceRefreshNotFoundFault{Message: aws.String("no active refresh")}}
+	// Auto Scaling finished the refresh between the read that saw the failed host and the rollback call, so the
+	// rollback is refused with ActiveInstanceRefreshNotFound.
+	f := newASG(t, fleet{version: "2", instances: []*asgapi.Instance{instance("i-old", "2"), instance("i-new", "3")}})
+	f.srv.Between = func(st *asgapi.State, action string) error {
+		for i := 0; action == "RollbackInstanceRefresh" && st.Active(groupName) != nil; i++ {
+			if i == 20 {
+				return errors.New("the refresh never ended")
+			}
+			if err := st.Step(groupName, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	signals := map[string]string{"i-new": "failed " + fp + " - health /ready answered 503"}
 	_, _, err := run(t, f, signals, Request{})
 	require.Error(t, err, "a host of the new version failed: never a success")
 	assert.Contains(t, err.Error(), "the refresh completed before the rollback began")
+	assert.Contains(t, f.actions(), "RollbackInstanceRefresh")
 }
 
 func TestAProgramWithoutAnAutoScalingClientSaysSo(t *testing.T) {

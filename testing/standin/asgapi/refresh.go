@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // The instance refresh as the Amazon EC2 Auto Scaling User Guide describes it:
@@ -97,7 +98,9 @@ func (st *State) StartRefresh(group string, desired *Config, in PreferencesInput
 	seq := st.next()
 	h := hashOf("refresh", group, strconv.Itoa(seq))
 	r := &Refresh{ID: h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32], Group: group,
-		Status: StatusPending, Desired: desired, Original: g.Config, Preferences: p, Start: st.now()}
+		Status: StatusPending, Desired: desired, Original: g.Config, Preferences: p, Start: st.now(),
+		Script: g.Script}
+	g.Script = nil
 	for _, inst := range g.Instances {
 		if !p.SkipMatching || !st.matches(inst, target) {
 			r.ToReplace = append(r.ToReplace, inst.ID)
@@ -142,15 +145,27 @@ func (st *State) RollbackRefresh(group string) (string, error) {
 	if r == nil || r.Status != StatusInProgress {
 		return "", notFound(group)
 	}
-	if _, err := strconv.Atoi(r.Original.Version); r.Desired == nil || err != nil {
+	if _, err := strconv.Atoi(r.Original.Version); r.Desired == nil || err != nil || st.ssmImage(r.Original) {
 		return "", &APIError{Code: "IrreversibleInstanceRefresh", Status: 400,
 			Message: "The request failed because a desired configuration was not found or an incompatible launch " +
 				"template (uses a Systems Manager parameter instead of an AMI ID) or launch template version " +
 				"($Latest or $Default) is present on the Auto Scaling group."}
 	}
+	r.Script = nil
 	st.beginRollback(r, "Rollback initiated by RollbackInstanceRefresh.",
 		"The instance refresh is rolling back at the request of RollbackInstanceRefresh.")
 	return r.ID, nil
+}
+
+// ssmImage says whether the launch template version cfg names takes its AMI from a Systems Manager parameter
+// ("resolve:ssm:<parameter>" as its ImageId): a group on one cannot be rolled back (API_RollbackInstanceRefresh:
+// "A rollback is not supported ... The Auto Scaling group has a launch template that uses an AWS Systems Manager
+// parameter instead of an AMI ID for the ImageId property";
+// https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_RollbackInstanceRefresh.html). Only the rollback
+// is refused: the reference documents no refusal of StartInstanceRefresh for it.
+func (st *State) ssmImage(cfg Config) bool {
+	t, n, err := st.resolve(cfg)
+	return err == nil && strings.HasPrefix(t.Versions[n-1].ImageID, "resolve:ssm:")
 }
 
 func (st *State) beginRollback(r *Refresh, reason, statusReason string) {
@@ -169,20 +184,42 @@ func (st *State) beginRollback(r *Refresh, reason, statusReason string) {
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
 
-// Step advances the group's active refresh by one step.
+// scripted moves a refresh to the next status of its script (Group.Script). A refresh that succeeds writes its
+// desired configuration to the group, as a simulated one does; one that ends gets its end time. A cancel and a
+// rollback end the script: the simulation winds the refresh down.
+func (st *State) scripted(g *Group, r *Refresh) {
+	r.Status, r.Script = r.Script[0], r.Script[1:]
+	if r.Status == StatusSuccessful {
+		r.Percent, r.Remaining, r.StatusReason = 100, 0, ""
+		if r.Desired != nil {
+			g.Config = *r.Desired
+		}
+	}
+	if !active(r.Status) {
+		end := st.now()
+		r.End = &end
+	}
+}
+
+// Step advances the group's active refresh by one step: to the next status of its script, if it has one, or
+// else by the simulation.
 func (st *State) Step(group string, boot Booter) error {
 	r := st.Active(group)
 	if r == nil {
 		return nil
 	}
 	g := st.Groups[group]
-	switch r.Status {
-	case StatusCancelling:
+	if r.Status == StatusCancelling {
 		end := st.now()
 		r.Status, r.End = StatusCancelled, &end
 		r.StatusReason = "Instance refresh was cancelled by CancelInstanceRefresh."
 		return nil
-	case StatusPending:
+	}
+	if len(r.Script) > 0 && r.Status != StatusRollbackInProgress {
+		st.scripted(g, r)
+		return nil
+	}
+	if r.Status == StatusPending {
 		r.Status = StatusInProgress
 	}
 	rollingBack := r.Status == StatusRollbackInProgress

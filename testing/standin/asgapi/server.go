@@ -23,6 +23,9 @@ const xmlns = "http://autoscaling.amazonaws.com/doc/2011-01-01/"
 // Server serves the API over Store.
 type Server struct {
 	Store *Store
+	// Between is a test hook: it runs on the fleet before each action is answered, for what the service does
+	// between a caller's calls (a refresh that ends after the caller read it in progress). Optional.
+	Between func(st *State, action string) error
 
 	mu      sync.Mutex
 	actions []string
@@ -55,6 +58,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.actions = append(s.actions, action)
 	s.mu.Unlock()
+	if s.Between != nil {
+		// Saved on its own: what happened between the calls stays whether or not the action is refused.
+		if err := s.Store.Update(func(st *State) error { return s.Between(st, action) }); err != nil {
+			s.fail(w, err)
+			return
+		}
+	}
 	var result any
 	err := s.Store.Update(func(st *State) error {
 		var err error
@@ -153,6 +163,9 @@ func (s *Server) answer(st *State, action string, form url.Values) (any, error) 
 			return nil, err
 		}
 		id, err := st.StartRefresh(group, desired, preferences(form))
+		if err == nil {
+			st.Refreshes[len(st.Refreshes)-1].Strategy = form.Get("Strategy")
+		}
 		return refreshIDResult{XMLName: xml.Name{Local: action + "Result"}, InstanceRefreshId: id}, err
 	case "CancelInstanceRefresh":
 		id, err := st.CancelRefresh(group)

@@ -362,6 +362,23 @@ func TestRefreshRefusalsAsTheServiceGivesThem(t *testing.T) {
 		var irreversible *types.IrreversibleInstanceRefreshFault
 		require.ErrorAs(t, err, &irreversible)
 	})
+	t.Run("a rollback to an AMI from a Systems Manager parameter is IrreversibleInstanceRefresh", func(t *testing.T) {
+		f := newFleet(t)
+		require.NoError(t, f.store.Update(func(st *asgapi.State) error {
+			st.Templates[f.lt].Versions[0].ImageID = "resolve:ssm:/aws/service/ami-amazon-linux-latest/" +
+				"al2023-ami-kernel-default-x86_64"
+			return nil
+		}))
+		id := f.start(t)
+		_, err := f.client.DescribeInstanceRefreshes(ctx, &autoscaling.DescribeInstanceRefreshesInput{
+			AutoScalingGroupName: aws.String(group), InstanceRefreshIds: []string{id}})
+		require.NoError(t, err)
+		_, err = f.client.RollbackInstanceRefresh(ctx, &autoscaling.RollbackInstanceRefreshInput{
+			AutoScalingGroupName: aws.String(group)})
+		var irreversible *types.IrreversibleInstanceRefreshFault
+		require.ErrorAs(t, err, &irreversible)
+		assert.Contains(t, irreversible.ErrorMessage(), "Systems Manager parameter")
+	})
 	t.Run("an unsigned request is refused", func(t *testing.T) {
 		f := newFleet(t)
 		resp, err := http.PostForm(os.Getenv("AWS_ENDPOINT_URL_AUTO_SCALING"),
@@ -423,4 +440,69 @@ func TestUpdateGroupWhileARefreshIsActive(t *testing.T) {
 	require.True(t, errors.As(err, &api), "%v", err)
 	assert.Equal(t, "ValidationError", api.Code)
 	assert.Contains(t, api.Message, "active instance refresh with a desired configuration")
+}
+
+func TestTheTestHooks(t *testing.T) {
+	ctx := context.Background()
+	describe := func(f *fleet, id string) types.InstanceRefresh {
+		out, err := f.client.DescribeInstanceRefreshes(ctx, &autoscaling.DescribeInstanceRefreshesInput{
+			AutoScalingGroupName: aws.String(group), InstanceRefreshIds: []string{id}})
+		require.NoError(t, err)
+		require.Len(t, out.InstanceRefreshes, 1)
+		return out.InstanceRefreshes[0]
+	}
+	t.Run("a scripted refresh reports its statuses in turn and writes its configuration on success", func(t *testing.T) {
+		f := newFleet(t)
+		require.NoError(t, f.store.Update(func(st *asgapi.State) error {
+			st.Groups[group].Script = []string{asgapi.StatusInProgress, asgapi.StatusInProgress,
+				asgapi.StatusSuccessful}
+			return nil
+		}))
+		id := f.start(t)
+		var seen []types.InstanceRefreshStatus
+		for range 3 {
+			seen = append(seen, describe(f, id).Status)
+		}
+		assert.Equal(t, []types.InstanceRefreshStatus{"InProgress", "InProgress", "Successful"}, seen)
+		assert.NotNil(t, describe(f, id).EndTime)
+		assert.Equal(t, "2", versionOf(f.group(t)))
+		st, err := f.store.Load()
+		require.NoError(t, err)
+		assert.Equal(t, "Rolling", st.Refreshes[0].Strategy, "the strategy as the request named it")
+	})
+	t.Run("a rollback ends the script: the simulation winds the refresh down", func(t *testing.T) {
+		f := newFleet(t)
+		require.NoError(t, f.store.Update(func(st *asgapi.State) error {
+			st.Groups[group].Script = []string{asgapi.StatusInProgress, asgapi.StatusInProgress}
+			return nil
+		}))
+		id := f.start(t)
+		assert.Equal(t, types.InstanceRefreshStatusInProgress, describe(f, id).Status)
+		_, err := f.client.RollbackInstanceRefresh(ctx, &autoscaling.RollbackInstanceRefreshInput{
+			AutoScalingGroupName: aws.String(group)})
+		require.NoError(t, err)
+		r, _ := f.poll(t, id)
+		assert.Equal(t, types.InstanceRefreshStatusRollbackSuccessful, r.Status)
+		assert.Equal(t, "1", versionOf(f.group(t)))
+	})
+	t.Run("Between changes the fleet before an action is answered", func(t *testing.T) {
+		f := newFleet(t)
+		id := f.start(t)
+		var seen []string
+		f.srv.Between = func(st *asgapi.State, action string) error {
+			seen = append(seen, action)
+			for i := 0; action == "RollbackInstanceRefresh" && st.Active(group) != nil && i < 20; i++ {
+				if err := st.Step(group, nil); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		_, err := f.client.RollbackInstanceRefresh(ctx, &autoscaling.RollbackInstanceRefreshInput{
+			AutoScalingGroupName: aws.String(group)})
+		var notFound *types.ActiveInstanceRefreshNotFoundFault
+		require.ErrorAs(t, err, &notFound, "the refresh ended before the rollback was answered")
+		assert.Equal(t, []string{"RollbackInstanceRefresh"}, seen)
+		assert.Equal(t, types.InstanceRefreshStatusSuccessful, describe(f, id).Status)
+	})
 }

@@ -11,6 +11,11 @@
 //
 // Time is steps, not seconds: each DescribeInstanceRefreshes call advances the group's active refresh by one
 // step (see Step), so a test sees the same sequence on every run.
+//
+// Tests of a caller (components/rollout) reach the states they need through test hooks that change only when
+// things happen, never how the API answers: Group.Script scripts the statuses of the group's next refresh, and
+// Server.Between changes the fleet between two calls (a refresh that ends after the caller read it). A group
+// created with its Instances set starts with exactly those instances.
 package asgapi
 
 import (
@@ -86,6 +91,9 @@ type Group struct {
 	Tags              []Tag       `json:"tags,omitempty"`
 	Instances         []*Instance `json:"instances"`
 	Created           time.Time   `json:"created"`
+	// Script is a test hook: the statuses the group's next instance refresh reports, one a step, in place of
+	// the simulated ones (see Step).
+	Script []string `json:"script,omitempty"`
 }
 
 // Tag is a group tag.
@@ -166,6 +174,10 @@ type Refresh struct {
 	Rollback  *Rollback  `json:"rollback,omitempty"`
 	Percent   int        `json:"percent"`
 	Remaining int        `json:"remaining"`
+	// Strategy is the strategy the request named; empty when it named none (the service's default, Rolling).
+	Strategy string `json:"strategy,omitempty"`
+	// Script is what is left of the group's Script when the refresh started.
+	Script []string `json:"script,omitempty"`
 }
 
 // Rollback is a refresh's rollback details.
