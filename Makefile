@@ -1,4 +1,5 @@
 # appstack's two everyday commands: `make preview` (offline preview of the staging stack) and `make test`.
+# `make preview STACK=production`; an example's stack: `make preview DIR=examples/fleet STACK=fleet`.
 # The linters are pinned in tools/go.mod and built into .tools/bin on first use.
 GO_FILES = $(shell git ls-files '*.go')
 TOOLS = .tools/bin
@@ -17,7 +18,7 @@ PULUMI_ROOTS = $(APPSTACK_PULUMI_ROOT) .tools/pulumi
 preview:
 	@echo "preview: building cmd/preview; with empty Go caches this takes about 10 minutes and 3.7 GiB of memory," \
 		"silent after the module downloads (later runs: seconds)"
-	go run ./cmd/preview -stack $(or $(STACK),staging)
+	go run ./cmd/preview -dir $(or $(DIR),.) -stack $(or $(STACK),staging)
 
 test: fmt-check vet lint unit engine
 

@@ -122,12 +122,13 @@ func TestTheREADMELinksTheExamplesAndTheMigrationGuide(t *testing.T) {
 	root := offlinetest.Root()
 	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
 	require.NoError(t, err)
-	for _, want := range []string{"(examples/mexc-sniper)", "(examples/quant-finance)", "(docs/migration.md)"} {
+	for _, want := range []string{"(examples/mexc-sniper)", "(examples/quant-finance)", "(examples/frontdoor)",
+		"(examples/fleet)", "(docs/migration.md)"} {
 		assert.Contains(t, string(readme), want)
 	}
 	// Every relative link of the guide and the examples' READMEs resolves.
 	for _, doc := range []string{"docs/migration.md", "examples/mexc-sniper/README.md",
-		"examples/quant-finance/README.md"} {
+		"examples/quant-finance/README.md", "examples/frontdoor/README.md", "examples/fleet/README.md"} {
 		raw, err := os.ReadFile(filepath.Join(root, doc))
 		require.NoError(t, err)
 		for _, m := range mdLinkRE.FindAllStringSubmatch(string(raw), -1) {

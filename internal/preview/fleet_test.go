@@ -130,7 +130,8 @@ func TestTheDocumentedFleetStackPricesItsRange(t *testing.T) {
 	r := report(t, "fleet", nil)
 	f := r.Cost.Fleet
 	require.NotNil(t, f)
-	// Pulumi.fleet.yaml: 2-6 t3.medium, 2 always On-Demand, half of the rest on Spot (rounded toward On-Demand).
+	// examples/fleet/Pulumi.fleet.yaml: 2-6 t3.medium, 2 always On-Demand, half of the rest on Spot (rounded toward
+	// On-Demand).
 	assert.Equal(t, []int{2, 0, 4, 2}, []int{f.OnDemandAtMin, f.SpotAtMin, f.OnDemandAtMax, f.SpotAtMax})
 	assert.Equal(t, "t3.medium", f.InstanceType)
 	assert.InDelta(t, 77.09, lineItems(r.Cost)["EC2 t3.medium (fleet, On-Demand)"].MonthlyUSD, 0.01)

@@ -64,7 +64,18 @@ func TestPreviewNamesAMissingStackFile(t *testing.T) {
 	t.Chdir(root)
 	err := preview.Print(&strings.Builder{}, root, "nope", preview.Text, "")
 	assert.ErrorContains(t, err, "Pulumi.nope.yaml: no such file or directory")
-	assert.ErrorContains(t, err, "the stacks in "+root+" are: example, fleet, production, staging")
+	assert.ErrorContains(t, err, "the stacks in "+root+" are: production, staging")
+	assert.NotContains(t, err.Error(), "an example holds it")
+}
+
+// A documented stack is among the examples: previewing it from the project's root names the -dir that finds it.
+func TestPreviewNamesTheExampleThatHoldsAStack(t *testing.T) {
+	root := offlinetest.Root()
+	t.Chdir(root)
+	err := preview.Print(&strings.Builder{}, root, "fleet", preview.Text, "")
+	assert.ErrorContains(t, err, "Pulumi.fleet.yaml: no such file or directory")
+	assert.ErrorContains(t, err, "the stacks in "+root+" are: production, staging; an example holds it: "+
+		"-dir examples/fleet")
 }
 
 func TestPreviewNamesTheFileAndLineOfAYAMLError(t *testing.T) {

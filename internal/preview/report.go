@@ -74,12 +74,29 @@ func Run(dir, stack string) (*Report, error) {
 			return nil, fmt.Errorf("stack %s: %w; %s holds no Pulumi.<stack>.yaml (is -dir the project?)", stack,
 				err, dir)
 		}
-		return nil, fmt.Errorf("stack %s: %w; the stacks in %s are: %s", stack, err, dir, strings.Join(names, ", "))
+		return nil, fmt.Errorf("stack %s: %w; the stacks in %s are: %s%s", stack, err, dir, strings.Join(names, ", "),
+			exampleHint(dir, stack))
 	}
 	if err != nil {
 		return nil, err
 	}
 	return RunConfig(dir, stack, f)
+}
+
+// exampleHint names the example directories under dir that hold Pulumi.<stack>.yaml, with the -dir that previews
+// them: a documented stack lives among the examples, not at the project's root.
+func exampleHint(dir, stack string) string {
+	found, _ := filepath.Glob(filepath.Join(dir, "examples", "*", "Pulumi."+stack+".yaml"))
+	var dirs []string
+	for _, f := range found {
+		if rel, err := filepath.Rel(dir, filepath.Dir(f)); err == nil {
+			dirs = append(dirs, "-dir "+filepath.ToSlash(rel))
+		}
+	}
+	if len(dirs) == 0 {
+		return ""
+	}
+	return "; an example holds it: " + strings.Join(dirs, ", ")
 }
 
 // RunConfig evaluates the program with a stack's configuration and builds the report.

@@ -173,6 +173,12 @@ func newEngine(t *testing.T, env ...string) *engine {
 		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(e.repo, f)), 0o755))
 		copyFile(t, filepath.Join(offlinetest.Root(), f), filepath.Join(e.repo, f))
 	}
+	// The documented stacks (examples/frontdoor, examples/fleet) at the project's root, as a user copies one there
+	// to deploy it: their build contexts name the sample app, app/.
+	for stack := range offlinetest.Documented {
+		file := "Pulumi." + stack + ".yaml"
+		copyFile(t, offlinetest.StackFilePath(stack), filepath.Join(e.repo, file))
+	}
 
 	// The stand-in providers (one binary, installed under both plugin names) and the program, as a job builds
 	// bin/appstack; every step runs it through the Go language host (runtime go, runtime.options.binary), as

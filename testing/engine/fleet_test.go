@@ -64,17 +64,18 @@ func lastSeq(st *asgapi.State) int {
 	return st.Events[len(st.Events)-1].Seq
 }
 
-// TestFleetOnTheRealEngine deploys the documented fleet stack (Pulumi.fleet.yaml: two hosts behind the front door),
-// then new versions: the engine updates the launch template and leaves the group's version alone, and the rollout
-// replaces the hosts through the Auto Scaling stand-in, new ones healthy before old ones go. A version whose boot
-// fails fails the up with the boot's reason while the group keeps the previous version; the next fixed version
-// rolls out.
+// TestFleetOnTheRealEngine deploys the documented fleet stack (examples/fleet/Pulumi.fleet.yaml: two hosts behind
+// the front door), then new versions: the engine updates the launch template and leaves the group's version alone,
+// and the rollout replaces the hosts through the Auto Scaling stand-in, new ones healthy before old ones go. A
+// version whose boot fails fails the up with the boot's reason while the group keeps the previous version; the
+// next fixed version rolls out.
 func TestFleetOnTheRealEngine(t *testing.T) {
 	t.Parallel()
 	e := newEngine(t, "APPSTACK_STANDIN_ZONES=example.com")
 	ctx := context.Background()
-	// The documented fleet stack, as committed: two hosts of two instance types (half of those above the base on
-	// Spot), scaling on requests, behind the front door of example.com.
+	// The documented fleet stack, as committed (newEngine copies it to the project's root): two hosts of two
+	// instance types (half of those above the base on Spot), scaling on requests, behind the front door of
+	// example.com.
 	require.FileExists(t, filepath.Join(e.work, "Pulumi.fleet.yaml"))
 
 	var group string

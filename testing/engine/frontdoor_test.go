@@ -12,18 +12,17 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"appstack/testing/offlinetest"
 )
 
-// TestFrontDoorOnTheRealEngine deploys the documented example stack (a domain, two services behind the HTTPS
-// front door) and then a new version: the new host joins the target groups before the old host leaves them.
+// TestFrontDoorOnTheRealEngine deploys the documented example stack (examples/frontdoor: a domain, two services
+// behind the HTTPS front door) and then a new version: the new host joins the target groups before the old host
+// leaves them.
 func TestFrontDoorOnTheRealEngine(t *testing.T) {
 	t.Parallel()
 	// The stand-in account holds example.com and nothing else.
 	e := newEngine(t, "APPSTACK_STANDIN_ZONES=example.com")
 	ctx := context.Background()
-	copyFile(t, filepath.Join(offlinetest.Root(), "Pulumi.example.yaml"), filepath.Join(e.work, "Pulumi.example.yaml"))
+	require.FileExists(t, filepath.Join(e.work, "Pulumi.example.yaml"), "the documented stack, copied by newEngine")
 
 	t.Run("a stack with a domain deploys its front door and serves HTTPS URLs", func(t *testing.T) {
 		res, ops := e.up(t, ctx, "example")

@@ -20,7 +20,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"appstack/components/readiness"
-	"appstack/testing/offlinetest"
 	"appstack/testing/standin/asgapi"
 	"appstack/testing/standin/elbapi"
 )
@@ -237,7 +236,7 @@ func TestTrafficInvariantOnTheRealEngine(t *testing.T) {
 	t.Setenv("APPSTACK_STANDIN_ZONES", "example.com")
 	e := newEngine(t)
 	ctx := context.Background()
-	copyFile(t, filepath.Join(offlinetest.Root(), "Pulumi.example.yaml"), filepath.Join(e.work, "Pulumi.example.yaml"))
+	require.FileExists(t, filepath.Join(e.work, "Pulumi.example.yaml"), "the documented stack, copied by newEngine")
 	inv := newInvariant()
 	zero := func(t *testing.T, report map[string]string) {
 		t.Helper()

@@ -74,10 +74,22 @@ func Bool(t testing.TB, r offline.Resource, path string) bool {
 // Root is the project directory (see project.Root).
 func Root() string { return project.Root() }
 
-// StackConfig reads Pulumi.<stack>.yaml from the project and applies changes (an empty value deletes a key).
+// Documented maps each documented stack to the example directory that commits its file: "example", a stack with a
+// domain (examples/frontdoor), and "fleet", a fleet stack (examples/fleet). They are no stacks of the project, so
+// they are not at its root; the tests run them from the project directory all the same, as a user runs such a
+// file once copied there (its build contexts then name the sample app, app/).
+var Documented = map[string]string{"example": "examples/frontdoor", "fleet": "examples/fleet"}
+
+// StackFilePath is where Pulumi.<stack>.yaml is committed: in its example directory for a documented stack (see
+// Documented), else at the project's root.
+func StackFilePath(stack string) string {
+	return filepath.Join(Root(), Documented[stack], "Pulumi."+stack+".yaml")
+}
+
+// StackConfig reads Pulumi.<stack>.yaml (StackFilePath) and applies changes (an empty value deletes a key).
 func StackConfig(t testing.TB, stack string, changes map[string]string) *offline.StackFile {
 	t.Helper()
-	f, err := offline.ReadStackFile(filepath.Join(Root(), "Pulumi."+stack+".yaml"))
+	f, err := offline.ReadStackFile(StackFilePath(stack))
 	require.NoError(t, err)
 	for k, v := range changes {
 		if v == "" {

@@ -160,3 +160,19 @@ func TestTheReadmeLayoutListsEveryPackage(t *testing.T) {
 	}
 	assert.False(t, slices.Contains(entries, "internal/"), "list internal/'s packages one by one")
 }
+
+// The project's root holds the stack files of the stacks the deploy workflow deploys and no others, so that a reader
+// of the root tells the real stacks at a glance; a documented stack lives among the examples (examples/<dir>/).
+func TestTheRootHoldsOnlyTheDeployedStacks(t *testing.T) {
+	deploy, err := os.ReadFile(filepath.Join(project.Root(), ".github", "workflows", "deploy.yml"))
+	require.NoError(t, err)
+	files, err := filepath.Glob(filepath.Join(project.Root(), "Pulumi.*.yaml"))
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, f := range files {
+		stack := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "Pulumi."), ".yaml")
+		assert.Contains(t, string(deploy), "stackctl up -stack "+stack+" ",
+			"%s is at the project's root but deploy.yml never deploys it: move it to examples/<dir>/",
+			filepath.Base(f))
+	}
+}
