@@ -53,12 +53,16 @@ func (e *engine) trafficModel(t *testing.T, now time.Time) map[string]reach {
 		r := reach{}
 		group := door.Route(host)
 		if tg, ok := door.TargetGroups[group]; ok {
-			for _, target := range tg.Targets {
-				state, _, at := door.Health(group, target, now, serves)
-				if state == "healthy" {
-					r.versions = append(r.versions, door.Hosts[target.ID].Fingerprint)
-				} else if !at.IsZero() && (r.healthyAt.IsZero() || at.Before(r.healthyAt)) {
-					r.healthyAt = at
+			// A group whose every target is unhealthy fails open: the load balancer sends requests to hosts that
+			// do not serve, which is no serving version.
+			if _, failOpen := door.Routed(group, now, serves); !failOpen {
+				for _, target := range tg.Targets {
+					state, _, at := door.Health(group, target, now, serves)
+					if state == "healthy" {
+						r.versions = append(r.versions, door.Hosts[target.ID].Fingerprint)
+					} else if !at.IsZero() && (r.healthyAt.IsZero() || at.Before(r.healthyAt)) {
+						r.healthyAt = at
+					}
 				}
 			}
 		}
@@ -268,6 +272,32 @@ func TestTrafficInvariantOnTheRealEngine(t *testing.T) {
 			require.NoError(t, st.SetConfig(ctx, "appstack:services", auto.ConfigValue{Value: `[` +
 				`{"name":"web","port":8090,"build":{"context":"app"}},` +
 				`{"name":"api","port":8081,"hostname":"api.example.com","build":{"context":"app"}}]`}))
+		}},
+		// The old host does not answer the new path: its group must not be checked on it before the new host is
+		// healthy there.
+		{name: "a ready path change replaces the target group", before: func(t *testing.T) {
+			st, err := e.m.Stack(ctx, "example")
+			require.NoError(t, err)
+			require.NoError(t, st.SetConfig(ctx, "appstack:services", auto.ConfigValue{Value: `[` +
+				`{"name":"web","port":8090,"readyPath":"/ready/v2","build":{"context":"app"}},` +
+				`{"name":"api","port":8081,"hostname":"api.example.com","build":{"context":"app"}}]`}))
+		}},
+		// The listener keeps each priority unique (PriorityInUse): the remaining service's rule must not move onto
+		// the removed one's priority while that rule still exists.
+		{name: "a service inserted first, then the first removed", before: func(t *testing.T) {
+			st, err := e.m.Stack(ctx, "example")
+			require.NoError(t, err)
+			require.NoError(t, st.SetConfig(ctx, "appstack:services", auto.ConfigValue{Value: `[` +
+				`{"name":"admin","port":8082,"hostname":"admin.example.com","build":{"context":"app"}},` +
+				`{"name":"web","port":8090,"readyPath":"/ready/v2","build":{"context":"app"}},` +
+				`{"name":"api","port":8081,"hostname":"api.example.com","build":{"context":"app"}}]`}))
+			report, err := e.upChecked(t, ctx, "example", inv)
+			require.NoError(t, err, "admin's rule is created first on the listener")
+			zero(t, report)
+			require.NoError(t, st.SetConfig(ctx, "appstack:services", auto.ConfigValue{Value: `[` +
+				`{"name":"web","port":8090,"readyPath":"/ready/v2","build":{"context":"app"}},` +
+				`{"name":"api","port":8081,"hostname":"api.example.com","build":{"context":"app"}}]`}))
+			delete(inv.served, "admin.example.com")
 		}},
 	}
 	for _, s := range steps {
