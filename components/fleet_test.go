@@ -230,3 +230,57 @@ func TestABadFleetIsRefusedNamingTheField(t *testing.T) {
 		})
 	}
 }
+
+// Auto Scaling's ELB health check counts every target group attached to the group: a running fleet may drop a
+// removed service's group, but a new group would check the serving hosts for a service, port or path their version
+// does not serve and replace them. The refusal names its cause, before anything is registered.
+func TestARunningFleetDropsARemovedServiceAndNamesWhyItRefusesANewGroup(t *testing.T) {
+	arn := func(name string) string {
+		return "arn:aws:elasticloadbalancing:ap-southeast-1:123456789012:targetgroup/" + name + "/0123456789abcdef"
+	}
+	args := fleetArgs()
+	args.TargetGroupArns = pulumi.StringArray{pulumi.String(arn("test-web-aaaaaaaaaa")),
+		pulumi.String(arn("test-api-bbbbbbbbbb"))}
+	args.TargetGroupNames = []string{"test-web-aaaaaaaaaa", "test-api-bbbbbbbbbb"}
+	args.TargetGroupServices = []string{"web", "api"}
+	running := func(names ...string) map[string]offline.Group {
+		var arns []string
+		for _, n := range names {
+			arns = append(arns, arn(n))
+		}
+		return map[string]offline.Group{"appstack-test-app": {TemplateID: "lt-0running", Version: "3",
+			TargetGroupArns: arns}}
+	}
+	run := func(groups map[string]offline.Group) (*offline.Result, error) {
+		return offline.Run(program(fleet.New, "f", args), offline.Options{Stack: "test",
+			Config: map[string]string{"aws:region": offlinetest.Region}, Groups: groups})
+	}
+
+	t.Run("the same target groups deploy", func(t *testing.T) {
+		_, err := run(running("test-web-aaaaaaaaaa", "test-api-bbbbbbbbbb"))
+		require.NoError(t, err)
+	})
+	t.Run("a removed service's group is detached", func(t *testing.T) {
+		res, err := run(running("test-web-aaaaaaaaaa", "test-admin-cccccccccc", "test-api-bbbbbbbbbb"))
+		require.NoError(t, err)
+		g := offlinetest.One(t, res, groupType)
+		assert.Equal(t, arn("test-web-aaaaaaaaaa"), offlinetest.Str(t, g, "targetGroupArns[0]"))
+		assert.Equal(t, arn("test-api-bbbbbbbbbb"), offlinetest.Str(t, g, "targetGroupArns[1]"))
+	})
+	t.Run("an added service is refused, named", func(t *testing.T) {
+		res, err := run(running("test-web-aaaaaaaaaa"))
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), `service "api" is added`)
+		assert.NotContains(t, err.Error(), "port", "no port changed")
+		assert.Contains(t, err.Error(), "appstack:hosting: single")
+		assert.Empty(t, res.OfType(groupType), "refused before anything is registered")
+	})
+	t.Run("a replaced group is refused, naming the port and the ready path", func(t *testing.T) {
+		_, err := run(running("test-web-aaaaaaaaaa", "test-api-dddddddddd"))
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), `service "api"'s target group would be replaced, test-api-dddddddddd by `+
+			`test-api-bbbbbbbbbb`)
+		assert.Contains(t, err.Error(), "appstack:services[].port or appstack:services[].readyPath changed")
+		assert.NotContains(t, err.Error(), "is added")
+	})
+}

@@ -2,6 +2,8 @@ package components_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -397,4 +399,100 @@ func TestDeferredRoutesWaitForTheHostsToServe(t *testing.T) {
 	}
 	res = offlinetest.Run(t, served)
 	assert.Len(t, res.OfType("aws:lb/listenerRule:ListenerRule"), 4, "two warm rules and the two hostnames'")
+}
+
+// A rule's priority is unique on its listener (PriorityInUse), and Pulumi deletes a removed service's rule only at
+// the end of the update: a priority that followed a service's place would move the next service's rule onto one
+// still held. Each service's rules keep their priorities whatever services come or go around it.
+func TestListenerRulePrioritiesFollowTheServiceNotItsPlace(t *testing.T) {
+	priorities := func(t *testing.T, services ...frontdoor.Service) map[string]float64 {
+		t.Helper()
+		args := doorArgs()
+		args.Services = services
+		served := func(ctx *pulumi.Context) error {
+			args.DeferRouting = true
+			fd, err := frontdoor.New(ctx, "door", args)
+			if err != nil {
+				return err
+			}
+			return fd.Route(ctx, pulumi.String("serving").ToStringOutput())
+		}
+		out := map[string]float64{}
+		seen := map[float64]string{}
+		for _, r := range offlinetest.Run(t, served).OfType("aws:lb/listenerRule:ListenerRule") {
+			p := offlinetest.Num(t, r, "priority")
+			assert.NotContains(t, seen, p, "%s and %s share priority %v", r.Name, seen[p], p)
+			assert.True(t, p >= 1 && p <= 50000, "%s: priority %v outside 1-50000", r.Name, p)
+			seen[p] = r.Name
+			out[r.Name] = p
+		}
+		return out
+	}
+	web, api := doorArgs().Services[0], doorArgs().Services[1]
+	admin := frontdoor.Service{Name: "admin", Port: 8503, Hostname: "admin.example.com", ReadyPath: "/ready"}
+	both := priorities(t, web, api)
+	require.Len(t, both, 4, "two hostname rules and two warm rules")
+
+	t.Run("removing the first service moves no other rule", func(t *testing.T) {
+		after := priorities(t, api)
+		for _, rule := range []string{"door-api-rule", "door-api-warm"} {
+			assert.Equal(t, both[rule], after[rule], rule)
+		}
+	})
+	t.Run("a service inserted first takes no priority in use", func(t *testing.T) {
+		after := priorities(t, admin, web, api)
+		for rule, p := range both {
+			assert.Equal(t, p, after[rule], rule)
+		}
+		for _, rule := range []string{"door-admin-rule", "door-admin-warm"} {
+			for old, p := range both {
+				assert.NotEqual(t, p, after[rule], "%s takes %s's priority", rule, old)
+			}
+		}
+	})
+	t.Run("two names on one priority are refused, naming both", func(t *testing.T) {
+		clash := ""
+		for i := 0; clash == ""; i++ {
+			if n := fmt.Sprintf("svc%d", i); frontdoor.RoutePriority(n) == frontdoor.RoutePriority("web") {
+				clash = n
+			}
+		}
+		args := doorArgs()
+		args.Services[1].Name = clash
+		_, err := offlinetest.RunErr(program(frontdoor.New, "door", args))
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), `services "web" and "`+clash+`" would share listener rule priority`)
+	})
+}
+
+// The provider changes a target group's health check in place, so the serving host would at once be checked on a
+// path it may not answer: a ready path change names a new group instead, which takes requests only once it holds
+// a healthy target. Groups on the default ready path keep the names they had before the path counted.
+func TestAReadyPathChangeMakesANewTargetGroup(t *testing.T) {
+	web := frontdoor.Service{Name: "web", Port: 8080, Hostname: "web.example.com", ReadyPath: "/ready"}
+	name := frontdoor.TargetGroupName("appstack", "production", "app-frontdoor", web, "vpc-1")
+	sum := sha256.Sum256([]byte(strings.Join([]string{"appstack", "production", "app-frontdoor", "web", "8080",
+		"HTTP", "HTTP1", "instance", "vpc-1"}, "\x00")))
+	assert.Equal(t, "web-"+hex.EncodeToString(sum[:])[:10], name, "the default path keeps a deployed group's name")
+
+	moved := web
+	moved.ReadyPath = "/ready/v2"
+	assert.NotEqual(t, name, frontdoor.TargetGroupName("appstack", "production", "app-frontdoor", moved, "vpc-1"),
+		"a new ready path replaces the group")
+
+	before := offlinetest.Run(t, program(frontdoor.New, "door", doorArgs()))
+	args := doorArgs()
+	args.Services[1].ReadyPath = "/api/ready/v2"
+	after := offlinetest.Run(t, program(frontdoor.New, "door", args))
+	for _, tg := range []string{"door-web-tg", "door-api-tg"} {
+		b, ok := before.Named(tgType, tg)
+		require.True(t, ok)
+		a, ok := after.Named(tgType, tg)
+		require.True(t, ok)
+		if tg == "door-web-tg" {
+			assert.Equal(t, offlinetest.Str(t, b, "name"), offlinetest.Str(t, a, "name"), "web's group stays")
+		} else {
+			assert.NotEqual(t, offlinetest.Str(t, b, "name"), offlinetest.Str(t, a, "name"), "api's group is new")
+		}
+	}
 }

@@ -207,6 +207,6 @@ func TestARunningFleetDoesNotChangeTargetGroupsInPlace(t *testing.T) {
 	res, err := offline.Run(Program, offline.Options{Stack: "staging", Config: cfg, Groups: running})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "appstack:services[].port")
-	assert.Contains(t, err.Error(), "cannot change target groups in place")
+	assert.Contains(t, err.Error(), "cannot take a new target group in place")
 	assert.Empty(t, res.OfType(groupType), "refused before anything is registered")
 }

@@ -72,10 +72,14 @@ type Args struct {
 	// TargetGroupArns are the front door's target groups, one per service: the group registers each host in
 	// every one once it is in service, and replaces a host they find unhealthy. Required.
 	TargetGroupArns pulumi.StringArrayInput
-	// TargetGroupNames are the names of TargetGroupArns' groups, known before they exist: a deploy that would move
-	// a running group to other target groups (a port change or a rename replaces them) is refused. Optional:
-	// without it nothing is compared.
+	// TargetGroupNames are the names of TargetGroupArns' groups, known before they exist: a deploy that would
+	// attach a running group to a new target group (a service added, or a group replaced by a port or ready path
+	// change) is refused; one that only detaches groups (a service removed) goes ahead. Optional: without it
+	// nothing is compared.
 	TargetGroupNames []string
+	// TargetGroupServices are the services of TargetGroupNames, in the same order, for the refusal's message.
+	// Optional.
+	TargetGroupServices []string
 	// ScalingMetric is CPU or Requests; ScalingTarget the value to keep it at. RequestsLabel is the resource
 	// label of the target group whose requests per target count (frontdoor.FrontDoor.ResourceLabels). Required.
 	ScalingMetric string
@@ -261,24 +265,56 @@ type groupState struct {
 	targetGroups        []string
 }
 
-// sameTargetGroups refuses to move a running group to other target groups. Auto Scaling would detach the
-// serving hosts from the old groups at once — the hostnames, which move only after the rollout, would have no
-// target until it ends — and register those hosts in the new groups, whose checks they fail on a new port, so
-// that they are replaced with the version they run while the refresh runs.
+// sameTargetGroups refuses to attach a running group to a target group it does not use yet. Auto Scaling would
+// register the serving hosts in it at once, and with health check type ELB a host unhealthy in any attached group
+// is replaced: a new group checks them on a port or path their version may not serve, or for a service it does not
+// run, so that they are replaced with the version they run while the refresh runs. Detaching a group (its service
+// removed) leaves the hosts in the others, and goes ahead. Each refusal names its cause: a target group's name is
+// <prefix>-<service>-<hash>, so a new name that keeps a current one's part before the hash is the same service's
+// group replaced (a port or ready path change), and one that keeps none is a service added.
 func (a *Args) sameTargetGroups(name string, current groupState) error {
 	if current.templateID == "" || len(a.TargetGroupNames) == 0 || len(current.targetGroups) == 0 {
 		return nil
 	}
-	if slices.Equal(slices.Sorted(slices.Values(current.targetGroups)),
-		slices.Sorted(slices.Values(a.TargetGroupNames))) {
-		return nil
+	stem := func(tg string) string {
+		if i := strings.LastIndex(tg, "-"); i > 0 {
+			return tg[:i]
+		}
+		return tg
 	}
-	return fmt.Errorf("fleet %q: group %s serves from target groups %s, and this deploy would replace them with %s "+
-		"(appstack:services[].port changed, or the groups were renamed). A running fleet cannot change target "+
-		"groups in place: Auto Scaling would take its hosts out of the groups the hostnames use at once, and put "+
-		"them in groups whose checks they fail. Change the port in two deploys instead: move the stack to a single "+
-		"host (appstack:hosting: single) with the new port, then back to the fleet (docs/fleet.md)", name,
-		a.GroupName, strings.Join(current.targetGroups, ", "), strings.Join(a.TargetGroupNames, ", "))
+	service := func(i int) string {
+		if i < len(a.TargetGroupServices) {
+			return a.TargetGroupServices[i]
+		}
+		return a.TargetGroupNames[i]
+	}
+	var problems []string
+	for i, tg := range a.TargetGroupNames {
+		if slices.Contains(current.targetGroups, tg) {
+			continue
+		}
+		old := slices.IndexFunc(current.targetGroups, func(c string) bool {
+			return stem(c) == stem(tg) && !slices.Contains(a.TargetGroupNames, c)
+		})
+		if old >= 0 {
+			problems = append(problems, fmt.Sprintf("service %q's target group would be replaced, %s by %s "+
+				"(appstack:services[].port or appstack:services[].readyPath changed): the running hosts would be "+
+				"checked on the new port and path at once, and replaced with the version they run if they fail",
+				service(i), current.targetGroups[old], tg))
+			continue
+		}
+		problems = append(problems, fmt.Sprintf("service %q is added (target group %s): the running hosts, which "+
+			"do not run it, would be registered in its target group, fail its health checks and be replaced with "+
+			"the version they run", service(i), tg))
+	}
+	if len(problems) == 0 {
+		return nil // only detached groups: their services were removed
+	}
+	return fmt.Errorf("fleet %q: group %s is running, and Auto Scaling's ELB health check counts every target "+
+		"group attached to it: %s. A running fleet cannot take a new target group in place; make the change in two "+
+		"deploys: move the stack to a single host (appstack:hosting: single) with the change, then back to the "+
+		"fleet, whose new group waits for its first hosts (docs/fleet.md). Removing a service needs no such step",
+		name, a.GroupName, strings.Join(problems, "; "))
 }
 
 // targetGroupName is a target group's name from its ARN (...:targetgroup/<name>/<id>).

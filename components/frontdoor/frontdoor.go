@@ -7,6 +7,7 @@ package frontdoor
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -216,8 +217,14 @@ func (a *Args) validate(name string) error {
 		return fmt.Errorf("frontdoor %q: %d services: a listener holds at most 25 certificates", name,
 			len(a.Services))
 	}
-	seen := map[string]bool{}
+	seen, slots := map[string]bool{}, map[int]string{}
 	for _, s := range a.Services {
+		if other, taken := slots[prioritySlot(s.Name)]; taken && other != s.Name {
+			return fmt.Errorf("frontdoor %q: services %q and %q would share listener rule priority %d (a hash of "+
+				"the service's name, so that it never changes while the service exists): rename the newer one", name,
+				other, s.Name, RoutePriority(s.Name))
+		}
+		slots[prioritySlot(s.Name)] = s.Name
 		switch {
 		case s.Name == "" || s.Port < 1 || s.Port > 65535:
 			return fmt.Errorf("frontdoor %q: every service needs a Name and a TCP Port", name)
@@ -380,10 +387,10 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		if err := a.noHealthyTarget(ctx, c, name+"-"+s.Name, alb, tg); err != nil {
 			return nil, err
 		}
-		c.routes = append(c.routes, route{name: name + "-" + s.Name + "-rule", priority: i + 1,
+		c.routes = append(c.routes, route{name: name + "-" + s.Name + "-rule", priority: RoutePriority(s.Name),
 			hostname: s.Hostname, targetGroup: tg.Arn})
 		if a.DeferRouting {
-			if err := a.warm(ctx, c, name+"-"+s.Name, https, i, tg); err != nil {
+			if err := a.warm(ctx, c, name+"-"+s.Name, https, WarmPriority(s.Name), tg); err != nil {
 				return nil, err
 			}
 		}
@@ -468,11 +475,11 @@ func (a *Args) noHealthyTarget(ctx *pulumi.Context, c *FrontDoor, name string, a
 // reserved .invalid domain, RFC 6761): a target group that no load balancer uses is not health-checked, its
 // targets stay "unused" (Target.NotInUse, API_TargetHealth), so without it a fleet's new target groups would
 // start their health checks only when Route moves the hostnames to them.
-func (a *Args) warm(ctx *pulumi.Context, c *FrontDoor, name string, https *lb.Listener, i int,
+func (a *Args) warm(ctx *pulumi.Context, c *FrontDoor, name string, https *lb.Listener, priority int,
 	tg *lb.TargetGroup) error {
 	_, err := lb.NewListenerRule(ctx, name+"-warm", &lb.ListenerRuleArgs{
 		ListenerArn: https.Arn,
-		Priority:    pulumi.Int(WarmRulePriority + i),
+		Priority:    pulumi.Int(priority),
 		Conditions: lb.ListenerRuleConditionArray{&lb.ListenerRuleConditionArgs{
 			HostHeader: &lb.ListenerRuleConditionHostHeaderArgs{Values: pulumi.StringArray{
 				pulumi.Sprintf("%s.warm.invalid", tg.Name)}},
@@ -486,9 +493,36 @@ func (a *Args) warm(ctx *pulumi.Context, c *FrontDoor, name string, https *lb.Li
 	return err
 }
 
-// WarmRulePriority is the first priority of the rules that keep deferred target groups in use, after every
-// hostname's rule.
-const WarmRulePriority = 1000
+// Listener rule priorities. A rule's priority is unique on its listener: CreateRule and SetRulePriorities refuse
+// one in use with PriorityInUse (https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_SetRulePriorities.html).
+// The provider changes a rule's priority in place with SetRulePriorities (terraform-provider-aws
+// internal/service/elbv2/listener_rule.go: priority is not ForceNew), and Pulumi deletes a removed service's rule
+// only at the end of the update: priorities numbered by position (1, 2, ...) would move the next service's rule
+// onto the removed one's priority while it is still held, and a service inserted first would be created on a
+// priority in use. So each service's priorities follow from its name alone, and never change while it exists.
+// The hostnames' rules each match one hostname, and no two services share one, so their order does not matter.
+const (
+	// FirstRoutePriority is the lowest priority a hostname's rule takes: above the 1-25 and 1000-1024 that
+	// earlier versions numbered by position, so that no rule moves onto a priority another still holds.
+	FirstRoutePriority = 2000
+	// PrioritySlots is how many priorities each kind of rule may take.
+	PrioritySlots = 20000
+	// WarmRulePriority is the lowest priority of the rules that keep deferred target groups in use, after every
+	// hostname's rule; the last is below 50000, the highest a listener rule may have.
+	WarmRulePriority = FirstRoutePriority + PrioritySlots
+)
+
+// prioritySlot is a service's place among PrioritySlots: a hash of its name.
+func prioritySlot(service string) int {
+	sum := sha256.Sum256([]byte(service))
+	return int(binary.BigEndian.Uint32(sum[:4]) % PrioritySlots)
+}
+
+// RoutePriority is the priority of a service's hostname rule, from its name alone.
+func RoutePriority(service string) int { return FirstRoutePriority + prioritySlot(service) }
+
+// WarmPriority is the priority of the rule that keeps a service's target group in use, from its name alone.
+func WarmPriority(service string) int { return WarmRulePriority + prioritySlot(service) }
 
 // route is a hostname's listener rule, created by Route.
 type route struct {
@@ -545,16 +579,28 @@ func (a *Args) targetGroupName(ctx *pulumi.Context, component string, s Service)
 // TargetGroupName is a target group's name: AWS allows 32 characters, fewer than the provider's automatic name
 // (the resource's name plus 7 random characters) needs for a long service name. It is the service's name cut to
 // 21 characters and 10 hex digits of a hash of the stack and of every input whose change replaces the group (port,
-// protocol, VPC), so that a replacement, created before the old group is deleted, never takes the old name.
+// protocol, VPC), so that a replacement, created before the old group is deleted, never takes the old name. The
+// hash also covers the ready path, which the provider would change in place (the health check is no ForceNew
+// field: terraform-provider-aws internal/service/elbv2/target_group.go): the serving host would at once be checked
+// on a path it may not answer, where a new group takes requests only once it holds a healthy target. The ready
+// path is left out of the hash when it is UnhashedReadyPath, so that groups named before it counted keep their
+// names.
 func TargetGroupName(project, stack, component string, s Service, vpcID string) string {
-	sum := sha256.Sum256([]byte(strings.Join([]string{project, stack, component, s.Name, strconv.Itoa(s.Port),
-		"HTTP", "HTTP1", "instance", vpcID}, "\x00")))
+	parts := []string{project, stack, component, s.Name, strconv.Itoa(s.Port), "HTTP", "HTTP1", "instance", vpcID}
+	if s.ReadyPath != UnhashedReadyPath {
+		parts = append(parts, "readyPath="+s.ReadyPath)
+	}
+	sum := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
 	prefix := s.Name
 	if len(prefix) > 21 {
 		prefix = strings.TrimRight(prefix[:21], "-")
 	}
 	return prefix + "-" + hex.EncodeToString(sum[:])[:10]
 }
+
+// UnhashedReadyPath is the ready path that leaves a target group's name as it was before the ready path counted:
+// appstack's default readyPath.
+const UnhashedReadyPath = "/ready"
 
 // PrefixedTargetGroupName puts prefix and a dash before a TargetGroupName, shortening its service part so that
 // the whole stays within AWS's 32 characters and keeps its 10-digit hash. An empty prefix changes nothing.

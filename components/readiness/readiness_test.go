@@ -230,3 +230,14 @@ func TestUserDataNamesThePrefixAndFingerprint(t *testing.T) {
 	_, err = readiness.ParseUserData("", "not base64!")
 	assert.Error(t, err)
 }
+
+// The stand-in load balancer checks a target on its group's path: the boot script says which paths each port
+// answers once ready.
+func TestUserDataNamesThePathsEachPortAnswers(t *testing.T) {
+	script := "#!/bin/bash\nready_prefix=/appstack/pr-7/app/ready\nfingerprint=" + fp + "\n" +
+		"wait_ready 8080 /health /ready ||\n  wait_ready 8081 '/api/health' '/api/ready' ||\n"
+	got, err := readiness.ParseUserData(script, "")
+	require.NoError(t, err)
+	assert.Equal(t, []int{8080, 8081}, got.Ports)
+	assert.Equal(t, map[int][]string{8080: {"/health", "/ready"}, 8081: {"/api/health", "/api/ready"}}, got.Paths)
+}

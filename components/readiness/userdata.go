@@ -18,6 +18,8 @@ type BootParams struct {
 	Fingerprint string
 	// Ports are the ports the boot waits on its services at (wait_ready <port>): where the host serves once ready.
 	Ports []int
+	// Paths are, by port, the paths the boot waits on there (wait_ready <port> <health path> <ready path>).
+	Paths map[int][]string
 }
 
 // ParseUserData reads the readiness prefix and fingerprint out of an instance's user data: the plain script
@@ -48,8 +50,17 @@ func ParseUserData(userData, userDataBase64 string) (BootParams, error) {
 			p.Fingerprint = strings.Trim(v, `'"`)
 		}
 		if v, ok := strings.CutPrefix(line, "wait_ready "); ok {
-			if port, err := strconv.Atoi(strings.Fields(v)[0]); err == nil {
+			fields := strings.Fields(v)
+			if port, err := strconv.Atoi(fields[0]); err == nil {
 				p.Ports = append(p.Ports, port)
+				for _, f := range fields[1:] {
+					if path := strings.Trim(f, `'"`); strings.HasPrefix(path, "/") {
+						if p.Paths == nil {
+							p.Paths = map[int][]string{}
+						}
+						p.Paths[port] = append(p.Paths[port], path)
+					}
+				}
 			}
 		}
 	}

@@ -27,10 +27,11 @@ func newFleet(ctx *pulumi.Context, name string, cfg *stacks.Config, door *doorPl
 		subnets, public = door.subnetIDs, true
 	}
 	var arns pulumi.StringArray
-	var names []string
+	var names, services []string
 	for _, s := range cfg.Services {
 		arns = append(arns, fd.TargetGroupArns[s.Name])
 		names = append(names, fd.TargetGroupNames[s.Name])
+		services = append(services, s.Name)
 	}
 	return fleet.New(ctx, name+"-fleet", &fleet.Args{
 		Boot:                boot,
@@ -51,6 +52,7 @@ func newFleet(ctx *pulumi.Context, name string, cfg *stacks.Config, door *doorPl
 		InstanceProfileName: boot.InstanceProfileName,
 		TargetGroupArns:     arns,
 		TargetGroupNames:    names,
+		TargetGroupServices: services,
 		ScalingMetric:       shape.Scaling.Metric,
 		ScalingTarget:       shape.Scaling.Target,
 		// Requests per target count on the first service's target group.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -52,8 +53,11 @@ func (s *standin) frontDoor(typ, id string, state resource.PropertyMap, del bool
 		case targetGroupType:
 			arn := strProp(state, "arn")
 			if del {
-				delete(st.TargetGroups, arn)
-				return nil
+				users, err := s.autoScalingUsers(arn)
+				if err != nil {
+					return err
+				}
+				return st.DeleteTargetGroup(arn, users)
 			}
 			tg, ok := st.TargetGroups[arn]
 			if !ok {
@@ -68,7 +72,8 @@ func (s *standin) frontDoor(typ, id string, state resource.PropertyMap, del bool
 				delete(st.Rules, id)
 				return nil
 			}
-			r := &elbapi.Rule{ID: id}
+			r := &elbapi.Rule{ID: id, Listener: strProp(state, "listenerArn")}
+			r.Priority, _ = intProp(state, "priority")
 			for _, c := range listProp(state, "conditions") {
 				if c.IsObject() {
 					r.Hosts = append(r.Hosts, stringsProp(objProp(c.ObjectValue(), "hostHeader"), "values")...)
@@ -79,7 +84,7 @@ func (s *standin) frontDoor(typ, id string, state resource.PropertyMap, del bool
 					r.TargetGroup = strProp(a.ObjectValue(), "targetGroupArn")
 				}
 			}
-			st.Rules[id] = r
+			return st.PutRule(r)
 		case tgAttachment:
 			port, _ := intProp(state, "port")
 			if del {
@@ -102,8 +107,27 @@ func (s *standin) frontDoor(typ, id string, state resource.PropertyMap, del bool
 				return err
 			}
 			ready := strings.HasPrefix(params.Parameters[p.ReadyPrefix+"/"+id], readiness.Ready+" "+p.Fingerprint)
-			st.Hosts[id] = &elbapi.Host{Fingerprint: p.Fingerprint, Ready: ready, Ports: p.Ports}
+			st.Hosts[id] = &elbapi.Host{Fingerprint: p.Fingerprint, Ready: ready, Ports: p.Ports, Paths: p.Paths}
 		}
 		return nil
 	})
+}
+
+// autoScalingUsers are the stand-in's Auto Scaling groups that list the target group.
+func (s *standin) autoScalingUsers(arn string) ([]string, error) {
+	if s.fleet == nil || s.fleet.File == "" {
+		return nil, nil
+	}
+	fleet, err := s.fleet.Load()
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for name, g := range fleet.Groups {
+		if slices.Contains(g.TargetGroupARNs, arn) {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
 }

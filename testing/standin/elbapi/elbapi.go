@@ -4,14 +4,18 @@
 // from it. A target's health follows Elastic Load Balancing's states (API_TargetHealth): "unused"
 // (Target.NotInUse) while no rule forwards to its group, "initial" (Elb.RegistrationInProgress) for the
 // registration time after it is registered, then "initial" (Elb.InitialHealthChecking) for the healthy threshold
-// of checks, then "healthy" if its host serves on the group's port (its boot ended ready, and it runs), else
-// "unhealthy" (Target.ResponseCodeMismatch) after the unhealthy threshold. It is test scaffolding, not AWS.
+// of checks, then "healthy" if its host answers the group's health check path on the group's port (its boot ended
+// ready, found that path answering, and it runs), else "unhealthy" (Target.ResponseCodeMismatch) after the
+// unhealthy threshold; a group whose every target is unhealthy fails open (Routed). A rule's priority is unique on
+// its listener (PutRule), and a target group in use is not deleted (DeleteTargetGroup). It is test scaffolding,
+// not AWS.
 //
 //	APPSTACK_STANDIN_ELB               the state (JSON)
 //	APPSTACK_STANDIN_ELB_REGISTRATION  how long a registration takes (a Go duration); default DefaultRegistration
 package elbapi
 
 import (
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -58,20 +62,71 @@ type Target struct {
 	Registered time.Time `json:"registered"`
 }
 
-// Rule is a listener rule: the host names it matches and the target group it forwards to.
+// Rule is a listener rule: its listener and priority, the host names it matches and the target group it
+// forwards to.
 type Rule struct {
 	ID          string   `json:"id"`
+	Listener    string   `json:"listener,omitempty"`
+	Priority    int      `json:"priority,omitempty"`
 	Hosts       []string `json:"hosts"`
 	TargetGroup string   `json:"targetGroup"`
 }
 
-// Host is a single host's boot: the fingerprint it runs, whether its boot ended ready, and the ports it serves
-// on. A host serves from its ready boot until it is terminated: the readiness signal alone cannot say so, since a
-// newer host's ready boot deletes the signals of other versions while the old host still serves.
+// Host is a single host's boot: the fingerprint it runs, whether its boot ended ready, the ports it serves on and
+// the paths it answers on each. A host serves from its ready boot until it is terminated: the readiness signal
+// alone cannot say so, since a newer host's ready boot deletes the signals of other versions while the old host
+// still serves.
 type Host struct {
 	Fingerprint string `json:"fingerprint"`
 	Ready       bool   `json:"ready"`
 	Ports       []int  `json:"ports"`
+	// Paths are, by port, the paths the boot found answering there (its service's health and ready paths). A host
+	// recorded without them answers every path.
+	Paths map[int][]string `json:"paths,omitempty"`
+}
+
+// Error is a refusal as Elastic Load Balancing reports it: its code and message.
+type Error struct {
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// PutRule records a created or updated rule. A priority is unique on its listener: CreateRule and
+// SetRulePriorities refuse one another rule holds with PriorityInUse
+// (https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_SetRulePriorities.html).
+func (st *State) PutRule(r *Rule) error {
+	for id, other := range st.Rules {
+		if id != r.ID && r.Priority != 0 && other.Listener == r.Listener && other.Priority == r.Priority {
+			return &Error{Code: "PriorityInUse", Message: fmt.Sprintf("Priority '%d' is currently in use", r.Priority)}
+		}
+	}
+	st.Rules[r.ID] = r
+	return nil
+}
+
+// DeleteTargetGroup deletes a group. Elastic Load Balancing refuses while a rule forwards to it, with
+// ResourceInUse ("You can delete a target group if it is not referenced by any actions",
+// https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_DeleteTargetGroup.html). autoScaling
+// names the Auto Scaling groups that still list it: AWS deletes such a group, and the Auto Scaling group's next
+// launches then fail on a target group it cannot find (zalando-incubator/kube-ingress-aws-controller#197); the
+// stand-in refuses it the same way, so that a deploy deleting a group before detaching it fails in the tests
+// rather than at the next launch.
+func (st *State) DeleteTargetGroup(arn string, autoScaling []string) error {
+	for _, r := range st.Rules {
+		if r.TargetGroup == arn {
+			return &Error{Code: "ResourceInUse", Message: fmt.Sprintf("Target group '%s' is currently in use by a "+
+				"listener or a rule", arn)}
+		}
+	}
+	if len(autoScaling) > 0 {
+		return &Error{Code: "ResourceInUse", Message: fmt.Sprintf("Target group '%s' is currently in use by Auto "+
+			"Scaling group(s) %s (stand-in refusal; AWS deletes it and breaks their launches)", arn,
+			strings.Join(autoScaling, ", "))}
+	}
+	delete(st.TargetGroups, arn)
+	return nil
 }
 
 // Store is the state in File.
@@ -161,14 +216,22 @@ func (st *State) InUse(group string) bool {
 	return false
 }
 
-// Health is a target's state and reason at now; serves says whether its host answers on a port.
-func (st *State) Health(group string, t Target, now time.Time, serves func(id string, port int) bool) (state,
+// ServesFunc says whether instance id answers path on port.
+type ServesFunc func(id string, port int, path string) bool
+
+// Health is a target's state and reason at now; serves says whether its host answers the group's health check
+// path on a port.
+func (st *State) Health(group string, t Target, now time.Time, serves ServesFunc) (state,
 	reason string, healthyAt time.Time) {
 	if !st.InUse(group) {
 		return "unused", "Target.NotInUse", time.Time{}
 	}
+	path := ""
+	if tg, ok := st.TargetGroups[group]; ok {
+		path = tg.Path
+	}
 	registered := t.Registered.Add(Registration())
-	if !serves(t.ID, t.Port) {
+	if !serves(t.ID, t.Port, path) {
 		switch {
 		case now.Before(registered):
 			return "initial", "Elb.RegistrationInProgress", time.Time{}
@@ -209,4 +272,29 @@ func (st *State) Route(hostname string) string {
 		}
 	}
 	return ""
+}
+
+// Routed are the targets of a group the load balancer sends requests to at now: its healthy targets; or, when
+// every registered target is unhealthy, all of them, with failOpen set: "If a target group contains only unhealthy
+// registered targets, the load balancer routes requests to all those targets, regardless of their health status"
+// (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/target-group-health-checks.html). A
+// fail-open group answers with whatever its unhealthy hosts answer: it does not serve.
+func (st *State) Routed(group string, now time.Time, serves ServesFunc) (targets []Target, failOpen bool) {
+	tg, ok := st.TargetGroups[group]
+	if !ok || len(tg.Targets) == 0 {
+		return nil, false
+	}
+	unhealthy := 0
+	for _, t := range tg.Targets {
+		switch state, _, _ := st.Health(group, t, now, serves); state {
+		case "healthy":
+			targets = append(targets, t)
+		case "unhealthy":
+			unhealthy++
+		}
+	}
+	if len(targets) == 0 && unhealthy == len(tg.Targets) {
+		return slices.Clone(tg.Targets), true
+	}
+	return targets, false
 }

@@ -27,11 +27,16 @@ type Server struct {
 	Now func() time.Time
 }
 
-// Serves says whether instance id serves on port: it runs, its boot ended ready, and the boot waited on port.
-func Serves(st *State) func(id string, port int) bool {
-	return func(id string, port int) bool {
+// Serves says whether instance id answers path on port: it runs, its boot ended ready, the boot waited on port,
+// and path is one the boot found answering there (any path for a host recorded without paths).
+func Serves(st *State) ServesFunc {
+	return func(id string, port int, path string) bool {
 		h, ok := st.Hosts[id]
-		return ok && h.Ready && containsInt(h.Ports, port)
+		if !ok || !h.Ready || !containsInt(h.Ports, port) {
+			return false
+		}
+		paths, known := h.Paths[port]
+		return !known || path == "" || slices.Contains(paths, path)
 	}
 }
 
