@@ -1,6 +1,6 @@
 //go:build engine
 
-package lifecycle_test
+package engine_test
 
 import (
 	"context"
@@ -22,10 +22,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"appstack/internal/offline"
-	"appstack/internal/offline/offlinetest"
-	"appstack/internal/standin/elbapi"
-	"appstack/internal/standin/jsonfile"
-	"appstack/internal/standin/ssmstore"
+	"appstack/testing/offlinetest"
+	"appstack/testing/standin/elbapi"
+	"appstack/testing/standin/jsonfile"
+	"appstack/testing/standin/ssmstore"
 )
 
 // The deploy paths engine_traffic_test.go does not walk, under the same invariant: after every engine event (and
