@@ -57,7 +57,7 @@ var productionData = []string{policy.Table, policy.Eip, policy.Parameter, policy
 
 // Change is how one resource differs between two reports.
 type Change struct {
-	Kind string `json:"kind"` // add, remove or change
+	Kind string `json:"kind"` // add, remove, change, or environment (the stack's appstack:environment)
 	URN  string `json:"urn"`
 	Type string `json:"type"`
 	Name string `json:"name"`
@@ -95,19 +95,32 @@ func ReadReport(path string) (*Report, error) {
 
 // Diff lists what head adds, removes and changes relative to base, in URN order. A head resource whose aliases
 // name a base resource is that resource renamed, not a new one: pulumi moves it and keeps it.
+//
+// Production's data is judged as production's whenever either report is production's, by environment or by the
+// stack's name: a pull request that also moves the production stack file to another environment must not switch
+// the check off. Such a move is itself a production-data change, since production's safeguards (protection,
+// deletion protection, retention) follow the environment.
 func Diff(base, head *Report) []Change {
+	prod := isProduction(base) || isProduction(head)
 	old := map[string]Resource{}
 	for _, r := range base.Resources {
 		old[r.URN] = r
 	}
 	var out []Change
+	if base.Environment != head.Environment {
+		out = append(out, Change{Kind: "environment", Type: "appstack:environment", Name: head.Stack,
+			ProductionData: prod, Properties: []PropertyChange{{Path: stacks.Namespace + ":environment",
+				Old: base.Environment, New: head.Environment}}})
+	}
 	seen := map[string]bool{}
 	for _, r := range head.Resources {
 		seen[r.URN] = true
 		o, ok := old[r.URN]
 		renamedFrom := ""
 		for _, alias := range r.Options.Aliases {
-			if a, found := old[alias]; !ok && found && !seen[alias] {
+			// Only a resource of the same type is kept through an alias; the engine would not turn a table
+			// into a log group, and a diff that believed it would hide the table's removal.
+			if a, found := old[alias]; !ok && found && !seen[alias] && a.Type == r.Type {
 				o, ok, renamedFrom = a, true, alias
 				seen[alias] = true
 			}
@@ -117,7 +130,7 @@ func Diff(base, head *Report) []Change {
 			continue
 		}
 		c := Change{Kind: "change", URN: r.URN, Type: r.Type, Name: r.Name, RenamedFrom: renamedFrom,
-			Protected: o.Options.Protect, ProductionData: isProductionData(head.Environment, r.Type)}
+			Protected: o.Options.Protect, ProductionData: prod && isProductionData(r.Type)}
 		before, after := flatten(o.Inputs), flatten(r.Inputs)
 		for _, path := range unionKeys(before, after) {
 			if before[path] == after[path] {
@@ -138,15 +151,20 @@ func Diff(base, head *Report) []Change {
 	for _, o := range base.Resources {
 		if !seen[o.URN] {
 			out = append(out, Change{Kind: "remove", URN: o.URN, Type: o.Type, Name: o.Name, Protected: o.Options.Protect,
-				ProductionData: isProductionData(base.Environment, o.Type)})
+				ProductionData: prod && isProductionData(o.Type)})
 		}
 	}
 	slices.SortFunc(out, func(a, b Change) int { return strings.Compare(a.URN, b.URN) })
 	return out
 }
 
-func isProductionData(env, typ string) bool {
-	return env == string(stacks.Production) && slices.Contains(productionData, typ)
+func isProductionData(typ string) bool {
+	return slices.Contains(productionData, typ)
+}
+
+// isProduction says whether a report is production's, by its environment or its stack's name.
+func isProduction(r *Report) bool {
+	return r.Environment == string(stacks.Production) || r.Stack == string(stacks.Production)
 }
 
 // WriteDiff prints the changes, replacements and production-data warnings first.
@@ -171,6 +189,11 @@ func WriteDiff(w io.Writer, base, head *Report, changes []Change) error {
 	p.printf("Changes from the base report of %q to stack %q: %d to add, %d to change in place, %d to replace, "+
 		"%d to remove, %d renamed and kept\n", base.Stack, head.Stack, adds, updates, replaces, removes, renames)
 	for _, c := range changes {
+		if c.Kind == "environment" && c.ProductionData {
+			p.printf("!! PRODUCTION DATA: stack %s moves appstack:environment from %q to %q; production's "+
+				"safeguards (protection, deletion protection, retention) follow it\n", c.Name, c.Properties[0].Old,
+				c.Properties[0].New)
+		}
 		destructive := c.Kind == "remove" || len(c.ReplaceBecause) > 0
 		if destructive && c.ProductionData {
 			p.printf("!! PRODUCTION DATA: %s %s would be %s\n", c.Type, c.Name, verb(c))
@@ -181,7 +204,7 @@ func WriteDiff(w io.Writer, base, head *Report, changes []Change) error {
 		}
 	}
 	for _, c := range changes {
-		mark := map[string]string{"add": "+", "remove": "-", "change": "~"}[c.Kind]
+		mark := map[string]string{"add": "+", "remove": "-", "change": "~", "environment": "~"}[c.Kind]
 		note := ""
 		if c.RenamedFrom != "" {
 			note = "  (renamed from " + resource.URN(c.RenamedFrom).Name() + ", kept through its alias)"

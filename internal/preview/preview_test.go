@@ -162,3 +162,57 @@ func TestDiffCallsALocalIndexChangeAReplacement(t *testing.T) {
 	}
 	assert.Equal(t, []string{"localSecondaryIndexes"}, got.ReplaceBecause)
 }
+
+// A pull request that replaces a production table and also moves the production stack file to another
+// environment is still judged as production's, and the move is itself a production-data change.
+func TestAnEnvironmentChangeDoesNotHideProductionData(t *testing.T) {
+	base := report(t, "production", nil)
+	head := report(t, "production", map[string]string{
+		"appstack:environment": "staging",
+		"appstack:tables":      `[{"name":"events","hashKey":"pk","ttlAttribute":"expiresAt"}]`,
+		// Outside production, serving plain HTTP needs no waiver, and an unused waiver is an error.
+		"appstack:waivers": `[{"rule":"APPSTACK-NET-007","reason":"a public page"},` +
+			`{"rule":"APPSTACK-EC2-010","reason":"no NAT gateway"}]`})
+	changes := preview.Diff(base, head)
+	var out bytes.Buffer
+	require.NoError(t, preview.WriteDiff(&out, base, head, changes))
+	assert.Contains(t, out.String(), "!! PRODUCTION DATA: aws:dynamodb/table:Table app-events-table would be replaced")
+	assert.Contains(t, out.String(), `!! PRODUCTION DATA: stack production moves appstack:environment from "production" to "staging"`)
+}
+
+// An alias names the resource a head resource was; one of another type is no rename, and the base resource
+// is removed.
+func TestAnAliasOfAnotherTypeDoesNotKeepATable(t *testing.T) {
+	base := report(t, "production", nil)
+	head := report(t, "production", nil)
+	var table string
+	for _, r := range base.Resources {
+		if r.Type == "aws:dynamodb/table:Table" {
+			table = r.URN
+		}
+	}
+	require.NotEmpty(t, table)
+	var kept []preview.Resource
+	for _, r := range head.Resources {
+		switch {
+		case r.URN == table:
+			continue
+		case r.Type == "aws:cloudwatch/logGroup:LogGroup":
+			// A new log group that claims to have been the table.
+			r.URN, r.Name = r.URN+"-new", r.Name+"-new"
+			r.Options.Aliases = append(r.Options.Aliases, table)
+		}
+		kept = append(kept, r)
+	}
+	head.Resources = kept
+	var removed *preview.Change
+	for _, c := range preview.Diff(base, head) {
+		assert.Empty(t, c.RenamedFrom, "%s is no rename of the table", c.Name)
+		if c.URN == table {
+			removed = &c
+		}
+	}
+	require.NotNil(t, removed, "the table is removed")
+	assert.Equal(t, "remove", removed.Kind)
+	assert.True(t, removed.ProductionData)
+}

@@ -63,7 +63,7 @@ func Print(w io.Writer, dir, stack string, format Format, base string) error {
 func countProductionData(changes []Change) int {
 	n := 0
 	for _, c := range changes {
-		if c.ProductionData && (c.Kind == "remove" || len(c.ReplaceBecause) > 0) {
+		if c.ProductionData && (c.Kind == "remove" || c.Kind == "environment" || len(c.ReplaceBecause) > 0) {
 			n++
 		}
 	}

@@ -41,7 +41,8 @@ func TestPreviewJSONAndDiff(t *testing.T) {
 	base := filepath.Join(t.TempDir(), "base.json")
 	require.NoError(t, os.WriteFile(base, []byte(js.String()), 0o600))
 	var diff strings.Builder
-	require.NoError(t, preview.Print(&diff, root, "production", preview.Text, base))
+	// Production on either side makes production's data count: staging's tables are not production's.
+	assert.ErrorIs(t, preview.Print(&diff, root, "production", preview.Text, base), preview.ErrProductionData)
 	assert.Contains(t, diff.String(), `Changes from the base report of "staging" to stack "production"`)
 }
 
