@@ -101,13 +101,28 @@ func (c *Client) List(ctx context.Context, path string, q url.Values, maxPages i
 		if done, err := page(body); err != nil || done {
 			return err
 		}
-		if next != "" && !strings.HasPrefix(next, c.API+"/repos/"+c.Repo+"/") {
+		if next != "" && !c.ownsPage(next) {
 			return fmt.Errorf("GET %s: the next page %q is not this repository's API", path, next)
 		}
 		u = next
 	}
 	return nil
 }
+
+// ownsPage says whether a next-page URL is this repository's API. GitHub may name the repository by its id
+// rather than its name: "link: <https://api.github.com/repositories/1300192/issues?page=2>" answers a request
+// to /repos/octocat/Spoon-Knife/issues
+// (https://docs.github.com/en/rest/using-the-rest-api/using-pagination-in-the-rest-api). The id form is
+// accepted on the same API origin only: the token never leaves it.
+func (c *Client) ownsPage(next string) bool {
+	if strings.HasPrefix(next, c.API+"/repos/"+c.Repo+"/") {
+		return true
+	}
+	rest, ok := strings.CutPrefix(next, c.API+"/repositories/")
+	return ok && repositoryIDPath.MatchString(rest)
+}
+
+var repositoryIDPath = regexp.MustCompile(`^[0-9]+/`)
 
 var nextLink = regexp.MustCompile(`<([^>]+)>\s*;\s*rel="next"`)
 

@@ -25,7 +25,7 @@ type fakeAPI struct {
 
 func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.requests = append(f.requests, r)
-	if r.URL.Path != "/repos/o/r/items" {
+	if r.URL.Path != "/repos/o/r/items" && r.URL.Path != "/repositories/42/items" {
 		http.Error(w, `{"message":"Not Found"}`, http.StatusNotFound)
 		return
 	}
@@ -110,6 +110,8 @@ func TestTheTokenGoesOnlyToThisRepositorysAPI(t *testing.T) {
 		elsewhere.URL + "/repos/o/r/items?page=2",
 		c.API + "/repos/o/other/items?page=2",
 		c.API + "/repos/o/r2/items?page=2",
+		c.API + "/repositories/x/items?page=2",
+		c.API + "/repositoriesX/42/items?page=2",
 	} {
 		f.next = next
 		_, err := collect(c, 10, 0)
@@ -177,4 +179,14 @@ func TestSendPostsJSON(t *testing.T) {
 	assert.Equal(t, "application/json", ctype)
 	assert.Equal(t, "hello", got.Body)
 	assert.Equal(t, int64(7), out.ID)
+}
+
+// GitHub may link the next page by the repository's id; that is still this repository's API.
+func TestANextPageNamedByTheRepositorysIDIsFollowed(t *testing.T) {
+	f := &fakeAPI{total: 3}
+	c := serve(t, f)
+	f.next = c.API + "/repositories/42/items?per_page=2&page=2"
+	got, err := collect(c, 10, 0)
+	require.NoError(t, err)
+	assert.Equal(t, []int{1, 2, 3}, got)
 }
