@@ -22,7 +22,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"appstack/internal/offline"
-	"appstack/testing/offlinetest"
 	"appstack/testing/standin/elbapi"
 	"appstack/testing/standin/jsonfile"
 	"appstack/testing/standin/ssmstore"
@@ -275,7 +274,7 @@ func TestPathsServiceAddedAndRemoved(t *testing.T) {
 	t.Parallel()
 	e := newEngine(t, "APPSTACK_STANDIN_ZONES=example.com")
 	ctx := context.Background()
-	copyFile(t, filepath.Join(offlinetest.Root(), "Pulumi.example.yaml"), filepath.Join(e.work, "Pulumi.example.yaml"))
+	require.FileExists(t, filepath.Join(e.work, "Pulumi.example.yaml"), "the documented stack, copied by newEngine")
 	st, err := e.m.Stack(ctx, "example")
 	require.NoError(t, err)
 	inv := newInvariant()
@@ -334,7 +333,7 @@ func TestPathsDomainAdded(t *testing.T) {
 	t.Parallel()
 	e := newEngine(t, "APPSTACK_STANDIN_ZONES=example.com")
 	ctx := context.Background()
-	copyFile(t, filepath.Join(offlinetest.Root(), "Pulumi.example.yaml"), filepath.Join(e.work, "Pulumi.example.yaml"))
+	require.FileExists(t, filepath.Join(e.work, "Pulumi.example.yaml"), "the documented stack, copied by newEngine")
 	st, err := e.m.Stack(ctx, "example")
 	require.NoError(t, err)
 	inv := newInvariant()
@@ -365,7 +364,7 @@ func TestPathsSingleToFleet(t *testing.T) {
 	t.Parallel()
 	e := newEngine(t, "APPSTACK_STANDIN_ZONES=example.com")
 	ctx := context.Background()
-	copyFile(t, filepath.Join(offlinetest.Root(), "Pulumi.example.yaml"), filepath.Join(e.work, "Pulumi.example.yaml"))
+	require.FileExists(t, filepath.Join(e.work, "Pulumi.example.yaml"), "the documented stack, copied by newEngine")
 	st, err := e.m.Stack(ctx, "example")
 	require.NoError(t, err)
 	inv := newInvariant()

@@ -22,6 +22,7 @@ import (
 const (
 	targetGroupType = "aws:lb/targetGroup:TargetGroup"
 	listenerRule    = "aws:lb/listenerRule:ListenerRule"
+	listener        = "aws:lb/listener:Listener"
 	tgAttachment    = "aws:lb/targetGroupAttachment:TargetGroupAttachment"
 	ec2Instance     = "aws:ec2/instance:Instance"
 )

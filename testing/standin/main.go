@@ -231,10 +231,13 @@ func (s *standin) Create(_ context.Context, req *pulumirpc.CreateRequest) (*pulu
 		out["arn"] = resource.NewStringProperty(id)
 		out["arnSuffix"] = resource.NewStringProperty(id[strings.Index(id, "targetgroup/"):])
 	}
-	if u.Type() == listenerRule {
-		// A rule's ARN is the account's alone: two stacks' rules of the same name (staging's and a review
-		// stack's copied from it) are two rules, and deleting one leaves the other.
+	if u.Type() == listenerRule || u.Type() == listener {
+		// A rule's or listener's ARN is the account's alone: two stacks' rules of the same name (staging's and a
+		// review stack's copied from it) are two rules, on two listeners whose priorities are their own.
 		id += "-" + hashOf(string(u))[:8]
+		if u.Type() == listener {
+			out["arn"] = resource.NewStringProperty(id)
+		}
 	}
 	if u.Type() == "aws:ec2/instance:Instance" {
 		if err := s.boot(id, inputs); err != nil {
