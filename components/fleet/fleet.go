@@ -644,11 +644,8 @@ func (a *Args) signalStore(ctx context.Context, identity rollout.Identity) (roll
 func (a *Args) health(ctx context.Context, identity rollout.Identity, arns []string) (rollout.Health, error) {
 	api := a.TargetHealth
 	if api == nil {
-		if a.NewTargetHealth == nil {
-			return nil, targethealth.ErrNoClient
-		}
 		var err error
-		if api, err = a.NewTargetHealth(ctx, identity); err != nil {
+		if api, err = a.NewTargetHealth.Build(ctx, identity); err != nil {
 			return nil, err
 		}
 	}

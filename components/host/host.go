@@ -541,10 +541,7 @@ func (a *Args) settle(ctx *pulumi.Context, c *Host, name string,
 			if err != nil {
 				return "", fmt.Errorf("host %q: %w", name, err)
 			}
-			if a.NewTargetHealth == nil {
-				return "", fmt.Errorf("host %q: %w", name, targethealth.ErrNoClient)
-			}
-			if api, err = a.NewTargetHealth(goctx, identity); err != nil {
+			if api, err = a.NewTargetHealth.Build(goctx, identity); err != nil {
 				return "", fmt.Errorf("host %q: %w", name, err)
 			}
 		}

@@ -32,6 +32,14 @@ type API interface {
 // The program passes it in (host.Args.NewTargetHealth), so the chain is linked only where it is used.
 type NewClient func(context.Context, rollout.Identity) (API, error)
 
+// Build is the client newClient builds for id, or ErrNoClient when there is no newClient.
+func (newClient NewClient) Build(ctx context.Context, id rollout.Identity) (API, error) {
+	if newClient == nil {
+		return nil, ErrNoClient
+	}
+	return newClient(ctx, id)
+}
+
 // ErrNoClient is a wait by a program that passed no Elastic Load Balancing client.
 var ErrNoClient = errors.New("no Elastic Load Balancing client: host.Args.NewTargetHealth is unset " +
 	"(appstack.Args.Clients defaults to awsclient's)")

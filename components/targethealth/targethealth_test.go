@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"appstack/components/rollout"
 	"appstack/components/targethealth"
 )
 
@@ -76,6 +77,8 @@ func TestAWaitFailsNamingTheStateOfATargetThatNeverTurnsHealthy(t *testing.T) {
 func TestAWaitWithoutAClientFails(t *testing.T) {
 	err := targethealth.Wait(t.Context(), nil, "i-0new", []targethealth.Target{{web, 8080}}, time.Second, 0, nil)
 	assert.ErrorIs(t, err, targethealth.ErrNoClient)
+	_, err = targethealth.NewClient(nil).Build(t.Context(), rollout.Identity{Region: "ap-southeast-1"})
+	assert.ErrorIs(t, err, targethealth.ErrNoClient, "a program that passed no client builds none")
 }
 
 // fleet answers DescribeTargetHealth for several hosts at once: their states by target group.
