@@ -31,7 +31,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"regexp"
 
@@ -89,16 +88,9 @@ type Event struct {
 	Repository Repository   `json:"repository"`
 }
 
-// Client reads the repository's records through the GitHub REST API.
+// Client reads the repository's records through the GitHub REST API; its token needs contents and actions read.
 type Client struct {
-	// API is the API's base URL ($GITHUB_API_URL). Required.
-	API string
-	// Token authorises the calls ($GITHUB_TOKEN: contents and actions read).
-	Token string
-	// Repo is owner/name ($GITHUB_REPOSITORY). Required.
-	Repo string
-	// HTTP sends the requests. Default http.DefaultClient.
-	HTTP *http.Client
+	github.Client
 }
 
 func refuse(format string, args ...any) error {
@@ -107,7 +99,7 @@ func refuse(format string, args ...any) error {
 
 // rest is the shared GitHub REST client for c's API, token and repository.
 func (c *Client) rest() *github.Client {
-	return &github.Client{API: c.API, Token: c.Token, Repo: c.Repo, HTTP: c.HTTP}
+	return &c.Client
 }
 
 func (c *Client) get(ctx context.Context, path string, q url.Values, out any) error {

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"appstack/internal/github"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -228,7 +230,7 @@ func serve(t *testing.T, f *fakeGitHub) *Client {
 	t.Helper()
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
-	return &Client{API: srv.URL, Token: token, Repo: repo, HTTP: srv.Client()}
+	return &Client{github.Client{API: srv.URL, Token: token, Repo: repo, HTTP: srv.Client()}}
 }
 
 // ciRun is the workflow_run event of a successful run of this repository's ci.yml for a push to main of sha.

@@ -7,7 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
+
+	"appstack/internal/github"
 )
 
 // ErrUsage marks a command-line mistake.
@@ -41,11 +42,7 @@ func Command(ctx context.Context, args []string, getenv func(string) string, std
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected arguments %q\n%s", ErrUsage, fs.Args(), Usage)
 	}
-	api := getenv("GITHUB_API_URL")
-	if api == "" {
-		api = "https://api.github.com"
-	}
-	c := &Client{API: strings.TrimRight(api, "/"), Token: getenv("GITHUB_TOKEN"), Repo: getenv("GITHUB_REPOSITORY")}
+	c := &Client{Client: github.FromEnv(getenv)}
 	single := *pr != 0 || *kind != "" || *file != ""
 	switch {
 	case *previews != "" && single:

@@ -29,16 +29,10 @@ const Bot = "github-actions[bot]"
 
 // Client talks to the GitHub REST API.
 type Client struct {
-	// API is the API's base URL, such as https://api.github.com ($GITHUB_API_URL in Actions). Required.
-	API string
-	// Token authorises the calls ($GITHUB_TOKEN, with pull-requests: write). Required.
-	Token string
-	// Repo is owner/name ($GITHUB_REPOSITORY). Required.
-	Repo string
+	// Client is the API, token (with pull-requests: write) and repository, all required.
+	github.Client
 	// Author is the login whose comments Upsert may edit; it must also be of user type Bot. Default Bot.
 	Author string
-	// HTTP sends the requests. Default http.DefaultClient.
-	HTTP *http.Client
 }
 
 type user struct {
@@ -120,7 +114,7 @@ func (c *Client) Upsert(ctx context.Context, pr int, kind, body string) (int64, 
 
 // rest is the shared GitHub REST client for c's API, token and repository.
 func (c *Client) rest() *github.Client {
-	return &github.Client{API: c.API, Token: c.Token, Repo: c.Repo, HTTP: c.HTTP}
+	return &c.Client
 }
 
 // wrap names the tool in an error of the shared client.

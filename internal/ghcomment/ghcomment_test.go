@@ -14,6 +14,8 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"appstack/internal/github"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -134,7 +136,7 @@ func scan[T any](path, format string, v *T) bool {
 func client(t *testing.T, f *fakeGitHub) *Client {
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
-	return &Client{API: srv.URL, Token: "tok", Repo: "o/r"}
+	return &Client{Client: github.Client{API: srv.URL, Token: "tok", Repo: "o/r"}}
 }
 
 const (

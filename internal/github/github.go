@@ -56,6 +56,16 @@ func (e *StatusError) Error() string {
 	return fmt.Sprintf("%s %s: %s: %s", e.Method, e.URL, e.Status, e.Message)
 }
 
+// FromEnv is the client for the API, token and repository GitHub Actions names in the environment:
+// GITHUB_API_URL (default https://api.github.com), GITHUB_TOKEN and GITHUB_REPOSITORY.
+func FromEnv(getenv func(string) string) Client {
+	api := getenv("GITHUB_API_URL")
+	if api == "" {
+		api = "https://api.github.com"
+	}
+	return Client{API: strings.TrimRight(api, "/"), Token: getenv("GITHUB_TOKEN"), Repo: getenv("GITHUB_REPOSITORY")}
+}
+
 // repoURL is the URL of path under this repository's part of the API, with query q.
 func (c *Client) repoURL(path string, q url.Values) string {
 	u := c.API + "/repos/" + c.Repo + path

@@ -190,3 +190,11 @@ func TestANextPageNamedByTheRepositorysIDIsFollowed(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []int{1, 2, 3}, got)
 }
+
+func TestFromEnvReadsWhatActionsSets(t *testing.T) {
+	env := map[string]string{"GITHUB_API_URL": "https://ghe.example.com/api/v3/", "GITHUB_TOKEN": "tok",
+		"GITHUB_REPOSITORY": "o/r"}
+	c := FromEnv(func(k string) string { return env[k] })
+	assert.Equal(t, Client{API: "https://ghe.example.com/api/v3", Token: "tok", Repo: "o/r"}, c)
+	assert.Equal(t, "https://api.github.com", FromEnv(func(string) string { return "" }).API)
+}
