@@ -43,11 +43,7 @@ var ReplaceOn = map[string][]string{
 	"aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": {"securityGroupId"},
 	"aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule":   {"securityGroupId"},
 	policy.LogGroup: {"name"},
-	// terraform-provider-aws internal/service/elbv2/target_group.go and listener_rule.go: a target group's health
-	// check is changed in place, a rule's priority too (SetRulePriorities).
-	"aws:lb/targetGroup:TargetGroup": {"name", "namePrefix", "port", "protocol", "protocolVersion", "targetType",
-		"vpcId", "ipAddressType"},
-	"aws:lb/listenerRule:ListenerRule": {"listenerArn"},
+	// The front door's and the fleet's are in frontDoorReplaceOn (frontdoor.go).
 	// policy.DockerImage has none: pulumi-docker v4.10.0's Diff never asks for a replacement; any change is an
 	// Update that builds and pushes again (provider/provider.go).
 }

@@ -3,7 +3,8 @@ package preview
 // The front door's force-new inputs, from terraform-provider-aws's schemas (ForceNew: true): a target group
 // attachment's group, target, port and zone (internal/service/elbv2/target_group_attachment.go), a
 // certificate's names, key and validation method, a target group's port, protocol, VPC and target type, a load balancer's scheme
-// and type, a listener's load balancer, a listener rule's listener, a record's zone and name.
+// and type, a listener's load balancer, a listener rule's listener, a record's zone and name. A target group's
+// health check changes in place, and a rule's priority too (SetRulePriorities).
 var frontDoorReplaceOn = map[string][]string{
 	"aws:lb/targetGroupAttachment:TargetGroupAttachment": {"targetGroupArn", "targetId", "port",
 		"availabilityZone"},
